@@ -1,0 +1,114 @@
+package history
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventType says what an [Event] records. Its numeric value is stored in the
+// journal, so existing values never change meaning.
+type EventType uint8
+
+// The event types. Values are persisted: append new ones, never renumber.
+const (
+	// EventRunStarted is the first event of every run. Name is the workflow
+	// name and Payload the encoded input.
+	EventRunStarted EventType = 1
+	// EventActivityScheduled is a command: the code asked for an activity.
+	// Name is the activity name and Payload the encoded input.
+	EventActivityScheduled EventType = 2
+	// EventActivityCompleted is an input: the activity scheduled at step Ref
+	// returned. Payload is the encoded result.
+	EventActivityCompleted EventType = 3
+	// EventActivityFailed is an input: the activity scheduled at step Ref
+	// failed for good (retries exhausted or not retryable). Payload is an
+	// encoded [Failure].
+	EventActivityFailed EventType = 4
+	// EventRunCompleted is a command: the workflow function returned a
+	// result. Payload is the encoded result.
+	EventRunCompleted EventType = 5
+	// EventRunFailed is a command: the workflow function returned an error.
+	// Payload is an encoded [Failure].
+	EventRunFailed EventType = 6
+	// EventCancelRequested is an input: someone asked for the run to be
+	// canceled. Payload is empty.
+	EventCancelRequested EventType = 7
+	// EventRunCanceled is a command: the workflow function returned after a
+	// cancellation with an error that reports it. Payload is an encoded
+	// [Failure].
+	EventRunCanceled EventType = 8
+)
+
+var eventTypeNames = map[EventType]string{
+	EventRunStarted:        "RunStarted",
+	EventActivityScheduled: "ActivityScheduled",
+	EventActivityCompleted: "ActivityCompleted",
+	EventActivityFailed:    "ActivityFailed",
+	EventRunCompleted:      "RunCompleted",
+	EventRunFailed:         "RunFailed",
+	EventCancelRequested:   "CancelRequested",
+	EventRunCanceled:       "RunCanceled",
+}
+
+// String returns the type's name, such as "ActivityScheduled".
+func (t EventType) String() string {
+	if s, ok := eventTypeNames[t]; ok {
+		return s
+	}
+	return fmt.Sprintf("EventType(%d)", uint8(t))
+}
+
+// Valid reports whether t is a type this version of Chorus knows.
+func (t EventType) Valid() bool {
+	_, ok := eventTypeNames[t]
+	return ok
+}
+
+// IsCommand reports whether events of this type are issued by workflow code
+// (and so must be issued again, identically, when the run is replayed).
+func (t EventType) IsCommand() bool {
+	switch t {
+	case EventActivityScheduled, EventRunCompleted, EventRunFailed, EventRunCanceled:
+		return true
+	}
+	return false
+}
+
+// IsTerminal reports whether an event of this type ends its run.
+func (t EventType) IsTerminal() bool {
+	switch t {
+	case EventRunCompleted, EventRunFailed, EventRunCanceled:
+		return true
+	}
+	return false
+}
+
+// Event is one entry of a run's journal.
+type Event struct {
+	// Seq is the event's position in its run's journal, starting at 1.
+	// Commands are also called steps and are referred to by their Seq.
+	Seq int64
+	// Type says what the event records.
+	Type EventType
+	// Name is the workflow or activity name the event concerns, if any.
+	Name string
+	// Ref is the Seq of the command an input answers (for example the
+	// ActivityScheduled event an ActivityCompleted event completes), or 0.
+	Ref int64
+	// Payload is the event's data, encoded by the engine's [Codec].
+	Payload []byte
+	// Time is when the engine recorded the event, from the engine's clock.
+	Time time.Time
+}
+
+// String describes the event for error messages and logs.
+func (e Event) String() string {
+	s := fmt.Sprintf("#%d %s", e.Seq, e.Type)
+	if e.Name != "" {
+		s += fmt.Sprintf(" %q", e.Name)
+	}
+	if e.Ref != 0 {
+		s += fmt.Sprintf(" (step %d)", e.Ref)
+	}
+	return s
+}

@@ -1,0 +1,84 @@
+package history
+
+import (
+	"context"
+	"time"
+)
+
+// Batch is everything one step of one run changes, committed all or nothing.
+// A store commits many batches in one transaction (group commit), but each
+// batch succeeds or fails on its own.
+type Batch struct {
+	// RunID is the run the batch changes.
+	RunID string
+	// Time is when the engine made the batch, from its clock. It becomes the
+	// run row's UpdatedAt (and CreatedAt for Create).
+	Time time.Time
+	// Create, when set, inserts the run's index row. If a run with that ID
+	// exists already, the batch fails with [ErrRunExists] and changes
+	// nothing.
+	Create *RunInfo
+	// Events are appended to the run's journal. Their Seq values must follow
+	// the journal's last one without a gap; a clash fails the batch with
+	// [ErrConflict].
+	Events []Event
+	// Status, when set, updates the run's index row.
+	Status *StatusUpdate
+	// AddTasks inserts pending activity tasks.
+	AddTasks []Task
+	// UpdateTasks replaces the Attempt and NotBefore of existing tasks.
+	UpdateTasks []Task
+	// DoneTasks deletes the tasks of these steps of RunID.
+	DoneTasks []int64
+}
+
+// ListFilter selects runs for [Store.ListRuns].
+type ListFilter struct {
+	// Status keeps only runs with this status when non-zero.
+	Status RunStatus
+	// Workflow keeps only runs of this workflow name when non-empty.
+	Workflow string
+	// AfterID returns runs whose ID sorts after this one, for paging.
+	AfterID string
+	// Limit caps the number of runs returned; 0 means no limit.
+	Limit int
+}
+
+// Store is the journal's storage. The engine is its only writer, and calls
+// Commit from one goroutine at a time; the read methods may be called
+// concurrently with Commit and with each other.
+//
+// Stores translate driver errors to this package's sentinels (wrapped with
+// context), so the engine never imports a driver.
+type Store interface {
+	// Commit applies the batches in one transaction when it can. The returned
+	// slice has one entry per batch: nil when that batch committed, or the
+	// reason it did not ([ErrRunExists], [ErrConflict], ...). A batch that
+	// fails does not stop the others. The second result is non-nil only when
+	// the store could not tell what happened (the transaction's fate is
+	// unknown, or the store is closed); then every batch is to be treated as
+	// failed.
+	Commit(ctx context.Context, batches []*Batch) ([]error, error)
+
+	// Run returns a run's index row, or [ErrRunNotFound].
+	Run(ctx context.Context, runID string) (RunInfo, error)
+
+	// ListRuns returns runs matching f, ordered by ID.
+	ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error)
+
+	// Events returns the journal of a run from event afterSeq+1 to its end,
+	// in order, or [ErrRunNotFound].
+	Events(ctx context.Context, runID string, afterSeq int64) ([]Event, error)
+
+	// Tasks returns every pending activity task, ordered by run and step.
+	Tasks(ctx context.Context) ([]Task, error)
+
+	// Close releases the store's resources. It is safe to call twice.
+	Close() error
+}
+
+// Clock is the slice of a clock a store needs; stores never read the wall
+// clock themselves. [github.com/benbjohnson/clock.Clock] satisfies it.
+type Clock interface {
+	Now() time.Time
+}
