@@ -1,0 +1,44 @@
+// Package chorus is an embeddable durable-workflow engine: long-running
+// business processes written as ordinary Go functions, journaled step by
+// step to one SQLite file inside your own binary, so that they survive
+// crashes and restarts and no completed step runs twice.
+//
+// # Quick start
+//
+//	var Charge = activity.New("charge-card", func(ctx context.Context, in ChargeReq) (Receipt, error) { ... })
+//
+//	var PlaceOrder = workflow.New("place-order", func(ctx workflow.Context, o Order) (Confirmation, error) {
+//		r, err := workflow.ExecuteActivity(ctx, Charge, ChargeReq{Order: o.ID}).Get(ctx)
+//		...
+//	})
+//
+//	eng, err := chorus.Open(ctx, "orders.db", nil)
+//	err = eng.Register(PlaceOrder, Charge)
+//	run, err := chorus.Start(ctx, eng, PlaceOrder, order, &chorus.StartOptions{ID: "order-42"})
+//	conf, err := run.Result(ctx)
+//
+// # Recovery
+//
+// Every step is committed to the journal before anything depends on it. When
+// a process dies and the database is opened again, [Open] dispatches the
+// activities that were scheduled and not yet recorded as finished (they run
+// again: activities execute at least once and are recorded exactly once),
+// and each run is rebuilt by replaying its journal when it next has work.
+// A restarted process gets a handle to a run it started before with
+// [Lookup].
+//
+// # Determinism
+//
+// Replay re-executes the workflow function and matches each command it
+// issues against the journal by position and name. When the code no longer
+// matches, the run is not failed: it is marked blocked with a
+// [*NonDeterminismError] that names the run, the step, what the journal
+// holds and what the code did, and it resumes when a process with fixed code
+// opens the database.
+//
+// # Registration
+//
+// Workflows and activities are registered under the names given to
+// workflow.New and activity.New. Work found in the journal for a name not
+// registered yet waits for it: register everything right after [Open].
+package chorus

@@ -1,0 +1,115 @@
+package chorus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/engine"
+)
+
+// Engine runs workflows journaled in one store. It is safe for concurrent
+// use. Open one per database file and process.
+type Engine struct {
+	core  *engine.Engine
+	store history.Store
+	codec history.Codec
+}
+
+// Open opens (or creates) the Chorus database at path and recovers the work
+// it holds. Register the application's workflows and activities right
+// after. Opening a file that is not a Chorus database, or one written by a
+// newer Chorus, fails with [ErrNotChorusDatabase] or [ErrSchemaTooNew] and
+// leaves the file untouched.
+func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
+	o := opts.WithDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(ctx, path, &sqlite.Options{Synchronous: o.Synchronous})
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(st, o)
+	if err != nil {
+		return nil, errors.Join(err, st.Close())
+	}
+	return e, nil
+}
+
+// OpenStore starts an engine on a store the caller opened. The engine owns
+// the store from then on and closes it in [Engine.Close].
+func OpenStore(ctx context.Context, store history.Store, opts *Options) (*Engine, error) {
+	o := opts.WithDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return newEngine(store, o)
+}
+
+func newEngine(st history.Store, o *Options) (*Engine, error) {
+	core, err := engine.New(engine.Config{
+		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger,
+		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
+		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{core: core, store: st, codec: o.Codec}, nil
+}
+
+// Definition is a workflow or activity definition, as made by workflow.New
+// or activity.New.
+type Definition interface {
+	Name() string
+}
+
+// Register makes workflows and activities known to the engine under their
+// names. Registering a name twice is an error ([ErrDuplicateRegistration]).
+// Work that the journal holds for a name waits until it is registered, so
+// register everything right after [Open].
+func (e *Engine) Register(defs ...Definition) error {
+	var wfs []engine.WorkflowSpec
+	var acts []engine.ActivitySpec
+	for _, d := range defs {
+		switch d := d.(type) {
+		case engine.WorkflowSpec:
+			wfs = append(wfs, d)
+		case engine.ActivitySpec:
+			acts = append(acts, d)
+		case nil:
+			return errors.New("chorus: Register: nil definition")
+		default:
+			return fmt.Errorf("chorus: Register: %T is neither a workflow (workflow.New) nor an activity (activity.New)", d)
+		}
+	}
+	var errs []error
+	for _, w := range wfs {
+		errs = append(errs, e.core.RegisterWorkflow(w))
+	}
+	for _, a := range acts {
+		errs = append(errs, e.core.RegisterActivity(a))
+	}
+	return errors.Join(errs...)
+}
+
+// Cancel asks the run to stop: its workflow.Context reports
+// workflow.ErrCanceled, its pending activities fail as canceled and their
+// running attempts see their context canceled. The workflow code decides
+// what to do; returning the cancellation error ends the run as canceled.
+// Canceling twice is harmless; canceling an ended run is [ErrRunEnded].
+func (e *Engine) Cancel(ctx context.Context, runID string) error {
+	return e.core.Cancel(ctx, runID)
+}
+
+// Close stops the engine. Running activity attempts may finish until ctx is
+// done; then they are interrupted, without being recorded as failed, and run
+// again after the next Open. Every run resumes after the next Open. Close
+// closes the store.
+func (e *Engine) Close(ctx context.Context) error {
+	err := e.core.Close(ctx)
+	return errors.Join(err, e.store.Close())
+}

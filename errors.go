@@ -1,0 +1,106 @@
+package chorus
+
+import (
+	"fmt"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
+)
+
+// Sentinel errors; test for them with errors.Is.
+var (
+	// ErrRunNotFound: no run has the given ID.
+	ErrRunNotFound = history.ErrRunNotFound
+	// ErrRunExists: Start was given the ID of an existing run.
+	ErrRunExists = history.ErrRunExists
+	// ErrRunEnded: the run has completed, failed or been canceled.
+	ErrRunEnded = engine.ErrRunEnded
+	// ErrRunBlocked: the run cannot advance with the registered code; see
+	// [BlockedError].
+	ErrRunBlocked = engine.ErrRunBlocked
+	// ErrCanceled: the run (or an activity) was canceled.
+	ErrCanceled = engine.ErrCanceled
+	// ErrEngineClosed: the engine was closed.
+	ErrEngineClosed = engine.ErrEngineClosed
+	// ErrNotRegistered: a workflow or activity name is not registered; see
+	// [NotRegisteredError].
+	ErrNotRegistered = engine.ErrNotRegistered
+	// ErrDuplicateRegistration: a name was registered twice.
+	ErrDuplicateRegistration = engine.ErrDuplicateRegistration
+	// ErrPayload: a payload could not be encoded or decoded; see
+	// [PayloadError].
+	ErrPayload = engine.ErrPayload
+	// ErrNotChorusDatabase: the file is not a Chorus database.
+	ErrNotChorusDatabase = history.ErrNotChorusDatabase
+	// ErrSchemaTooNew: the database was written by a newer Chorus.
+	ErrSchemaTooNew = history.ErrSchemaTooNew
+)
+
+// Error types with fields for the caller.
+type (
+	// NonDeterminismError reports that replaying a run diverged from its
+	// journal: it names the run, the step, what the journal holds and what
+	// the code did. The run is blocked, not failed.
+	NonDeterminismError = engine.NonDeterminismError
+	// NotRegisteredError names a workflow or activity that is not
+	// registered.
+	NotRegisteredError = engine.NotRegisteredError
+	// BlockedError is returned for a run that cannot advance with the
+	// registered code; Reason says why.
+	BlockedError = engine.BlockedError
+	// PanicError reports a panic in workflow code; the run is blocked.
+	PanicError = engine.PanicError
+	// PayloadError reports a payload that could not be encoded or decoded.
+	PayloadError = engine.PayloadError
+)
+
+// WorkflowError is the error [Run.Result] returns for a run that failed or
+// was canceled. It unwraps to [ErrCanceled] for a canceled run and to an
+// [*activity.Error] with the recorded type and message otherwise.
+type WorkflowError struct {
+	// RunID and Workflow name the run.
+	RunID    string
+	Workflow string
+	// Canceled is set when the run ended as canceled.
+	Canceled bool
+	// Type and Message are the recorded error's type and text.
+	Type    string
+	Message string
+}
+
+func (e *WorkflowError) Error() string {
+	if e.Canceled {
+		return fmt.Sprintf("chorus: run %q of workflow %q was canceled: %s", e.RunID, e.Workflow, e.Message)
+	}
+	return fmt.Sprintf("chorus: run %q of workflow %q failed: %s", e.RunID, e.Workflow, e.Message)
+}
+
+// Unwrap returns [ErrCanceled] for a canceled run, and an [*activity.Error]
+// with the recorded type and message otherwise.
+func (e *WorkflowError) Unwrap() error {
+	if e.Canceled {
+		return ErrCanceled
+	}
+	return &activity.Error{Type: e.Type, Message: e.Message}
+}
+
+func (e *Engine) runError(info history.RunInfo) error {
+	switch info.Status {
+	case history.StatusFailed, history.StatusCanceled:
+		we := &WorkflowError{RunID: info.ID, Workflow: info.Workflow, Canceled: info.Status == history.StatusCanceled}
+		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
+			we.Type, we.Message = f.Type, f.Message
+		} else {
+			we.Message = fmt.Sprintf("(the recorded error does not decode: %v)", err)
+		}
+		return we
+	case history.StatusBlocked:
+		reason := "unknown reason"
+		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
+			reason = f.Message
+		}
+		return &BlockedError{RunID: info.ID, Reason: reason}
+	}
+	return nil
+}

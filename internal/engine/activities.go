@@ -1,0 +1,325 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+)
+
+// actTask is one activity to run: a task row plus what the worker needs.
+type actTask struct {
+	history.Task
+	opts        activity.Options
+	workflow    string
+	scheduledAt time.Time
+}
+
+type taskKey struct {
+	run  string
+	step int64
+}
+
+func newActTask(t history.Task, workflow string, events []history.Event) *actTask {
+	at := &actTask{Task: t, workflow: workflow}
+	_ = json.Unmarshal(t.Options, &at.opts) // written by this engine; zero options are a safe fallback
+	for _, ev := range events {
+		if ev.Seq == t.Step {
+			at.scheduledAt = ev.Time
+		}
+	}
+	return at
+}
+
+// activityPool runs activities on a fixed set of worker goroutines fed by an
+// unbounded queue, so handing work over never blocks a run.
+type activityPool struct {
+	e       *Engine
+	mu      sync.Mutex
+	cond    *sync.Cond
+	queue   []*actTask
+	closed  bool
+	running map[taskKey]context.CancelFunc
+	dead    map[taskKey]bool // canceled steps: never run or retry again
+	timers  map[*clock.Timer]struct{}
+	parked  map[string][]*actTask // by activity name, until it is registered
+	wg      sync.WaitGroup
+	ctx     context.Context // canceled when Close gives up waiting
+	stopAll context.CancelFunc
+}
+
+func newActivityPool(e *Engine, workers int) *activityPool {
+	p := &activityPool{
+		e: e, running: map[taskKey]context.CancelFunc{}, dead: map[taskKey]bool{},
+		timers: map[*clock.Timer]struct{}{}, parked: map[string][]*actTask{},
+	}
+	p.cond = sync.NewCond(&p.mu)
+	p.ctx, p.stopAll = context.WithCancel(context.Background())
+	p.wg.Add(workers)
+	for range workers {
+		go p.worker()
+	}
+	return p
+}
+
+// dispatch queues t, or arms a timer when its retry backoff has not passed.
+func (p *activityPool) dispatch(t *actTask) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.dead[taskKey{t.RunID, t.Step}] {
+		return
+	}
+	if d := t.NotBefore.Sub(p.e.clock.Now()); !t.NotBefore.IsZero() && d > 0 {
+		var tm *clock.Timer
+		tm = p.e.clock.AfterFunc(d, func() {
+			p.mu.Lock()
+			delete(p.timers, tm)
+			p.mu.Unlock()
+			t.NotBefore = time.Time{}
+			p.dispatch(t)
+		})
+		p.timers[tm] = struct{}{}
+		return
+	}
+	p.queue = append(p.queue, t)
+	p.cond.Signal()
+}
+
+// cancel stops the attempt of a step whose outcome is no longer wanted.
+func (p *activityPool) cancel(run string, step int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := taskKey{run, step}
+	p.dead[k] = true
+	if c := p.running[k]; c != nil {
+		c()
+	}
+}
+
+// park holds a task whose activity is not registered yet.
+func (p *activityPool) park(t *actTask) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.parked[t.Activity] = append(p.parked[t.Activity], t)
+}
+
+// unpark dispatches the tasks held for an activity that was just registered.
+func (p *activityPool) unpark(name string) {
+	p.mu.Lock()
+	ts := p.parked[name]
+	delete(p.parked, name)
+	p.mu.Unlock()
+	for _, t := range ts {
+		p.dispatch(t)
+	}
+}
+
+func (p *activityPool) parkedNames() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	names := make([]string, 0, len(p.parked))
+	for n := range p.parked {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (p *activityPool) worker() {
+	defer p.wg.Done()
+	for {
+		p.mu.Lock()
+		for len(p.queue) == 0 && !p.closed {
+			p.cond.Wait()
+		}
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		t := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		k := taskKey{t.RunID, t.Step}
+		if p.dead[k] {
+			delete(p.dead, k)
+			p.mu.Unlock()
+			continue
+		}
+		ctx, cancel := context.WithCancel(p.ctx)
+		p.running[k] = cancel
+		p.mu.Unlock()
+
+		p.run(ctx, t)
+
+		p.mu.Lock()
+		delete(p.running, k)
+		p.mu.Unlock()
+		cancel()
+	}
+}
+
+// shutdown stops taking work, waits for running attempts until ctx is done,
+// then cancels the rest. Attempts cut short are not recorded: their tasks
+// stay in the journal and run again after the next Open.
+func (p *activityPool) shutdown(ctx context.Context) {
+	p.mu.Lock()
+	p.closed = true
+	for tm := range p.timers {
+		tm.Stop()
+	}
+	p.queue = nil
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.stopAll()
+		<-done
+	}
+	p.stopAll()
+}
+
+func (p *activityPool) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// run executes one attempt and reports its outcome.
+func (p *activityPool) run(ctx context.Context, t *actTask) {
+	e := p.e
+	spec, ok := e.reg.activity(t.Activity)
+	if !ok {
+		e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Activity, "run", t.RunID, "step", t.Step,
+			"err", &NotRegisteredError{Kind: "activity", Name: t.Activity})
+		p.park(t)
+		return
+	}
+	ctx = activity.WithInfo(ctx, activity.Info{
+		RunID: t.RunID, Workflow: t.workflow, Activity: t.Activity, Step: t.Step, Attempt: t.Attempt,
+		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
+	})
+	out, err := p.invoke(ctx, spec, t)
+	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {
+		// Canceled by Close or because the run no longer wants it: nothing
+		// to record.
+		return
+	}
+	if err == nil {
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, payload: out})
+		return
+	}
+	policy := activity.Merge(e.defaultActivity, &t.opts).RetryPolicy.WithDefaults()
+	if final := finalFailure(policy, t.Attempt, err); final {
+		fl := FailureOf(err)
+		fl.Attempt = t.Attempt
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl})
+		return
+	}
+	next := *t
+	next.Attempt++
+	next.NotBefore = e.clock.Now().Add(backoff(policy, t.Attempt))
+	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Activity, "run", t.RunID, "step", t.Step,
+		"attempt", t.Attempt, "retry_at", next.NotBefore, "err", err)
+	// The attempt count is journaled so a crash does not reset it.
+	if werr := e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(), UpdateTasks: []history.Task{next.Task}}); werr != nil {
+		e.log.Error("chorus: record activity retry", "run", t.RunID, "step", t.Step, "err", werr)
+	}
+	p.dispatch(&next)
+}
+
+func (p *activityPool) isDead(t *actTask) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dead[taskKey{t.RunID, t.Step}]
+}
+
+// invoke calls the activity, turning a panic into an error and enforcing the
+// start-to-close timeout on the engine's clock.
+func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask) ([]byte, error) {
+	if t.opts.StartToCloseTimeout <= 0 {
+		return safeInvoke(ctx, spec, p.e.codec, t.Input)
+	}
+	tctx, cancel := p.e.clock.WithTimeout(ctx, t.opts.StartToCloseTimeout)
+	defer cancel()
+	type result struct {
+		out []byte
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		out, err := safeInvoke(tctx, spec, p.e.codec, t.Input)
+		ch <- result{out, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.out, r.err
+	case <-tctx.Done():
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// The activity ignored its context: abandon the attempt.
+		return nil, &TimeoutError{Activity: t.Activity, Timeout: t.opts.StartToCloseTimeout}
+	}
+}
+
+func safeInvoke(ctx context.Context, spec ActivitySpec, codec history.Codec, in []byte) (out []byte, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &ActivityPanicError{Value: v, Stack: string(debug.Stack())}
+		}
+	}()
+	return spec.Invoke(ctx, codec, in)
+}
+
+// TimeoutError reports an attempt that outlived its start-to-close timeout.
+type TimeoutError struct {
+	Activity string
+	Timeout  time.Duration
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("chorus: activity %q did not finish within its start-to-close timeout of %v", e.Activity, e.Timeout)
+}
+
+// ActivityPanicError reports a panic inside an activity. It is retryable.
+type ActivityPanicError struct {
+	Value any
+	Stack string
+}
+
+func (e *ActivityPanicError) Error() string { return fmt.Sprintf("chorus: activity panicked: %v", e.Value) }
+
+func finalFailure(p *activity.RetryPolicy, attempt int, err error) bool {
+	if activity.IsNonRetryable(err) {
+		return true
+	}
+	if p.MaximumAttempts > 0 && attempt >= p.MaximumAttempts {
+		return true
+	}
+	return slices.Contains(p.NonRetryableErrorTypes, activity.TypeOf(err))
+}
+
+// backoff is the wait after attempt n failed: exponential, capped, and
+// shortened by up to 20% at random so that retries spread out.
+func backoff(p *activity.RetryPolicy, attempt int) time.Duration {
+	d := float64(p.InitialInterval) * math.Pow(p.BackoffCoefficient, float64(attempt-1))
+	if d > float64(p.MaximumInterval) || math.IsInf(d, 0) || math.IsNaN(d) {
+		d = float64(p.MaximumInterval)
+	}
+	d -= d * 0.2 * rand.Float64()
+	return time.Duration(d)
+}

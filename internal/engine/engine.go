@@ -1,0 +1,462 @@
+package engine
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+)
+
+// Config is the engine's configuration, with defaults already applied by
+// the chorus package.
+type Config struct {
+	Store                   history.Store
+	Clock                   clock.Clock
+	Codec                   history.Codec
+	Logger                  *slog.Logger
+	MaxConcurrentActivities int
+	CacheSize               int
+	MaxCommitBatch          int
+	DefaultActivityOptions  *activity.Options
+}
+
+type engineState uint8
+
+const (
+	stateOpen    engineState = iota
+	stateClosing             // refusing new work from callers, finishing in-flight work
+	stateClosed              // refusing everything
+)
+
+// Engine runs workflows against one store.
+type Engine struct {
+	store           history.Store
+	clock           clock.Clock
+	codec           history.Codec
+	log             *slog.Logger
+	defaultActivity *activity.Options
+	cacheSize       int
+
+	reg  *registry
+	w    *writer
+	acts *activityPool
+
+	ctx    context.Context // for store reads; canceled at the end of Close
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	state    engineState
+	runs     map[string]*Run
+	lru      list.List // idle loaded runs, most recent first
+	procs    sync.WaitGroup
+	waiters  map[string][]chan Outcome
+	parked   map[string][]parkedInput // by workflow name, until it is registered
+	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
+	closed   chan struct{}
+}
+
+type parkedInput struct {
+	run string
+	in  input
+}
+
+// New starts an engine on cfg.Store and recovers the work the journal holds:
+// pending activity tasks are dispatched (or wait for their activity to be
+// registered) and blocked runs are retried with the registered code.
+func New(cfg Config) (*Engine, error) {
+	e := &Engine{
+		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
+		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize,
+		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
+		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.w = newWriter(cfg.Store, cfg.MaxCommitBatch)
+	e.acts = newActivityPool(e, cfg.MaxConcurrentActivities)
+	if err := e.recover(); err != nil {
+		e.acts.shutdown(context.Background())
+		e.w.stop()
+		e.cancel()
+		return nil, err
+	}
+	return e, nil
+}
+
+// recover dispatches the pending tasks of the journal. Those of blocked runs
+// wait until the run replays cleanly again.
+func (e *Engine) recover() error {
+	blocked, err := e.store.ListRuns(e.ctx, history.ListFilter{Status: history.StatusBlocked})
+	if err != nil {
+		return fmt.Errorf("chorus: recover: list blocked runs: %w", err)
+	}
+	isBlocked := make(map[string]bool, len(blocked))
+	for _, b := range blocked {
+		isBlocked[b.ID] = true
+	}
+	tasks, err := e.store.Tasks(e.ctx)
+	if err != nil {
+		return fmt.Errorf("chorus: recover: read pending tasks: %w", err)
+	}
+	sortTasks(tasks)
+	for _, t := range tasks {
+		if isBlocked[t.RunID] {
+			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
+			continue
+		}
+		e.acts.dispatch(newActTask(t, "", nil))
+	}
+	for _, b := range blocked {
+		e.deliver(b.ID, input{kind: inResume})
+	}
+	if len(tasks) > 0 || len(blocked) > 0 {
+		e.log.Info("chorus: recovered", "pending_activities", len(tasks), "blocked_runs", len(blocked))
+	}
+	return nil
+}
+
+// redispatchRecovered dispatches the tasks held back at Open for a blocked
+// run that now replays cleanly.
+func (e *Engine) redispatchRecovered(r *Run) {
+	e.mu.Lock()
+	ts := e.recTasks[r.id]
+	delete(e.recTasks, r.id)
+	e.mu.Unlock()
+	for _, t := range ts {
+		e.acts.dispatch(newActTask(t, r.spec.Name(), nil))
+	}
+}
+
+// RegisterWorkflow adds a workflow and releases inputs that waited for it.
+func (e *Engine) RegisterWorkflow(w WorkflowSpec) error {
+	if err := e.reg.addWorkflow(w); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	ps := e.parked[w.Name()]
+	delete(e.parked, w.Name())
+	e.mu.Unlock()
+	for _, p := range ps {
+		e.deliver(p.run, p.in)
+	}
+	return nil
+}
+
+// RegisterActivity adds an activity and dispatches tasks that waited for it.
+func (e *Engine) RegisterActivity(a ActivitySpec) error {
+	if err := e.reg.addActivity(a); err != nil {
+		return err
+	}
+	e.acts.unpark(a.Name())
+	return nil
+}
+
+// Workflow returns the registered workflow of that name.
+func (e *Engine) Workflow(name string) (WorkflowSpec, bool) { return e.reg.workflow(name) }
+
+// Unregistered lists the names found in the journal that work is waiting
+// for: activities with pending tasks and workflows with pending inputs.
+func (e *Engine) Unregistered() []NotRegisteredError {
+	var out []NotRegisteredError
+	e.mu.Lock()
+	for n := range e.parked {
+		out = append(out, NotRegisteredError{Kind: "workflow", Name: n})
+	}
+	e.mu.Unlock()
+	for _, n := range e.acts.parkedNames() {
+		out = append(out, NotRegisteredError{Kind: "activity", Name: n})
+	}
+	return out
+}
+
+func (e *Engine) parkInput(workflow, run string, in input) {
+	e.log.Warn("chorus: run's workflow is not registered; its input waits until it is", "run", run,
+		"err", &NotRegisteredError{Kind: "workflow", Name: workflow})
+	e.mu.Lock()
+	e.parked[workflow] = append(e.parked[workflow], parkedInput{run, in})
+	e.mu.Unlock()
+	in.answer(nil)
+}
+
+// Start records a new run and executes its code up to its first wait.
+func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte) error {
+	return e.call(ctx, id, inputStart(spec, input))
+}
+
+func inputStart(spec WorkflowSpec, payload []byte) input {
+	return input{kind: inStart, spec: spec, payload: payload}
+}
+
+// Cancel requests cancellation of a run.
+func (e *Engine) Cancel(ctx context.Context, id string) error {
+	return e.call(ctx, id, input{kind: inCancel})
+}
+
+// call delivers a caller's input and waits until it is durable.
+func (e *Engine) call(ctx context.Context, id string, in input) error {
+	in.reply = make(chan error, 1)
+	e.mu.Lock()
+	open := e.state == stateOpen
+	e.mu.Unlock()
+	if !open {
+		return ErrEngineClosed
+	}
+	if err := e.deliver(id, in); err != nil {
+		return err
+	}
+	select {
+	case err := <-in.reply:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("chorus: gave up waiting (the request may still take effect): %w", ctx.Err())
+	}
+}
+
+// deliver puts an input in a run's inbox, starting a drain if none runs.
+func (e *Engine) deliver(id string, in input) error {
+	e.mu.Lock()
+	if e.state == stateClosed {
+		e.mu.Unlock()
+		return ErrEngineClosed
+	}
+	r := e.runs[id]
+	if r == nil {
+		r = newRun(e, id)
+		e.runs[id] = r
+	}
+	r.mu.Lock()
+	r.inbox = append(r.inbox, in)
+	start := !r.busy
+	r.busy = true
+	r.mu.Unlock()
+	if start {
+		if r.lruElem != nil {
+			e.lru.Remove(r.lruElem)
+			r.lruElem = nil
+		}
+		e.procs.Add(1)
+	}
+	e.mu.Unlock()
+	if start {
+		go r.drain()
+	}
+	return nil
+}
+
+// redeliverLater retries an input whose commit failed, after a pause.
+func (e *Engine) redeliverLater(id string, in input) {
+	e.clock.AfterFunc(redeliverDelay, func() {
+		_ = e.deliver(id, in)
+	})
+}
+
+// redeliverDelay is the pause before an input whose commit failed is tried
+// again.
+const redeliverDelay = 100 * time.Millisecond
+
+func (r *Run) drain() {
+	defer r.eng.procs.Done()
+	for {
+		r.mu.Lock()
+		inputs := r.inbox
+		r.inbox = nil
+		r.mu.Unlock()
+		if len(inputs) > 0 {
+			r.handle(inputs)
+		}
+		if !r.eng.idle(r) {
+			return
+		}
+	}
+}
+
+// idle is called when a drain found the inbox empty. It reports whether more
+// inputs arrived meanwhile; otherwise it releases the run, caching it if it
+// is worth keeping and evicting the least recently used runs over the limit.
+func (e *Engine) idle(r *Run) (more bool) {
+	if r.ended {
+		r.kill()
+	}
+	e.mu.Lock()
+	r.mu.Lock()
+	if len(r.inbox) > 0 {
+		r.mu.Unlock()
+		e.mu.Unlock()
+		return true
+	}
+	r.busy = false
+	r.mu.Unlock()
+	var victims []*Run
+	switch {
+	case r.ended || (!r.loaded && r.blocked == nil) || e.state == stateClosed:
+		if e.runs[r.id] == r {
+			delete(e.runs, r.id)
+		}
+		if !r.ended {
+			victims = append(victims, r)
+		}
+	default:
+		r.lruElem = e.lru.PushFront(r)
+		for e.lru.Len() > e.cacheSize {
+			v := e.lru.Remove(e.lru.Back()).(*Run)
+			v.lruElem = nil
+			delete(e.runs, v.id)
+			victims = append(victims, v)
+		}
+	}
+	e.mu.Unlock()
+	for _, v := range victims {
+		v.kill()
+	}
+	return false
+}
+
+// Watch returns a channel that receives the run's outcome when it ends or
+// blocks, and a function to stop watching.
+func (e *Engine) Watch(id string) (<-chan Outcome, func()) {
+	ch := make(chan Outcome, 1)
+	e.mu.Lock()
+	e.waiters[id] = append(e.waiters[id], ch)
+	e.mu.Unlock()
+	return ch, func() {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		ws := e.waiters[id]
+		for i, w := range ws {
+			if w == ch {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(e.waiters, id)
+		} else {
+			e.waiters[id] = ws
+		}
+	}
+}
+
+func (e *Engine) notify(id string, o Outcome) {
+	e.mu.Lock()
+	ws := e.waiters[id]
+	delete(e.waiters, id)
+	e.mu.Unlock()
+	for _, w := range ws {
+		w <- o
+	}
+}
+
+// Closed is closed once Close has finished.
+func (e *Engine) Closed() <-chan struct{} { return e.closed }
+
+// Close stops the engine: callers are refused at once, running activity
+// attempts may finish (and be recorded) until ctx is done, then everything
+// in flight is stopped without being marked failed. Runs resume after the
+// next Open.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.state != stateOpen {
+		e.mu.Unlock()
+		<-e.closed
+		return nil
+	}
+	e.state = stateClosing
+	e.mu.Unlock()
+
+	e.acts.shutdown(ctx)
+
+	e.mu.Lock()
+	e.state = stateClosed
+	e.mu.Unlock()
+	e.procs.Wait()
+	e.w.stop()
+
+	e.mu.Lock()
+	runs := make([]*Run, 0, len(e.runs))
+	for _, r := range e.runs {
+		runs = append(runs, r)
+	}
+	e.runs = map[string]*Run{}
+	e.lru.Init()
+	e.mu.Unlock()
+	for _, r := range runs {
+		r.kill()
+	}
+	e.cancel()
+	close(e.closed)
+	return nil
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() history.Store { return e.store }
+
+// EncodeFailure encodes a failure with the engine's codec.
+func (e *Engine) encodeFailure(f *history.Failure) []byte {
+	b, err := e.codec.Marshal(f)
+	if err != nil {
+		// A Failure holds only strings and bytes; if a custom codec still
+		// refuses it, keep the message readable rather than lose it.
+		b, _ = history.JSONCodec{}.Marshal(&history.Failure{Message: f.Message, Type: f.Type})
+	}
+	return b
+}
+
+func (e *Engine) decodeFailure(b []byte) (*history.Failure, error) {
+	var f history.Failure
+	if err := e.codec.Unmarshal(b, &f); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// DecodeFailure decodes a stored failure.
+func (e *Engine) DecodeFailure(b []byte) (*history.Failure, error) { return e.decodeFailure(b) }
+
+// Codec returns the engine's payload codec.
+func (e *Engine) Codec() history.Codec { return e.codec }
+
+// Failure types with a meaning of their own.
+const (
+	FailureTypeCanceled = "Canceled"
+	FailureTypeTimeout  = "StartToCloseTimeout"
+	FailureTypePanic    = "Panic"
+)
+
+// Failurer is implemented by errors that were rebuilt from the journal, so
+// that recording them again keeps their original form.
+type Failurer interface {
+	Failure() *history.Failure
+}
+
+// FailureOf converts an error to its stored form.
+func FailureOf(err error) *history.Failure {
+	if err == nil {
+		return nil
+	}
+	if fr, ok := err.(Failurer); ok {
+		return fr.Failure()
+	}
+	f := &history.Failure{Message: err.Error(), Type: activity.TypeOf(err), NonRetryable: activity.IsNonRetryable(err)}
+	var te *TimeoutError
+	var pe *ActivityPanicError
+	switch {
+	case errors.Is(err, ErrCanceled):
+		f.Type = FailureTypeCanceled
+	case errors.As(err, &te):
+		f.Type = FailureTypeTimeout
+	case errors.As(err, &pe):
+		f.Type = FailureTypePanic
+	}
+	var fr Failurer
+	if errors.As(err, &fr) && any(fr) != any(err) {
+		f.Cause = fr.Failure()
+	}
+	return f
+}

@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// Sentinel errors, re-exported by the chorus package.
+var (
+	ErrEngineClosed          = errors.New("chorus: engine closed")
+	ErrNotRegistered         = errors.New("chorus: not registered")
+	ErrDuplicateRegistration = errors.New("chorus: duplicate registration")
+	ErrCanceled              = errors.New("chorus: canceled")
+	ErrRunBlocked            = errors.New("chorus: run blocked")
+	ErrRunEnded              = errors.New("chorus: run has ended")
+	ErrPayload               = errors.New("chorus: payload cannot be encoded or decoded")
+)
+
+// NotRegisteredError reports a workflow or activity name the engine does not
+// know, whether it came from a call or from the journal.
+type NotRegisteredError struct {
+	Kind string // "workflow" or "activity"
+	Name string
+}
+
+func (e *NotRegisteredError) Error() string {
+	return fmt.Sprintf("chorus: %s %q is not registered with this engine (call Engine.Register with its definition)", e.Kind, e.Name)
+}
+
+// Is makes errors.Is(err, ErrNotRegistered) true.
+func (e *NotRegisteredError) Is(target error) bool { return target == ErrNotRegistered }
+
+// NonDeterminismError reports that replaying a run's journal against the
+// current code diverged: the code did something other than what the journal
+// recorded at that step.
+type NonDeterminismError struct {
+	// RunID and Workflow name the run.
+	RunID    string
+	Workflow string
+	// Step is the journal position where the divergence was found.
+	Step int64
+	// Recorded describes what the journal holds at Step ("nothing" past its
+	// end).
+	Recorded string
+	// Issued describes what the code did now.
+	Issued string
+}
+
+func (e *NonDeterminismError) Error() string {
+	return fmt.Sprintf("chorus: non-determinism in run %q (workflow %q) at step %d: the journal holds %s but the code now %s; "+
+		"replay matches each command by position and name, so restore the code path that recorded this run or guard the change so old runs keep it",
+		e.RunID, e.Workflow, e.Step, e.Recorded, e.Issued)
+}
+
+// PanicError reports a panic in workflow code. The run is blocked, not
+// failed: a fix to the code resumes it.
+type PanicError struct {
+	Value any
+	Stack string
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("chorus: workflow code panicked: %v", e.Value)
+}
+
+// PayloadError reports a payload that the codec could not encode or decode.
+type PayloadError struct {
+	What string // for example `result of activity "charge-card" (step 3)`
+	Err  error
+}
+
+func (e *PayloadError) Error() string {
+	return fmt.Sprintf("chorus: %s: %v", e.What, e.Err)
+}
+
+func (e *PayloadError) Unwrap() []error { return []error{ErrPayload, e.Err} }
+
+// BlockedError is returned for a run the engine cannot advance with the code
+// it has. Reason says why; the journal is untouched.
+type BlockedError struct {
+	RunID  string
+	Reason string
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("chorus: run %q is blocked: %s", e.RunID, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrRunBlocked) true.
+func (e *BlockedError) Is(target error) bool { return target == ErrRunBlocked }
+
+func describeEvent(ev history.Event) string {
+	var b strings.Builder
+	b.WriteString(ev.Type.String())
+	if ev.Name != "" {
+		fmt.Fprintf(&b, " %q", ev.Name)
+	}
+	if ev.Ref != 0 {
+		fmt.Fprintf(&b, " (answering step %d)", ev.Ref)
+	}
+	return b.String()
+}

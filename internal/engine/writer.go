@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// writer is the engine's one write path. It commits the batches of many
+// runs in one store transaction (group commit): while one transaction is
+// being written, the next batches queue up and go together in the next one.
+type writer struct {
+	store history.Store
+	max   int
+	reqs  chan *commitReq
+	done  chan struct{}
+}
+
+type commitReq struct {
+	b    *history.Batch
+	err  error
+	done chan struct{}
+}
+
+func newWriter(store history.Store, maxBatch int) *writer {
+	w := &writer{store: store, max: maxBatch, reqs: make(chan *commitReq, maxBatch), done: make(chan struct{})}
+	go w.loop()
+	return w
+}
+
+// submit commits b and returns once it is durable, or why it is not.
+func (w *writer) submit(b *history.Batch) error {
+	req := &commitReq{b: b, done: make(chan struct{})}
+	w.reqs <- req
+	<-req.done
+	return req.err
+}
+
+// stop ends the writer after every submitted batch is committed. No submit
+// may be called after stop.
+func (w *writer) stop() {
+	close(w.reqs)
+	<-w.done
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	reqs := make([]*commitReq, 0, w.max)
+	batches := make([]*history.Batch, 0, w.max)
+	for req := range w.reqs {
+		reqs = append(reqs[:0], req)
+	drain:
+		for len(reqs) < w.max {
+			select {
+			case r, ok := <-w.reqs:
+				if !ok {
+					break drain
+				}
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		batches = batches[:0]
+		for _, r := range reqs {
+			batches = append(batches, r.b)
+		}
+		// Commits are never canceled half-way: a caller that gave up still
+		// needs to know the journal's state, and Close waits for them.
+		errs, err := w.store.Commit(context.Background(), batches)
+		for i, r := range reqs {
+			switch {
+			case err != nil:
+				r.err = fmt.Errorf("chorus: commit: %w", err)
+			case i < len(errs) && errs[i] != nil:
+				r.err = errs[i]
+			}
+			close(r.done)
+		}
+		clear(batches)
+	}
+}

@@ -1,0 +1,102 @@
+package chorus
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/sqlite"
+)
+
+// Defaults of [Options].
+const (
+	// DefaultMaxConcurrentActivities is how many activity attempts run at
+	// once.
+	DefaultMaxConcurrentActivities = 256
+	// DefaultCacheSize is how many idle runs stay in memory.
+	DefaultCacheSize = 10_000
+	// DefaultMaxCommitBatch is how many runs' steps one transaction commits
+	// at most.
+	DefaultMaxCommitBatch = 1024
+)
+
+// Options configures an [Engine]. A nil *Options means every default.
+type Options struct {
+	// Logger receives the engine's logs. Defaults to discarding them.
+	Logger *slog.Logger
+	// Clock is the source of every timestamp, timeout and retry backoff.
+	// Tests pass a clock.Mock to control time. Defaults to the wall clock.
+	Clock clock.Clock
+	// Codec encodes workflow and activity payloads in the journal. Defaults
+	// to [history.JSONCodec].
+	Codec history.Codec
+	// Synchronous chooses how hard each commit waits for the disk (see
+	// [sqlite.Synchronous]): FULL survives power loss, NORMAL may lose the
+	// last acknowledged steps on a power loss or OS crash but never corrupts
+	// the file. It only applies to [Open]. Defaults to sqlite.SynchronousFull.
+	Synchronous sqlite.Synchronous
+	// MaxConcurrentActivities caps the activity attempts running at once.
+	// Defaults to [DefaultMaxConcurrentActivities].
+	MaxConcurrentActivities int
+	// CacheSize caps the idle runs kept in memory; an evicted run is rebuilt
+	// from its journal when it next has work. Defaults to [DefaultCacheSize].
+	CacheSize int
+	// MaxCommitBatch caps how many runs' steps are committed in one
+	// transaction. Defaults to [DefaultMaxCommitBatch].
+	MaxCommitBatch int
+	// DefaultActivityOptions apply to every activity unless its definition
+	// or the calling workflow says otherwise. Defaults to no timeout and
+	// unlimited retries with the [activity.RetryPolicy] defaults.
+	DefaultActivityOptions *activity.Options
+}
+
+// WithDefaults returns a copy of o with every zero field set to its default.
+func (o *Options) WithDefaults() *Options {
+	c := Options{}
+	if o != nil {
+		c = *o
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Clock == nil {
+		c.Clock = clock.New()
+	}
+	if c.Codec == nil {
+		c.Codec = history.JSONCodec{}
+	}
+	if c.Synchronous == "" {
+		c.Synchronous = sqlite.DefaultSynchronous
+	}
+	if c.MaxConcurrentActivities == 0 {
+		c.MaxConcurrentActivities = DefaultMaxConcurrentActivities
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.MaxCommitBatch == 0 {
+		c.MaxCommitBatch = DefaultMaxCommitBatch
+	}
+	return &c
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.MaxConcurrentActivities < 0:
+		return fmt.Errorf("chorus: Options.MaxConcurrentActivities is negative (%d)", o.MaxConcurrentActivities)
+	case o.CacheSize < 0:
+		return fmt.Errorf("chorus: Options.CacheSize is negative (%d)", o.CacheSize)
+	case o.MaxCommitBatch < 0:
+		return fmt.Errorf("chorus: Options.MaxCommitBatch is negative (%d)", o.MaxCommitBatch)
+	case o.Synchronous != sqlite.SynchronousFull && o.Synchronous != sqlite.SynchronousNormal:
+		return fmt.Errorf("chorus: Options.Synchronous is %q (want FULL or NORMAL)", o.Synchronous)
+	}
+	if err := o.DefaultActivityOptions.Validate(); err != nil {
+		return fmt.Errorf("chorus: Options.DefaultActivityOptions: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package chorus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/workflow"
+)
+
+// MaxRunIDLength is the longest run ID accepted, in bytes.
+const MaxRunIDLength = 255
+
+// IfExists says what [Start] does when a run with the requested ID exists.
+type IfExists uint8
+
+const (
+	// FailIfExists makes Start return an error wrapping [ErrRunExists].
+	FailIfExists IfExists = iota
+	// AttachIfExists makes Start return a handle to the existing run, which
+	// must be of the same workflow. Its input is ignored.
+	AttachIfExists
+)
+
+// StartOptions configures [Start]. A nil *StartOptions means every default.
+type StartOptions struct {
+	// ID identifies the run. Starting a second run with the same ID never
+	// creates a duplicate. At most [MaxRunIDLength] bytes of UTF-8. Defaults
+	// to a random UUID.
+	ID string
+	// IfExists says what happens when a run with ID exists already.
+	// Defaults to [FailIfExists].
+	IfExists IfExists
+}
+
+func validateRunID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("chorus: run ID is empty")
+	case len(id) > MaxRunIDLength:
+		return fmt.Errorf("chorus: run ID is %d bytes long; the limit is %d", len(id), MaxRunIDLength)
+	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return fmt.Errorf("chorus: run ID %q is not valid UTF-8 text", id)
+	}
+	return nil
+}
+
+// Run is a handle to a run whose workflow returns Out.
+type Run[Out any] struct {
+	e        *Engine
+	id       string
+	workflow string
+}
+
+// Start records a new run of workflow wf with input in and executes it up
+// to its first wait. It returns once the start is durable.
+func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], in In, opts *StartOptions) (*Run[Out], error) {
+	var o StartOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.ID == "" {
+		o.ID = uuid.NewString()
+	}
+	if err := validateRunID(o.ID); err != nil {
+		return nil, err
+	}
+	if o.IfExists > AttachIfExists {
+		return nil, fmt.Errorf("chorus: StartOptions.IfExists has unknown value %d", o.IfExists)
+	}
+	spec, ok := e.core.Workflow(wf.Name())
+	if !ok {
+		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
+	}
+	payload, err := e.codec.Marshal(in)
+	if err != nil {
+		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
+	}
+	err = e.core.Start(ctx, spec, o.ID, payload)
+	if errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists {
+		return Lookup(ctx, e, wf, o.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Run[Out]{e: e, id: o.ID, workflow: wf.Name()}, nil
+}
+
+// Lookup returns a handle to an existing run of workflow wf, for example one
+// started by an earlier process. It fails with [ErrRunNotFound] for an
+// unknown ID, and with an error naming both workflows if the run belongs to
+// another one.
+func Lookup[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], id string) (*Run[Out], error) {
+	info, err := e.store.Run(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if info.Workflow != wf.Name() {
+		return nil, fmt.Errorf("chorus: run %q belongs to workflow %q, not %q", id, info.Workflow, wf.Name())
+	}
+	return &Run[Out]{e: e, id: id, workflow: info.Workflow}, nil
+}
+
+// ID returns the run's ID.
+func (r *Run[Out]) ID() string { return r.id }
+
+// Result waits until the run ends and returns its result. A failed or
+// canceled run returns a [*WorkflowError]; a blocked run returns a
+// [*BlockedError] at once rather than waiting for a fix.
+func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
+	var out Out
+	ch, stop := r.e.core.Watch(r.id)
+	defer stop()
+	info, err := r.e.store.Run(ctx, r.id)
+	if err != nil {
+		return out, err
+	}
+	if info.Status == history.StatusRunning {
+		select {
+		case o := <-ch:
+			info.Status, info.Result, info.Failure = o.Status, o.Result, o.Failure
+			if o.Status == history.StatusBlocked {
+				return out, &BlockedError{RunID: r.id, Reason: o.Blocked}
+			}
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-r.e.core.Closed():
+			return out, ErrEngineClosed
+		}
+	}
+	if err := r.e.runError(info); err != nil {
+		return out, err
+	}
+	if err := r.e.codec.Unmarshal(info.Result, &out); err != nil {
+		return out, &PayloadError{What: fmt.Sprintf("decode result of run %q into %T", r.id, out), Err: err}
+	}
+	return out, nil
+}
+
+// Cancel asks the run to stop; see [Engine.Cancel].
+func (r *Run[Out]) Cancel(ctx context.Context) error { return r.e.Cancel(ctx, r.id) }
+
+// Describe returns the run's current state; see [Engine.Describe].
+func (r *Run[Out]) Describe(ctx context.Context) (RunInfo, error) { return r.e.Describe(ctx, r.id) }
+
