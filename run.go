@@ -147,4 +147,3 @@ func (r *Run[Out]) Cancel(ctx context.Context) error { return r.e.Cancel(ctx, r.
 
 // Describe returns the run's current state; see [Engine.Describe].
 func (r *Run[Out]) Describe(ctx context.Context) (RunInfo, error) { return r.e.Describe(ctx, r.id) }
-

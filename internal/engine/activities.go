@@ -301,7 +301,9 @@ type ActivityPanicError struct {
 	Stack string
 }
 
-func (e *ActivityPanicError) Error() string { return fmt.Sprintf("chorus: activity panicked: %v", e.Value) }
+func (e *ActivityPanicError) Error() string {
+	return fmt.Sprintf("chorus: activity panicked: %v", e.Value)
+}
 
 func finalFailure(p *activity.RetryPolicy, attempt int, err error) bool {
 	if activity.IsNonRetryable(err) {

@@ -58,7 +58,7 @@ type Engine struct {
 	lru      list.List // idle loaded runs, most recent first
 	procs    sync.WaitGroup
 	waiters  map[string][]chan Outcome
-	parked   map[string][]parkedInput // by workflow name, until it is registered
+	parked   map[string][]parkedInput  // by workflow name, until it is registered
 	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
 	closed   chan struct{}
 }
