@@ -96,11 +96,15 @@ func (e *Engine) runError(info history.RunInfo) error {
 		}
 		return we
 	case history.StatusBlocked:
-		reason := "unknown reason"
+		be := &BlockedError{RunID: info.ID, Reason: "unknown reason"}
 		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
-			reason = f.Message
+			be.Reason, be.Cause = f.Message, engine.BlockedCause(f)
 		}
-		return &BlockedError{RunID: info.ID, Reason: reason}
+		return be
 	}
 	return nil
+}
+
+func blockedError(runID string, cause error) *BlockedError {
+	return &BlockedError{RunID: runID, Reason: cause.Error(), Cause: cause}
 }

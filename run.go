@@ -125,7 +125,7 @@ func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
 		case o := <-ch:
 			info.Status, info.Result, info.Failure = o.Status, o.Result, o.Failure
 			if o.Status == history.StatusBlocked {
-				return out, &BlockedError{RunID: r.id, Reason: o.Blocked}
+				return out, blockedError(r.id, o.Blocked)
 			}
 		case <-ctx.Done():
 			return out, ctx.Err()

@@ -3,6 +3,7 @@ package engine
 import (
 	"container/list"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -427,7 +428,23 @@ const (
 	FailureTypeCanceled = "Canceled"
 	FailureTypeTimeout  = "StartToCloseTimeout"
 	FailureTypePanic    = "Panic"
+	// FailureTypeNonDeterminism marks a blocked run's reason; Details holds
+	// the *NonDeterminismError as JSON.
+	FailureTypeNonDeterminism = "NonDeterminism"
 )
+
+// BlockedCause rebuilds the error that blocked a run from its stored form:
+// a *NonDeterminismError when it was one, nil otherwise.
+func BlockedCause(f *history.Failure) error {
+	if f == nil || f.Type != FailureTypeNonDeterminism {
+		return nil
+	}
+	var nde NonDeterminismError
+	if json.Unmarshal(f.Details, &nde) != nil {
+		return nil
+	}
+	return &nde
+}
 
 // Failurer is implemented by errors that were rebuilt from the journal, so
 // that recording them again keeps their original form.
@@ -446,7 +463,11 @@ func FailureOf(err error) *history.Failure {
 	f := &history.Failure{Message: err.Error(), Type: activity.TypeOf(err), NonRetryable: activity.IsNonRetryable(err)}
 	var te *TimeoutError
 	var pe *ActivityPanicError
+	var nde *NonDeterminismError
 	switch {
+	case errors.As(err, &nde):
+		f.Type = FailureTypeNonDeterminism
+		f.Details, _ = json.Marshal(nde) // plain strings and numbers
 	case errors.Is(err, ErrCanceled):
 		f.Type = FailureTypeCanceled
 	case errors.As(err, &te):

@@ -83,6 +83,9 @@ func (e *PayloadError) Unwrap() []error { return []error{ErrPayload, e.Err} }
 type BlockedError struct {
 	RunID  string
 	Reason string
+	// Cause is the error that blocked the run when it is known in full (a
+	// *NonDeterminismError always is), or nil.
+	Cause error
 }
 
 func (e *BlockedError) Error() string {
@@ -91,6 +94,9 @@ func (e *BlockedError) Error() string {
 
 // Is makes errors.Is(err, ErrRunBlocked) true.
 func (e *BlockedError) Is(target error) bool { return target == ErrRunBlocked }
+
+// Unwrap returns Cause.
+func (e *BlockedError) Unwrap() error { return e.Cause }
 
 func describeEvent(ev history.Event) string {
 	var b strings.Builder

@@ -376,7 +376,7 @@ func (r *Run) handle(inputs []input) {
 			}
 			if r.blocked != nil && r.status != history.StatusBlocked {
 				r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(r.blocked))}
-				r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: r.blocked.Error()}
+				r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: r.blocked}
 			}
 			if r.loaded && r.status == history.StatusBlocked {
 				// Fixed code replays the run: it resumes.
@@ -459,7 +459,7 @@ func (r *Run) becomeBlocked(inputs []input) {
 	r.blocked = reason
 	r.loaded = false
 	r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(reason))}
-	r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason.Error()}
+	r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason}
 	for _, in := range inputs {
 		switch in.kind {
 		case inCancel:
@@ -540,7 +540,7 @@ type Outcome struct {
 	Status  history.RunStatus
 	Result  []byte
 	Failure []byte
-	Blocked string
+	Blocked error // why the run is blocked, when Status is StatusBlocked
 }
 
 // Scope is a cancellation scope of workflow code.

@@ -1,0 +1,353 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// Commit applies the batches, in order, in one BEGIN IMMEDIATE transaction
+// (group commit) and returns one error per batch, nil for each batch that
+// committed.
+//
+// Each batch is checked before anything of it is written, so a batch that
+// fails leaves nothing behind and does not stop the others:
+//   - a batch that does not hold what the Batch documentation asks for
+//     (events whose Seqs do not increase one by one, an unknown event type
+//     or status, a Create for another ID, ...) fails with a descriptive
+//     error;
+//   - a Create for an ID that exists already fails with history.ErrRunExists,
+//     even when the run was created by an earlier batch of the same call;
+//   - events that do not start right after the run's last Seq fail with
+//     history.ErrConflict, and a batch for a run that does not exist fails
+//     with history.ErrRunNotFound.
+//
+// Every batch without Create sets the run's UpdatedAt to Batch.Time. Tasks
+// of DoneTasks that do not exist are ignored; an UpdateTasks entry for a task
+// that does not exist, or an AddTasks entry for one that does, fails the
+// batch with history.ErrConflict.
+//
+// If a statement fails for another reason, the whole transaction is rolled
+// back and each batch is retried in a transaction of its own, so that one
+// poison batch fails alone.
+//
+// The second result is non-nil only when the store could not commit at all or
+// cannot tell whether it did: the store is closed (history.ErrStoreClosed),
+// the transaction could not start (for example the lock stayed busy, or ctx
+// ended), or COMMIT itself failed. Then every entry of the slice holds an
+// error too, and every batch is to be treated as failed. The slice always
+// has one entry per batch.
+func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, error) {
+	verr := make([]error, len(batches))
+	if err := s.enter("commit"); err != nil {
+		return fill(verr, nil, err), err
+	}
+	defer s.mu.RUnlock()
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+
+	valid := 0
+	for i, b := range batches {
+		if err := validateBatch(b); err != nil {
+			verr[i] = err
+			continue
+		}
+		valid++
+	}
+	if valid == 0 {
+		return verr, nil
+	}
+
+	errs, poisoned, err := s.commitGroup(ctx, batches, verr)
+	if err != nil {
+		return fill(verr, nil, err), err
+	}
+	if !poisoned {
+		return errs, nil
+	}
+	if err := ctx.Err(); err != nil {
+		ge := fmt.Errorf("%scommit %q: %w", errPrefix, s.path, err)
+		return fill(verr, nil, ge), ge
+	}
+	return s.commitEach(ctx, batches, verr)
+}
+
+// fill returns errs with every entry that is nil (or, when from is not nil,
+// every entry whose from entry is nil) set to err.
+func fill(errs, from []error, err error) []error {
+	for i := range errs {
+		if from == nil && errs[i] == nil || from != nil && from[i] == nil {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// commitGroup applies all valid batches in one transaction. It reports
+// poisoned, having rolled back, when a batch failed in a way that may have
+// left part of it written; the caller then retries batch by batch. err is a
+// failure of the transaction as a whole.
+func (s *Store) commitGroup(ctx context.Context, batches []*history.Batch, verr []error) (errs []error, poisoned bool, err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, false, mapErr(ctx, err, nil, fmt.Sprintf("commit %q: begin", s.path))
+	}
+	t := &txStmts{ctx: ctx, tx: tx, s: s}
+	errs = append([]error(nil), verr...)
+	for i, b := range batches {
+		if verr[i] != nil {
+			continue
+		}
+		berr, fatal := t.apply(b)
+		if fatal != nil {
+			_ = tx.Rollback()
+			return nil, true, nil
+		}
+		errs[i] = berr
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, false, mapErr(ctx, err, nil, fmt.Sprintf("commit %q: commit (outcome unknown)", s.path))
+	}
+	return errs, false, nil
+}
+
+// commitEach applies each valid batch in a transaction of its own.
+func (s *Store) commitEach(ctx context.Context, batches []*history.Batch, verr []error) ([]error, error) {
+	errs := append([]error(nil), verr...)
+	for i, b := range batches {
+		if verr[i] != nil {
+			continue
+		}
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			// Batches before i committed; none from i on did.
+			err = mapErr(ctx, err, nil, fmt.Sprintf("commit %q: begin", s.path))
+			for j := i; j < len(errs); j++ {
+				if verr[j] == nil {
+					errs[j] = err
+				}
+			}
+			return errs, nil
+		}
+		t := &txStmts{ctx: ctx, tx: tx, s: s}
+		berr, fatal := t.apply(b)
+		if fatal != nil || berr != nil {
+			_ = tx.Rollback()
+			errs[i] = errors.Join(berr, fatal)
+			continue
+		}
+		if err := tx.Commit(); err != nil {
+			ge := mapErr(ctx, err, nil, fmt.Sprintf("commit %q: commit (outcome unknown)", s.path))
+			return fill(errs, verr, ge), ge
+		}
+	}
+	return errs, nil
+}
+
+// txStmts binds the prepared write statements to one transaction, lazily.
+type txStmts struct {
+	ctx context.Context
+	tx  *sql.Tx
+	s   *Store
+	st  [numWriteStmts]*sql.Stmt
+}
+
+func (t *txStmts) stmt(i int) *sql.Stmt {
+	if t.st[i] == nil {
+		t.st[i] = t.tx.StmtContext(t.ctx, t.s.ws[i])
+	}
+	return t.st[i]
+}
+
+// exec runs write statement i and returns the number of rows it changed.
+func (t *txStmts) exec(i int, args ...any) (int64, error) {
+	res, err := t.stmt(i).ExecContext(t.ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// apply writes one validated batch. batchErr is a failed precondition,
+// detected before anything of the batch was written; the transaction may
+// go on. fatal is any other failure, after which part of the batch may be
+// written and the transaction must be rolled back.
+func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
+	ctx := t.ctx
+	id := b.RunID
+	now := encTime(b.Time)
+	var first, last int64
+	if n := len(b.Events); n > 0 {
+		first, last = b.Events[0].Seq, b.Events[n-1].Seq
+	}
+	fail := func(err error, onConstraint error, what string, args ...any) error {
+		return mapErr(ctx, err, onConstraint, fmt.Sprintf("commit: run %q: ", id)+fmt.Sprintf(what, args...))
+	}
+
+	// 1. The run row: create it, or move it forward if it is where the
+	// batch expects it.
+	if c := b.Create; c != nil {
+		status, result, failure := c.Status, c.Result, c.Failure
+		if status == 0 {
+			status = history.StatusRunning
+		}
+		if st := b.Status; st != nil {
+			status, result, failure = st.Status, st.Result, st.Failure
+		}
+		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, blob(result), blob(failure))
+		if err != nil {
+			return nil, fail(err, history.ErrRunExists, "create")
+		}
+		if n == 0 {
+			return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
+		}
+	} else {
+		var n int64
+		var err error
+		st := b.Status
+		switch {
+		case len(b.Events) > 0 && st != nil:
+			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure), id, first-1)
+		case len(b.Events) > 0:
+			n, err = t.exec(stAppendRun, last, now, id, first-1)
+		case st != nil:
+			n, err = t.exec(stTouchRunStatus, now, int64(st.Status), blob(st.Result), blob(st.Failure), id)
+		default:
+			n, err = t.exec(stTouchRun, now, id)
+		}
+		if err != nil {
+			return nil, fail(err, nil, "update run")
+		}
+		if n == 0 {
+			if len(b.Events) == 0 {
+				return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+			}
+			var have int64
+			err := t.stmt(stRunLastSeq).QueryRowContext(ctx, id).Scan(&have)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+			}
+			if err != nil {
+				return nil, fail(err, nil, "read last seq")
+			}
+			return fmt.Errorf("%scommit: run %q: %w: the journal ends at seq %d, the batch starts at seq %d",
+				errPrefix, id, history.ErrConflict, have, first), nil
+		}
+	}
+
+	// 2. The journal.
+	for _, e := range b.Events {
+		if _, err := t.exec(stInsertEvent, id, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time)); err != nil {
+			return nil, fail(err, history.ErrConflict, "append event %d", e.Seq)
+		}
+	}
+
+	// 3. The task index.
+	for _, k := range b.AddTasks {
+		if _, err := t.exec(stInsertTask, id, k.Step, k.Activity, blob(k.Input), blob(k.Options), int64(k.Attempt), encTime(k.NotBefore)); err != nil {
+			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
+		}
+	}
+	for _, k := range b.UpdateTasks {
+		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), id, k.Step)
+		if err != nil {
+			return nil, fail(err, history.ErrConflict, "update task %d", k.Step)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("%scommit: run %q: update task %d: %w: no such task", errPrefix, id, k.Step, history.ErrConflict)
+		}
+	}
+	for _, step := range b.DoneTasks {
+		if _, err := t.exec(stDeleteTask, id, step); err != nil {
+			return nil, fail(err, nil, "delete task %d", step)
+		}
+	}
+	return nil, nil
+}
+
+// validateBatch checks what can be checked of b without the database.
+func validateBatch(b *history.Batch) error {
+	if b == nil {
+		return fmt.Errorf("%scommit: invalid batch: nil", errPrefix)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%scommit: run %q: invalid batch: %s", errPrefix, b.RunID, fmt.Sprintf(format, args...))
+	}
+	if b.RunID == "" {
+		return bad("empty RunID")
+	}
+	if !timeOK(b.Time) {
+		return bad("Time %v is out of range", b.Time)
+	}
+	if c := b.Create; c != nil {
+		if c.ID != "" && c.ID != b.RunID {
+			return bad("Create.ID is %q", c.ID)
+		}
+		if c.Status != 0 && !c.Status.Valid() {
+			return bad("Create.Status is %v", c.Status)
+		}
+	}
+	for i, e := range b.Events {
+		switch {
+		case !e.Type.Valid():
+			return bad("event %d has unknown type %v", e.Seq, e.Type)
+		case i == 0 && b.Create != nil && e.Seq != 1:
+			return bad("the first event of a new run has Seq %d, want 1", e.Seq)
+		case i == 0 && e.Seq < 1:
+			return bad("event Seq %d, want 1 or more", e.Seq)
+		case i > 0 && e.Seq != b.Events[i-1].Seq+1:
+			return bad("event Seq %d follows %d", e.Seq, b.Events[i-1].Seq)
+		case !timeOK(e.Time):
+			return bad("event %d: Time %v is out of range", e.Seq, e.Time)
+		}
+	}
+	if st := b.Status; st != nil && !st.Status.Valid() {
+		return bad("Status.Status is %v", st.Status)
+	}
+	for _, ts := range [][]history.Task{b.AddTasks, b.UpdateTasks} {
+		for _, k := range ts {
+			switch {
+			case k.RunID != "" && k.RunID != b.RunID:
+				return bad("task %d has RunID %q", k.Step, k.RunID)
+			case k.Step < 1:
+				return bad("task step %d, want 1 or more", k.Step)
+			case !timeOK(k.NotBefore):
+				return bad("task %d: NotBefore %v is out of range", k.Step, k.NotBefore)
+			}
+		}
+	}
+	return nil
+}
+
+// The times a Unix-nanosecond int64 can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// timeOK reports whether t can be stored: the zero time, or an instant
+// between 1677 and 2262.
+func timeOK(t time.Time) bool {
+	return t.IsZero() || !t.Before(minTime) && !t.After(maxTime)
+}
+
+// encTime is how a time is stored: Unix nanoseconds, NULL for the zero time.
+func encTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// blob is how a payload is stored: NULL when empty.
+func blob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

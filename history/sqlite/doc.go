@@ -1,0 +1,72 @@
+// Package sqlite is the default [history.Store] of Chorus: the journal, the
+// run index and the pending activity tasks kept in one SQLite database file,
+// through the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// A [Store] has one writer connection and a small pool of reader
+// connections. The writer's transactions start with BEGIN IMMEDIATE, so a
+// transaction holds the write lock from its first statement and never fails
+// halfway for want of it; [Store.Commit] writes many batches in one such
+// transaction (group commit), which is what makes one fsync serve many
+// workflow steps. In WAL mode the readers see the last committed state and
+// neither wait for the writer nor make it wait. Every PRAGMA the store relies
+// on is set in one place, the connection string, so that every connection,
+// including ones database/sql opens later, is configured the same way.
+//
+// # Opening
+//
+// [Open] creates the database when the file does not exist or is empty. An
+// existing file is first inspected read-only: its first 100 bytes must be a
+// SQLite header consistent with the file's size, and SQLite, opened read-only
+// and without side files, must report the Chorus [ApplicationID] (or an
+// empty database, which Open adopts). Only then does Open switch the file to
+// WAL mode and apply migrations. A file that is not SQLite, or is the
+// database of another application, is refused with an error wrapping
+// [history.ErrNotChorusDatabase]; a database written by a newer Chorus with
+// [history.ErrSchemaTooNew]; a truncated or malformed one with
+// [history.ErrCorrupt]. In each of these cases the file is left byte for byte
+// as it was, and no -wal or -shm file is created next to it.
+//
+// The path ":memory:" opens a store that lives in memory, for tests. It has a
+// single connection that serves reads and writes, and each such store is
+// separate from every other.
+//
+// # Durability (FULL vs NORMAL)
+//
+// The database runs in WAL (write-ahead log) mode. [Options.Synchronous]
+// chooses when a commit waits for the disk:
+//
+//   - [SynchronousFull], the default, syncs the log on every commit: when
+//     Commit returns, the batches survive a crash of the process, of the
+//     operating system, or a power loss.
+//   - [SynchronousNormal] syncs only when the log is checkpointed into the
+//     database. A crash of the process still loses nothing, because the
+//     operating system holds the written log; but a power loss or an
+//     operating-system crash can lose the last commits that Commit
+//     acknowledged. It never corrupts the database: after such a crash the
+//     journal is as it was at some earlier commit. Choose NORMAL only when
+//     redoing the last few workflow steps (activities run again) is
+//     acceptable.
+//
+// # Schema and migrations
+//
+// The schema is a list of numbered SQL files embedded in the package
+// (migrations/0001_init.sql, ...). Open applies those the database lacks,
+// in order, each in a transaction of its own that also records the new
+// version in PRAGMA user_version and sets PRAGMA application_id to
+// [ApplicationID], so a crash leaves the database at one version or the next,
+// never between. [SchemaVersion] is the newest version this code knows; a
+// database at a newer version is refused rather than misread. Migrations are
+// only ever appended: a released one never changes.
+//
+// The tables are runs (the index row of each run), events (the journal, keyed
+// by run and sequence number) and tasks (pending activities, keyed by run and
+// step). Times are stored as Unix nanoseconds (NULL for the zero time) and
+// read back in UTC; payloads are BLOBs, and an empty payload reads back as
+// nil. A row that cannot be decoded (an unknown event type or status, a value
+// of the wrong type, a gap in a journal) is reported with an error wrapping
+// [history.ErrCorrupt] that names the run and the sequence number.
+//
+// Errors never carry a driver type: the store translates them to the
+// sentinels of package history where one fits and keeps only the driver's
+// message otherwise.
+package sqlite

@@ -1,0 +1,370 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// The read statements, prepared once on the reader pool.
+const (
+	rsRun = iota
+	rsEvents
+	rsTasks
+	rsList // the four ListRuns variants follow, see listStmt
+	rsListStatus
+	rsListWorkflow
+	rsListStatusWorkflow
+	numReadStmts
+)
+
+const runColumns = `id, workflow, status, created_at, updated_at, last_seq, result, failure`
+
+var readSQL = [numReadStmts]string{
+	rsRun: `SELECT ` + runColumns + ` FROM runs WHERE id = ?`,
+	// One statement, so one snapshot: the run row (to tell an unknown run
+	// from one without events) and its journal tail.
+	rsEvents: `SELECT r.last_seq, e.seq, e.type, e.name, e.ref, e.payload, e.time
+		FROM runs AS r LEFT JOIN events AS e ON e.run_id = r.id AND e.seq > ?
+		WHERE r.id = ? ORDER BY e.seq`,
+	rsTasks:              `SELECT run_id, step, activity, input, options, attempt, not_before FROM tasks ORDER BY run_id, step`,
+	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
+	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
+	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
+	rsListStatusWorkflow: `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? AND workflow = ? ORDER BY id LIMIT ?`,
+}
+
+// Run returns the index row of the run, or an error wrapping
+// history.ErrRunNotFound.
+func (s *Store) Run(ctx context.Context, runID string) (history.RunInfo, error) {
+	if err := s.enter("read run"); err != nil {
+		return history.RunInfo{}, err
+	}
+	defer s.mu.RUnlock()
+	rows, err := s.rs[rsRun].QueryContext(ctx, runID)
+	if err != nil {
+		return history.RunInfo{}, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
+	runs, err := scanRuns(ctx, rows, fmt.Sprintf("read run %q", runID))
+	if err != nil {
+		return history.RunInfo{}, err
+	}
+	if len(runs) == 0 {
+		return history.RunInfo{}, fmt.Errorf("%sread run %q: %w", errPrefix, runID, history.ErrRunNotFound)
+	}
+	return runs[0], nil
+}
+
+// ListRuns returns the runs that match f, ordered by ID. A Status that is
+// not a known status, or a negative Limit, is an error.
+func (s *Store) ListRuns(ctx context.Context, f history.ListFilter) ([]history.RunInfo, error) {
+	if f.Status != 0 && !f.Status.Valid() {
+		return nil, fmt.Errorf("%slist runs: unknown status %v", errPrefix, f.Status)
+	}
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("%slist runs: negative limit %d", errPrefix, f.Limit)
+	}
+	if err := s.enter("list runs"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	i := rsList
+	args := []any{f.AfterID}
+	if f.Status != 0 {
+		i += rsListStatus - rsList
+		args = append(args, int64(f.Status))
+	}
+	if f.Workflow != "" {
+		i += rsListWorkflow - rsList
+		args = append(args, f.Workflow)
+	}
+	limit := int64(-1) // SQLite: no limit
+	if f.Limit > 0 {
+		limit = int64(f.Limit)
+	}
+	args = append(args, limit)
+	rows, err := s.rs[i].QueryContext(ctx, args...)
+	if err != nil {
+		return nil, mapErr(ctx, err, nil, "list runs")
+	}
+	return scanRuns(ctx, rows, "list runs")
+}
+
+// scanRuns reads and closes rows of runColumns.
+func scanRuns(ctx context.Context, rows *sql.Rows, what string) ([]history.RunInfo, error) {
+	defer rows.Close()
+	var runs []history.RunInfo
+	var v [8]any
+	for rows.Next() {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]); err != nil {
+			return nil, mapErr(ctx, err, nil, what)
+		}
+		r, err := decodeRun(v)
+		if err != nil {
+			return nil, err
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(ctx, err, nil, what)
+	}
+	return runs, nil
+}
+
+// decodeRun converts one row of runColumns.
+func decodeRun(v [8]any) (history.RunInfo, error) {
+	var r history.RunInfo
+	id, ok := colString(v[0])
+	if !ok {
+		return r, corruptf("run with id %s: the id is not text", describe(v[0]))
+	}
+	r.ID = id
+	bad := func(col string, val any) error {
+		return corruptf("run %q: column %s holds %s", id, col, describe(val))
+	}
+	if r.Workflow, ok = colString(v[1]); !ok {
+		return r, bad("workflow", v[1])
+	}
+	st, ok := colInt(v[2])
+	if !ok || st < 0 || st > 255 || !history.RunStatus(st).Valid() {
+		return r, bad("status", v[2])
+	}
+	r.Status = history.RunStatus(st)
+	if r.CreatedAt, ok = colTime(v[3]); !ok {
+		return r, bad("created_at", v[3])
+	}
+	if r.UpdatedAt, ok = colTime(v[4]); !ok {
+		return r, bad("updated_at", v[4])
+	}
+	if r.LastSeq, ok = colInt(v[5]); !ok || r.LastSeq < 0 {
+		return r, bad("last_seq", v[5])
+	}
+	if r.Result, ok = colBlob(v[6]); !ok {
+		return r, bad("result", v[6])
+	}
+	if r.Failure, ok = colBlob(v[7]); !ok {
+		return r, bad("failure", v[7])
+	}
+	return r, nil
+}
+
+// Events returns the run's journal after event afterSeq, in order, or an
+// error wrapping history.ErrRunNotFound. A journal that does not run without
+// a gap from afterSeq+1 to the run's LastSeq is reported as corrupt.
+func (s *Store) Events(ctx context.Context, runID string, afterSeq int64) ([]history.Event, error) {
+	if err := s.enter("read events"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	what := fmt.Sprintf("read events of run %q", runID)
+	afterSeq = max(afterSeq, 0)
+	rows, err := s.rs[rsEvents].QueryContext(ctx, afterSeq, runID)
+	if err != nil {
+		return nil, mapErr(ctx, err, nil, what)
+	}
+	defer rows.Close()
+	var (
+		events  []history.Event
+		found   bool
+		lastSeq int64
+		v       [7]any
+	)
+	for rows.Next() {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]); err != nil {
+			return nil, mapErr(ctx, err, nil, what)
+		}
+		if !found {
+			found = true
+			var ok bool
+			if lastSeq, ok = colInt(v[0]); !ok || lastSeq < 0 {
+				return nil, corruptf("run %q: column last_seq holds %s", runID, describe(v[0]))
+			}
+		}
+		if v[1] == nil { // the run has no events after afterSeq
+			continue
+		}
+		e, err := decodeEvent(runID, v[1:])
+		if err != nil {
+			return nil, err
+		}
+		if want := afterSeq + int64(len(events)) + 1; e.Seq != want || e.Seq > lastSeq {
+			return nil, corruptf("run %q: journal holds event %d where event %d was expected (last seq %d)",
+				runID, e.Seq, want, lastSeq)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(ctx, err, nil, what)
+	}
+	if !found {
+		return nil, fmt.Errorf("%s%s: %w", errPrefix, what, history.ErrRunNotFound)
+	}
+	if n := afterSeq + int64(len(events)); n < lastSeq {
+		return nil, corruptf("run %q: journal ends at event %d but the run's last seq is %d", runID, n, lastSeq)
+	}
+	return events, nil
+}
+
+// decodeEvent converts seq, type, name, ref, payload, time.
+func decodeEvent(runID string, v []any) (history.Event, error) {
+	var e history.Event
+	seq, ok := colInt(v[0])
+	if !ok {
+		return e, corruptf("run %q: event with seq %s", runID, describe(v[0]))
+	}
+	e.Seq = seq
+	bad := func(col string, val any) error {
+		return corruptf("run %q, event %d: column %s holds %s", runID, seq, col, describe(val))
+	}
+	typ, ok := colInt(v[1])
+	if !ok || typ < 0 || typ > 255 || !history.EventType(typ).Valid() {
+		return e, bad("type", v[1])
+	}
+	e.Type = history.EventType(typ)
+	if e.Name, ok = colString(v[2]); !ok {
+		return e, bad("name", v[2])
+	}
+	if e.Ref, ok = colInt(v[3]); !ok {
+		return e, bad("ref", v[3])
+	}
+	if e.Payload, ok = colBlob(v[4]); !ok {
+		return e, bad("payload", v[4])
+	}
+	if e.Time, ok = colTime(v[5]); !ok {
+		return e, bad("time", v[5])
+	}
+	return e, nil
+}
+
+// Tasks returns every pending activity task, ordered by run ID and step.
+func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
+	if err := s.enter("read tasks"); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	rows, err := s.rs[rsTasks].QueryContext(ctx)
+	if err != nil {
+		return nil, mapErr(ctx, err, nil, "read tasks")
+	}
+	defer rows.Close()
+	var (
+		tasks []history.Task
+		v     [7]any
+	)
+	for rows.Next() {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]); err != nil {
+			return nil, mapErr(ctx, err, nil, "read tasks")
+		}
+		k, err := decodeTask(v)
+		if err != nil {
+			return nil, err
+		}
+		tasks = append(tasks, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr(ctx, err, nil, "read tasks")
+	}
+	return tasks, nil
+}
+
+// decodeTask converts run_id, step, activity, input, options, attempt,
+// not_before.
+func decodeTask(v [7]any) (history.Task, error) {
+	var k history.Task
+	var ok bool
+	if k.RunID, ok = colString(v[0]); !ok {
+		return k, corruptf("task of run %s: the run id is not text", describe(v[0]))
+	}
+	if k.Step, ok = colInt(v[1]); !ok {
+		return k, corruptf("run %q: task with step %s", k.RunID, describe(v[1]))
+	}
+	bad := func(col string, val any) error {
+		return corruptf("run %q, task %d: column %s holds %s", k.RunID, k.Step, col, describe(val))
+	}
+	if k.Activity, ok = colString(v[2]); !ok {
+		return k, bad("activity", v[2])
+	}
+	if k.Input, ok = colBlob(v[3]); !ok {
+		return k, bad("input", v[3])
+	}
+	if k.Options, ok = colBlob(v[4]); !ok {
+		return k, bad("options", v[4])
+	}
+	attempt, ok := colInt(v[5])
+	if !ok || attempt < 0 || attempt > int64(maxInt) {
+		return k, bad("attempt", v[5])
+	}
+	k.Attempt = int(attempt)
+	if k.NotBefore, ok = colTime(v[6]); !ok {
+		return k, bad("not_before", v[6])
+	}
+	return k, nil
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// colString accepts TEXT (and a BLOB, which SQLite may return for text
+// stored by another program).
+func colString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case []byte:
+		return string(x), true
+	}
+	return "", false
+}
+
+// colInt accepts INTEGER only.
+func colInt(v any) (int64, bool) {
+	x, ok := v.(int64)
+	return x, ok
+}
+
+// colBlob accepts a BLOB or NULL; an empty BLOB reads as nil.
+func colBlob(v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return nil, true
+	case []byte:
+		if len(x) == 0 {
+			return nil, true
+		}
+		return x, true
+	}
+	return nil, false
+}
+
+// colTime accepts Unix nanoseconds, or NULL for the zero time.
+func colTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, true
+	case int64:
+		return time.Unix(0, x).UTC(), true
+	}
+	return time.Time{}, false
+}
+
+// describe renders a column value for an error message.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "NULL"
+	case []byte:
+		if len(x) > 32 {
+			return fmt.Sprintf("a %d-byte BLOB", len(x))
+		}
+		return fmt.Sprintf("BLOB %x", x)
+	case string:
+		if len(x) > 32 {
+			x = x[:32] + "..."
+		}
+		return fmt.Sprintf("TEXT %q", x)
+	default:
+		return fmt.Sprintf("%T %v", v, v)
+	}
+}

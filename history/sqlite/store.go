@@ -1,0 +1,174 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// Store is a [history.Store] kept in one SQLite database file (or in
+// memory). It has one writer connection, whose transactions start with
+// BEGIN IMMEDIATE, and a pool of reader connections; in WAL mode readers see
+// the last committed state and never wait for the writer. A Store is safe
+// for concurrent use; Commit calls are serialized.
+type Store struct {
+	path string
+	w    *sql.DB // exactly one connection
+	r    *sql.DB // the reader pool; == w for an in-memory store
+
+	ws [numWriteStmts]*sql.Stmt // prepared on w
+	rs [numReadStmts]*sql.Stmt  // prepared on r
+
+	// mu is held shared by every operation and exclusively by Close, so
+	// that Close waits for operations in flight and later ones see closed.
+	mu     sync.RWMutex
+	closed bool
+	// commitMu serializes Commit calls (the engine makes one at a time;
+	// this keeps a second caller from waiting on the pool instead).
+	commitMu sync.Mutex
+}
+
+var _ history.Store = (*Store)(nil)
+
+// The write statements, prepared once on the writer connection and bound
+// to each transaction with Tx.StmtContext.
+const (
+	stInsertRun = iota
+	stAppendRun
+	stAppendRunStatus
+	stTouchRun
+	stTouchRunStatus
+	stRunLastSeq
+	stInsertEvent
+	stInsertTask
+	stUpdateTask
+	stDeleteTask
+	numWriteStmts
+)
+
+var writeSQL = [numWriteStmts]string{
+	stInsertRun: `INSERT INTO runs (id, workflow, status, created_at, updated_at, last_seq, result, failure)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	stAppendRun:       `UPDATE runs SET last_seq = ?, updated_at = ? WHERE id = ? AND last_seq = ?`,
+	stAppendRunStatus: `UPDATE runs SET last_seq = ?, updated_at = ?, status = ?, result = ?, failure = ? WHERE id = ? AND last_seq = ?`,
+	stTouchRun:        `UPDATE runs SET updated_at = ? WHERE id = ?`,
+	stTouchRunStatus:  `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ? WHERE id = ?`,
+	stRunLastSeq:      `SELECT last_seq FROM runs WHERE id = ?`,
+	stInsertEvent:     `INSERT INTO events (run_id, seq, type, name, ref, payload, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	stInsertTask: `INSERT INTO tasks (run_id, step, activity, input, options, attempt, not_before)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	stUpdateTask: `UPDATE tasks SET attempt = ?, not_before = ? WHERE run_id = ? AND step = ?`,
+	stDeleteTask: `DELETE FROM tasks WHERE run_id = ? AND step = ?`,
+}
+
+// newStore prepares the statements and returns the store; on error it
+// closes both pools.
+func newStore(ctx context.Context, path string, w, r *sql.DB) (*Store, error) {
+	s := &Store{path: path, w: w, r: r}
+	for i, q := range writeSQL {
+		st, err := w.PrepareContext(ctx, q)
+		if err != nil {
+			_ = s.closePools()
+			return nil, mapErr(ctx, err, nil, fmt.Sprintf("open %q: prepare", path))
+		}
+		s.ws[i] = st
+	}
+	for i, q := range readSQL {
+		st, err := r.PrepareContext(ctx, q)
+		if err != nil {
+			_ = s.closePools()
+			return nil, mapErr(ctx, err, nil, fmt.Sprintf("open %q: prepare", path))
+		}
+		s.rs[i] = st
+	}
+	return s, nil
+}
+
+// Path returns the path the store was opened with (":memory:" for an
+// in-memory store).
+func (s *Store) Path() string { return s.path }
+
+// Close closes the store's connections. It waits for operations in flight;
+// afterwards every method returns an error wrapping history.ErrStoreClosed.
+// Closing a closed store does nothing and returns nil.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.closePools(); err != nil {
+		return fmt.Errorf("%sclose %q: %v", errPrefix, s.path, err)
+	}
+	return nil
+}
+
+// closePools closes the prepared statements and both pools, readers first
+// so that the writer, closing last, checkpoints the WAL and removes it.
+func (s *Store) closePools() error {
+	var errs []error
+	for _, st := range s.rs {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	for _, st := range s.ws {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// enter takes the shared lock for one operation, or reports that the store
+// is closed. The caller must call s.mu.RUnlock when enter returns nil.
+func (s *Store) enter(what string) error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return fmt.Errorf("%s%s %q: %w", errPrefix, what, s.path, history.ErrStoreClosed)
+	}
+	return nil
+}
+
+// IntegrityCheck runs SQLite's PRAGMA integrity_check over the whole
+// database, which reads every page, and returns nil when it reports no
+// problem, or an error wrapping history.ErrCorrupt that lists the problems.
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	if err := s.enter("integrity check"); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+	rows, err := s.r.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return mapErr(ctx, err, nil, fmt.Sprintf("integrity check %q", s.path))
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return mapErr(ctx, err, nil, fmt.Sprintf("integrity check %q", s.path))
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(ctx, err, nil, fmt.Sprintf("integrity check %q", s.path))
+	}
+	if len(problems) > 0 {
+		return corruptf("integrity check %q: %s", s.path, strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,426 @@
+package sqlite_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+	msqlite "modernc.org/sqlite"
+
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/historytest"
+	"github.com/chorusdev/chorus/history/sqlite"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// openStore opens a store at path and closes it when the test ends.
+func openStore(t testing.TB, path string, opts *sqlite.Options) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	t.Run("File", func(t *testing.T) {
+		t.Parallel()
+		historytest.Run(t, func(t *testing.T) history.Store {
+			return openStore(t, filepath.Join(t.TempDir(), "chorus.db"), nil)
+		})
+	})
+	t.Run("FileNormal", func(t *testing.T) {
+		t.Parallel()
+		historytest.Run(t, func(t *testing.T) history.Store {
+			return openStore(t, filepath.Join(t.TempDir(), "chorus.db"), &sqlite.Options{Synchronous: sqlite.SynchronousNormal, MaxReadConns: 2})
+		})
+	})
+	t.Run("Memory", func(t *testing.T) {
+		t.Parallel()
+		historytest.Run(t, func(t *testing.T) history.Store {
+			return openStore(t, ":memory:", nil)
+		})
+	})
+}
+
+var t0 = time.Date(2025, time.June, 1, 12, 0, 0, 42, time.UTC)
+
+func createBatch(id string) *history.Batch {
+	return &history.Batch{
+		RunID:  id,
+		Time:   t0,
+		Create: &history.RunInfo{ID: id, Workflow: "wf", Status: history.StatusRunning},
+		Events: []history.Event{
+			{Seq: 1, Type: history.EventRunStarted, Name: "wf", Payload: []byte(`"in"`), Time: t0},
+			{Seq: 2, Type: history.EventActivityScheduled, Name: "act", Payload: []byte(`"x"`), Time: t0},
+		},
+		AddTasks: []history.Task{{Step: 2, Activity: "act", Input: []byte(`"x"`), Attempt: 1}},
+	}
+}
+
+func mustCommit(t testing.TB, s history.Store, batches ...*history.Batch) {
+	t.Helper()
+	errs, err := s.Commit(context.Background(), batches)
+	require.NoError(t, err)
+	require.NoError(t, errors.Join(errs...))
+}
+
+// makeChorusDB creates a closed Chorus database at path holding runs runs.
+func makeChorusDB(t *testing.T, path string, runs int) {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	var bs []*history.Batch
+	for i := range runs {
+		b := createBatch(fmt.Sprintf("run-%05d", i))
+		b.Events[0].Payload = make([]byte, 200) // a few rows per page
+		bs = append(bs, b)
+	}
+	if len(bs) > 0 {
+		mustCommit(t, s, bs...)
+	}
+	require.NoError(t, s.Close())
+}
+
+// rawExec runs statements on the database at path through a connection of
+// its own, as another program would.
+func rawExec(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer func() { require.NoError(t, db.Close()) }()
+	for _, q := range stmts {
+		_, err := db.Exec(q)
+		require.NoError(t, err, q)
+	}
+}
+
+// snapshot is the names of the files in a directory and the hash of one.
+type snapshot struct {
+	names []string
+	hash  [32]byte
+}
+
+func takeSnapshot(t *testing.T, path string) snapshot {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	slices.Sort(names)
+	return snapshot{names: names, hash: sha256.Sum256(b)}
+}
+
+func TestReopenPersists(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	s, err := sqlite.Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	require.Equal(t, path, s.Path())
+	mustCommit(t, s, createBatch("a"), createBatch("b"))
+	mustCommit(t, s, &history.Batch{RunID: "a", Time: t0.Add(time.Second), Status: &history.StatusUpdate{
+		Status: history.StatusCompleted, Result: []byte("42"),
+	}})
+	require.NoError(t, s.Close())
+
+	// The last connection checkpointed and removed the log.
+	require.NoFileExists(t, path+"-wal")
+	require.NoFileExists(t, path+"-shm")
+
+	s = openStore(t, path, nil)
+	r, err := s.Run(t.Context(), "a")
+	require.NoError(t, err)
+	require.Equal(t, history.StatusCompleted, r.Status)
+	require.Equal(t, []byte("42"), r.Result)
+	require.True(t, t0.Add(time.Second).Equal(r.UpdatedAt))
+	evs, err := s.Events(t.Context(), "b", 0)
+	require.NoError(t, err)
+	require.Len(t, evs, 2)
+	tasks, err := s.Tasks(t.Context())
+	require.NoError(t, err)
+	require.Len(t, tasks, 2)
+	require.NoError(t, s.IntegrityCheck(t.Context()))
+}
+
+func TestOpenCreates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, setup := range map[string]func(path string){
+		"missing": func(string) {},
+		"empty file": func(path string) {
+			require.NoError(t, os.WriteFile(path, nil, 0o600))
+		},
+		"empty SQLite database": func(path string) {
+			rawExec(t, path, "CREATE TABLE t (x)", "DROP TABLE t")
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name+".db")
+			setup(path)
+			s := openStore(t, path, nil)
+			mustCommit(t, s, createBatch("r"))
+			require.NoError(t, s.IntegrityCheck(t.Context()))
+		})
+	}
+}
+
+func TestOpenRefuses(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewChaCha8([32]byte{1}))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	write := func(b []byte) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) { require.NoError(t, os.WriteFile(path, b, 0o600)) }
+	}
+	newer := strconv.Itoa(sqlite.SchemaVersion() + 1)
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, path string)
+		want  []error // any of
+		msg   []string
+	}{
+		{name: "text", setup: write([]byte("name,qty\nwidget,3\n" + string(make([]byte, 300)))), want: []error{history.ErrNotChorusDatabase}},
+		{name: "random bytes", setup: write(random(8192)), want: []error{history.ErrNotChorusDatabase}},
+		{name: "short", setup: write([]byte("SQLite")), want: []error{history.ErrNotChorusDatabase}},
+		{name: "header cut short", setup: func(t *testing.T, path string) {
+			makeChorusDB(t, path, 0)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(path, b[:60], 0o600))
+		}, want: []error{history.ErrCorrupt}},
+		{name: "other application", setup: func(t *testing.T, path string) {
+			rawExec(t, path, "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO notes (body) VALUES ('hi')")
+		}, want: []error{history.ErrNotChorusDatabase}, msg: []string{"application_id 0x00000000"}},
+		{name: "other application in WAL mode", setup: func(t *testing.T, path string) {
+			rawExec(t, path, "PRAGMA journal_mode = WAL", "CREATE TABLE notes (body TEXT)", "INSERT INTO notes VALUES ('hi')")
+		}, want: []error{history.ErrNotChorusDatabase}},
+		{name: "other application ID", setup: func(t *testing.T, path string) {
+			rawExec(t, path, "PRAGMA application_id = 42", "CREATE TABLE t (x)", "DROP TABLE t")
+		}, want: []error{history.ErrNotChorusDatabase}, msg: []string{"0x0000002a"}},
+		{name: "user version without tables", setup: func(t *testing.T, path string) {
+			rawExec(t, path, "PRAGMA user_version = 3")
+		}, want: []error{history.ErrNotChorusDatabase}},
+		{name: "schema too new", setup: func(t *testing.T, path string) {
+			makeChorusDB(t, path, 1)
+			rawExec(t, path, "PRAGMA user_version = "+newer)
+		}, want: []error{history.ErrSchemaTooNew}, msg: []string{"version " + newer, "up to " + strconv.Itoa(sqlite.SchemaVersion())}},
+		{name: "truncated to whole pages", setup: func(t *testing.T, path string) {
+			makeChorusDB(t, path, 200)
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Greater(t, fi.Size(), int64(8*4096))
+			require.NoError(t, os.Truncate(path, fi.Size()/2/4096*4096))
+		}, want: []error{history.ErrCorrupt}, msg: []string{"truncated"}},
+		{name: "truncated mid-page", setup: func(t *testing.T, path string) {
+			makeChorusDB(t, path, 50)
+			require.NoError(t, os.Truncate(path, 4096+1000))
+		}, want: []error{history.ErrCorrupt}},
+		{name: "garbage schema page", setup: func(t *testing.T, path string) {
+			makeChorusDB(t, path, 50)
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			require.NoError(t, err)
+			_, err = f.WriteAt(random(4096-100), 100)
+			require.NoError(t, err)
+			require.NoError(t, f.Close())
+		}, want: []error{history.ErrCorrupt, history.ErrNotChorusDatabase}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "x.db")
+			tc.setup(t, path)
+			before := takeSnapshot(t, path)
+
+			s, err := sqlite.Open(t.Context(), path, nil)
+			if s != nil {
+				_ = s.Close()
+			}
+			require.Error(t, err)
+			require.Truef(t, slices.ContainsFunc(tc.want, func(w error) bool { return errors.Is(err, w) }),
+				"want an error wrapping one of %v, got %v", tc.want, err)
+			require.Contains(t, err.Error(), path)
+			for _, m := range tc.msg {
+				require.Contains(t, err.Error(), m)
+			}
+			requireNoDriverError(t, err)
+
+			after := takeSnapshot(t, path)
+			require.Equal(t, before.names, after.names, "files next to the database changed")
+			require.Equal(t, before.hash, after.hash, "the file's bytes changed")
+		})
+	}
+}
+
+func requireNoDriverError(t *testing.T, err error) {
+	t.Helper()
+	var se *msqlite.Error
+	require.False(t, errors.As(err, &se), "a driver error escaped: %v", err)
+}
+
+func TestOpenBadPaths(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	_, err := sqlite.Open(t.Context(), dir, nil)
+	require.ErrorContains(t, err, "directory")
+	_, err = sqlite.Open(t.Context(), filepath.Join(dir, "no", "such", "dir", "x.db"), nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), filepath.Join(dir, "no", "such", "dir", "x.db"))
+	_, err = sqlite.Open(t.Context(), "", nil)
+	require.Error(t, err)
+}
+
+func TestOpenSpecialFileName(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "odd ?name#with%25 chars&x=1.db")
+	s, err := sqlite.Open(t.Context(), path, nil)
+	require.NoError(t, err)
+	mustCommit(t, s, createBatch("r"))
+	require.NoError(t, s.Close())
+	require.FileExists(t, path)
+	s = openStore(t, path, nil)
+	_, err = s.Run(t.Context(), "r")
+	require.NoError(t, err)
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		opts  sqlite.Options
+		field string
+	}{
+		{sqlite.Options{Synchronous: "OFF"}, "Options.Synchronous"},
+		{sqlite.Options{BusyTimeout: -time.Second}, "Options.BusyTimeout"},
+		{sqlite.Options{MaxReadConns: -1}, "Options.MaxReadConns"},
+	} {
+		path := filepath.Join(t.TempDir(), "x.db")
+		_, err := sqlite.Open(t.Context(), path, &tc.opts)
+		require.ErrorContains(t, err, tc.field)
+		require.NoFileExists(t, path)
+	}
+	for _, sync := range []sqlite.Synchronous{sqlite.SynchronousFull, sqlite.SynchronousNormal} {
+		t.Run(string(sync), func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t, filepath.Join(t.TempDir(), "x.db"), &sqlite.Options{
+				Synchronous: sync, BusyTimeout: 1500 * time.Microsecond, MaxReadConns: 1,
+			})
+			mustCommit(t, s, createBatch("r"))
+			require.NoError(t, s.IntegrityCheck(t.Context()))
+		})
+	}
+}
+
+func TestMemoryStoresAreSeparate(t *testing.T) {
+	t.Parallel()
+	a := openStore(t, ":memory:", nil)
+	b := openStore(t, ":memory:", nil)
+	mustCommit(t, a, createBatch("r"))
+	_, err := b.Run(t.Context(), "r")
+	require.ErrorIs(t, err, history.ErrRunNotFound)
+	mustCommit(t, b, createBatch("r"))
+	require.NoError(t, a.IntegrityCheck(t.Context()))
+	require.Equal(t, ":memory:", a.Path())
+}
+
+func TestCorruptRows(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	s := openStore(t, path, nil)
+	b := createBatch("r")
+	b.Events = append(b.Events, history.Event{Seq: 3, Type: history.EventActivityCompleted, Ref: 2, Time: t0})
+	mustCommit(t, s, b, createBatch("q"))
+
+	rawExec(t, path, "UPDATE events SET type = 99 WHERE run_id = 'r' AND seq = 2")
+	_, err := s.Events(ctx, "r", 0)
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	require.ErrorContains(t, err, `run "r", event 2: column type holds int64 99`)
+	evs, err := s.Events(ctx, "r", 2) // the tail is fine
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+
+	rawExec(t, path, "DELETE FROM events WHERE run_id = 'q' AND seq = 1")
+	_, err = s.Events(ctx, "q", 0)
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	require.ErrorContains(t, err, `run "q"`)
+
+	rawExec(t, path, "UPDATE runs SET status = 42 WHERE id = 'r'")
+	_, err = s.Run(ctx, "r")
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	require.ErrorContains(t, err, `run "r": column status`)
+	_, err = s.ListRuns(ctx, history.ListFilter{})
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	requireNoDriverError(t, err)
+
+	rawExec(t, path, "UPDATE tasks SET attempt = -1 WHERE run_id = 'q'")
+	_, err = s.Tasks(ctx)
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	require.ErrorContains(t, err, `run "q", task 2`)
+
+	// A file-level integrity check still passes: the rows are well-formed
+	// SQLite, only not Chorus.
+	require.NoError(t, s.IntegrityCheck(ctx))
+}
+
+func TestCommitCanceled(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, filepath.Join(t.TempDir(), "chorus.db"), nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	errs, err := s.Commit(ctx, []*history.Batch{createBatch("r")})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, errs, 1)
+	require.ErrorIs(t, errs[0], context.Canceled)
+	requireNoDriverError(t, err)
+	_, err = s.Run(t.Context(), "r")
+	require.ErrorIs(t, err, history.ErrRunNotFound)
+}
+
+func TestSecondProcessWaitsThenFailsBusy(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	s := openStore(t, path, &sqlite.Options{BusyTimeout: 50 * time.Millisecond})
+
+	// Another connection, as another process would, holds the write lock.
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(t.Context(), "BEGIN IMMEDIATE")
+	require.NoError(t, err)
+
+	errs, err := s.Commit(t.Context(), []*history.Batch{createBatch("r")})
+	require.Error(t, err)
+	require.ErrorContains(t, err, "locked")
+	require.Error(t, errs[0])
+	requireNoDriverError(t, err)
+
+	_, err = conn.ExecContext(t.Context(), "ROLLBACK")
+	require.NoError(t, err)
+	mustCommit(t, s, createBatch("r"))
+}
