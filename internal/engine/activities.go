@@ -107,11 +107,17 @@ func (p *activityPool) cancel(run string, step int64) {
 	}
 }
 
-// park holds a task whose activity is not registered yet.
-func (p *activityPool) park(t *actTask) {
+// park holds a task whose activity is not registered yet. It reports false,
+// parking nothing, if the activity was registered meanwhile; unpark runs
+// after registration and takes p.mu, so no task is parked after its unpark.
+func (p *activityPool) park(t *actTask) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, ok := p.e.reg.activity(t.Activity); ok {
+		return false
+	}
 	p.parked[t.Activity] = append(p.parked[t.Activity], t)
+	return true
 }
 
 // unpark dispatches the tasks held for an activity that was just registered.
@@ -203,10 +209,12 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	e := p.e
 	spec, ok := e.reg.activity(t.Activity)
 	if !ok {
-		e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Activity, "run", t.RunID, "step", t.Step,
-			"err", &NotRegisteredError{Kind: "activity", Name: t.Activity})
-		p.park(t)
-		return
+		if p.park(t) {
+			e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Activity, "run", t.RunID, "step", t.Step,
+				"err", &NotRegisteredError{Kind: "activity", Name: t.Activity})
+			return
+		}
+		spec, _ = e.reg.activity(t.Activity)
 	}
 	ctx = activity.WithInfo(ctx, activity.Info{
 		RunID: t.RunID, Workflow: t.workflow, Activity: t.Activity, Step: t.Step, Attempt: t.Attempt,

@@ -177,12 +177,22 @@ func (e *Engine) Unregistered() []NotRegisteredError {
 	return out
 }
 
+// parkInput holds an input for a run whose workflow is not registered yet.
+// The registry is checked again under e.mu, which RegisterWorkflow takes
+// after registering, so an input is never parked after its release.
 func (e *Engine) parkInput(workflow, run string, in input) {
+	e.mu.Lock()
+	_, registered := e.reg.workflow(workflow)
+	if !registered {
+		e.parked[workflow] = append(e.parked[workflow], parkedInput{run, in})
+	}
+	e.mu.Unlock()
+	if registered {
+		_ = e.deliver(run, in)
+		return
+	}
 	e.log.Warn("chorus: run's workflow is not registered; its input waits until it is", "run", run,
 		"err", &NotRegisteredError{Kind: "workflow", Name: workflow})
-	e.mu.Lock()
-	e.parked[workflow] = append(e.parked[workflow], parkedInput{run, in})
-	e.mu.Unlock()
 	in.answer(nil)
 }
 

@@ -1,0 +1,5 @@
+package chorus_test
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
