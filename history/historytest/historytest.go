@@ -255,7 +255,7 @@ func testTimesAndPayloads(t *testing.T, s history.Store) {
 		{Seq: 4, Type: history.EventRunCanceled, Payload: []byte(`{"message":"canceled"}`), Time: time.Time{}},
 	}
 	tasks := []history.Task{
-		{RunID: "times", Step: 2, Activity: "a", Attempt: 1},                                    // zero NotBefore, no payloads
+		{RunID: "times", Step: 2, Activity: "a", Attempt: 1},                                     // zero NotBefore, no payloads
 		{RunID: "times", Step: 3, Activity: "b", Input: []byte{0}, Attempt: 7, NotBefore: epoch}, // epoch is not zero
 	}
 	commit(t, s, &history.Batch{

@@ -27,7 +27,13 @@ import (
 //     history.ErrConflict, and a batch for a run that does not exist fails
 //     with history.ErrRunNotFound.
 //
-// Every batch without Create sets the run's UpdatedAt to Batch.Time. Tasks
+// A created row takes its CreatedAt and UpdatedAt from Batch.Time, its
+// LastSeq from the batch's last event (0 without events), its Status from
+// Create.Status (StatusRunning when zero) and its Result and Failure from
+// Create, unless the batch also has a Status, which then wins; the other
+// fields of Create are ignored. Every batch without Create sets the run's
+// UpdatedAt to Batch.Time, and a Status replaces the row's Status, Result
+// and Failure together. The RunID of a task may be left empty. Tasks
 // of DoneTasks that do not exist are ignored; an UpdateTasks entry for a task
 // that does not exist, or an AddTasks entry for one that does, fails the
 // batch with history.ErrConflict.
@@ -201,7 +207,7 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		}
 		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, blob(result), blob(failure))
 		if err != nil {
-			return nil, fail(err, history.ErrRunExists, "create")
+			return nil, fail(err, nil, "create")
 		}
 		if n == 0 {
 			return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil

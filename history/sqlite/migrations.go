@@ -15,8 +15,8 @@ import (
 )
 
 // ApplicationID is the value of SQLite's PRAGMA application_id in every
-// Chorus database ("CHOR" in ASCII). Open refuses a SQLite database that has
-// tables but not this application ID.
+// Chorus database ("CHOR" in ASCII). Open refuses a SQLite database with
+// another application ID, or with none and tables already in it.
 const ApplicationID = 0x43484f52
 
 //go:embed migrations/*.sql

@@ -167,8 +167,13 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return mapErr(ctx, err, nil, fmt.Sprintf("integrity check %q", s.path))
 	}
-	if len(problems) > 0 {
-		return corruptf("integrity check %q: %s", s.path, strings.Join(problems, "; "))
+	if n := len(problems); n > 0 {
+		const show = 10
+		more := ""
+		if n > show {
+			problems, more = problems[:show], fmt.Sprintf("; and %d more", n-show)
+		}
+		return corruptf("integrity check %q: %s%s", s.path, strings.Join(problems, "; "), more)
 	}
 	return nil
 }

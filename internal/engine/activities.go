@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -243,7 +244,11 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Activity, "run", t.RunID, "step", t.Step,
 		"attempt", t.Attempt, "retry_at", next.NotBefore, "err", err)
 	// The attempt count is journaled so a crash does not reset it.
-	if werr := e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(), UpdateTasks: []history.Task{next.Task}}); werr != nil {
+	werr := e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(), UpdateTasks: []history.Task{next.Task}})
+	switch {
+	case errors.Is(werr, history.ErrConflict), errors.Is(werr, history.ErrRunNotFound):
+		return // the task is gone: the run was canceled meanwhile
+	case werr != nil:
 		e.log.Error("chorus: record activity retry", "run", t.RunID, "step", t.Step, "err", werr)
 	}
 	p.dispatch(&next)

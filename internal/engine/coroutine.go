@@ -46,6 +46,11 @@ func (r *Run) coroutineMain(co *coroutine, fn func()) {
 // Await parks the calling coroutine until cond reports true. It must be
 // called from workflow code of this run.
 func (r *Run) Await(cond func() bool) {
+	if r.killing {
+		// Deferred workflow code running while the run is torn down: it
+		// must not park again.
+		runtime.Goexit()
+	}
 	if cond() {
 		return
 	}
