@@ -109,4 +109,3 @@ func TestPanicInCoroutineIsFatal(t *testing.T) {
 	require.Equal(t, "kaboom", pe.Value)
 	r.kill()
 }
-
