@@ -552,3 +552,31 @@ func TestManyConcurrentRuns(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestPerCallOptionsAndContextValues(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var calls atomic.Int32
+	fail := activity.New("fail", func(ctx context.Context, _ int) (int, error) {
+		calls.Add(1)
+		return 0, errors.New("down")
+	}).WithOptions(activity.Options{RetryPolicy: fastRetry(5)})
+	type key struct{}
+	wf := workflow.New("wf", func(ctx workflow.Context, _ int) (string, error) {
+		ctx = workflow.WithValue(ctx, key{}, "tenant-9")
+		once := workflow.WithActivityOptions(ctx, activity.Options{RetryPolicy: fastRetry(1)})
+		_, err := workflow.ExecuteActivity(once, fail, 0).Get(once)
+		if err == nil {
+			return "", errors.New("want an error")
+		}
+		info := workflow.GetInfo(once)
+		return fmt.Sprintf("%v %s %s", once.Value(key{}), info.RunID, info.Workflow), nil
+	})
+	eng, _ := setup(t, nil, wf, fail)
+	run, err := chorus.Start(ctx, eng, wf, 0, &chorus.StartOptions{ID: "opts"})
+	require.NoError(t, err)
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "tenant-9 opts wf", got)
+	require.EqualValues(t, 1, calls.Load(), "the call's MaximumAttempts (1) beats the definition's (5)")
+}
