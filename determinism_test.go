@@ -159,7 +159,8 @@ func TestPanicInWorkflow(t *testing.T) {
 				return 0, err
 			}
 			var m map[string]int
-			m["boom"] = n // nil map write: a bug
+			//lint:ignore SA5000 the nil map write is the bug under test
+			m["boom"] = n
 			return n, nil
 		})
 		eng, path := setup(t, nil, buggy, a)
@@ -190,4 +191,29 @@ func TestPanicInWorkflow(t *testing.T) {
 		require.Equal(t, 20, got)
 		require.Equal(t, 2, c.get("p/a"), "a's outcome was lost with the panicking step, so a ran again (at least once)")
 	})
+}
+
+func TestCheckRegistrationsNamesWhatTheJournalNeeds(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var c counter
+	path := parkedRun(t, &c)
+
+	eng := openEngine(t, path, nil)
+	err := eng.CheckRegistrations(ctx)
+	var nre *chorus.NotRegisteredError
+	require.ErrorAs(t, err, &nre)
+	require.ErrorIs(t, err, chorus.ErrNotRegistered)
+	require.Equal(t, `chorus: activity "b" is not registered with this engine (call Engine.Register with its definition)`+"\n"+
+		`chorus: workflow "order" is not registered with this engine (call Engine.Register with its definition)`, err.Error())
+
+	a, b := addOne(&c, "a"), addOne(&c, "b")
+	wf := orderWorkflow(a, b)
+	require.NoError(t, eng.Register(wf, a, b))
+	require.NoError(t, eng.CheckRegistrations(ctx))
+	run, err := chorus.Lookup(ctx, eng, wf, "order-1")
+	require.NoError(t, err)
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 3, got, "the work that waited for registration went on")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
@@ -112,4 +114,47 @@ func (e *Engine) Cancel(ctx context.Context, runID string) error {
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.core.Close(ctx)
 	return errors.Join(err, e.store.Close())
+}
+
+// CheckRegistrations reports every workflow and activity name that the
+// journal needs and this engine does not know: the workflows of runs that
+// have not ended and the activities of pending tasks. Work for such names
+// waits until they are registered; call CheckRegistrations after Register
+// to find out at start-up rather than from a stalled run. The error joins
+// one [*NotRegisteredError] per missing name.
+func (e *Engine) CheckRegistrations(ctx context.Context) error {
+	missing := map[NotRegisteredError]bool{}
+	for _, status := range []RunStatus{StatusRunning, StatusBlocked} {
+		after := ""
+		for {
+			runs, err := e.store.ListRuns(ctx, history.ListFilter{Status: status, AfterID: after, Limit: 1000})
+			if err != nil {
+				return fmt.Errorf("chorus: check registrations: %w", err)
+			}
+			for _, r := range runs {
+				if _, ok := e.core.Workflow(r.Workflow); !ok {
+					missing[NotRegisteredError{Kind: "workflow", Name: r.Workflow}] = true
+				}
+			}
+			if len(runs) < 1000 {
+				break
+			}
+			after = runs[len(runs)-1].ID
+		}
+	}
+	tasks, err := e.store.Tasks(ctx)
+	if err != nil {
+		return fmt.Errorf("chorus: check registrations: %w", err)
+	}
+	for _, t := range tasks {
+		if !e.core.HasActivity(t.Activity) {
+			missing[NotRegisteredError{Kind: "activity", Name: t.Activity}] = true
+		}
+	}
+	errs := make([]error, 0, len(missing))
+	for m := range missing {
+		errs = append(errs, &m)
+	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errors.Join(errs...)
 }

@@ -18,11 +18,6 @@ import (
 	"github.com/chorusdev/chorus/workflow"
 )
 
-type orderIn struct {
-	ID    string
-	Cents int
-}
-
 // counter counts activity executions by key, outside the journal.
 type counter struct {
 	mu sync.Mutex

@@ -132,17 +132,6 @@ func (p *activityPool) unpark(name string) {
 	}
 }
 
-func (p *activityPool) parkedNames() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	names := make([]string, 0, len(p.parked))
-	for n := range p.parked {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
 func (p *activityPool) worker() {
 	defer p.wg.Done()
 	for {

@@ -159,23 +159,14 @@ func (e *Engine) RegisterActivity(a ActivitySpec) error {
 	return nil
 }
 
+// HasActivity reports whether an activity of that name is registered.
+func (e *Engine) HasActivity(name string) bool {
+	_, ok := e.reg.activity(name)
+	return ok
+}
+
 // Workflow returns the registered workflow of that name.
 func (e *Engine) Workflow(name string) (WorkflowSpec, bool) { return e.reg.workflow(name) }
-
-// Unregistered lists the names found in the journal that work is waiting
-// for: activities with pending tasks and workflows with pending inputs.
-func (e *Engine) Unregistered() []NotRegisteredError {
-	var out []NotRegisteredError
-	e.mu.Lock()
-	for n := range e.parked {
-		out = append(out, NotRegisteredError{Kind: "workflow", Name: n})
-	}
-	e.mu.Unlock()
-	for _, n := range e.acts.parkedNames() {
-		out = append(out, NotRegisteredError{Kind: "activity", Name: n})
-	}
-	return out
-}
 
 // parkInput holds an input for a run whose workflow is not registered yet.
 // The registry is checked again under e.mu, which RegisterWorkflow takes

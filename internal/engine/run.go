@@ -368,10 +368,15 @@ func (r *Run) handle(inputs []input) {
 					e.parkInput(nr.Name, r.id, in)
 					continue
 				}
-				in.answer(err)
 				if !errors.Is(err, history.ErrRunNotFound) && !errors.As(err, &nr) {
 					e.log.Error("chorus: load run", "run", r.id, "err", err)
+					if in.kind == inActivityResult && !errors.Is(err, history.ErrStoreClosed) {
+						// A store hiccup must not lose a finished activity.
+						e.redeliverLater(r.id, in)
+						continue
+					}
 				}
+				in.answer(err)
 				continue
 			}
 			if r.blocked != nil && r.status != history.StatusBlocked {
