@@ -30,7 +30,7 @@ var readSQL = [numReadStmts]string{
 	rsEvents: `SELECT r.last_seq, e.seq, e.type, e.name, e.ref, e.payload, e.time
 		FROM runs AS r LEFT JOIN events AS e ON e.run_id = r.id AND e.seq > ?
 		WHERE r.id = ? ORDER BY e.seq`,
-	rsTasks:              `SELECT run_id, step, activity, input, options, attempt, not_before FROM tasks ORDER BY run_id, step`,
+	rsTasks:              `SELECT t.run_id, t.step, t.activity, t.input, t.options, t.attempt, t.not_before, r.workflow FROM tasks t JOIN runs r ON r.id = t.run_id ORDER BY t.run_id, t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
 	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
 	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
@@ -252,10 +252,10 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	defer rows.Close()
 	var (
 		tasks []history.Task
-		v     [7]any
+		v     [8]any
 	)
 	for rows.Next() {
-		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]); err != nil {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]); err != nil {
 			return nil, mapErr(ctx, err, nil, "read tasks")
 		}
 		k, err := decodeTask(v)
@@ -271,8 +271,8 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 }
 
 // decodeTask converts run_id, step, activity, input, options, attempt,
-// not_before.
-func decodeTask(v [7]any) (history.Task, error) {
+// not_before and the run's workflow.
+func decodeTask(v [8]any) (history.Task, error) {
 	var k history.Task
 	var ok bool
 	if k.RunID, ok = colString(v[0]); !ok {
@@ -300,6 +300,9 @@ func decodeTask(v [7]any) (history.Task, error) {
 	k.Attempt = int(attempt)
 	if k.NotBefore, ok = colTime(v[6]); !ok {
 		return k, bad("not_before", v[6])
+	}
+	if k.Workflow, ok = colString(v[7]); !ok {
+		return k, bad("workflow of the run", v[7])
 	}
 	return k, nil
 }

@@ -112,7 +112,7 @@ func (e *Engine) recover() error {
 			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
 			continue
 		}
-		e.acts.dispatch(newActTask(t, "", nil))
+		e.acts.dispatch(newActTask(t, t.Workflow, nil))
 	}
 	for _, b := range blocked {
 		e.deliver(b.ID, input{kind: inResume})
