@@ -174,6 +174,8 @@ func TestPanicInWorkflow(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, chorus.StatusBlocked, info.Status)
 		require.ErrorContains(t, info.Err, "assignment to entry in nil map")
+		require.ErrorAs(t, info.Err, &pe, "the stored reason is rebuilt as a PanicError")
+		require.Contains(t, pe.Stack, "determinism_test.go")
 		// The step that panicked (a's completion and what the code did with
 		// it) is not recorded: the journal keeps only started + scheduled.
 		require.EqualValues(t, 2, info.Events)

@@ -434,17 +434,35 @@ const (
 	FailureTypeNonDeterminism = "NonDeterminism"
 )
 
-// BlockedCause rebuilds the error that blocked a run from its stored form:
-// a *NonDeterminismError when it was one, nil otherwise.
+// FailureTypeWorkflowPanic marks a run blocked by a panic in workflow code;
+// Details holds the panic value's text and the stack as JSON.
+const FailureTypeWorkflowPanic = "WorkflowPanic"
+
+type panicDetails struct {
+	Value string `json:"value"`
+	Stack string `json:"stack"`
+}
+
+// BlockedCause rebuilds the error that blocked a run from its stored form: a
+// *NonDeterminismError or a *PanicError (whose Value is then the panic
+// value's text), or nil for other reasons.
 func BlockedCause(f *history.Failure) error {
-	if f == nil || f.Type != FailureTypeNonDeterminism {
+	if f == nil {
 		return nil
 	}
-	var nde NonDeterminismError
-	if json.Unmarshal(f.Details, &nde) != nil {
-		return nil
+	switch f.Type {
+	case FailureTypeNonDeterminism:
+		var nde NonDeterminismError
+		if json.Unmarshal(f.Details, &nde) == nil {
+			return &nde
+		}
+	case FailureTypeWorkflowPanic:
+		var pd panicDetails
+		if json.Unmarshal(f.Details, &pd) == nil {
+			return &PanicError{Value: pd.Value, Stack: pd.Stack}
+		}
 	}
-	return &nde
+	return nil
 }
 
 // Failurer is implemented by errors that were rebuilt from the journal, so
@@ -465,10 +483,14 @@ func FailureOf(err error) *history.Failure {
 	var te *TimeoutError
 	var pe *ActivityPanicError
 	var nde *NonDeterminismError
+	var wp *PanicError
 	switch {
 	case errors.As(err, &nde):
 		f.Type = FailureTypeNonDeterminism
 		f.Details, _ = json.Marshal(nde) // plain strings and numbers
+	case errors.As(err, &wp):
+		f.Type = FailureTypeWorkflowPanic
+		f.Details, _ = json.Marshal(panicDetails{Value: fmt.Sprint(wp.Value), Stack: wp.Stack})
 	case errors.Is(err, ErrCanceled):
 		f.Type = FailureTypeCanceled
 	case errors.As(err, &te):
