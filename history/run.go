@@ -111,9 +111,11 @@ type Task struct {
 	// NotBefore is the earliest time the attempt may start (after a retry
 	// backoff); the zero time means at once.
 	NotBefore time.Time
-	// Workflow is the name of the run's workflow. [Store.Tasks] fills it in;
-	// it is ignored when a task is written.
-	Workflow string
+	// Workflow is the name of the run's workflow, and ScheduledAt the time
+	// of the journal event at Step. [Store.Tasks] fills them in; they are
+	// ignored when a task is written.
+	Workflow    string
+	ScheduledAt time.Time
 }
 
 // Failure is the stored form of an error: errors cross the journal as data,

@@ -194,6 +194,9 @@ func requireTasks(t *testing.T, want, got []history.Task) {
 		require.Equal(t, w.Attempt, g.Attempt, "%s: Attempt", what)
 		requireTime(t, w.NotBefore, g.NotBefore, what+": NotBefore")
 		require.NotEmpty(t, g.Workflow, "%s: Workflow is filled in from the task's run", what)
+		if !w.ScheduledAt.IsZero() {
+			requireTime(t, w.ScheduledAt, g.ScheduledAt, what+": ScheduledAt")
+		}
 		if w.Workflow != "" {
 			require.Equal(t, w.Workflow, g.Workflow, "%s: Workflow", what)
 		}

@@ -30,7 +30,7 @@ var readSQL = [numReadStmts]string{
 	rsEvents: `SELECT r.last_seq, e.seq, e.type, e.name, e.ref, e.payload, e.time
 		FROM runs AS r LEFT JOIN events AS e ON e.run_id = r.id AND e.seq > ?
 		WHERE r.id = ? ORDER BY e.seq`,
-	rsTasks:              `SELECT t.run_id, t.step, t.activity, t.input, t.options, t.attempt, t.not_before, r.workflow FROM tasks t JOIN runs r ON r.id = t.run_id ORDER BY t.run_id, t.step`,
+	rsTasks:              `SELECT t.run_id, t.step, t.activity, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time FROM tasks t JOIN runs r ON r.id = t.run_id LEFT JOIN events e ON e.run_id = t.run_id AND e.seq = t.step ORDER BY t.run_id, t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
 	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
 	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
@@ -252,10 +252,10 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	defer rows.Close()
 	var (
 		tasks []history.Task
-		v     [8]any
+		v     [9]any
 	)
 	for rows.Next() {
-		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]); err != nil {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]); err != nil {
 			return nil, mapErr(ctx, err, nil, "read tasks")
 		}
 		k, err := decodeTask(v)
@@ -271,8 +271,8 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 }
 
 // decodeTask converts run_id, step, activity, input, options, attempt,
-// not_before and the run's workflow.
-func decodeTask(v [8]any) (history.Task, error) {
+// not_before, the run's workflow and the time of the step's event.
+func decodeTask(v [9]any) (history.Task, error) {
 	var k history.Task
 	var ok bool
 	if k.RunID, ok = colString(v[0]); !ok {
@@ -303,6 +303,9 @@ func decodeTask(v [8]any) (history.Task, error) {
 	}
 	if k.Workflow, ok = colString(v[7]); !ok {
 		return k, bad("workflow of the run", v[7])
+	}
+	if k.ScheduledAt, ok = colTime(v[8]); !ok {
+		return k, bad("time of the step's event", v[8])
 	}
 	return k, nil
 }

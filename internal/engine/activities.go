@@ -33,7 +33,7 @@ type taskKey struct {
 }
 
 func newActTask(t history.Task, workflow string, events []history.Event) *actTask {
-	at := &actTask{Task: t, workflow: workflow}
+	at := &actTask{Task: t, workflow: workflow, scheduledAt: t.ScheduledAt}
 	_ = json.Unmarshal(t.Options, &at.opts) // written by this engine; zero options are a safe fallback
 	for _, ev := range events {
 		if ev.Seq == t.Step {
