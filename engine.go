@@ -147,8 +147,8 @@ func (e *Engine) CheckRegistrations(ctx context.Context) error {
 		return fmt.Errorf("chorus: check registrations: %w", err)
 	}
 	for _, t := range tasks {
-		if !e.core.HasActivity(t.Activity) {
-			missing[NotRegisteredError{Kind: "activity", Name: t.Activity}] = true
+		if (t.Kind == history.TaskActivity || t.Kind == 0) && !e.core.HasActivity(t.Name) {
+			missing[NotRegisteredError{Kind: "activity", Name: t.Name}] = true
 		}
 	}
 	errs := make([]error, 0, len(missing))

@@ -37,6 +37,47 @@ const (
 	// cancellation with an error that reports it. Payload is an encoded
 	// [Failure].
 	EventRunCanceled EventType = 8
+	// EventTimerScheduled is a command: the code started a timer. Payload is
+	// the engine's encoding of the time it fires.
+	EventTimerScheduled EventType = 9
+	// EventTimerFired is an input: the timer scheduled at step Ref fired.
+	EventTimerFired EventType = 10
+	// EventSignalReceived is an input: a signal arrived. Name is the signal
+	// name and Payload its encoded value.
+	EventSignalReceived EventType = 11
+	// EventSideEffect is a command: the code recorded a value computed
+	// outside replay (a side effect, a UUID, a random seed). Name says
+	// which kind, Payload is the encoded value.
+	EventSideEffect EventType = 12
+	// EventVersionMarker is a command: the code asked which version of a
+	// change to run. Name is the change ID, Payload the encoded version.
+	EventVersionMarker EventType = 13
+	// EventChildStarted is a command: the code started a child workflow.
+	// Name is the child's workflow name, Payload the engine's encoding of
+	// the child run's ID and input.
+	EventChildStarted EventType = 14
+	// EventChildCompleted is an input: the child started at step Ref
+	// returned. Payload is its encoded result.
+	EventChildCompleted EventType = 15
+	// EventChildFailed is an input: the child started at step Ref failed,
+	// was canceled or terminated, or could not start. Payload is an encoded
+	// [Failure].
+	EventChildFailed EventType = 16
+	// EventSignalSent is a command: the code sent a signal to another run.
+	// Name is the signal name, Payload the engine's encoding of the target
+	// and value.
+	EventSignalSent EventType = 17
+	// EventSignalDelivered is an input: the signal sent at step Ref was
+	// delivered (empty Payload) or could not be (Payload is an encoded
+	// [Failure]).
+	EventSignalDelivered EventType = 18
+	// EventRunContinuedAsNew is a command: the code ended this generation of
+	// the run and asked to start over with a new input (Payload). The next
+	// event is the RunStarted of the new generation.
+	EventRunContinuedAsNew EventType = 19
+	// EventRunTerminated is an input that ends the run at once, whatever its
+	// code was doing. Payload is an encoded [Failure] holding the reason.
+	EventRunTerminated EventType = 20
 )
 
 var eventTypeNames = map[EventType]string{
@@ -48,6 +89,18 @@ var eventTypeNames = map[EventType]string{
 	EventRunFailed:         "RunFailed",
 	EventCancelRequested:   "CancelRequested",
 	EventRunCanceled:       "RunCanceled",
+	EventTimerScheduled:    "TimerScheduled",
+	EventTimerFired:        "TimerFired",
+	EventSignalReceived:    "SignalReceived",
+	EventSideEffect:        "SideEffect",
+	EventVersionMarker:     "VersionMarker",
+	EventChildStarted:      "ChildStarted",
+	EventChildCompleted:    "ChildCompleted",
+	EventChildFailed:       "ChildFailed",
+	EventSignalSent:        "SignalSent",
+	EventSignalDelivered:   "SignalDelivered",
+	EventRunContinuedAsNew: "RunContinuedAsNew",
+	EventRunTerminated:     "RunTerminated",
 }
 
 // String returns the type's name, such as "ActivityScheduled".
@@ -68,16 +121,19 @@ func (t EventType) Valid() bool {
 // (and so must be issued again, identically, when the run is replayed).
 func (t EventType) IsCommand() bool {
 	switch t {
-	case EventActivityScheduled, EventRunCompleted, EventRunFailed, EventRunCanceled:
+	case EventActivityScheduled, EventRunCompleted, EventRunFailed, EventRunCanceled,
+		EventTimerScheduled, EventSideEffect, EventVersionMarker, EventChildStarted,
+		EventSignalSent, EventRunContinuedAsNew:
 		return true
 	}
 	return false
 }
 
-// IsTerminal reports whether an event of this type ends its run.
+// IsTerminal reports whether an event of this type ends its run (or, for
+// EventRunContinuedAsNew, the run's current generation).
 func (t EventType) IsTerminal() bool {
 	switch t {
-	case EventRunCompleted, EventRunFailed, EventRunCanceled:
+	case EventRunCompleted, EventRunFailed, EventRunCanceled, EventRunContinuedAsNew, EventRunTerminated:
 		return true
 	}
 	return false

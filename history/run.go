@@ -25,14 +25,18 @@ const (
 	// in the journal is not registered. Nothing was lost; the run resumes when
 	// a process with fixed code opens the database.
 	StatusBlocked RunStatus = 5
+	// StatusTerminated: the run was stopped from outside without its code
+	// having a say (chorus.Terminate).
+	StatusTerminated RunStatus = 6
 )
 
 var statusNames = map[RunStatus]string{
-	StatusRunning:   "running",
-	StatusCompleted: "completed",
-	StatusFailed:    "failed",
-	StatusCanceled:  "canceled",
-	StatusBlocked:   "blocked",
+	StatusRunning:    "running",
+	StatusCompleted:  "completed",
+	StatusFailed:     "failed",
+	StatusCanceled:   "canceled",
+	StatusBlocked:    "blocked",
+	StatusTerminated: "terminated",
 }
 
 // String returns the status in lower case, such as "running".
@@ -51,7 +55,7 @@ func (s RunStatus) Valid() bool {
 
 // Ended reports whether the run is over and will never change again.
 func (s RunStatus) Ended() bool {
-	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled
+	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled || s == StatusTerminated
 }
 
 // ParseRunStatus is the inverse of [RunStatus.String].
@@ -61,7 +65,7 @@ func ParseRunStatus(s string) (RunStatus, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("history: unknown run status %q (want running, completed, failed, canceled or blocked)", s)
+	return 0, fmt.Errorf("history: unknown run status %q (want running, completed, failed, canceled, blocked or terminated)", s)
 }
 
 // RunInfo is a run's index row.
@@ -78,6 +82,14 @@ type RunInfo struct {
 	UpdatedAt time.Time
 	// LastSeq is the Seq of the run's last journal event.
 	LastSeq int64
+	// FirstSeq is the Seq of the RunStarted event of the run's current
+	// generation: 1, or later after the run continued as new. Replay starts
+	// there.
+	FirstSeq int64
+	// Parent and ParentStep name the run and step that started this run as
+	// a child workflow; Parent is empty for a run started from outside.
+	Parent     string
+	ParentStep int64
 	// Result is the encoded result of a completed run.
 	Result []byte
 	// Failure is the encoded [Failure] of a failed or canceled run, or the
@@ -90,18 +102,69 @@ type StatusUpdate struct {
 	Status  RunStatus
 	Result  []byte
 	Failure []byte
+	// FirstSeq, when non-zero, starts a new generation of the run at that
+	// Seq (after it continued as new).
+	FirstSeq int64
 }
 
-// Task is a pending activity: scheduled in the journal and not yet answered.
-// Tasks are an index over the journal kept so that recovery does not have to
-// replay every run to find the work it must restart.
+// TaskKind says what a [Task] is for. Values are persisted.
+type TaskKind uint8
+
+// The task kinds.
+const (
+	// TaskActivity runs activity Name with Input.
+	TaskActivity TaskKind = 1
+	// TaskTimer fires the timer of Step at NotBefore.
+	TaskTimer TaskKind = 2
+	// TaskStartChild starts the child run that Step's ChildStarted event
+	// describes; Input is the engine's encoding of it.
+	TaskStartChild TaskKind = 3
+	// TaskNotifyParent tells the parent of a run that has ended how it
+	// ended; Input is the engine's encoding of the outcome.
+	TaskNotifyParent TaskKind = 4
+	// TaskSendSignal delivers the signal that Step's SignalSent event
+	// describes; Input is the engine's encoding of it.
+	TaskSendSignal TaskKind = 5
+	// TaskCancelChild asks the child started at Step to cancel.
+	TaskCancelChild TaskKind = 6
+)
+
+var taskKindNames = map[TaskKind]string{
+	TaskActivity: "activity", TaskTimer: "timer", TaskStartChild: "start-child",
+	TaskNotifyParent: "notify-parent", TaskSendSignal: "send-signal", TaskCancelChild: "cancel-child",
+}
+
+// String returns the kind's name, such as "timer".
+func (k TaskKind) String() string {
+	if s, ok := taskKindNames[k]; ok {
+		return s
+	}
+	return fmt.Sprintf("TaskKind(%d)", uint8(k))
+}
+
+// Valid reports whether k is a kind this version of Chorus knows.
+func (k TaskKind) Valid() bool {
+	_, ok := taskKindNames[k]
+	return ok
+}
+
+// Task is work the journal promises and the engine has not done yet: an
+// activity to run, a timer to fire, a child to start, a parent to notify, a
+// signal to deliver. Tasks are an index over the journal kept so that
+// recovery does not have to replay every run to find the work it must
+// restart.
 type Task struct {
-	// RunID and Step (the Seq of the ActivityScheduled event) identify it.
+	// RunID and Step (the Seq of the event that created the task) identify
+	// it.
 	RunID string
 	Step  int64
-	// Activity is the registered activity name.
-	Activity string
-	// Input is the encoded activity input.
+	// Kind says what the task is for. Zero means TaskActivity.
+	Kind TaskKind
+	// Name is the registered activity name for TaskActivity; other kinds
+	// may leave it empty.
+	Name string
+	// Input is the encoded activity input, or the engine's encoding of what
+	// other kinds of task need.
 	Input []byte
 	// Options is the activity options in force when it was scheduled,
 	// encoded as JSON by the engine.

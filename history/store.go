@@ -24,7 +24,10 @@ type Batch struct {
 	Events []Event
 	// Status, when set, updates the run's index row.
 	Status *StatusUpdate
-	// AddTasks inserts pending activity tasks.
+	// DropTasks deletes every task of RunID before AddTasks are inserted
+	// (when the run is terminated or continues as new).
+	DropTasks bool
+	// AddTasks inserts pending tasks.
 	AddTasks []Task
 	// UpdateTasks replaces the Attempt and NotBefore of existing tasks.
 	UpdateTasks []Task
@@ -67,10 +70,10 @@ type Store interface {
 	ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error)
 
 	// Events returns the journal of a run from event afterSeq+1 to its end,
-	// in order, or [ErrRunNotFound].
+	// in order, or [ErrRunNotFound]. Replay reads from RunInfo.FirstSeq-1.
 	Events(ctx context.Context, runID string, afterSeq int64) ([]Event, error)
 
-	// Tasks returns every pending activity task, ordered by run and step.
+	// Tasks returns every pending task, ordered by run and step.
 	Tasks(ctx context.Context) ([]Task, error)
 
 	// Close releases the store's resources. It is safe to call twice.

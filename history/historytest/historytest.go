@@ -188,7 +188,7 @@ func requireTasks(t *testing.T, want, got []history.Task) {
 		what := fmt.Sprintf("task %d (%s/%d)", i, w.RunID, w.Step)
 		require.Equal(t, w.RunID, g.RunID, "%s: RunID", what)
 		require.Equal(t, w.Step, g.Step, "%s: Step", what)
-		require.Equal(t, w.Activity, g.Activity, "%s: Activity", what)
+		require.Equal(t, w.Name, g.Name, "%s: Activity", what)
 		requireBytes(t, w.Input, g.Input, what+": Input")
 		requireBytes(t, w.Options, g.Options, what+": Options")
 		require.Equal(t, w.Attempt, g.Attempt, "%s: Attempt", what)
@@ -223,7 +223,7 @@ func mustTasks(t *testing.T, s history.Store) []history.Task {
 
 func testCreateAndReadBack(t *testing.T, s history.Store) {
 	task := history.Task{
-		RunID: "run-1", Step: 2, Activity: "charge",
+		RunID: "run-1", Step: 2, Name: "charge",
 		Input: []byte(`{"amount":5}`), Options: []byte(`{"retries":3}`),
 		Attempt: 1, NotBefore: at(5 * time.Second),
 	}
@@ -262,8 +262,8 @@ func testTimesAndPayloads(t *testing.T, s history.Store) {
 		{Seq: 4, Type: history.EventRunCanceled, Payload: []byte(`{"message":"canceled"}`), Time: time.Time{}},
 	}
 	tasks := []history.Task{
-		{RunID: "times", Step: 2, Activity: "a", Attempt: 1},                                     // zero NotBefore, no payloads
-		{RunID: "times", Step: 3, Activity: "b", Input: []byte{0}, Attempt: 7, NotBefore: epoch}, // epoch is not zero
+		{RunID: "times", Step: 2, Name: "a", Attempt: 1},                                     // zero NotBefore, no payloads
+		{RunID: "times", Step: 3, Name: "b", Input: []byte{0}, Attempt: 7, NotBefore: epoch}, // epoch is not zero
 	}
 	commit(t, s, &history.Batch{
 		RunID:    "times",
@@ -295,7 +295,7 @@ func testDuplicateCreate(t *testing.T, s history.Store) {
 	commit(t, s, createBatch("dup", "first", t0))
 
 	again := createBatch("dup", "second", at(time.Second))
-	again.AddTasks = []history.Task{{Step: 1, Activity: "x", Attempt: 1}}
+	again.AddTasks = []history.Task{{Step: 1, Name: "x", Attempt: 1}}
 	errs := commitErrs(t, s, again)
 	require.ErrorIs(t, errs[0], history.ErrRunExists)
 
@@ -308,7 +308,7 @@ func testDuplicateCreate(t *testing.T, s history.Store) {
 func testDuplicateCreateInOneCommit(t *testing.T, s history.Store) {
 	second := createBatch("b", "second", at(time.Second))
 	second.Events = append(second.Events, scheduled(2, "act", at(time.Second)))
-	second.AddTasks = []history.Task{{Step: 2, Activity: "act", Attempt: 1}}
+	second.AddTasks = []history.Task{{Step: 2, Name: "act", Attempt: 1}}
 	errs := commitErrs(t, s,
 		createBatch("b", "first", t0),
 		second,
@@ -336,7 +336,7 @@ func testConflict(t *testing.T, s history.Store) {
 	t1 := at(time.Second)
 	clash := appendBatch("r", t1, completed(2, 1, t1), scheduled(3, "act", t1)) // Seq 2 exists
 	clash.Status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: []byte("x")}
-	clash.AddTasks = []history.Task{{Step: 3, Activity: "act", Attempt: 1}}
+	clash.AddTasks = []history.Task{{Step: 3, Name: "act", Attempt: 1}}
 	gap := appendBatch("r", t1, completed(4, 2, t1)) // Seq 3 missing
 	gap.DoneTasks = []int64{2}
 	good := appendBatch("other", t1, scheduled(2, "act", t1))
@@ -384,7 +384,7 @@ func testNotFound(t *testing.T, s history.Store) {
 		appendBatch("nope", t0, history.Event{Seq: 1, Type: history.EventRunStarted, Time: t0}),
 		appendBatch("nope", t0, scheduled(5, "a", t0)),
 		&history.Batch{RunID: "nope", Time: t0, Status: &history.StatusUpdate{Status: history.StatusCompleted}},
-		&history.Batch{RunID: "nope", Time: t0, AddTasks: []history.Task{{Step: 1, Activity: "a", Attempt: 1}}},
+		&history.Batch{RunID: "nope", Time: t0, AddTasks: []history.Task{{Step: 1, Name: "a", Attempt: 1}}},
 		createBatch("yes", "wf", t0),
 	)
 	for i := range 4 {
@@ -467,13 +467,13 @@ func testStatusUpdates(t *testing.T, s history.Store) {
 }
 
 func testTasks(t *testing.T, s history.Store) {
-	b5 := history.Task{RunID: "b", Step: 5, Activity: "five", Input: []byte("5"), Options: []byte(`{}`), Attempt: 1}
-	b2 := history.Task{RunID: "b", Step: 2, Activity: "two", Input: []byte("2"), Attempt: 1, NotBefore: at(time.Hour)}
-	a7 := history.Task{RunID: "a", Step: 7, Activity: "seven", Attempt: 2}
+	b5 := history.Task{RunID: "b", Step: 5, Name: "five", Input: []byte("5"), Options: []byte(`{}`), Attempt: 1}
+	b2 := history.Task{RunID: "b", Step: 2, Name: "two", Input: []byte("2"), Attempt: 1, NotBefore: at(time.Hour)}
+	a7 := history.Task{RunID: "a", Step: 7, Name: "seven", Attempt: 2}
 	rb := createBatch("b", "wf", t0)
 	rb.AddTasks = []history.Task{b5, b2}
 	ra := createBatch("a", "wf", t0)
-	ra.AddTasks = []history.Task{{Step: 7, Activity: "seven", Attempt: 2}} // RunID may be left empty
+	ra.AddTasks = []history.Task{{Step: 7, Name: "seven", Attempt: 2}} // RunID may be left empty
 	commit(t, s, rb, ra)
 	requireTasks(t, []history.Task{a7, b2, b5}, mustTasks(t, s))
 
@@ -499,7 +499,7 @@ func testTasks(t *testing.T, s history.Store) {
 func testPoisonBatch(t *testing.T, s history.Store) {
 	ra, rb, rc := createBatch("a", "wf", t0), createBatch("b", "wf", t0), createBatch("c", "wf", t0)
 	rb.Events = append(rb.Events, scheduled(2, "act", t0))
-	rb.AddTasks = []history.Task{{Step: 2, Activity: "act", Attempt: 1}}
+	rb.AddTasks = []history.Task{{Step: 2, Name: "act", Attempt: 1}}
 	commit(t, s, ra, rb, rc)
 	before := mustTasks(t, s)
 
@@ -507,7 +507,7 @@ func testPoisonBatch(t *testing.T, s history.Store) {
 	// of it may have been written.
 	t1 := at(time.Second)
 	dupTask := appendBatch("b", t1, scheduled(3, "act", t1))
-	dupTask.AddTasks = []history.Task{{Step: 3, Activity: "act", Attempt: 1}, {Step: 2, Activity: "act", Attempt: 1}}
+	dupTask.AddTasks = []history.Task{{Step: 3, Name: "act", Attempt: 1}, {Step: 2, Name: "act", Attempt: 1}}
 	missingTask := appendBatch("b", t1, scheduled(3, "act", t1))
 	missingTask.UpdateTasks = []history.Task{{Step: 77, Attempt: 2}}
 	ea, ec := scheduled(2, "x", t1), scheduled(2, "y", t1)
@@ -635,7 +635,7 @@ func testManyBatches(t *testing.T, s history.Store) {
 		id := fmt.Sprintf("run-%04d", i)
 		b := createBatch(id, "wf", t0)
 		b.Events = append(b.Events, scheduled(2, "act", t0))
-		b.AddTasks = []history.Task{{Step: 2, Activity: "act", Input: []byte(id), Attempt: 1}}
+		b.AddTasks = []history.Task{{Step: 2, Name: "act", Input: []byte(id), Attempt: 1}}
 		creates[i] = b
 	}
 	commit(t, s, creates...)
@@ -647,7 +647,7 @@ func testManyBatches(t *testing.T, s history.Store) {
 		b.DoneTasks = []int64{2}
 		if i%2 == 0 {
 			b.Events = append(b.Events, scheduled(4, "next", t1))
-			b.AddTasks = []history.Task{{Step: 4, Activity: "next", Attempt: 1}}
+			b.AddTasks = []history.Task{{Step: 4, Name: "next", Attempt: 1}}
 		}
 		appends[i] = b
 	}
@@ -691,7 +691,7 @@ func testConcurrentReaders(t *testing.T, s history.Store) {
 			batches := make([]*history.Batch, runs)
 			for i := range batches {
 				b := appendBatch(fmt.Sprint("run-", i), tm, scheduled(step, "act", tm))
-				b.AddTasks = []history.Task{{Step: step, Activity: "act", Attempt: 1}}
+				b.AddTasks = []history.Task{{Step: step, Name: "act", Attempt: 1}}
 				if step > 2 {
 					b.DoneTasks = []int64{step - 1}
 				}

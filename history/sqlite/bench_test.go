@@ -56,7 +56,7 @@ func benchmarkCommit(b *testing.B, sync sqlite.Synchronous, per int) {
 					{Seq: seq + 1, Type: history.EventActivityCompleted, Ref: seq, Payload: payload, Time: tm},
 					{Seq: seq + 2, Type: history.EventActivityScheduled, Name: "charge", Payload: payload, Time: tm},
 				},
-				AddTasks:  []history.Task{{Step: seq + 2, Activity: "charge", Input: payload, Options: []byte(`{}`), Attempt: 1}},
+				AddTasks:  []history.Task{{Step: seq + 2, Name: "charge", Input: payload, Options: []byte(`{}`), Attempt: 1}},
 				DoneTasks: []int64{seq},
 			}
 			last[i] = seq + 2

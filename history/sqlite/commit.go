@@ -255,7 +255,7 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 
 	// 3. The task index.
 	for _, k := range b.AddTasks {
-		if _, err := t.exec(stInsertTask, id, k.Step, k.Activity, blob(k.Input), blob(k.Options), int64(k.Attempt), encTime(k.NotBefore)); err != nil {
+		if _, err := t.exec(stInsertTask, id, k.Step, k.Name, blob(k.Input), blob(k.Options), int64(k.Attempt), encTime(k.NotBefore)); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}

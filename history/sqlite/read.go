@@ -284,7 +284,7 @@ func decodeTask(v [9]any) (history.Task, error) {
 	bad := func(col string, val any) error {
 		return corruptf("run %q, task %d: column %s holds %s", k.RunID, k.Step, col, describe(val))
 	}
-	if k.Activity, ok = colString(v[2]); !ok {
+	if k.Name, ok = colString(v[2]); !ok {
 		return k, bad("activity", v[2])
 	}
 	if k.Input, ok = colBlob(v[3]); !ok {

@@ -69,7 +69,7 @@ func createBatch(id string) *history.Batch {
 			{Seq: 1, Type: history.EventRunStarted, Name: "wf", Payload: []byte(`"in"`), Time: t0},
 			{Seq: 2, Type: history.EventActivityScheduled, Name: "act", Payload: []byte(`"x"`), Time: t0},
 		},
-		AddTasks: []history.Task{{Step: 2, Activity: "act", Input: []byte(`"x"`), Attempt: 1}},
+		AddTasks: []history.Task{{Step: 2, Name: "act", Input: []byte(`"x"`), Attempt: 1}},
 	}
 }
 

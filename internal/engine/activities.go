@@ -114,10 +114,10 @@ func (p *activityPool) cancel(run string, step int64) {
 func (p *activityPool) park(t *actTask) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.e.reg.activity(t.Activity); ok {
+	if _, ok := p.e.reg.activity(t.Name); ok {
 		return false
 	}
-	p.parked[t.Activity] = append(p.parked[t.Activity], t)
+	p.parked[t.Name] = append(p.parked[t.Name], t)
 	return true
 }
 
@@ -197,17 +197,17 @@ func (p *activityPool) isClosed() bool {
 // run executes one attempt and reports its outcome.
 func (p *activityPool) run(ctx context.Context, t *actTask) {
 	e := p.e
-	spec, ok := e.reg.activity(t.Activity)
+	spec, ok := e.reg.activity(t.Name)
 	if !ok {
 		if p.park(t) {
-			e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Activity, "run", t.RunID, "step", t.Step,
-				"err", &NotRegisteredError{Kind: "activity", Name: t.Activity})
+			e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Name, "run", t.RunID, "step", t.Step,
+				"err", &NotRegisteredError{Kind: "activity", Name: t.Name})
 			return
 		}
-		spec, _ = e.reg.activity(t.Activity)
+		spec, _ = e.reg.activity(t.Name)
 	}
 	ctx = activity.WithInfo(ctx, activity.Info{
-		RunID: t.RunID, Workflow: t.workflow, Activity: t.Activity, Step: t.Step, Attempt: t.Attempt,
+		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,
 		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
 	})
 	out, err := p.invoke(ctx, spec, t)
@@ -230,7 +230,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	next := *t
 	next.Attempt++
 	next.NotBefore = e.clock.Now().Add(backoff(policy, t.Attempt))
-	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Activity, "run", t.RunID, "step", t.Step,
+	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Name, "run", t.RunID, "step", t.Step,
 		"attempt", t.Attempt, "retry_at", next.NotBefore, "err", err)
 	// The attempt count is journaled so a crash does not reset it.
 	werr := e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(), UpdateTasks: []history.Task{next.Task}})
@@ -274,7 +274,7 @@ func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask
 			return nil, ctx.Err()
 		}
 		// The activity ignored its context: abandon the attempt.
-		return nil, &TimeoutError{Activity: t.Activity, Timeout: t.opts.StartToCloseTimeout}
+		return nil, &TimeoutError{Activity: t.Name, Timeout: t.opts.StartToCloseTimeout}
 	}
 }
 

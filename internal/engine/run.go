@@ -180,7 +180,7 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 	r.pending[seq] = f
 	if live {
 		r.round.addTasks = append(r.round.addTasks, history.Task{
-			RunID: r.id, Step: seq, Activity: name, Input: input, Options: optBytes, Attempt: 1,
+			RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
 		})
 	}
 	return f
