@@ -51,6 +51,9 @@ func (r *Run) Await(cond func() bool) {
 		// must not park again.
 		runtime.Goexit()
 	}
+	if r.inQuery {
+		panic(errQueryMisuse{"a blocking workflow API"})
+	}
 	if cond() {
 		return
 	}

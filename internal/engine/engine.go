@@ -46,9 +46,10 @@ type Engine struct {
 	defaultActivity *activity.Options
 	cacheSize       int
 
-	reg  *registry
-	w    *writer
-	acts *activityPool
+	reg    *registry
+	w      *writer
+	acts   *activityPool
+	timers *timers
 
 	ctx    context.Context // for store reads; canceled at the end of Close
 	cancel context.CancelFunc
@@ -82,7 +83,9 @@ func New(cfg Config) (*Engine, error) {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	e.w = newWriter(cfg.Store, cfg.MaxCommitBatch)
 	e.acts = newActivityPool(e, cfg.MaxConcurrentActivities)
+	e.timers = newTimers(e)
 	if err := e.recover(); err != nil {
+		e.timers.close()
 		e.acts.shutdown(context.Background())
 		e.w.stop()
 		e.cancel()
@@ -112,13 +115,13 @@ func (e *Engine) recover() error {
 			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
 			continue
 		}
-		e.acts.dispatch(newActTask(t, t.Workflow, nil))
+		e.runTask(t, t.Workflow, nil)
 	}
 	for _, b := range blocked {
 		e.deliver(b.ID, input{kind: inResume})
 	}
 	if len(tasks) > 0 || len(blocked) > 0 {
-		e.log.Info("chorus: recovered", "pending_activities", len(tasks), "blocked_runs", len(blocked))
+		e.log.Info("chorus: recovered", "pending_tasks", len(tasks), "blocked_runs", len(blocked))
 	}
 	return nil
 }
@@ -131,7 +134,7 @@ func (e *Engine) redispatchRecovered(r *Run) {
 	delete(e.recTasks, r.id)
 	e.mu.Unlock()
 	for _, t := range ts {
-		e.acts.dispatch(newActTask(t, r.spec.Name(), nil))
+		e.runTask(t, r.spec.Name(), nil)
 	}
 }
 
@@ -223,6 +226,12 @@ func (e *Engine) call(ctx context.Context, id string, in input) error {
 
 // deliver puts an input in a run's inbox, starting a drain if none runs.
 func (e *Engine) deliver(id string, in input) error {
+	return e.deliverBatch(id, []input{in})
+}
+
+// deliverBatch puts inputs in a run's inbox together, so one drain applies
+// them in one round.
+func (e *Engine) deliverBatch(id string, ins []input) error {
 	e.mu.Lock()
 	if e.state == stateClosed {
 		e.mu.Unlock()
@@ -234,7 +243,7 @@ func (e *Engine) deliver(id string, in input) error {
 		e.runs[id] = r
 	}
 	r.mu.Lock()
-	r.inbox = append(r.inbox, in)
+	r.inbox = append(r.inbox, ins...)
 	start := !r.busy
 	r.busy = true
 	r.mu.Unlock()
@@ -372,6 +381,7 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.state = stateClosing
 	e.mu.Unlock()
 
+	e.timers.close()
 	e.acts.shutdown(ctx)
 
 	e.mu.Lock()
@@ -429,6 +439,8 @@ const (
 	FailureTypeCanceled = "Canceled"
 	FailureTypeTimeout  = "StartToCloseTimeout"
 	FailureTypePanic    = "Panic"
+	// FailureTypeTerminated marks a child run that was terminated.
+	FailureTypeTerminated = "Terminated"
 	// FailureTypeNonDeterminism marks a blocked run's reason; Details holds
 	// the *NonDeterminismError as JSON.
 	FailureTypeNonDeterminism = "NonDeterminism"

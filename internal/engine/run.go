@@ -3,7 +3,6 @@ package engine
 import (
 	"cmp"
 	"container/list"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
 )
 
@@ -22,21 +20,40 @@ const (
 	inActivityResult
 	inCancel
 	inResume
+	inTimerFired
+	inSignal
+	inQuery
+	inChildResult
+	inSignalDelivered
+	inTerminate
 )
 
 // input is one thing that happens to a run.
 type input struct {
 	kind    inputKind
 	spec    WorkflowSpec     // inStart
-	payload []byte           // inStart: workflow input; inActivityResult: result
-	failure *history.Failure // inActivityResult: final failure
-	step    int64            // inActivityResult
-	reply   chan error       // answered once the input is durable (or refused); may be nil
+	name    string           // inStart: workflow name when spec is not known yet; inSignal, inQuery: signal or query name
+	payload []byte           // inStart: workflow input; results; signal value; query argument
+	failure *history.Failure // final failure of an activity, child or signal delivery; termination reason
+	step    int64            // the command an answer is for
+	// inStart only.
+	parent     string
+	parentStep int64
+	startOnly  bool // signal-with-start: start unless the run exists, without error
+	// inChildResult only: the child run, whose notify task is deleted once
+	// the parent recorded the outcome.
+	child string
+	reply chan error  // answered once the input is durable (or refused); may be nil
+	query chan []byte // inQuery: the answer, sent before reply
+	after func(error) // called with the outcome of the commit that recorded the input
 }
 
 func (in input) answer(err error) {
 	if in.reply != nil {
 		in.reply <- err
+	}
+	if in.after != nil {
+		in.after(err)
 	}
 }
 
@@ -51,18 +68,26 @@ type Run struct {
 	busy    bool
 	lruElem *list.Element
 
-	spec     WorkflowSpec
-	loaded   bool
-	ended    bool
-	blocked  error
-	status   history.RunStatus // as last committed
-	lastSeq  int64
-	replay   []history.Event
-	now      time.Time
-	liveNow  time.Time // the engine clock when the current round began
-	canceled bool
-	root     *Scope
-	pending  map[int64]*Future
+	spec        WorkflowSpec
+	loaded      bool
+	ended       bool
+	terminated  bool
+	blocked     error
+	status      history.RunStatus // as last committed
+	parent      string
+	parentStep  int64
+	lastSeq     int64
+	replay      []history.Event
+	lastPayload []byte // payload of the event the last replayed command matched
+	now         time.Time
+	liveNow     time.Time // the engine clock when the current round began
+	canceled    bool
+	root        *Scope
+	pending     map[int64]*Future
+	signals     map[string]*SignalQueue
+	queries     map[string]QueryHandler
+	versions    map[string]int
+	inQuery     bool
 
 	cos     []*coroutine
 	current *coroutine
@@ -75,15 +100,25 @@ type Run struct {
 
 // round collects what one drain of the inbox changes, committed as one batch.
 type round struct {
-	create    bool
-	events    []history.Event
-	addTasks  []history.Task
-	doneTasks []int64
-	status    *history.StatusUpdate
-	cancel    []int64 // steps whose running attempts to cancel after commit
-	outcome   *Outcome
-	replies   []input
-	retry     []input // inputs to deliver again if the commit fails
+	create        bool
+	events        []history.Event
+	addTasks      []history.Task
+	doneTasks     []int64
+	dropTasks     bool
+	status        *history.StatusUpdate
+	cancel        []*Future // futures whose in-flight work to stop after commit
+	outcome       *Outcome
+	replies       []input
+	retry         []input // inputs to deliver again if the commit fails
+	queries       []queryAnswer
+	continued     bool
+	continueInput []byte
+}
+
+type queryAnswer struct {
+	in     input
+	answer []byte
+	err    error
 }
 
 func newRun(e *Engine, id string) *Run {
@@ -95,18 +130,28 @@ func (r *Run) reset() {
 	if len(r.cos) > 0 {
 		r.kill()
 	}
-	r.spec, r.loaded, r.ended, r.blocked, r.status = nil, false, false, nil, 0
-	r.lastSeq, r.replay, r.canceled, r.root, r.pending = 0, nil, false, nil, nil
+	// Field by field: mu, inbox, busy and lruElem belong to other
+	// goroutines too.
+	r.spec, r.loaded, r.ended, r.terminated, r.blocked, r.status = nil, false, false, false, nil, 0
+	r.parent, r.parentStep, r.lastSeq, r.replay, r.lastPayload = "", 0, 0, nil, nil
+	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery = false, nil, nil, nil, nil, nil, false
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 }
 
+// prepare readies the run to execute spec from the start of a generation.
 func (r *Run) prepare(spec WorkflowSpec) {
+	if len(r.cos) > 0 {
+		r.kill()
+	}
 	r.spec = spec
 	r.root = &Scope{}
 	r.pending = map[int64]*Future{}
+	r.signals = map[string]*SignalQueue{}
+	r.queries = map[string]QueryHandler{}
+	r.versions = map[string]int{}
 	r.yielded = make(chan struct{})
-	r.killing = false
-	r.fatal = nil
+	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
+	r.ended, r.canceled, r.terminated = false, false, false
 }
 
 // ID returns the run's ID.
@@ -141,77 +186,10 @@ func (r *Run) Fail(err error) {
 	r.Await(never)
 }
 
-// command records that the code issued a command: during replay it must be
-// the next event of the journal; live it is appended.
-func (r *Run) command(typ history.EventType, name string, payload []byte) (seq int64, live bool) {
-	if len(r.replay) > 0 {
-		ev := r.replay[0]
-		if ev.Type != typ || ev.Name != name {
-			r.Fail(&NonDeterminismError{
-				RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq,
-				Recorded: describeEvent(ev),
-				Issued:   "issues " + describeEvent(history.Event{Type: typ, Name: name}),
-			})
-		}
-		r.replay = r.replay[1:]
-		return ev.Seq, false
-	}
-	r.lastSeq++
-	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: typ, Name: name, Payload: payload, Time: r.now})
-	return r.lastSeq, true
-}
-
-// ScheduleActivity issues an ActivityScheduled command and returns the
-// future its outcome settles. A scope already canceled gets a canceled
-// future and no command.
-func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activity.Options) *Future {
-	f := &Future{name: name, scope: s}
-	if s.Canceled() {
-		f.settle(nil, canceledFailure())
-		return f
-	}
-	merged := activity.Merge(r.eng.defaultActivity, opts)
-	optBytes, err := json.Marshal(merged)
-	if err != nil {
-		r.Fail(fmt.Errorf("chorus: encode options of activity %q: %w", name, err))
-	}
-	seq, live := r.command(history.EventActivityScheduled, name, input)
-	f.step = seq
-	r.pending[seq] = f
-	if live {
-		r.round.addTasks = append(r.round.addTasks, history.Task{
-			RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
-		})
-	}
-	return f
-}
-
-// complete issues the terminal command once the main function returned.
-func (r *Run) complete(out []byte, err error) {
-	typ, status, payload := history.EventRunCompleted, history.StatusCompleted, out
-	var fail []byte
-	if err != nil {
-		var pe *PayloadError
-		if errors.As(err, &pe) {
-			r.Fail(err)
-		}
-		typ, status = history.EventRunFailed, history.StatusFailed
-		if r.canceled && errors.Is(err, ErrCanceled) {
-			typ, status = history.EventRunCanceled, history.StatusCanceled
-		}
-		fail = r.eng.encodeFailure(FailureOf(err))
-		payload = fail
-	}
-	_, live := r.command(typ, "", payload)
-	r.ended = true
-	if live {
-		su := &history.StatusUpdate{Status: status, Failure: fail}
-		if err == nil {
-			su.Result = out
-		}
-		r.round.status = su
-		r.round.outcome = &Outcome{Status: status, Result: su.Result, Failure: fail}
-	}
+// Spawn starts fn as a new coroutine of the run (workflow.Go).
+func (r *Run) Spawn(fn func()) {
+	r.checkCommand("Go")
+	r.spawn(fn)
 }
 
 func (r *Run) startMain(input []byte) {
@@ -226,48 +204,46 @@ func (r *Run) startMain(input []byte) {
 func (r *Run) applyInput(ev history.Event) {
 	r.now = ev.Time
 	switch ev.Type {
-	case history.EventActivityCompleted, history.EventActivityFailed:
+	case history.EventActivityCompleted, history.EventActivityFailed, history.EventTimerFired,
+		history.EventChildCompleted, history.EventChildFailed, history.EventSignalDelivered:
 		f := r.pending[ev.Ref]
 		if f == nil {
 			r.fatal = &NonDeterminismError{
 				RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
-				Issued: fmt.Sprintf("has no activity waiting at step %d", ev.Ref),
+				Issued: fmt.Sprintf("has nothing waiting at step %d", ev.Ref),
 			}
 			return
 		}
 		delete(r.pending, ev.Ref)
-		if ev.Type == history.EventActivityCompleted {
+		switch ev.Type {
+		case history.EventActivityFailed, history.EventChildFailed:
+		case history.EventSignalDelivered:
+			if len(ev.Payload) == 0 {
+				f.settle(nil, nil)
+				return
+			}
+		default:
 			f.settle(ev.Payload, nil)
 			return
 		}
 		fl, err := r.eng.decodeFailure(ev.Payload)
 		if err != nil {
-			r.fatal = &PayloadError{What: fmt.Sprintf("failure of activity %q (step %d)", f.name, ev.Ref), Err: err}
+			r.fatal = &PayloadError{What: fmt.Sprintf("failure recorded at step %d", ev.Seq), Err: err}
 			return
 		}
 		f.settle(nil, fl)
+	case history.EventSignalReceived:
+		r.signalQueue(ev.Name).push(ev.Payload)
 	case history.EventCancelRequested:
 		r.canceled = true
 		r.root.canceled = true
-		steps := make([]int64, 0, len(r.pending))
-		for s, f := range r.pending {
-			if f.scope.Canceled() {
-				steps = append(steps, s)
-			}
-		}
-		slices.Sort(steps)
-		for _, s := range steps {
-			r.pending[s].settle(nil, canceledFailure())
-			delete(r.pending, s)
-		}
-		if len(r.replay) == 0 {
-			r.round.doneTasks = append(r.round.doneTasks, steps...)
-			r.round.cancel = append(r.round.cancel, steps...)
-		}
+		r.settleCanceled()
+	case history.EventRunTerminated:
+		r.ended, r.terminated = true, true
 	default:
 		r.fatal = &NonDeterminismError{
 			RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
-			Issued: "expects an input (activity outcome or cancellation) there",
+			Issued: "expects an input (an outcome, a signal, a cancellation) there",
 		}
 	}
 }
@@ -279,34 +255,53 @@ func (r *Run) appendInput(ev history.Event) {
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
 	r.applyInput(ev)
-	if r.fatal == nil {
+	if r.fatal == nil && !r.ended {
 		r.runUntilBlocked()
 	}
 }
 
-// load rebuilds the run from its journal.
+// load rebuilds the run from its journal, replaying its current generation.
 func (r *Run) load() error {
 	e := r.eng
 	info, err := e.store.Run(e.ctx, r.id)
 	if err != nil {
 		return err
 	}
-	events, err := e.store.Events(e.ctx, r.id, 0)
+	first := max(info.FirstSeq, 1)
+	events, err := e.store.Events(e.ctx, r.id, first-1)
 	if err != nil {
 		return err
 	}
 	r.reset()
-	r.status = info.Status
+	r.status, r.parent, r.parentStep = info.Status, info.Parent, info.ParentStep
+	if len(events) > 0 {
+		r.lastSeq = events[len(events)-1].Seq
+	}
 	if len(events) == 0 || events[0].Type != history.EventRunStarted {
-		r.blocked = fmt.Errorf("%w: run %q: journal does not begin with RunStarted", history.ErrCorrupt, r.id)
+		r.blocked = fmt.Errorf("%w: run %q: the journal of its current generation does not begin with RunStarted", history.ErrCorrupt, r.id)
 		return nil
 	}
 	spec, ok := e.reg.workflow(events[0].Name)
 	if !ok {
 		return &NotRegisteredError{Kind: "workflow", Name: events[0].Name}
 	}
+	if r.fatal = r.replayEvents(spec, events); r.fatal != nil {
+		r.blocked = r.fatal
+		r.kill()
+		r.replay = nil
+		return nil
+	}
+	r.loaded = true
+	if info.Status == history.StatusTerminated {
+		r.ended, r.terminated = true, true
+	}
+	return nil
+}
+
+// replayEvents runs spec against a generation's events and reports the
+// first divergence (or other reason the code cannot go on).
+func (r *Run) replayEvents(spec WorkflowSpec, events []history.Event) error {
 	r.prepare(spec)
-	r.lastSeq = events[len(events)-1].Seq
 	r.now = events[0].Time
 	r.replay = events[1:]
 	r.startMain(events[0].Payload)
@@ -318,23 +313,28 @@ func (r *Run) load() error {
 			if r.ended {
 				issued = "has already returned"
 			}
-			r.fatal = &NonDeterminismError{RunID: r.id, Workflow: spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev), Issued: issued}
-			break
+			return &NonDeterminismError{RunID: r.id, Workflow: spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev), Issued: issued}
 		}
 		r.replay = r.replay[1:]
 		r.applyInput(ev)
-		if r.fatal == nil {
+		if r.fatal == nil && !r.ended {
 			r.runUntilBlocked()
 		}
 	}
-	if r.fatal != nil {
-		r.blocked = r.fatal
-		r.kill()
-		r.replay = nil
-		return nil
-	}
+	return r.fatal
+}
+
+// create starts a new run in the current round.
+func (r *Run) create(in input) {
+	r.reset()
+	r.prepare(in.spec)
+	r.parent, r.parentStep = in.parent, in.parentStep
+	r.round.create = true
+	r.now = r.liveNow
+	r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
 	r.loaded = true
-	return nil
+	r.startMain(in.payload)
+	r.runUntilBlocked()
 }
 
 // handle applies a drained inbox and commits the result.
@@ -343,40 +343,37 @@ func (r *Run) handle(inputs []input) {
 	r.round = round{}
 	r.liveNow = e.clock.Now()
 	for _, in := range inputs {
-		if in.kind == inStart {
+		if in.kind == inStart && !in.startOnly {
 			if r.loaded || r.blocked != nil || r.round.create {
 				in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
 				continue
 			}
-			r.reset()
-			r.prepare(in.spec)
-			r.round.create = true
-			r.now = r.liveNow
-			r.command(history.EventRunStarted, in.spec.Name(), in.payload)
-			r.startMain(in.payload)
-			r.runUntilBlocked()
+			if in.spec == nil {
+				spec, ok := e.reg.workflow(in.name)
+				if !ok {
+					e.parkInput(in.name, r.id, in)
+					continue
+				}
+				in.spec = spec
+			}
+			r.create(in)
 			r.round.replies = append(r.round.replies, in)
 			if r.fatal != nil {
 				break
 			}
 			continue
 		}
-		if !r.loaded && r.blocked == nil {
+		if !r.loaded && r.blocked == nil && !r.round.create {
 			if err := r.load(); err != nil {
-				var nr *NotRegisteredError
-				if errors.As(err, &nr) && in.kind != inCancel {
-					e.parkInput(nr.Name, r.id, in)
+				if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
+					r.create(in) // signal-with-start of a new run
+					r.round.replies = append(r.round.replies, in)
+					if r.fatal != nil {
+						break
+					}
 					continue
 				}
-				if !errors.Is(err, history.ErrRunNotFound) && !errors.As(err, &nr) {
-					e.log.Error("chorus: load run", "run", r.id, "err", err)
-					if in.kind == inActivityResult && !errors.Is(err, history.ErrStoreClosed) {
-						// A store hiccup must not lose a finished activity.
-						e.redeliverLater(r.id, in)
-						continue
-					}
-				}
-				in.answer(err)
+				r.loadFailed(in, err)
 				continue
 			}
 			if r.blocked != nil && r.status != history.StatusBlocked {
@@ -393,6 +390,12 @@ func (r *Run) handle(inputs []input) {
 		if r.fatal != nil {
 			break
 		}
+		if r.round.continued {
+			r.restartGeneration()
+			if r.fatal != nil {
+				break
+			}
+		}
 	}
 	if r.fatal != nil {
 		r.becomeBlocked(inputs)
@@ -400,47 +403,175 @@ func (r *Run) handle(inputs []input) {
 	r.commitRound()
 }
 
+func (r *Run) loadFailed(in input, err error) {
+	e := r.eng
+	var nr *NotRegisteredError
+	if errors.As(err, &nr) && in.kind != inCancel && in.kind != inQuery && in.kind != inTerminate {
+		e.parkInput(nr.Name, r.id, in)
+		return
+	}
+	if !errors.Is(err, history.ErrRunNotFound) && !errors.As(err, &nr) {
+		e.log.Error("chorus: load run", "run", r.id, "err", err)
+		if isInternalInput(in.kind) && !errors.Is(err, history.ErrStoreClosed) {
+			// A store hiccup must not lose what an activity, timer or child
+			// reported.
+			e.redeliverLater(r.id, in)
+			return
+		}
+	}
+	in.answer(err)
+}
+
+func isInternalInput(k inputKind) bool {
+	switch k {
+	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
+		return true
+	}
+	return false
+}
+
+// restartGeneration starts the generation that a continue-as-new asked for,
+// within the current round.
+func (r *Run) restartGeneration() {
+	for n := 0; r.round.continued && r.fatal == nil; n++ {
+		if n == maxContinuesPerRound {
+			r.fatal = fmt.Errorf("chorus: run %q continued as new %d times without waiting for anything", r.id, n)
+			return
+		}
+		in := r.round.continueInput
+		r.round.continued, r.round.continueInput = false, nil
+		for _, f := range r.pending {
+			if f.kind == futActivity || f.kind == futTimer {
+				r.round.cancel = append(r.round.cancel, f)
+			}
+		}
+		r.round.addTasks = nil // the old generation's promises are dropped with its tasks
+		r.round.doneTasks = nil
+		r.round.dropTasks = true
+		spec := r.spec
+		r.kill()
+		r.prepare(spec)
+		r.now = r.liveNow
+		seq := r.appendEvent(history.EventRunStarted, spec.Name(), in)
+		r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
+		r.round.outcome = nil
+		r.startMain(in)
+		r.runUntilBlocked()
+	}
+}
+
+// maxContinuesPerRound stops a workflow that continues as new in a loop
+// without ever waiting.
+const maxContinuesPerRound = 1000
+
 // apply handles one input on a loaded (or blocked) run.
 func (r *Run) apply(in input) {
+	e := r.eng
 	switch {
+	case in.kind == inQuery:
+		r.answerQuery(in)
+	case in.kind == inTerminate:
+		r.terminate(in)
 	case r.blocked != nil:
 		switch in.kind {
-		case inActivityResult:
-			r.eng.log.Warn("chorus: dropping activity result of a blocked run; the activity runs again once the run resumes",
+		case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
+			e.log.Warn("chorus: dropping an outcome for a blocked run; the work is redone once the run resumes",
 				"run", r.id, "step", in.step, "reason", r.blocked)
-		case inCancel:
-			in.answer(&BlockedError{RunID: r.id, Reason: r.blocked.Error()})
-			return
+			in.answer(nil)
+		case inResume, inStart:
+			in.answer(nil)
+		default:
+			in.answer(&BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked})
 		}
-		in.answer(nil)
 	case in.kind == inResume:
 		r.round.replies = append(r.round.replies, in)
+	case in.kind == inStart: // signal-with-start of a run that exists
+		r.round.replies = append(r.round.replies, in)
 	case r.ended:
-		if in.kind == inCancel {
+		switch in.kind {
+		case inCancel, inSignal:
 			in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
-			return
+		default:
+			r.dropStale(in)
 		}
-		in.answer(nil)
 	case in.kind == inCancel:
 		if !r.canceled {
 			r.appendInput(history.Event{Type: history.EventCancelRequested})
 		}
 		r.round.replies = append(r.round.replies, in)
-	case in.kind == inActivityResult:
-		f := r.pending[in.step]
-		if f == nil {
-			in.answer(nil) // settled already (canceled) or a duplicate
-			return
-		}
-		ev := history.Event{Type: history.EventActivityCompleted, Name: f.name, Ref: in.step, Payload: in.payload}
+	case in.kind == inSignal:
+		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: in.name, Payload: in.payload})
+		r.round.replies = append(r.round.replies, in)
+	default:
+		r.applyOutcome(in)
+	}
+}
+
+// applyOutcome records what an activity, timer, child or signal delivery
+// reported, if the code still waits for it.
+func (r *Run) applyOutcome(in input) {
+	f := r.pending[in.step]
+	want := map[inputKind]futureKind{inActivityResult: futActivity, inTimerFired: futTimer, inChildResult: futChild, inSignalDelivered: futSignal}[in.kind]
+	if f == nil || f.kind != want {
+		r.dropStale(in)
+		return
+	}
+	ev := history.Event{Ref: in.step, Name: f.name, Payload: in.payload}
+	switch in.kind {
+	case inActivityResult:
+		ev.Type = history.EventActivityCompleted
 		if in.failure != nil {
 			ev.Type, ev.Payload = history.EventActivityFailed, r.eng.encodeFailure(in.failure)
 		}
 		r.round.doneTasks = append(r.round.doneTasks, in.step)
-		r.round.retry = append(r.round.retry, in)
-		r.appendInput(ev)
-		r.round.replies = append(r.round.replies, in)
+	case inTimerFired:
+		ev.Type = history.EventTimerFired
+		r.round.doneTasks = append(r.round.doneTasks, in.step)
+	case inChildResult:
+		ev.Type = history.EventChildCompleted
+		if in.failure != nil {
+			ev.Type, ev.Payload = history.EventChildFailed, r.eng.encodeFailure(in.failure)
+		}
+		r.round.doneTasks = append(r.round.doneTasks, in.step, -in.step)
+	case inSignalDelivered:
+		ev.Type, ev.Payload = history.EventSignalDelivered, nil
+		if in.failure != nil {
+			ev.Payload = r.eng.encodeFailure(in.failure)
+		}
+		r.round.doneTasks = append(r.round.doneTasks, in.step)
 	}
+	r.round.retry = append(r.round.retry, in)
+	r.appendInput(ev)
+	r.round.replies = append(r.round.replies, in)
+}
+
+// dropStale answers an outcome nobody waits for any more (canceled, a
+// duplicate after a crash, or for a run that has ended).
+func (r *Run) dropStale(in input) {
+	in.answer(nil)
+}
+
+// terminate ends the run at once with a recorded reason.
+func (r *Run) terminate(in input) {
+	if r.ended {
+		in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
+		return
+	}
+	for _, f := range r.pending {
+		r.round.cancel = append(r.round.cancel, f)
+	}
+	r.kill()
+	r.blocked = nil
+	fl := r.eng.encodeFailure(in.failure)
+	r.round.retry = nil
+	r.lastSeq++
+	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: history.EventRunTerminated, Payload: fl, Time: r.liveNow})
+	r.round.addTasks = nil
+	r.round.doneTasks = nil
+	r.round.dropTasks = true
+	r.ended, r.terminated, r.loaded = true, true, true
+	r.endLive(&history.StatusUpdate{Status: history.StatusTerminated, Failure: fl})
+	r.round.replies = append(r.round.replies, in)
 }
 
 // becomeBlocked throws away the current round after workflow code failed
@@ -451,7 +582,11 @@ func (r *Run) becomeBlocked(inputs []input) {
 	reason := r.fatal
 	created := r.round.create
 	r.kill()
-	r.round = round{}
+	answered := r.round.queries
+	for i := range answered {
+		answered[i].err = &BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason}
+	}
+	r.round = round{queries: answered}
 	if created {
 		// Nothing was ever recorded: the caller of Start gets the error.
 		for _, in := range inputs {
@@ -461,41 +596,46 @@ func (r *Run) becomeBlocked(inputs []input) {
 		return
 	}
 	e.log.Error("chorus: run blocked", "run", r.id, "err", reason)
-	r.blocked = reason
-	r.loaded = false
+	lastSeq, parent, parentStep := r.lastSeq, r.parent, r.parentStep
+	r.reset()
+	r.blocked, r.lastSeq, r.parent, r.parentStep = reason, lastSeq, parent, parentStep
 	r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(reason))}
 	r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason}
 	for _, in := range inputs {
 		switch in.kind {
-		case inCancel:
-			in.answer(&BlockedError{RunID: r.id, Reason: reason.Error()})
+		case inCancel, inSignal:
+			in.answer(&BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason})
+		case inQuery:
 		default:
 			in.answer(nil)
 		}
 	}
 }
 
-// commitRound writes the round's batch and, once it is durable, dispatches
-// the activities it scheduled and answers whoever waits.
+// commitRound writes the round's batch and, once it is durable, starts the
+// work it promised and answers whoever waits.
 func (r *Run) commitRound() {
 	e := r.eng
 	rd := &r.round
-	if !rd.create && len(rd.events) == 0 && rd.status == nil {
+	if !rd.create && len(rd.events) == 0 && rd.status == nil && len(rd.addTasks) == 0 && len(rd.doneTasks) == 0 {
+		r.sendQueryAnswers(nil)
 		for _, in := range rd.replies {
 			in.answer(nil)
 		}
 		return
 	}
-	b := &history.Batch{RunID: r.id, Time: e.clock.Now(), Events: rd.events, Status: rd.status, AddTasks: rd.addTasks, DoneTasks: rd.doneTasks}
+	b := &history.Batch{RunID: r.id, Time: e.clock.Now(), Events: rd.events, Status: rd.status,
+		AddTasks: rd.addTasks, DoneTasks: rd.doneTasks, DropTasks: rd.dropTasks}
 	if rd.create {
-		info := &history.RunInfo{ID: r.id, Workflow: r.spec.Name(), Status: history.StatusRunning}
+		info := &history.RunInfo{ID: r.id, Workflow: r.spec.Name(), Status: history.StatusRunning, Parent: r.parent, ParentStep: r.parentStep}
 		if rd.status != nil {
 			info.Status, info.Result, info.Failure = rd.status.Status, rd.status.Result, rd.status.Failure
 		}
-		b.Create, b.Status = info, nil
+		b.Create = info
 	}
 	err := e.w.submit(b)
 	if err != nil {
+		r.sendQueryAnswers(err)
 		r.commitFailed(err)
 		return
 	}
@@ -504,20 +644,27 @@ func (r *Run) commitRound() {
 	} else if rd.create {
 		r.status = history.StatusRunning
 	}
+	for _, f := range rd.cancel {
+		e.stopWork(r.id, f)
+	}
 	for _, t := range rd.addTasks {
-		if f := r.pending[t.Step]; f != nil && !f.ready {
-			e.acts.dispatch(newActTask(t, r.spec.Name(), rd.events))
+		if (t.Kind == history.TaskActivity || t.Kind == history.TaskTimer) && !r.stillPending(t.Step) {
+			continue
 		}
+		e.runTask(t, r.spec.Name(), rd.events)
 	}
-	for _, s := range rd.cancel {
-		e.acts.cancel(r.id, s)
-	}
+	r.sendQueryAnswers(nil)
 	for _, in := range rd.replies {
 		in.answer(nil)
 	}
 	if rd.outcome != nil {
 		e.notify(r.id, *rd.outcome)
 	}
+}
+
+func (r *Run) stillPending(step int64) bool {
+	f := r.pending[step]
+	return f != nil && !f.ready
 }
 
 // commitFailed undoes a round the store refused: the in-memory state is
@@ -527,7 +674,7 @@ func (r *Run) commitFailed(err error) {
 	rd := r.round
 	r.reset()
 	for _, in := range rd.replies {
-		if in.kind != inActivityResult {
+		if !isInternalInput(in.kind) {
 			in.answer(err)
 		}
 	}
@@ -546,49 +693,6 @@ type Outcome struct {
 	Result  []byte
 	Failure []byte
 	Blocked error // why the run is blocked, when Status is StatusBlocked
-}
-
-// Scope is a cancellation scope of workflow code.
-type Scope struct {
-	parent   *Scope
-	canceled bool
-}
-
-// Canceled reports whether s or one of its parents was canceled.
-func (s *Scope) Canceled() bool {
-	for x := s; x != nil; x = x.parent {
-		if x.canceled {
-			return true
-		}
-	}
-	return false
-}
-
-// Future is the pending outcome of a command.
-type Future struct {
-	ready   bool
-	payload []byte
-	failure *history.Failure
-	step    int64
-	name    string
-	scope   *Scope
-}
-
-func (f *Future) settle(payload []byte, fl *history.Failure) {
-	f.ready, f.payload, f.failure = true, payload, fl
-}
-
-// Ready reports whether the outcome is known.
-func (f *Future) Ready() bool { return f.ready }
-
-// Step returns the journal position of the command, or 0 if none was issued.
-func (f *Future) Step() int64 { return f.step }
-
-// Outcome returns the encoded result, or the failure.
-func (f *Future) Outcome() ([]byte, *history.Failure) { return f.payload, f.failure }
-
-func canceledFailure() *history.Failure {
-	return &history.Failure{Type: FailureTypeCanceled, Message: ErrCanceled.Error()}
 }
 
 func sortTasks(ts []history.Task) {

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// Signal delivers a signal to a run and returns once it is journaled.
+func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) error {
+	return e.call(ctx, id, input{kind: inSignal, name: name, payload: payload})
+}
+
+// SignalWithStart starts the run unless it exists, then signals it; both
+// happen in one commit when the run is new.
+func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte) error {
+	e.mu.Lock()
+	open := e.state == stateOpen
+	e.mu.Unlock()
+	if !open {
+		return ErrEngineClosed
+	}
+	start := input{kind: inStart, spec: spec, payload: startInput, startOnly: true, reply: make(chan error, 1)}
+	sig := input{kind: inSignal, name: name, payload: payload, reply: make(chan error, 1)}
+	if err := e.deliverBatch(id, []input{start, sig}); err != nil {
+		return err
+	}
+	for _, ch := range []chan error{start.reply, sig.reply} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("chorus: gave up waiting (the request may still take effect): %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Query runs a registered query handler of the run and returns its encoded
+// answer. The journal does not change.
+func (e *Engine) Query(ctx context.Context, id, name string, arg []byte) ([]byte, error) {
+	in := input{kind: inQuery, name: name, payload: arg, query: make(chan []byte, 1)}
+	if err := e.call(ctx, id, in); err != nil {
+		return nil, err
+	}
+	return <-in.query, nil
+}
+
+// Terminate ends a run at once with a recorded reason, whatever its code is
+// doing; it works on blocked runs too.
+func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
+	fl := &history.Failure{Type: FailureTypeTerminated, Message: reason, NonRetryable: true}
+	return e.call(ctx, id, input{kind: inTerminate, failure: fl})
+}
+
+// Divergence is a run whose journal the registered code does not replay.
+type Divergence struct {
+	RunID    string
+	Workflow string
+	Err      error // a *NonDeterminismError, *PanicError, *PayloadError or *NotRegisteredError
+}
+
+// CheckUpgrade replays every run that has not ended against the registered
+// code, without changing anything, and returns those that diverge.
+func (e *Engine) CheckUpgrade(ctx context.Context) ([]Divergence, error) {
+	var out []Divergence
+	for _, status := range []history.RunStatus{history.StatusRunning, history.StatusBlocked} {
+		after := ""
+		for {
+			runs, err := e.store.ListRuns(ctx, history.ListFilter{Status: status, AfterID: after, Limit: 500})
+			if err != nil {
+				return nil, fmt.Errorf("chorus: check upgrade: %w", err)
+			}
+			for _, info := range runs {
+				if err := e.dryReplay(ctx, info); err != nil {
+					var nde *NonDeterminismError
+					var pe *PanicError
+					var pl *PayloadError
+					var nr *NotRegisteredError
+					if !errors.As(err, &nde) && !errors.As(err, &pe) && !errors.As(err, &pl) && !errors.As(err, &nr) {
+						return nil, fmt.Errorf("chorus: check upgrade of run %q: %w", info.ID, err)
+					}
+					out = append(out, Divergence{RunID: info.ID, Workflow: info.Workflow, Err: err})
+				}
+			}
+			if len(runs) < 500 {
+				break
+			}
+			after = runs[len(runs)-1].ID
+		}
+	}
+	return out, nil
+}
+
+// dryReplay replays a run on a scratch Run that nothing else sees.
+func (e *Engine) dryReplay(ctx context.Context, info history.RunInfo) error {
+	events, err := e.store.Events(ctx, info.ID, max(info.FirstSeq, 1)-1)
+	if err != nil {
+		return err
+	}
+	if len(events) == 0 || events[0].Type != history.EventRunStarted {
+		return fmt.Errorf("%w: run %q: the journal of its current generation does not begin with RunStarted", history.ErrCorrupt, info.ID)
+	}
+	spec, ok := e.reg.workflow(events[0].Name)
+	if !ok {
+		return &NotRegisteredError{Kind: "workflow", Name: events[0].Name}
+	}
+	r := newRun(e, info.ID)
+	r.lastSeq = events[len(events)-1].Seq
+	err = r.replayEvents(spec, events)
+	r.kill()
+	return err
+}

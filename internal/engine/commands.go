@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+)
+
+// errQueryMisuse is panicked when a query handler tries to block or issue a
+// command; the query machinery recovers it and answers with an error.
+type errQueryMisuse struct{ what string }
+
+func (r *Run) checkCommand(what string) {
+	if r.inQuery {
+		panic(errQueryMisuse{what})
+	}
+	if r.current == nil && !r.killing {
+		panic("chorus: workflow API called outside the workflow's own code (a plain goroutine or after the run ended); use workflow.Go for concurrency")
+	}
+}
+
+// command records that the code issued a command: during replay it must be
+// the next event of the journal; live it is appended.
+func (r *Run) command(typ history.EventType, name string, payload []byte) (seq int64, live bool) {
+	r.checkCommand(typ.String())
+	if len(r.replay) > 0 {
+		ev := r.replay[0]
+		if ev.Type != typ || ev.Name != name {
+			r.Fail(&NonDeterminismError{
+				RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq,
+				Recorded: describeEvent(ev),
+				Issued:   "issues " + describeEvent(history.Event{Type: typ, Name: name}),
+			})
+		}
+		r.replay = r.replay[1:]
+		r.lastPayload = ev.Payload
+		return ev.Seq, false
+	}
+	return r.appendEvent(typ, name, payload), true
+}
+
+// appendEvent appends a live event to the round.
+func (r *Run) appendEvent(typ history.EventType, name string, payload []byte) int64 {
+	r.lastSeq++
+	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: typ, Name: name, Payload: payload, Time: r.now})
+	return r.lastSeq
+}
+
+func (r *Run) addPending(f *Future) {
+	r.pending[f.step] = f
+}
+
+// ScheduleActivity issues an ActivityScheduled command and returns the
+// future its outcome settles. A scope already canceled gets a canceled
+// future and no command.
+func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activity.Options) *Future {
+	f := &Future{kind: futActivity, name: name, scope: s}
+	if s.Canceled() {
+		f.settle(nil, canceledFailure())
+		return f
+	}
+	merged := activity.Merge(r.eng.defaultActivity, opts)
+	optBytes, err := json.Marshal(merged)
+	if err != nil {
+		r.Fail(fmt.Errorf("chorus: encode options of activity %q: %w", name, err))
+	}
+	seq, live := r.command(history.EventActivityScheduled, name, input)
+	f.step = seq
+	r.addPending(f)
+	if live {
+		r.round.addTasks = append(r.round.addTasks, history.Task{
+			RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
+		})
+	}
+	return f
+}
+
+// timerPayload is how a TimerScheduled event records its timer.
+type timerPayload struct {
+	FireAt   time.Time     `json:"fire_at"`
+	Duration time.Duration `json:"duration"`
+}
+
+// NewTimer issues a TimerScheduled command for a timer that fires d after
+// the run's current time. A duration of zero or less settles at once without
+// a command.
+func (r *Run) NewTimer(s *Scope, d time.Duration) *Future {
+	f := &Future{kind: futTimer, scope: s}
+	if s.Canceled() {
+		f.settle(nil, canceledFailure())
+		return f
+	}
+	if d <= 0 {
+		f.settle(nil, nil)
+		return f
+	}
+	fireAt := r.now.Add(d)
+	payload, _ := json.Marshal(timerPayload{FireAt: fireAt, Duration: d}) // a time and a number
+	seq, live := r.command(history.EventTimerScheduled, "", payload)
+	f.step = seq
+	r.addPending(f)
+	if live {
+		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: seq, Kind: history.TaskTimer, NotBefore: fireAt})
+	}
+	return f
+}
+
+// Record returns a value computed once, live, by compute and journaled, so
+// that replay returns the recorded value instead of computing it again.
+func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
+	r.checkCommand("SideEffect")
+	if len(r.replay) > 0 {
+		r.command(history.EventSideEffect, kind, nil)
+		return r.lastPayload
+	}
+	b, err := compute()
+	if err != nil {
+		r.Fail(&PayloadError{What: fmt.Sprintf("encode side effect %q", kind), Err: err})
+	}
+	r.command(history.EventSideEffect, kind, b)
+	return b
+}
+
+// DefaultVersion is what Version returns for a change that a run recorded
+// before the change was made.
+const DefaultVersion = -1
+
+// Version returns the version of a change that this run follows: the one it
+// recorded, DefaultVersion for a run recorded before the change existed, or
+// maxSupported for code running live for the first time.
+func (r *Run) Version(changeID string, minSupported, maxSupported int) int {
+	r.checkCommand("GetVersion")
+	if v, ok := r.versions[changeID]; ok {
+		return r.checkVersion(changeID, v, minSupported, maxSupported)
+	}
+	var v int
+	switch {
+	case len(r.replay) > 0 && (r.replay[0].Type != history.EventVersionMarker || r.replay[0].Name != changeID):
+		// Recorded before the change: no marker in the journal.
+		v = DefaultVersion
+	case len(r.replay) > 0:
+		r.command(history.EventVersionMarker, changeID, nil)
+		if err := json.Unmarshal(r.lastPayload, &v); err != nil {
+			r.Fail(&PayloadError{What: fmt.Sprintf("version marker %q", changeID), Err: err})
+		}
+	default:
+		v = maxSupported
+		b, _ := json.Marshal(v)
+		r.command(history.EventVersionMarker, changeID, b)
+	}
+	r.versions[changeID] = v
+	return r.checkVersion(changeID, v, minSupported, maxSupported)
+}
+
+func (r *Run) checkVersion(changeID string, v, minSupported, maxSupported int) int {
+	if v < minSupported || v > maxSupported {
+		r.Fail(fmt.Errorf("chorus: run %q follows version %d of change %q, but the code supports versions %d to %d only",
+			r.id, v, changeID, minSupported, maxSupported))
+	}
+	return v
+}
+
+// childPayload is how a ChildStarted event (and its start task) records the
+// child.
+type childPayload struct {
+	ID         string `json:"id"`
+	Workflow   string `json:"workflow"`
+	Input      []byte `json:"input"`
+	Parent     string `json:"parent"`
+	ParentStep int64  `json:"parent_step"`
+	Detach     bool   `json:"detach,omitempty"`
+}
+
+// StartChild issues a ChildStarted command for a child run of workflow
+// name with ID id ("" for the default: parent ID, "/", step).
+func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool) *Future {
+	f := &Future{kind: futChild, name: name, scope: s, detach: detach}
+	if s.Canceled() {
+		f.settle(nil, canceledFailure())
+		return f
+	}
+	seq := r.lastSeq + 1
+	if len(r.replay) > 0 {
+		seq = r.replay[0].Seq
+	}
+	if id == "" {
+		id = fmt.Sprintf("%s/%d", r.id, seq)
+	}
+	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach}
+	payload, _ := json.Marshal(cp)
+	step, live := r.command(history.EventChildStarted, name, payload)
+	if !live {
+		var rec childPayload
+		if json.Unmarshal(r.lastPayload, &rec) == nil {
+			id = rec.ID
+		}
+	}
+	f.step, f.child = step, id
+	r.addPending(f)
+	if live {
+		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: step, Kind: history.TaskStartChild, Name: name, Input: payload})
+	}
+	return f
+}
+
+// signalPayload is how a SignalSent event (and its task) records a signal
+// to another run.
+type signalPayload struct {
+	Target string `json:"target"`
+	Signal string `json:"signal"`
+	Value  []byte `json:"value"`
+	From   string `json:"from"`
+	Step   int64  `json:"step"`
+}
+
+// SignalExternal issues a SignalSent command: the signal is delivered to
+// run target after the commit, and the future settles when it was (or
+// could not be) delivered.
+func (r *Run) SignalExternal(s *Scope, target, name string, value []byte) *Future {
+	f := &Future{kind: futSignal, name: name, scope: s}
+	if s.Canceled() {
+		f.settle(nil, canceledFailure())
+		return f
+	}
+	seq := r.lastSeq + 1
+	sp := signalPayload{Target: target, Signal: name, Value: value, From: r.id, Step: seq}
+	payload, _ := json.Marshal(sp)
+	step, live := r.command(history.EventSignalSent, name, payload)
+	f.step = step
+	r.addPending(f)
+	if live {
+		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: step, Kind: history.TaskSendSignal, Name: name, Input: payload})
+	}
+	return f
+}
+
+// ContinueAsNewError is returned by workflow code to end the run's current
+// generation and start over with a new input and an empty history.
+type ContinueAsNewError struct {
+	Workflow string
+	Input    []byte
+}
+
+func (e *ContinueAsNewError) Error() string {
+	return fmt.Sprintf("chorus: workflow %q continues as new", e.Workflow)
+}
+
+// complete issues the terminal command once the main function returned.
+func (r *Run) complete(out []byte, err error) {
+	var can *ContinueAsNewError
+	if errors.As(err, &can) {
+		r.continueAsNew(can)
+		return
+	}
+	typ, status, payload := history.EventRunCompleted, history.StatusCompleted, out
+	var fail []byte
+	if err != nil {
+		var pe *PayloadError
+		if errors.As(err, &pe) {
+			r.Fail(err)
+		}
+		typ, status = history.EventRunFailed, history.StatusFailed
+		if r.canceled && errors.Is(err, ErrCanceled) {
+			typ, status = history.EventRunCanceled, history.StatusCanceled
+		}
+		fail = r.eng.encodeFailure(FailureOf(err))
+		payload = fail
+	}
+	_, live := r.command(typ, "", payload)
+	r.ended = true
+	if live {
+		su := &history.StatusUpdate{Status: status, Failure: fail}
+		if err == nil {
+			su.Result = out
+		}
+		r.endLive(su)
+	}
+}
+
+// endLive records how a run ended in the current round: its status, the
+// outcome for waiters, and the notice its parent is owed.
+func (r *Run) endLive(su *history.StatusUpdate) {
+	r.round.status = su
+	r.round.outcome = &Outcome{Status: su.Status, Result: su.Result, Failure: su.Failure}
+	if r.parent != "" {
+		np, _ := json.Marshal(notifyPayload{Parent: r.parent, ParentStep: r.parentStep, Child: r.id,
+			Status: su.Status, Result: su.Result, Failure: su.Failure})
+		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: r.lastSeq, Kind: history.TaskNotifyParent, Input: np})
+	}
+}
+
+// notifyPayload is what a notify-parent task carries.
+type notifyPayload struct {
+	Parent     string            `json:"parent"`
+	ParentStep int64             `json:"parent_step"`
+	Child      string            `json:"child"`
+	Status     history.RunStatus `json:"status"`
+	Result     []byte            `json:"result,omitempty"`
+	Failure    []byte            `json:"failure,omitempty"`
+}
+
+// continueAsNew ends the current generation and starts the next one in the
+// same round: the journal gets RunContinuedAsNew, then a RunStarted with the
+// new input, and the new generation's first commands.
+func (r *Run) continueAsNew(can *ContinueAsNewError) {
+	if can.Workflow != r.spec.Name() {
+		r.Fail(fmt.Errorf("chorus: run %q of workflow %q cannot continue as workflow %q", r.id, r.spec.Name(), can.Workflow))
+	}
+	_, live := r.command(history.EventRunContinuedAsNew, "", can.Input)
+	r.ended = true
+	if !live {
+		return
+	}
+	r.round.continueInput = can.Input
+	r.round.continued = true
+}

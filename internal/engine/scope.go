@@ -1,0 +1,124 @@
+package engine
+
+import (
+	"slices"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// Scope is a cancellation scope of workflow code. Scopes form a tree rooted
+// at the run's root scope; a disconnected scope has no parent, so canceling
+// the run does not reach it (cleanup code runs in one).
+type Scope struct {
+	parent   *Scope
+	canceled bool
+}
+
+// NewScope returns a child of s, or a disconnected scope when s is nil.
+func NewScope(s *Scope) *Scope { return &Scope{parent: s} }
+
+// Canceled reports whether s or one of its parents was canceled.
+func (s *Scope) Canceled() bool {
+	for x := s; x != nil; x = x.parent {
+		if x.canceled {
+			return true
+		}
+	}
+	return false
+}
+
+type futureKind uint8
+
+const (
+	futActivity futureKind = iota + 1
+	futTimer
+	futChild
+	futSignal
+)
+
+// Future is the pending outcome of a command.
+type Future struct {
+	kind    futureKind
+	ready   bool
+	payload []byte
+	failure *history.Failure
+	step    int64
+	name    string
+	scope   *Scope
+	// Children only: detach keeps the child running when the scope is
+	// canceled; cancelSent records that the child was asked to cancel.
+	detach     bool
+	cancelSent bool
+	child      string
+}
+
+func (f *Future) settle(payload []byte, fl *history.Failure) {
+	f.ready, f.payload, f.failure = true, payload, fl
+}
+
+// Ready reports whether the outcome is known.
+func (f *Future) Ready() bool { return f.ready }
+
+// Step returns the journal position of the command, or 0 if none was issued.
+func (f *Future) Step() int64 { return f.step }
+
+// Outcome returns the encoded result, or the failure.
+func (f *Future) Outcome() ([]byte, *history.Failure) { return f.payload, f.failure }
+
+// ChildID returns the run ID of a child workflow's future.
+func (f *Future) ChildID() string { return f.child }
+
+func canceledFailure() *history.Failure {
+	return &history.Failure{Type: FailureTypeCanceled, Message: ErrCanceled.Error()}
+}
+
+// CancelScope cancels s from workflow code: what waits in it is settled as
+// canceled, in step order, so replay does the same.
+func (r *Run) CancelScope(s *Scope) {
+	if s.canceled {
+		return
+	}
+	s.canceled = true
+	r.settleCanceled()
+}
+
+// settleCanceled settles the pending futures whose scope is now canceled.
+// Activities and timers are dropped at once (their attempts are stopped
+// after the commit); a child is asked to cancel and its future waits for
+// how the child ends, unless it was started detached.
+func (r *Run) settleCanceled() {
+	steps := make([]int64, 0, len(r.pending))
+	for s, f := range r.pending {
+		if f.scope.Canceled() {
+			steps = append(steps, s)
+		}
+	}
+	slices.Sort(steps)
+	live := len(r.replay) == 0
+	for _, s := range steps {
+		f := r.pending[s]
+		switch f.kind {
+		case futActivity, futTimer:
+			f.settle(nil, canceledFailure())
+			delete(r.pending, s)
+			if live {
+				r.round.doneTasks = append(r.round.doneTasks, s)
+				r.round.cancel = append(r.round.cancel, f)
+			}
+		case futChild:
+			if f.detach {
+				f.settle(nil, canceledFailure())
+				delete(r.pending, s)
+				continue
+			}
+			if !f.cancelSent {
+				f.cancelSent = true
+				if live {
+					r.round.addTasks = append(r.round.addTasks, history.Task{
+						RunID: r.id, Step: -s, Kind: history.TaskCancelChild, Input: []byte(f.child),
+					})
+				}
+			}
+		}
+	}
+}

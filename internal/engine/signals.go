@@ -1,0 +1,37 @@
+package engine
+
+// SignalQueue holds the signals of one name that the run received and the
+// code has not consumed yet, in arrival order. Replay rebuilds it from the
+// journal, so a signal that arrived before the code waited for it is never
+// lost.
+type SignalQueue struct {
+	items [][]byte
+}
+
+func (q *SignalQueue) push(b []byte) { q.items = append(q.items, b) }
+
+// Len returns how many signals wait.
+func (q *SignalQueue) Len() int { return len(q.items) }
+
+// Pop removes and returns the oldest signal; ok is false when none waits.
+func (q *SignalQueue) Pop() (payload []byte, ok bool) {
+	if len(q.items) == 0 {
+		return nil, false
+	}
+	payload = q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	return payload, true
+}
+
+func (r *Run) signalQueue(name string) *SignalQueue {
+	q := r.signals[name]
+	if q == nil {
+		q = &SignalQueue{}
+		r.signals[name] = q
+	}
+	return q
+}
+
+// Signals returns the queue of signals named name.
+func (r *Run) Signals(name string) *SignalQueue { return r.signalQueue(name) }

@@ -1,0 +1,221 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// runTask starts the work a committed task promises. It is called after the
+// commit that added the task, and at Open for every task left in the
+// journal, so each kind must tolerate being run twice.
+func (e *Engine) runTask(t history.Task, workflow string, events []history.Event) {
+	switch t.Kind {
+	case history.TaskActivity, 0:
+		e.acts.dispatch(newActTask(t, workflow, events))
+	case history.TaskTimer:
+		e.timers.arm(t.RunID, t.Step, t.NotBefore)
+	case history.TaskStartChild:
+		e.startChild(t)
+	case history.TaskNotifyParent:
+		e.notifyParent(t)
+	case history.TaskSendSignal:
+		e.sendSignal(t)
+	case history.TaskCancelChild:
+		e.cancelChild(t)
+	default:
+		e.log.Error("chorus: unknown task kind", "run", t.RunID, "step", t.Step, "kind", t.Kind)
+	}
+}
+
+// stopWork stops what a settled future no longer needs: a running activity
+// attempt or an armed timer.
+func (e *Engine) stopWork(run string, f *Future) {
+	switch f.kind {
+	case futActivity:
+		e.acts.cancel(run, f.step)
+	case futTimer:
+		e.timers.stop(run, f.step)
+	}
+}
+
+// doneTask deletes a task of another run than the one being processed, once
+// what it promised is recorded. A failure only means the task runs again
+// after the next Open, which every task kind tolerates.
+func (e *Engine) doneTask(run string, step int64) {
+	err := e.w.submit(&history.Batch{RunID: run, Time: e.clock.Now(), DoneTasks: []int64{step}})
+	if err != nil && !errors.Is(err, history.ErrStoreClosed) {
+		e.log.Warn("chorus: delete finished task", "run", run, "step", step, "err", err)
+	}
+}
+
+// timers arms in-memory clock timers for journaled timer tasks; nothing
+// polls.
+type timers struct {
+	e      *Engine
+	mu     sync.Mutex
+	armed  map[taskKey]*clock.Timer
+	closed bool
+}
+
+func newTimers(e *Engine) *timers {
+	return &timers{e: e, armed: map[taskKey]*clock.Timer{}}
+}
+
+func (ts *timers) arm(run string, step int64, at time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	k := taskKey{run, step}
+	if ts.closed || ts.armed[k] != nil {
+		return
+	}
+	fire := func() {
+		ts.mu.Lock()
+		delete(ts.armed, k)
+		closed := ts.closed
+		ts.mu.Unlock()
+		if !closed {
+			_ = ts.e.deliver(run, input{kind: inTimerFired, step: step})
+		}
+	}
+	d := at.Sub(ts.e.clock.Now())
+	if d <= 0 {
+		// Due while the process was down, or due now.
+		go fire()
+		return
+	}
+	ts.armed[k] = ts.e.clock.AfterFunc(d, fire)
+}
+
+func (ts *timers) stop(run string, step int64) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	k := taskKey{run, step}
+	if t := ts.armed[k]; t != nil {
+		t.Stop()
+		delete(ts.armed, k)
+	}
+}
+
+func (ts *timers) close() {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.closed = true
+	for k, t := range ts.armed {
+		t.Stop()
+		delete(ts.armed, k)
+	}
+}
+
+// startChild creates the child run a ChildStarted event promised. If the ID
+// is taken by a run that is not this child, the parent learns it as a
+// failure of the child.
+func (e *Engine) startChild(t history.Task) {
+	var cp childPayload
+	if err := json.Unmarshal(t.Input, &cp); err != nil {
+		e.log.Error("chorus: corrupt start-child task", "run", t.RunID, "step", t.Step, "err", err)
+		return
+	}
+	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep}
+	in.spec, _ = e.reg.workflow(cp.Workflow)
+	in.after = func(err error) {
+		switch {
+		case err == nil:
+		case errors.Is(err, history.ErrRunExists):
+			info, rerr := e.store.Run(e.ctx, cp.ID)
+			if rerr != nil || info.Parent == cp.Parent && info.ParentStep == cp.ParentStep {
+				break // started before a crash: it is this child
+			}
+			_ = e.deliver(cp.Parent, input{kind: inChildResult, step: cp.ParentStep, failure: &history.Failure{
+				Type: "ChildIDInUse", Message: fmt.Sprintf("chorus: cannot start child workflow %q: %v", cp.Workflow, err), NonRetryable: true,
+			}})
+			return
+		case errors.Is(err, ErrEngineClosed), errors.Is(err, history.ErrStoreClosed):
+			return
+		default:
+			var pe *PanicError
+			if !errors.As(err, &pe) {
+				e.log.Error("chorus: start child", "parent", cp.Parent, "child", cp.ID, "err", err)
+				return
+			}
+			// The child's code panicked before its first wait: nothing of it
+			// was recorded. Tell the parent instead of retrying forever.
+			_ = e.deliver(cp.Parent, input{kind: inChildResult, step: cp.ParentStep, failure: FailureOf(err)})
+			return
+		}
+		e.doneTask(t.RunID, t.Step)
+	}
+	_ = e.deliver(cp.ID, in)
+}
+
+// notifyParent tells a parent how its child ended.
+func (e *Engine) notifyParent(t history.Task) {
+	var np notifyPayload
+	if err := json.Unmarshal(t.Input, &np); err != nil {
+		e.log.Error("chorus: corrupt notify-parent task", "run", t.RunID, "step", t.Step, "err", err)
+		return
+	}
+	in := input{kind: inChildResult, step: np.ParentStep, child: np.Child}
+	switch np.Status {
+	case history.StatusCompleted:
+		in.payload = np.Result
+	default:
+		fl, err := e.decodeFailure(np.Failure)
+		if err != nil {
+			fl = &history.Failure{Message: fmt.Sprintf("child run %q ended as %v", np.Child, np.Status)}
+		}
+		if np.Status == history.StatusCanceled {
+			fl = &history.Failure{Type: FailureTypeCanceled, Message: fl.Message, Cause: fl}
+		}
+		if np.Status == history.StatusTerminated {
+			fl = &history.Failure{Type: FailureTypeTerminated, Message: fl.Message, NonRetryable: true}
+		}
+		in.failure = fl
+	}
+	in.after = func(err error) {
+		if err == nil || errors.Is(err, history.ErrRunNotFound) || errors.Is(err, ErrRunEnded) {
+			e.doneTask(t.RunID, t.Step)
+		}
+	}
+	_ = e.deliver(np.Parent, in)
+}
+
+// sendSignal delivers a signal a workflow sent, then tells the sender.
+func (e *Engine) sendSignal(t history.Task) {
+	var sp signalPayload
+	if err := json.Unmarshal(t.Input, &sp); err != nil {
+		e.log.Error("chorus: corrupt send-signal task", "run", t.RunID, "step", t.Step, "err", err)
+		return
+	}
+	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value}
+	in.after = func(err error) {
+		if errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed) {
+			return
+		}
+		res := input{kind: inSignalDelivered, step: t.Step}
+		if err != nil {
+			res.failure = FailureOf(fmt.Errorf("chorus: signal %q to run %q: %w", sp.Signal, sp.Target, err))
+		}
+		_ = e.deliver(sp.From, res)
+	}
+	_ = e.deliver(sp.Target, in)
+}
+
+// cancelChild asks a child to cancel because its parent's scope was.
+func (e *Engine) cancelChild(t history.Task) {
+	child := string(t.Input)
+	in := input{kind: inCancel}
+	in.after = func(err error) {
+		if errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed) {
+			return
+		}
+		e.doneTask(t.RunID, t.Step)
+	}
+	_ = e.deliver(child, in)
+}
