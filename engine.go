@@ -52,10 +52,15 @@ func OpenStore(ctx context.Context, store history.Store, opts *Options) (*Engine
 }
 
 func newEngine(st history.Store, o *Options) (*Engine, error) {
+	wfs, acts, err := splitDefinitions(o.Definitions)
+	if err != nil {
+		return nil, err
+	}
 	core, err := engine.New(engine.Config{
 		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger,
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
+		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade,
 	})
 	if err != nil {
 		return nil, err
@@ -74,19 +79,9 @@ type Definition interface {
 // Work that the journal holds for a name waits until it is registered, so
 // register everything right after [Open].
 func (e *Engine) Register(defs ...Definition) error {
-	var wfs []engine.WorkflowSpec
-	var acts []engine.ActivitySpec
-	for _, d := range defs {
-		switch d := d.(type) {
-		case engine.WorkflowSpec:
-			wfs = append(wfs, d)
-		case engine.ActivitySpec:
-			acts = append(acts, d)
-		case nil:
-			return errors.New("chorus: Register: nil definition")
-		default:
-			return fmt.Errorf("chorus: Register: %T is neither a workflow (workflow.New) nor an activity (activity.New)", d)
-		}
+	wfs, acts, err := splitDefinitions(defs)
+	if err != nil {
+		return err
 	}
 	var errs []error
 	for _, w := range wfs {
@@ -157,4 +152,20 @@ func (e *Engine) CheckRegistrations(ctx context.Context) error {
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
+}
+
+func splitDefinitions(defs []Definition) (wfs []engine.WorkflowSpec, acts []engine.ActivitySpec, err error) {
+	for _, d := range defs {
+		switch d := d.(type) {
+		case engine.WorkflowSpec:
+			wfs = append(wfs, d)
+		case engine.ActivitySpec:
+			acts = append(acts, d)
+		case nil:
+			return nil, nil, errors.New("chorus: Register: nil definition")
+		default:
+			return nil, nil, fmt.Errorf("chorus: Register: %T is neither a workflow (workflow.New) nor an activity (activity.New)", d)
+		}
+	}
+	return wfs, acts, nil
 }

@@ -64,12 +64,17 @@ type WorkflowError struct {
 	Workflow string
 	// Canceled is set when the run ended as canceled.
 	Canceled bool
+	// Terminated is set when the run was terminated; Message is the reason.
+	Terminated bool
 	// Type and Message are the recorded error's type and text.
 	Type    string
 	Message string
 }
 
 func (e *WorkflowError) Error() string {
+	if e.Terminated {
+		return fmt.Sprintf("chorus: run %q of workflow %q was terminated: %s", e.RunID, e.Workflow, e.Message)
+	}
 	if e.Canceled {
 		return fmt.Sprintf("chorus: run %q of workflow %q was canceled: %s", e.RunID, e.Workflow, e.Message)
 	}
@@ -87,8 +92,9 @@ func (e *WorkflowError) Unwrap() error {
 
 func (e *Engine) runError(info history.RunInfo) error {
 	switch info.Status {
-	case history.StatusFailed, history.StatusCanceled:
-		we := &WorkflowError{RunID: info.ID, Workflow: info.Workflow, Canceled: info.Status == history.StatusCanceled}
+	case history.StatusFailed, history.StatusCanceled, history.StatusTerminated:
+		we := &WorkflowError{RunID: info.ID, Workflow: info.Workflow, Canceled: info.Status == history.StatusCanceled,
+			Terminated: info.Status == history.StatusTerminated}
 		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
 			we.Type, we.Message = f.Type, f.Message
 		} else {

@@ -12,11 +12,12 @@ type RunStatus = history.RunStatus
 
 // The run statuses.
 const (
-	StatusRunning   = history.StatusRunning
-	StatusCompleted = history.StatusCompleted
-	StatusFailed    = history.StatusFailed
-	StatusCanceled  = history.StatusCanceled
-	StatusBlocked   = history.StatusBlocked
+	StatusRunning    = history.StatusRunning
+	StatusCompleted  = history.StatusCompleted
+	StatusFailed     = history.StatusFailed
+	StatusCanceled   = history.StatusCanceled
+	StatusBlocked    = history.StatusBlocked
+	StatusTerminated = history.StatusTerminated
 )
 
 // RunInfo describes a run.

@@ -52,6 +52,16 @@ type Options struct {
 	// or the calling workflow says otherwise. Defaults to no timeout and
 	// unlimited retries with the [activity.RetryPolicy] defaults.
 	DefaultActivityOptions *activity.Options
+	// Definitions are registered before the engine recovers the journal's
+	// work, as if passed to [Engine.Register] right after Open. Defaults to
+	// none.
+	Definitions []Definition
+	// CheckUpgrade makes Open replay every run that has not ended against
+	// Definitions before anything is resumed, and mark blocked (with a
+	// [*NonDeterminismError]) each run the code no longer replays, so none
+	// of them is started blind. [Engine.CheckUpgrade] lists them. Defaults
+	// to false.
+	CheckUpgrade bool
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.

@@ -19,8 +19,13 @@ var ErrCanceled = engine.ErrCanceled
 type Context interface {
 	// Value returns the value attached to key with [WithValue], or nil.
 	Value(key any) any
-	// Err returns [ErrCanceled] once the run was canceled, and nil before.
+	// Err returns [ErrCanceled] once the context was canceled (the run was
+	// canceled, or the CancelFunc of [WithCancel] was called), and nil
+	// before.
 	Err() error
+	// Done returns a channel that is closed when the context is canceled,
+	// for use in a [Selector].
+	Done() ReceiveChannel[struct{}]
 
 	impl() *wfContext
 }
@@ -50,6 +55,26 @@ func (c *wfContext) Err() error {
 		return ErrCanceled
 	}
 	return nil
+}
+
+func (c *wfContext) Done() ReceiveChannel[struct{}] { return doneChannel{c} }
+
+// doneChannel is the channel of Context.Done: closed once the scope is
+// canceled.
+type doneChannel struct{ c *wfContext }
+
+func (d doneChannel) IsReady() bool { return d.c.scope.Canceled() }
+func (d doneChannel) Len() int      { return 0 }
+func (d doneChannel) Receive(ctx Context) (struct{}, bool) {
+	mustImpl(ctx).r.Await(d.IsReady)
+	return struct{}{}, false
+}
+func (d doneChannel) ReceiveAsync() (struct{}, bool) { return struct{}{}, false }
+
+// ReceiveWithTimeout waits until the context is canceled or timeout passed;
+// ok reports whether it was canceled.
+func (d doneChannel) ReceiveWithTimeout(ctx Context, timeout time.Duration) (struct{}, bool) {
+	return struct{}{}, receiveOrTimeout(ctx, d, timeout)
 }
 
 func (c *wfContext) child() *wfContext {
@@ -111,4 +136,43 @@ func Now(ctx Context) time.Time {
 // logging.
 func IsReplaying(ctx Context) bool {
 	return mustImpl(ctx).r.IsReplaying()
+}
+
+// CancelFunc cancels the context [WithCancel] returned.
+type CancelFunc func()
+
+// WithCancel returns a copy of ctx with its own cancellation scope and a
+// function that cancels it: activities, timers and child workflows started
+// under it are canceled, and its Err reports [ErrCanceled]. Canceling the
+// run cancels it too.
+func WithCancel(ctx Context) (Context, CancelFunc) {
+	c := mustImpl(ctx).child()
+	c.scope = engine.NewScope(c.scope)
+	s, r := c.scope, c.r
+	return c, func() { r.CancelScope(s) }
+}
+
+// NewDisconnectedContext returns a context that keeps ctx's values and
+// activity options but not its cancellation: cleanup work (compensations,
+// releasing a reservation) started under it runs even after the run was
+// canceled.
+func NewDisconnectedContext(ctx Context) Context {
+	c := mustImpl(ctx).child()
+	c.scope = engine.NewScope(nil)
+	return c
+}
+
+// Go starts fn as a workflow goroutine. Workflow goroutines run one at a
+// time, in a fixed order, and only switch at blocking workflow calls, so
+// they stay deterministic under replay. Use them instead of the go
+// statement.
+func Go(ctx Context, fn func(ctx Context)) {
+	c := mustImpl(ctx)
+	c.r.Spawn(func() { fn(c) })
+}
+
+// Await blocks until cond returns true. cond is evaluated whenever the run
+// made progress; it must only read workflow state.
+func Await(ctx Context, cond func() bool) {
+	mustImpl(ctx).r.Await(cond)
 }

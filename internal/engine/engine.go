@@ -27,6 +27,12 @@ type Config struct {
 	CacheSize               int
 	MaxCommitBatch          int
 	DefaultActivityOptions  *activity.Options
+	// Workflows and Activities are registered before recovery starts.
+	Workflows  []WorkflowSpec
+	Activities []ActivitySpec
+	// CheckUpgrade replays every run that has not ended before recovery and
+	// blocks those that diverge, so none of their work is started.
+	CheckUpgrade bool
 }
 
 type engineState uint8
@@ -84,7 +90,14 @@ func New(cfg Config) (*Engine, error) {
 	e.w = newWriter(cfg.Store, cfg.MaxCommitBatch)
 	e.acts = newActivityPool(e, cfg.MaxConcurrentActivities)
 	e.timers = newTimers(e)
-	if err := e.recover(); err != nil {
+	err := e.registerAll(cfg)
+	if err == nil && cfg.CheckUpgrade {
+		err = e.blockDivergent()
+	}
+	if err == nil {
+		err = e.recover()
+	}
+	if err != nil {
 		e.timers.close()
 		e.acts.shutdown(context.Background())
 		e.w.stop()
@@ -92,6 +105,42 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+func (e *Engine) registerAll(cfg Config) error {
+	var errs []error
+	for _, w := range cfg.Workflows {
+		errs = append(errs, e.reg.addWorkflow(w))
+	}
+	for _, a := range cfg.Activities {
+		errs = append(errs, e.reg.addActivity(a))
+	}
+	return errors.Join(errs...)
+}
+
+// blockDivergent marks blocked every running run that the registered code
+// does not replay, before recovery could start any of its work.
+func (e *Engine) blockDivergent() error {
+	divs, err := e.CheckUpgrade(e.ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range divs {
+		info, err := e.store.Run(e.ctx, d.RunID)
+		if err != nil {
+			return err
+		}
+		if info.Status == history.StatusBlocked {
+			continue
+		}
+		e.log.Error("chorus: run diverges from the registered code; blocked until fixed", "run", d.RunID, "workflow", d.Workflow, "err", d.Err)
+		err = e.w.submit(&history.Batch{RunID: d.RunID, Time: e.clock.Now(),
+			Status: &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(d.Err))}})
+		if err != nil {
+			return fmt.Errorf("chorus: block diverging run %q: %w", d.RunID, err)
+		}
+	}
+	return nil
 }
 
 // recover dispatches the pending tasks of the journal. Those of blocked runs
@@ -439,6 +488,10 @@ const (
 	FailureTypeCanceled = "Canceled"
 	FailureTypeTimeout  = "StartToCloseTimeout"
 	FailureTypePanic    = "Panic"
+	// FailureTypeRunNotFound and FailureTypeRunEnded mark a signal sent
+	// by a workflow to a run that does not exist or has ended.
+	FailureTypeRunNotFound = "RunNotFound"
+	FailureTypeRunEnded    = "RunEnded"
 	// FailureTypeTerminated marks a child run that was terminated.
 	FailureTypeTerminated = "Terminated"
 	// FailureTypeNonDeterminism marks a blocked run's reason; Details holds

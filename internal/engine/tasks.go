@@ -201,6 +201,12 @@ func (e *Engine) sendSignal(t history.Task) {
 		res := input{kind: inSignalDelivered, step: t.Step}
 		if err != nil {
 			res.failure = FailureOf(fmt.Errorf("chorus: signal %q to run %q: %w", sp.Signal, sp.Target, err))
+			switch {
+			case errors.Is(err, history.ErrRunNotFound):
+				res.failure.Type = FailureTypeRunNotFound
+			case errors.Is(err, ErrRunEnded):
+				res.failure.Type = FailureTypeRunEnded
+			}
 		}
 		_ = e.deliver(sp.From, res)
 	}

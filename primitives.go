@@ -1,0 +1,99 @@
+package chorus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chorusdev/chorus/internal/engine"
+	"github.com/chorusdev/chorus/workflow"
+)
+
+// ErrUnknownQuery: the run registered no handler for the query.
+var ErrUnknownQuery = engine.ErrUnknownQuery
+
+// ErrQueryMisuse: a query handler tried to block or issue a command.
+var ErrQueryMisuse = engine.ErrQueryMisuse
+
+// Signal sends sig with value v to the run runID and returns once the signal
+// is journaled: the run receives it through workflow.GetSignalChannel, in
+// order, exactly once, even if it is not waiting for it yet. Signaling an
+// unknown run is [ErrRunNotFound]; an ended run, [ErrRunEnded].
+func Signal[T any](ctx context.Context, e *Engine, runID string, sig *workflow.Signal[T], v T) error {
+	b, err := e.codec.Marshal(v)
+	if err != nil {
+		return &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
+	}
+	return e.core.Signal(ctx, runID, sig.Name(), b)
+}
+
+// SignalWithStart signals the run opts.ID, starting it first with input in
+// if it does not exist; a new run and its first signal are committed
+// together. It returns a handle to the run either way. opts.ID is required;
+// opts.IfExists is ignored.
+func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], in In, opts *StartOptions,
+	sig *workflow.Signal[S], v S) (*Run[Out], error) {
+	if opts == nil || opts.ID == "" {
+		return nil, errors.New("chorus: SignalWithStart needs StartOptions.ID")
+	}
+	if err := validateRunID(opts.ID); err != nil {
+		return nil, err
+	}
+	spec, ok := e.core.Workflow(wf.Name())
+	if !ok {
+		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
+	}
+	payload, err := e.codec.Marshal(in)
+	if err != nil {
+		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
+	}
+	sb, err := e.codec.Marshal(v)
+	if err != nil {
+		return nil, &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
+	}
+	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb); err != nil {
+		return nil, err
+	}
+	return Lookup(ctx, e, wf, opts.ID)
+}
+
+// Query asks the run runID the query q with argument arg. The run answers
+// from memory, or from a replay of its journal when it is not in memory;
+// the journal never changes. A query the run has no handler for is
+// [ErrUnknownQuery].
+func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflow.Query[In, Out], arg In) (Out, error) {
+	var out Out
+	b, err := e.codec.Marshal(arg)
+	if err != nil {
+		return out, &PayloadError{What: fmt.Sprintf("encode argument of query %q", q.Name()), Err: err}
+	}
+	ans, err := e.core.Query(ctx, runID, q.Name(), b)
+	if err != nil {
+		return out, err
+	}
+	if err := e.codec.Unmarshal(ans, &out); err != nil {
+		return out, &PayloadError{What: fmt.Sprintf("decode answer of query %q into %T", q.Name(), out), Err: err}
+	}
+	return out, nil
+}
+
+// Terminate ends the run at once, without running any more of its code, and
+// records reason. Pending activities are abandoned (running attempts see
+// their context canceled) and its parent, if any, sees the child fail. It
+// works on blocked runs. Terminating an ended run is [ErrRunEnded].
+func (e *Engine) Terminate(ctx context.Context, runID, reason string) error {
+	return e.core.Terminate(ctx, runID, reason)
+}
+
+// Divergence is a run that the registered code no longer replays: Err is a
+// [*NonDeterminismError] (or the panic, payload or registration error the
+// replay hit).
+type Divergence = engine.Divergence
+
+// CheckUpgrade replays every run that has not ended against the registered
+// code, changing nothing, and returns the runs that would diverge. Run it
+// after deploying new workflow code (or set Options.CheckUpgrade) to learn
+// which in-flight runs the change breaks before any of them is resumed.
+func (e *Engine) CheckUpgrade(ctx context.Context) ([]Divergence, error) {
+	return e.core.CheckUpgrade(ctx)
+}

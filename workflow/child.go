@@ -1,0 +1,124 @@
+package workflow
+
+import (
+	"fmt"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
+)
+
+// ChildOptions configures [ExecuteChildWorkflow]. A nil *ChildOptions means
+// every default.
+type ChildOptions struct {
+	// ID is the child run's ID. It must not be in use by another run.
+	// Defaults to the parent's ID, "/", and the step number, which is
+	// deterministic.
+	ID string
+	// Detach keeps the child running when the scope it was started in is
+	// canceled; its future then fails with [ErrCanceled] at once. Defaults
+	// to false: canceling the parent asks the child to cancel, and the
+	// future reports how the child ended.
+	Detach bool
+}
+
+// ChildFuture is the future of a child workflow's result.
+type ChildFuture[T any] interface {
+	Future[T]
+	// RunID returns the child run's ID.
+	RunID() string
+}
+
+// ExecuteChildWorkflow starts wf as a child run with input in and returns a
+// future of its result. The start is journaled, and the child is a run like
+// any other (it can be looked up, signaled and queried by its ID); when it
+// ends, its outcome is journaled in the parent.
+func ExecuteChildWorkflow[In, Out any](ctx Context, wf *Definition[In, Out], in In, opts *ChildOptions) ChildFuture[Out] {
+	c := mustImpl(ctx)
+	var o ChildOptions
+	if opts != nil {
+		o = *opts
+	}
+	b, err := c.r.Codec().Marshal(in)
+	if err != nil {
+		return &childFuture[Out]{err: &engine.PayloadError{What: fmt.Sprintf("encode input of child workflow %q", wf.Name()), Err: err}}
+	}
+	f := c.r.StartChild(c.scope, wf.Name(), o.ID, b, o.Detach)
+	return &childFuture[Out]{f: f, name: wf.Name()}
+}
+
+type childFuture[T any] struct {
+	f    *engine.Future
+	name string
+	err  error
+}
+
+func (c *childFuture[T]) IsReady() bool { return c.err != nil || c.f.Ready() }
+
+func (c *childFuture[T]) RunID() string {
+	if c.f == nil {
+		return ""
+	}
+	return c.f.ChildID()
+}
+
+func (c *childFuture[T]) Get(ctx Context) (T, error) {
+	var out T
+	if c.err != nil {
+		return out, c.err
+	}
+	r := mustImpl(ctx).r
+	r.Await(c.f.Ready)
+	payload, fl := c.f.Outcome()
+	if fl != nil {
+		return out, &ChildWorkflowError{Workflow: c.name, RunID: c.f.ChildID(), Step: c.f.Step(), failure: fl}
+	}
+	if err := r.Codec().Unmarshal(payload, &out); err != nil {
+		r.Fail(&engine.PayloadError{What: fmt.Sprintf("decode result of child workflow %q (step %d) into %T", c.name, c.f.Step(), out), Err: err})
+	}
+	return out, nil
+}
+
+// ChildWorkflowError is how a child run that did not complete surfaces in
+// its parent. It unwraps to [ErrCanceled] when the child was canceled and
+// to an [*activity.Error] with the recorded type and message otherwise
+// (Type "Terminated" for a terminated child, "ChildIDInUse" when the ID was
+// taken).
+type ChildWorkflowError struct {
+	// Workflow and RunID name the child.
+	Workflow string
+	RunID    string
+	// Step is the parent's journal position where the child was started.
+	Step    int64
+	failure *history.Failure
+}
+
+func (e *ChildWorkflowError) Error() string {
+	return fmt.Sprintf("child workflow %q (run %q, step %d) did not complete: %s", e.Workflow, e.RunID, e.Step, e.failure.Message)
+}
+
+// Unwrap returns [ErrCanceled] for a canceled child and an [*activity.Error]
+// otherwise.
+func (e *ChildWorkflowError) Unwrap() error {
+	if e.failure.Type == engine.FailureTypeCanceled {
+		return ErrCanceled
+	}
+	return &activity.Error{Type: e.failure.Type, Message: e.failure.Message, NonRetryable: e.failure.NonRetryable}
+}
+
+// Failure returns the error's stored form.
+func (e *ChildWorkflowError) Failure() *history.Failure { return e.failure }
+
+// ContinueAsNew returns the error that, returned by the workflow function,
+// ends the run's current generation and starts it over with input in and an
+// empty history, under the same run ID. Use it for workflows that loop
+// forever (a subscription, a poller) so their journal stays short. wf must
+// be the run's own workflow.
+func ContinueAsNew[In, Out any](ctx Context, wf *Definition[In, Out], in In) error {
+	c := mustImpl(ctx)
+	b, err := c.r.Codec().Marshal(in)
+	if err != nil {
+		return &engine.PayloadError{What: fmt.Sprintf("encode input of workflow %q to continue as new", wf.Name()), Err: err}
+	}
+	return &engine.ContinueAsNewError{Workflow: wf.Name(), Input: b}
+}

@@ -1,0 +1,117 @@
+package workflow
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
+)
+
+// Signal is a typed signal definition: a stable name and the type of value
+// it carries. Define it once, usually as a package-level variable:
+//
+//	var Approve = workflow.NewSignal[Decision]("approve")
+//
+// Send it from outside with chorus.Signal, from another workflow with
+// [SignalExternal], and receive it with [GetSignalChannel].
+type Signal[T any] struct{ name string }
+
+// NewSignal defines a signal. It panics on an empty name.
+func NewSignal[T any](name string) *Signal[T] {
+	if name == "" {
+		panic("workflow.NewSignal: empty name")
+	}
+	return &Signal[T]{name: name}
+}
+
+// Name returns the signal's name.
+func (s *Signal[T]) Name() string { return s.name }
+
+// GetSignalChannel returns the channel on which the run receives sig.
+// Signals are journaled when they arrive, so those sent before the code
+// waits for them are kept, in order, and none is lost or delivered twice.
+func GetSignalChannel[T any](ctx Context, sig *Signal[T]) ReceiveChannel[T] {
+	c := mustImpl(ctx)
+	return &signalChannel[T]{r: c.r, q: c.r.Signals(sig.name), name: sig.name}
+}
+
+type signalChannel[T any] struct {
+	r    *engine.Run
+	q    *engine.SignalQueue
+	name string
+}
+
+func (s *signalChannel[T]) IsReady() bool { return s.q.Len() > 0 }
+func (s *signalChannel[T]) Len() int      { return s.q.Len() }
+
+func (s *signalChannel[T]) Receive(ctx Context) (T, bool) {
+	mustImpl(ctx).r.Await(s.IsReady)
+	return s.ReceiveAsync()
+}
+
+func (s *signalChannel[T]) ReceiveAsync() (T, bool) {
+	var v T
+	b, ok := s.q.Pop()
+	if !ok {
+		return v, false
+	}
+	if err := s.r.Codec().Unmarshal(b, &v); err != nil {
+		s.r.Fail(&engine.PayloadError{What: fmt.Sprintf("decode signal %q into %T", s.name, v), Err: err})
+	}
+	return v, true
+}
+
+func (s *signalChannel[T]) ReceiveWithTimeout(ctx Context, timeout time.Duration) (T, bool) {
+	if !receiveOrTimeout(ctx, s, timeout) {
+		var zero T
+		return zero, false
+	}
+	return s.ReceiveAsync()
+}
+
+// SignalExternal sends sig with value v to the run runID (for example a
+// parent or a sibling). The sending is journaled and delivered at least
+// once; the future is ready when the signal was delivered, with an error if
+// the target run does not exist or has ended.
+func SignalExternal[T any](ctx Context, runID string, sig *Signal[T], v T) Future[struct{}] {
+	c := mustImpl(ctx)
+	b, err := c.r.Codec().Marshal(v)
+	if err != nil {
+		return &errFuture[struct{}]{err: &engine.PayloadError{What: fmt.Sprintf("encode signal %q", sig.name), Err: err}}
+	}
+	return &signalFuture{r: c.r, f: c.r.SignalExternal(c.scope, runID, sig.name, b)}
+}
+
+type signalFuture struct {
+	r *engine.Run
+	f *engine.Future
+}
+
+func (s *signalFuture) IsReady() bool { return s.f.Ready() }
+
+func (s *signalFuture) Get(ctx Context) (struct{}, error) {
+	mustImpl(ctx).r.Await(s.f.Ready)
+	if _, fl := s.f.Outcome(); fl != nil {
+		if fl.Type == engine.FailureTypeCanceled {
+			return struct{}{}, ErrCanceled
+		}
+		switch fl.Type {
+		case engine.FailureTypeRunNotFound:
+			return struct{}{}, fmt.Errorf("%s: %w", fl.Message, history.ErrRunNotFound)
+		case engine.FailureTypeRunEnded:
+			return struct{}{}, fmt.Errorf("%s: %w", fl.Message, engine.ErrRunEnded)
+		}
+		return struct{}{}, &activity.Error{Type: fl.Type, Message: fl.Message}
+	}
+	return struct{}{}, nil
+}
+
+type errFuture[T any] struct{ err error }
+
+func (e *errFuture[T]) IsReady() bool { return true }
+func (e *errFuture[T]) Get(Context) (T, error) {
+	var zero T
+	return zero, e.err
+}
