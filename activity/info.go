@@ -41,3 +41,43 @@ func GetInfo(ctx context.Context) Info {
 	info, _ := ctx.Value(infoKey{}).(Info)
 	return info
 }
+
+// Heartbeater is what [Heartbeat] and [HeartbeatDetails] talk to. The engine
+// puts one in every attempt's context; tests can install their own with
+// [WithHeartbeater].
+type Heartbeater interface {
+	// RecordHeartbeat notes that the attempt is alive, with optional
+	// progress details.
+	RecordHeartbeat(details any)
+	// PreviousDetails decodes into v the details of the last heartbeat of an
+	// earlier attempt, and reports whether there were any.
+	PreviousDetails(v any) bool
+}
+
+type heartbeatKey struct{}
+
+// WithHeartbeater returns a context whose [Heartbeat] calls go to h.
+func WithHeartbeater(ctx context.Context, h Heartbeater) context.Context {
+	return context.WithValue(ctx, heartbeatKey{}, h)
+}
+
+// Heartbeat tells the engine that a long activity is alive, and records
+// details of its progress (nil for none). With Options.HeartbeatTimeout set,
+// an attempt that does not heartbeat within the timeout is stopped and
+// retried; the next attempt can read the last details with
+// [HeartbeatDetails] and resume instead of starting over. Outside an
+// activity it does nothing.
+func Heartbeat(ctx context.Context, details any) {
+	if h, ok := ctx.Value(heartbeatKey{}).(Heartbeater); ok {
+		h.RecordHeartbeat(details)
+	}
+}
+
+// HeartbeatDetails decodes into v the details that an earlier attempt of
+// this activity last passed to [Heartbeat], and reports whether there were
+// any. Details are kept in memory across retries; an attempt that follows a
+// crash of the process starts without them.
+func HeartbeatDetails(ctx context.Context, v any) bool {
+	h, ok := ctx.Value(heartbeatKey{}).(Heartbeater)
+	return ok && h.PreviousDetails(v)
+}

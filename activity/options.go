@@ -22,6 +22,11 @@ type Options struct {
 	// (retryable); an activity that ignores its context is abandoned.
 	// Defaults to 0: no limit.
 	StartToCloseTimeout time.Duration `json:"start_to_close_timeout,omitempty"`
+	// HeartbeatTimeout, when set, stops an attempt that has not called
+	// [Heartbeat] for that long (its context is canceled, and it is
+	// abandoned if it ignores that); the attempt counts as failed with a
+	// heartbeat timeout (retryable). Defaults to 0: no heartbeat required.
+	HeartbeatTimeout time.Duration `json:"heartbeat_timeout,omitempty"`
 	// RetryPolicy says how failed attempts are retried. Defaults to nil: the
 	// engine's policy, which itself defaults to retrying forever with the
 	// default intervals.
@@ -96,6 +101,9 @@ func (o *Options) Validate() error {
 	if o.StartToCloseTimeout < 0 {
 		return fmt.Errorf("activity: Options.StartToCloseTimeout is negative (%v)", o.StartToCloseTimeout)
 	}
+	if o.HeartbeatTimeout < 0 {
+		return fmt.Errorf("activity: Options.HeartbeatTimeout is negative (%v)", o.HeartbeatTimeout)
+	}
 	return o.RetryPolicy.Validate()
 }
 
@@ -111,6 +119,9 @@ func Merge(base, o *Options) Options {
 	}
 	if o.StartToCloseTimeout != 0 {
 		m.StartToCloseTimeout = o.StartToCloseTimeout
+	}
+	if o.HeartbeatTimeout != 0 {
+		m.HeartbeatTimeout = o.HeartbeatTimeout
 	}
 	if o.RetryPolicy != nil {
 		m.RetryPolicy = o.RetryPolicy

@@ -25,6 +25,7 @@ type actTask struct {
 	opts        activity.Options
 	workflow    string
 	scheduledAt time.Time
+	heartbeat   []byte // details of the last heartbeat of an earlier attempt
 }
 
 type taskKey struct {
@@ -210,7 +211,8 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,
 		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
 	})
-	out, err := p.invoke(ctx, spec, t)
+	hb := &heartbeater{codec: e.codec, prev: t.heartbeat}
+	out, err := p.invoke(ctx, spec, t, hb)
 	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {
 		// Canceled by Close or because the run no longer wants it: nothing
 		// to record.
@@ -228,6 +230,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		return
 	}
 	next := *t
+	next.heartbeat = hb.last()
 	next.Attempt++
 	next.NotBefore = e.clock.Now().Add(backoff(policy, t.Attempt))
 	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Name, "run", t.RunID, "step", t.Step,
@@ -250,13 +253,27 @@ func (p *activityPool) isDead(t *actTask) bool {
 }
 
 // invoke calls the activity, turning a panic into an error and enforcing the
-// start-to-close timeout on the engine's clock.
-func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask) ([]byte, error) {
-	if t.opts.StartToCloseTimeout <= 0 {
+// start-to-close and heartbeat timeouts on the engine's clock.
+func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask, hb *heartbeater) ([]byte, error) {
+	ctx = activity.WithHeartbeater(ctx, hb)
+	if t.opts.StartToCloseTimeout <= 0 && t.opts.HeartbeatTimeout <= 0 {
 		return safeInvoke(ctx, spec, p.e.codec, t.Input)
 	}
-	tctx, cancel := p.e.clock.WithTimeout(ctx, t.opts.StartToCloseTimeout)
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	tctx := ctx
+	if t.opts.StartToCloseTimeout > 0 {
+		var c context.CancelFunc
+		tctx, c = p.e.clock.WithTimeout(ctx, t.opts.StartToCloseTimeout)
+		defer c()
+	}
+	var beat <-chan time.Time
+	if t.opts.HeartbeatTimeout > 0 {
+		tm := p.e.clock.Timer(t.opts.HeartbeatTimeout)
+		defer tm.Stop()
+		beat = tm.C
+		hb.onBeat = func() { tm.Reset(t.opts.HeartbeatTimeout) }
+	}
 	type result struct {
 		out []byte
 		err error
@@ -269,13 +286,54 @@ func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask
 	select {
 	case r := <-ch:
 		return r.out, r.err
+	case <-beat:
+		cancel()
+		return nil, &TimeoutError{Activity: t.Name, Timeout: t.opts.HeartbeatTimeout, Heartbeat: true}
 	case <-tctx.Done():
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && tctx.Err() == ctx.Err() {
 			return nil, ctx.Err()
 		}
 		// The activity ignored its context: abandon the attempt.
 		return nil, &TimeoutError{Activity: t.Name, Timeout: t.opts.StartToCloseTimeout}
 	}
+}
+
+// heartbeater records an attempt's heartbeats for the engine.
+type heartbeater struct {
+	codec   history.Codec
+	mu      sync.Mutex
+	details []byte
+	prev    []byte
+	onBeat  func()
+}
+
+func (h *heartbeater) RecordHeartbeat(details any) {
+	var b []byte
+	if details != nil {
+		b, _ = h.codec.Marshal(details) // undecodable details are dropped, the beat still counts
+	}
+	h.mu.Lock()
+	if b != nil {
+		h.details = b
+	}
+	f := h.onBeat
+	h.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+func (h *heartbeater) PreviousDetails(v any) bool {
+	return h.prev != nil && h.codec.Unmarshal(h.prev, v) == nil
+}
+
+func (h *heartbeater) last() []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.details != nil {
+		return h.details
+	}
+	return h.prev
 }
 
 func safeInvoke(ctx context.Context, spec ActivitySpec, codec history.Codec, in []byte) (out []byte, err error) {
@@ -287,13 +345,18 @@ func safeInvoke(ctx context.Context, spec ActivitySpec, codec history.Codec, in 
 	return spec.Invoke(ctx, codec, in)
 }
 
-// TimeoutError reports an attempt that outlived its start-to-close timeout.
+// TimeoutError reports an attempt that outlived its start-to-close timeout,
+// or went longer than its heartbeat timeout without a heartbeat.
 type TimeoutError struct {
-	Activity string
-	Timeout  time.Duration
+	Activity  string
+	Timeout   time.Duration
+	Heartbeat bool
 }
 
 func (e *TimeoutError) Error() string {
+	if e.Heartbeat {
+		return fmt.Sprintf("chorus: activity %q sent no heartbeat within its heartbeat timeout of %v", e.Activity, e.Timeout)
+	}
 	return fmt.Sprintf("chorus: activity %q did not finish within its start-to-close timeout of %v", e.Activity, e.Timeout)
 }
 

@@ -487,7 +487,10 @@ func (e *Engine) Codec() history.Codec { return e.codec }
 const (
 	FailureTypeCanceled = "Canceled"
 	FailureTypeTimeout  = "StartToCloseTimeout"
-	FailureTypePanic    = "Panic"
+	// FailureTypeHeartbeatTimeout marks an attempt stopped for lack of
+	// heartbeats.
+	FailureTypeHeartbeatTimeout = "HeartbeatTimeout"
+	FailureTypePanic            = "Panic"
 	// FailureTypeRunNotFound and FailureTypeRunEnded mark a signal sent
 	// by a workflow to a run that does not exist or has ended.
 	FailureTypeRunNotFound = "RunNotFound"
@@ -558,6 +561,8 @@ func FailureOf(err error) *history.Failure {
 		f.Details, _ = json.Marshal(panicDetails{Value: fmt.Sprint(wp.Value), Stack: wp.Stack})
 	case errors.Is(err, ErrCanceled):
 		f.Type = FailureTypeCanceled
+	case errors.As(err, &te) && te.Heartbeat:
+		f.Type = FailureTypeHeartbeatTimeout
 	case errors.As(err, &te):
 		f.Type = FailureTypeTimeout
 	case errors.As(err, &pe):
