@@ -31,7 +31,8 @@ type RunInfo struct {
 	// CreatedAt is when it started; UpdatedAt when it last changed.
 	CreatedAt time.Time
 	UpdatedAt time.Time
-	// Events is the length of its journal.
+	// Events is the length of its journal, from the start of its current
+	// generation (a run that continued as new starts over).
 	Events int64
 	// Err is why it failed, was canceled ([*WorkflowError]) or is blocked
 	// ([*BlockedError]); nil otherwise.
@@ -41,7 +42,7 @@ type RunInfo struct {
 func (e *Engine) runInfo(h history.RunInfo) RunInfo {
 	return RunInfo{
 		ID: h.ID, Workflow: h.Workflow, Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
-		Events: h.LastSeq, Err: e.runError(h),
+		Events: h.LastSeq - max(h.FirstSeq, 1) + 1, Err: e.runError(h),
 	}
 }
 

@@ -13,8 +13,8 @@
 // the same commands again, in the same order, with the same names.
 //
 // Besides the journal a store keeps indexes that can be rebuilt from it: one
-// row per run with its status and outcome, and one row per pending activity
-// task so that recovery after a crash does not have to replay every run.
+// row per run with its status and outcome, and one row per pending
+// task (an activity to run, a timer to fire, a child to start, ...) so that recovery after a crash does not have to replay every run.
 //
 // # Dependencies
 //

@@ -103,7 +103,8 @@ type StatusUpdate struct {
 	Result  []byte
 	Failure []byte
 	// FirstSeq, when non-zero, starts a new generation of the run at that
-	// Seq (after it continued as new).
+	// Seq (after it continued as new). It must be the Seq of a RunStarted
+	// event of the same batch.
 	FirstSeq int64
 }
 
@@ -155,7 +156,8 @@ func (k TaskKind) Valid() bool {
 // restart.
 type Task struct {
 	// RunID and Step (the Seq of the event that created the task) identify
-	// it.
+	// it. A step that needs a second task (a child that is asked to cancel
+	// while its start-child task may still be pending) uses -Step for it.
 	RunID string
 	Step  int64
 	// Kind says what the task is for. Zero means TaskActivity.

@@ -14,7 +14,9 @@ type Batch struct {
 	// Time is when the engine made the batch, from its clock. It becomes the
 	// run row's UpdatedAt (and CreatedAt for Create).
 	Time time.Time
-	// Create, when set, inserts the run's index row. If a run with that ID
+	// Create, when set, inserts the run's index row from its Workflow,
+	// Status (zero means StatusRunning), Result, Failure, Parent and
+	// ParentStep; its other fields are ignored. If a run with that ID
 	// exists already, the batch fails with [ErrRunExists] and changes
 	// nothing.
 	Create *RunInfo

@@ -18,9 +18,10 @@ import (
 // Each batch is checked before anything of it is written, so a batch that
 // fails leaves nothing behind and does not stop the others:
 //   - a batch that does not hold what the Batch documentation asks for
-//     (events whose Seqs do not increase one by one, an unknown event type
-//     or status, a Create for another ID, ...) fails with a descriptive
-//     error;
+//     (events whose Seqs do not increase one by one, an unknown event type,
+//     status or task kind, a Create for another ID, a Status.FirstSeq that is
+//     not the Seq of a RunStarted event of the batch, ...) fails with a
+//     descriptive error;
 //   - a Create for an ID that exists already fails with history.ErrRunExists,
 //     even when the run was created by an earlier batch of the same call;
 //   - events that do not start right after the run's last Seq fail with
@@ -28,15 +29,32 @@ import (
 //     with history.ErrRunNotFound.
 //
 // A created row takes its CreatedAt and UpdatedAt from Batch.Time, its
-// LastSeq from the batch's last event (0 without events), its Status from
-// Create.Status (StatusRunning when zero) and its Result and Failure from
-// Create, unless the batch also has a Status, which then wins; the other
-// fields of Create are ignored. Every batch without Create sets the run's
-// UpdatedAt to Batch.Time, and a Status replaces the row's Status, Result
-// and Failure together. The RunID of a task may be left empty. Tasks
-// of DoneTasks that do not exist are ignored; an UpdateTasks entry for a task
-// that does not exist, or an AddTasks entry for one that does, fails the
-// batch with history.ErrConflict.
+// LastSeq from the batch's last event (0 without events), its FirstSeq from
+// the batch's Status.FirstSeq when set and 1 otherwise, its Status from
+// Create.Status (StatusRunning when zero), its Parent and ParentStep from
+// Create, and its Result and Failure from Create, unless the batch also has a
+// Status, which then wins; the other fields of Create are ignored. A Create
+// with a Parent must have a ParentStep of 1 or more, and one without a Parent
+// a ParentStep of 0; a run cannot be its own parent. The parent run is not
+// required to exist.
+//
+// Every batch without Create sets the run's UpdatedAt to Batch.Time, and a
+// Status replaces the row's Status, Result and Failure together, and its
+// FirstSeq when Status.FirstSeq is not zero (a run that continues as new
+// appends its RunContinuedAsNew event and the RunStarted event of its next
+// generation in one batch, and FirstSeq names the latter). A FirstSeq
+// requires events, since it must name one of the batch's.
+//
+// The task index changes in this order: DropTasks deletes every task of the
+// run, then AddTasks are inserted, UpdateTasks applied and DoneTasks
+// deleted; so AddTasks survive a DropTasks of the same batch, and may reuse
+// the steps of the tasks it dropped. The RunID of a task may be left empty.
+// A task's Kind zero is stored as history.TaskActivity; an activity task
+// needs a Name, other kinds may leave it empty. Attempt must not be
+// negative. UpdateTasks change only Attempt and NotBefore, so their Kind and
+// Name are ignored. Tasks of DoneTasks that do not exist are ignored; an
+// UpdateTasks entry for a task that does not exist, or an AddTasks entry for
+// one that does, fails the batch with history.ErrConflict.
 //
 // If a statement fails for another reason, the whole transaction is rolled
 // back and each batch is retried in a transaction of its own, so that one
@@ -198,14 +216,18 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 	// 1. The run row: create it, or move it forward if it is where the
 	// batch expects it.
 	if c := b.Create; c != nil {
-		status, result, failure := c.Status, c.Result, c.Failure
+		status, result, failure, firstSeq := c.Status, c.Result, c.Failure, int64(1)
 		if status == 0 {
 			status = history.StatusRunning
 		}
 		if st := b.Status; st != nil {
 			status, result, failure = st.Status, st.Result, st.Failure
+			if st.FirstSeq != 0 {
+				firstSeq = st.FirstSeq
+			}
 		}
-		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, blob(result), blob(failure))
+		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, firstSeq,
+			text(c.Parent), c.ParentStep, blob(result), blob(failure))
 		if err != nil {
 			return nil, fail(err, nil, "create")
 		}
@@ -218,7 +240,8 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		st := b.Status
 		switch {
 		case len(b.Events) > 0 && st != nil:
-			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure), id, first-1)
+			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure),
+				optSeq(st.FirstSeq), id, first-1)
 		case len(b.Events) > 0:
 			n, err = t.exec(stAppendRun, last, now, id, first-1)
 		case st != nil:
@@ -254,8 +277,18 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 	}
 
 	// 3. The task index.
+	if b.DropTasks {
+		if _, err := t.exec(stDropTasks, id); err != nil {
+			return nil, fail(err, nil, "drop tasks")
+		}
+	}
 	for _, k := range b.AddTasks {
-		if _, err := t.exec(stInsertTask, id, k.Step, k.Name, blob(k.Input), blob(k.Options), int64(k.Attempt), encTime(k.NotBefore)); err != nil {
+		kind := k.Kind
+		if kind == 0 {
+			kind = history.TaskActivity
+		}
+		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, blob(k.Input), blob(k.Options),
+			int64(k.Attempt), encTime(k.NotBefore)); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}
@@ -297,6 +330,16 @@ func validateBatch(b *history.Batch) error {
 		if c.Status != 0 && !c.Status.Valid() {
 			return bad("Create.Status is %v", c.Status)
 		}
+		switch {
+		case c.ParentStep < 0:
+			return bad("Create.ParentStep is %d, want 0 or more", c.ParentStep)
+		case c.Parent == "" && c.ParentStep != 0:
+			return bad("Create.ParentStep is %d without a Parent", c.ParentStep)
+		case c.Parent != "" && c.ParentStep == 0:
+			return bad("Create.Parent is %q without a ParentStep", c.Parent)
+		case c.Parent == b.RunID:
+			return bad("Create.Parent is the run itself")
+		}
 	}
 	for i, e := range b.Events {
 		switch {
@@ -312,22 +355,48 @@ func validateBatch(b *history.Batch) error {
 			return bad("event %d: Time %v is out of range", e.Seq, e.Time)
 		}
 	}
-	if st := b.Status; st != nil && !st.Status.Valid() {
-		return bad("Status.Status is %v", st.Status)
+	if st := b.Status; st != nil {
+		if !st.Status.Valid() {
+			return bad("Status.Status is %v", st.Status)
+		}
+		if st.FirstSeq != 0 && !startsGeneration(b.Events, st.FirstSeq) {
+			return bad("Status.FirstSeq is %d, which is not the Seq of a %v event of the batch",
+				st.FirstSeq, history.EventRunStarted)
+		}
 	}
 	for _, ts := range [][]history.Task{b.AddTasks, b.UpdateTasks} {
 		for _, k := range ts {
 			switch {
 			case k.RunID != "" && k.RunID != b.RunID:
 				return bad("task %d has RunID %q", k.Step, k.RunID)
-			case k.Step < 1:
-				return bad("task step %d, want 1 or more", k.Step)
+			case k.Step == 0:
+				return bad("task step 0, want a step number (negative for a second task of a step)")
+			case k.Attempt < 0:
+				return bad("task %d: Attempt %d, want 0 or more", k.Step, k.Attempt)
 			case !timeOK(k.NotBefore):
 				return bad("task %d: NotBefore %v is out of range", k.Step, k.NotBefore)
 			}
 		}
 	}
+	for _, k := range b.AddTasks {
+		switch {
+		case k.Kind != 0 && !k.Kind.Valid():
+			return bad("task %d has unknown kind %v", k.Step, k.Kind)
+		case (k.Kind == 0 || k.Kind == history.TaskActivity) && k.Name == "":
+			return bad("activity task %d has an empty Name", k.Step)
+		}
+	}
 	return nil
+}
+
+// startsGeneration reports whether seq is the Seq of a RunStarted event of
+// events, which validateBatch has found to be numbered one by one.
+func startsGeneration(events []history.Event, seq int64) bool {
+	if len(events) == 0 {
+		return false
+	}
+	i := seq - events[0].Seq
+	return i >= 0 && i < int64(len(events)) && events[i].Type == history.EventRunStarted
 }
 
 // The times a Unix-nanosecond int64 can hold.
@@ -348,6 +417,22 @@ func encTime(t time.Time) any {
 		return nil
 	}
 	return t.UnixNano()
+}
+
+// text is how an optional name is stored: NULL when empty.
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// optSeq is how an optional sequence number is bound: NULL when zero.
+func optSeq(seq int64) any {
+	if seq == 0 {
+		return nil
+	}
+	return seq
 }
 
 // blob is how a payload is stored: NULL when empty.

@@ -1,5 +1,5 @@
 // Package sqlite is the default [history.Store] of Chorus: the journal, the
-// run index and the pending activity tasks kept in one SQLite database file,
+// run index and the pending tasks kept in one SQLite database file,
 // through the pure-Go driver modernc.org/sqlite (no cgo).
 //
 // A [Store] has one writer connection and a small pool of reader
@@ -58,13 +58,29 @@
 // database at a newer version is refused rather than misread. Migrations are
 // only ever appended: a released one never changes.
 //
-// The tables are runs (the index row of each run), events (the journal, keyed
-// by run and sequence number) and tasks (pending activities, keyed by run and
-// step). Times are stored as Unix nanoseconds (NULL for the zero time) and
-// read back in UTC; payloads are BLOBs, and an empty payload reads back as
-// nil. A row that cannot be decoded (an unknown event type or status, a value
-// of the wrong type, a gap in a journal) is reported with an error wrapping
-// [history.ErrCorrupt] that names the run and the sequence number.
+// The tables are:
+//
+//   - runs, the index row of each run, keyed by id: its workflow, status,
+//     times, outcome, last_seq (the Seq of its last event), first_seq (the
+//     Seq of the RunStarted event of its current generation, 1 until it
+//     continues as new) and, for a child workflow, parent_run and
+//     parent_step (NULL and 0 for a run started from outside; a partial
+//     index over parent_run finds a run's children);
+//   - events, the journal, keyed by run and sequence number;
+//   - tasks, the pending work (activities, timers, children to start or
+//     cancel, parents to notify, signals to deliver), keyed by run and step,
+//     with its kind ([history.TaskKind]) and name.
+//
+// Migration 0002 brought task kinds, generations and parent links; a
+// database of version 1 reads back with every task an activity, every run's
+// first_seq 1 and no parents.
+//
+// Times are stored as Unix nanoseconds (NULL for the zero time) and read back
+// in UTC; payloads are BLOBs, and an empty payload reads back as nil. A row
+// that cannot be decoded (an unknown event type, status or task kind, a value
+// of the wrong type, a first_seq outside the journal, a gap in a journal) is
+// reported with an error wrapping [history.ErrCorrupt] that names the run and
+// the sequence number.
 //
 // Errors never carry a driver type: the store translates them to the
 // sentinels of package history where one fits and keeps only the driver's

@@ -21,7 +21,11 @@ const (
 	numReadStmts
 )
 
-const runColumns = `id, workflow, status, created_at, updated_at, last_seq, result, failure`
+// runColumns are the columns of a run row that scanRuns reads, in order.
+const runColumns = `id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure`
+
+// numRunColumns is the number of runColumns.
+const numRunColumns = 11
 
 var readSQL = [numReadStmts]string{
 	rsRun: `SELECT ` + runColumns + ` FROM runs WHERE id = ?`,
@@ -30,7 +34,11 @@ var readSQL = [numReadStmts]string{
 	rsEvents: `SELECT r.last_seq, e.seq, e.type, e.name, e.ref, e.payload, e.time
 		FROM runs AS r LEFT JOIN events AS e ON e.run_id = r.id AND e.seq > ?
 		WHERE r.id = ? ORDER BY e.seq`,
-	rsTasks:              `SELECT t.run_id, t.step, t.activity, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time FROM tasks t JOIN runs r ON r.id = t.run_id LEFT JOIN events e ON e.run_id = t.run_id AND e.seq = t.step ORDER BY t.run_id, t.step`,
+	// The LEFT JOIN keeps a task even when the journal has no event at its
+	// step; its ScheduledAt is then the zero time.
+	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time
+		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
+		ORDER BY t.run_id, t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
 	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
 	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
@@ -97,9 +105,15 @@ func (s *Store) ListRuns(ctx context.Context, f history.ListFilter) ([]history.R
 func scanRuns(ctx context.Context, rows *sql.Rows, what string) ([]history.RunInfo, error) {
 	defer rows.Close()
 	var runs []history.RunInfo
-	var v [8]any
+	var (
+		v    [numRunColumns]any
+		dest [numRunColumns]any
+	)
+	for i := range v {
+		dest[i] = &v[i]
+	}
 	for rows.Next() {
-		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]); err != nil {
+		if err := rows.Scan(dest[:]...); err != nil {
 			return nil, mapErr(ctx, err, nil, what)
 		}
 		r, err := decodeRun(v)
@@ -114,8 +128,11 @@ func scanRuns(ctx context.Context, rows *sql.Rows, what string) ([]history.RunIn
 	return runs, nil
 }
 
-// decodeRun converts one row of runColumns.
-func decodeRun(v [8]any) (history.RunInfo, error) {
+// decodeRun converts one row of runColumns. A row whose first_seq is not
+// between 1 and its last_seq (1 for a run without events), or whose
+// parent_run and parent_step disagree on whether the run has a parent, is
+// corrupt.
+func decodeRun(v [numRunColumns]any) (history.RunInfo, error) {
 	var r history.RunInfo
 	id, ok := colString(v[0])
 	if !ok {
@@ -142,11 +159,22 @@ func decodeRun(v [8]any) (history.RunInfo, error) {
 	if r.LastSeq, ok = colInt(v[5]); !ok || r.LastSeq < 0 {
 		return r, bad("last_seq", v[5])
 	}
-	if r.Result, ok = colBlob(v[6]); !ok {
-		return r, bad("result", v[6])
+	if r.FirstSeq, ok = colInt(v[6]); !ok || r.FirstSeq < 1 || r.FirstSeq > max(r.LastSeq, 1) {
+		return r, bad("first_seq", v[6])
 	}
-	if r.Failure, ok = colBlob(v[7]); !ok {
-		return r, bad("failure", v[7])
+	if v[7] != nil {
+		if r.Parent, ok = colString(v[7]); !ok || r.Parent == "" {
+			return r, bad("parent_run", v[7])
+		}
+	}
+	if r.ParentStep, ok = colInt(v[8]); !ok || r.ParentStep < 0 || (r.Parent == "") != (r.ParentStep == 0) {
+		return r, bad("parent_step", v[8])
+	}
+	if r.Result, ok = colBlob(v[9]); !ok {
+		return r, bad("result", v[9])
+	}
+	if r.Failure, ok = colBlob(v[10]); !ok {
+		return r, bad("failure", v[10])
 	}
 	return r, nil
 }
@@ -239,7 +267,11 @@ func decodeEvent(runID string, v []any) (history.Event, error) {
 	return e, nil
 }
 
-// Tasks returns every pending activity task, ordered by run ID and step.
+// Tasks returns every pending task, ordered by run ID and step, with the
+// Workflow of its run and, as ScheduledAt, the Time of the journal event at
+// its Step (the zero time when the journal has no such event). Every task
+// reads back with a known, non-zero Kind; a stored kind this code does not
+// know is reported as corrupt.
 func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	if err := s.enter("read tasks"); err != nil {
 		return nil, err
@@ -252,10 +284,14 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	defer rows.Close()
 	var (
 		tasks []history.Task
-		v     [9]any
+		v     [numTaskColumns]any
+		dest  [numTaskColumns]any
 	)
+	for i := range v {
+		dest[i] = &v[i]
+	}
 	for rows.Next() {
-		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]); err != nil {
+		if err := rows.Scan(dest[:]...); err != nil {
 			return nil, mapErr(ctx, err, nil, "read tasks")
 		}
 		k, err := decodeTask(v)
@@ -270,9 +306,12 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	return tasks, nil
 }
 
-// decodeTask converts run_id, step, activity, input, options, attempt,
+// numTaskColumns is the number of columns of the task query.
+const numTaskColumns = 10
+
+// decodeTask converts run_id, step, kind, name, input, options, attempt,
 // not_before, the run's workflow and the time of the step's event.
-func decodeTask(v [9]any) (history.Task, error) {
+func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	var k history.Task
 	var ok bool
 	if k.RunID, ok = colString(v[0]); !ok {
@@ -284,28 +323,33 @@ func decodeTask(v [9]any) (history.Task, error) {
 	bad := func(col string, val any) error {
 		return corruptf("run %q, task %d: column %s holds %s", k.RunID, k.Step, col, describe(val))
 	}
-	if k.Name, ok = colString(v[2]); !ok {
-		return k, bad("activity", v[2])
+	kind, ok := colInt(v[2])
+	if !ok || kind < 0 || kind > 255 || !history.TaskKind(kind).Valid() {
+		return k, bad("kind", v[2])
 	}
-	if k.Input, ok = colBlob(v[3]); !ok {
-		return k, bad("input", v[3])
+	k.Kind = history.TaskKind(kind)
+	if k.Name, ok = colString(v[3]); !ok {
+		return k, bad("name", v[3])
 	}
-	if k.Options, ok = colBlob(v[4]); !ok {
-		return k, bad("options", v[4])
+	if k.Input, ok = colBlob(v[4]); !ok {
+		return k, bad("input", v[4])
 	}
-	attempt, ok := colInt(v[5])
+	if k.Options, ok = colBlob(v[5]); !ok {
+		return k, bad("options", v[5])
+	}
+	attempt, ok := colInt(v[6])
 	if !ok || attempt < 0 || attempt > int64(maxInt) {
-		return k, bad("attempt", v[5])
+		return k, bad("attempt", v[6])
 	}
 	k.Attempt = int(attempt)
-	if k.NotBefore, ok = colTime(v[6]); !ok {
-		return k, bad("not_before", v[6])
+	if k.NotBefore, ok = colTime(v[7]); !ok {
+		return k, bad("not_before", v[7])
 	}
-	if k.Workflow, ok = colString(v[7]); !ok {
-		return k, bad("workflow of the run", v[7])
+	if k.Workflow, ok = colString(v[8]); !ok {
+		return k, bad("workflow of the run", v[8])
 	}
-	if k.ScheduledAt, ok = colTime(v[8]); !ok {
-		return k, bad("time of the step's event", v[8])
+	if k.ScheduledAt, ok = colTime(v[9]); !ok {
+		return k, bad("time of the step's event", v[9])
 	}
 	return k, nil
 }

@@ -380,6 +380,44 @@ func TestCorruptRows(t *testing.T) {
 	_, err = s.Tasks(ctx)
 	require.ErrorIs(t, err, history.ErrCorrupt)
 	require.ErrorContains(t, err, `run "q", task 2`)
+	rawExec(t, path, "UPDATE tasks SET attempt = 1 WHERE run_id = 'q'")
+
+	// Every task reads back with a kind this code knows.
+	for _, kind := range []string{"0", "7", "-1", "300"} {
+		rawExec(t, path, "UPDATE tasks SET kind = "+kind+" WHERE run_id = 'q'")
+		_, err = s.Tasks(ctx)
+		require.ErrorIs(t, err, history.ErrCorrupt, "kind %s", kind)
+		require.ErrorContains(t, err, `run "q", task 2: column kind holds int64 `+kind)
+	}
+	rawExec(t, path, "UPDATE tasks SET kind = 6 WHERE run_id = 'q'")
+	tasks, err := s.Tasks(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "q", tasks[0].RunID)
+	require.Equal(t, history.TaskCancelChild, tasks[0].Kind)
+
+	// first_seq lies within the journal, and parent_run and parent_step
+	// agree on whether the run has a parent. Run "q" has two events.
+	for _, tc := range []struct{ set, col string }{
+		{"first_seq = 0", "first_seq"},
+		{"first_seq = 3", "first_seq"},
+		{"parent_step = 4", "parent_step"},
+		{"parent_run = 'p'", "parent_step"},
+		{"parent_run = 'p', parent_step = -2", "parent_step"},
+		{"parent_run = '', parent_step = 1", "parent_run"},
+	} {
+		rawExec(t, path, "UPDATE runs SET "+tc.set+" WHERE id = 'q'")
+		_, err = s.Run(ctx, "q")
+		require.ErrorIs(t, err, history.ErrCorrupt, tc.set)
+		require.ErrorContains(t, err, `run "q": column `+tc.col, tc.set)
+		requireNoDriverError(t, err)
+		rawExec(t, path, "UPDATE runs SET first_seq = 1, parent_run = NULL, parent_step = 0 WHERE id = 'q'")
+	}
+	rawExec(t, path, "UPDATE runs SET first_seq = 2, parent_run = 'p', parent_step = 9 WHERE id = 'q'")
+	q, err := s.Run(ctx, "q")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), q.FirstSeq)
+	require.Equal(t, "p", q.Parent)
+	require.Equal(t, int64(9), q.ParentStep)
 
 	// A file-level integrity check still passes: the rows are well-formed
 	// SQLite, only not Chorus.
@@ -487,4 +525,77 @@ func TestOpenAfterCrash(t *testing.T) {
 			require.NoError(t, c.IntegrityCheck(t.Context()))
 		})
 	}
+}
+
+// TestInvalidBatches covers what this store checks beyond the conformance
+// suite: parent links, task names and attempts. Each invalid batch fails
+// alone, names the field, and writes nothing.
+func TestInvalidBatches(t *testing.T) {
+	t.Parallel()
+	s := openStore(t, ":memory:", nil)
+	mustCommit(t, s, createBatch("r"))
+	child := func(parent string, step int64) *history.Batch {
+		b := createBatch("c")
+		b.Create.Parent, b.Create.ParentStep = parent, step
+		return b
+	}
+	addTask := func(k history.Task) *history.Batch {
+		return &history.Batch{RunID: "r", Time: t0, DropTasks: true, AddTasks: []history.Task{k}}
+	}
+	tests := []struct {
+		b   *history.Batch
+		msg string
+	}{
+		{child("r", 0), `Create.Parent is "r" without a ParentStep`},
+		{child("", 2), "Create.ParentStep is 2 without a Parent"},
+		{child("r", -2), "Create.ParentStep is -2"},
+		{child("c", 2), "Create.Parent is the run itself"},
+		{addTask(history.Task{Step: 3, Attempt: 1}), "activity task 3 has an empty Name"},
+		{addTask(history.Task{Step: 3, Kind: history.TaskActivity, Attempt: 1}), "activity task 3 has an empty Name"},
+		{addTask(history.Task{Step: 3, Name: "a", Attempt: -1}), "task 3: Attempt -1"},
+		{addTask(history.Task{Step: 3, Kind: history.TaskKind(9), Attempt: 1}), "task 3 has unknown kind TaskKind(9)"},
+		{&history.Batch{RunID: "r", Time: t0, UpdateTasks: []history.Task{{Step: 2, Attempt: -3}}}, "task 2: Attempt -3"},
+		{&history.Batch{RunID: "r", Time: t0, Events: []history.Event{
+			{Seq: 3, Type: history.EventRunContinuedAsNew, Time: t0},
+			{Seq: 4, Type: history.EventActivityScheduled, Name: "a", Time: t0},
+		}, Status: &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: 4}, DropTasks: true},
+			"Status.FirstSeq is 4, which is not the Seq of a RunStarted event of the batch"},
+	}
+	batches := make([]*history.Batch, len(tests))
+	for i, tc := range tests {
+		batches[i] = tc.b
+	}
+	errs, err := s.Commit(t.Context(), batches)
+	require.NoError(t, err)
+	for i, tc := range tests {
+		require.ErrorContains(t, errs[i], tc.msg, "batch %d", i)
+	}
+
+	_, err = s.Run(t.Context(), "c")
+	require.ErrorIs(t, err, history.ErrRunNotFound)
+	r, err := s.Run(t.Context(), "r")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), r.LastSeq)
+	require.Equal(t, int64(1), r.FirstSeq)
+	tasks, err := s.Tasks(t.Context())
+	require.NoError(t, err)
+	require.Equal(t, []history.Task{{
+		RunID: "r", Step: 2, Kind: history.TaskActivity, Name: "act", Input: []byte(`"x"`), Attempt: 1,
+		Workflow: "wf", ScheduledAt: t0,
+	}}, tasks)
+
+	// Kinds other than activity may leave Name empty, and a parent need not
+	// exist in the store.
+	ok := addTask(history.Task{Step: 2, Kind: history.TaskTimer, Attempt: 1})
+	mustCommit(t, s, ok, child("elsewhere", 3))
+	tasks, err = s.Tasks(t.Context())
+	require.NoError(t, err)
+	require.Len(t, tasks, 2) // c's activity and r's timer
+	require.Equal(t, "r", tasks[1].RunID)
+	require.Equal(t, history.TaskTimer, tasks[1].Kind)
+	require.Empty(t, tasks[1].Name)
+	c, err := s.Run(t.Context(), "c")
+	require.NoError(t, err)
+	require.Equal(t, "elsewhere", c.Parent)
+	require.Equal(t, int64(3), c.ParentStep)
 }
