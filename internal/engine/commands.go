@@ -284,6 +284,9 @@ func (r *Run) complete(out []byte, err error) {
 // endLive records how a run ended in the current round: its status, the
 // outcome for waiters, and the notice its parent is owed.
 func (r *Run) endLive(su *history.StatusUpdate) {
+	if prev := r.round.status; prev != nil && su.FirstSeq == 0 {
+		su.FirstSeq = prev.FirstSeq // a generation started in this same round
+	}
 	r.round.status = su
 	r.round.outcome = &Outcome{Status: su.Status, Result: su.Result, Failure: su.Failure}
 	if r.parent != "" {
