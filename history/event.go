@@ -78,6 +78,11 @@ const (
 	// EventRunTerminated is an input that ends the run at once, whatever its
 	// code was doing. Payload is an encoded [Failure] holding the reason.
 	EventRunTerminated EventType = 20
+	// EventMarker is a command: the code recorded a named fact for people
+	// and tools reading the journal (for example the saga package marks
+	// each compensation). Name is the marker's name, Payload its encoded
+	// details.
+	EventMarker EventType = 21
 )
 
 var eventTypeNames = map[EventType]string{
@@ -101,6 +106,7 @@ var eventTypeNames = map[EventType]string{
 	EventSignalDelivered:   "SignalDelivered",
 	EventRunContinuedAsNew: "RunContinuedAsNew",
 	EventRunTerminated:     "RunTerminated",
+	EventMarker:            "Marker",
 }
 
 // String returns the type's name, such as "ActivityScheduled".
@@ -123,7 +129,7 @@ func (t EventType) IsCommand() bool {
 	switch t {
 	case EventActivityScheduled, EventRunCompleted, EventRunFailed, EventRunCanceled,
 		EventTimerScheduled, EventSideEffect, EventVersionMarker, EventChildStarted,
-		EventSignalSent, EventRunContinuedAsNew:
+		EventSignalSent, EventRunContinuedAsNew, EventMarker:
 		return true
 	}
 	return false

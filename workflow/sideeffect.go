@@ -55,6 +55,19 @@ func NewRandom(ctx Context) *rand.Rand {
 	return rand.New(rand.NewPCG(binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])))
 }
 
+// RecordMarker writes a named fact into the run's journal, with details
+// encoded by the engine's codec, for people and tools that read the journal
+// (the saga package marks each compensation this way). It is a command:
+// replay expects it at the same place, under the same name.
+func RecordMarker(ctx Context, name string, details any) {
+	c := mustImpl(ctx)
+	b, err := c.r.Codec().Marshal(details)
+	if err != nil {
+		c.r.Fail(&engine.PayloadError{What: fmt.Sprintf("encode marker %q", name), Err: err})
+	}
+	c.r.Marker(name, b)
+}
+
 // DefaultVersion is the version [GetVersion] returns for a run that was
 // recorded before the change existed.
 const DefaultVersion = engine.DefaultVersion

@@ -125,6 +125,12 @@ func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
 	return b
 }
 
+// Marker records a named fact in the journal. Replay matches it like any
+// command.
+func (r *Run) Marker(name string, payload []byte) {
+	r.command(history.EventMarker, name, payload)
+}
+
 // DefaultVersion is what Version returns for a change that a run recorded
 // before the change was made.
 const DefaultVersion = -1
