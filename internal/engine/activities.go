@@ -54,7 +54,8 @@ type activityPool struct {
 	closed  bool
 	running map[taskKey]context.CancelFunc
 	dead    map[taskKey]bool // canceled steps: never run or retry again
-	timers  map[*clock.Timer]struct{}
+	timers  map[*clock.Timer]time.Time // retry backoffs, by fire time
+	busy    int                        // attempts queued or running
 	parked  map[string][]*actTask // by activity name, until it is registered
 	wg      sync.WaitGroup
 	ctx     context.Context // canceled when Close gives up waiting
@@ -64,7 +65,7 @@ type activityPool struct {
 func newActivityPool(e *Engine, workers int) *activityPool {
 	p := &activityPool{
 		e: e, running: map[taskKey]context.CancelFunc{}, dead: map[taskKey]bool{},
-		timers: map[*clock.Timer]struct{}{}, parked: map[string][]*actTask{},
+		timers: map[*clock.Timer]time.Time{}, parked: map[string][]*actTask{},
 	}
 	p.cond = sync.NewCond(&p.mu)
 	p.ctx, p.stopAll = context.WithCancel(context.Background())
@@ -91,11 +92,42 @@ func (p *activityPool) dispatch(t *actTask) {
 			t.NotBefore = time.Time{}
 			p.dispatch(t)
 		})
-		p.timers[tm] = struct{}{}
+		p.timers[tm] = t.NotBefore
 		return
 	}
 	p.queue = append(p.queue, t)
+	p.busy++
 	p.cond.Signal()
+}
+
+// active returns the number of attempts queued or running.
+func (p *activityPool) active() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.busy
+}
+
+// nextRetry returns the earliest time a retry backoff ends.
+func (p *activityPool) nextRetry() (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var first time.Time
+	for _, at := range p.timers {
+		if first.IsZero() || at.Before(first) {
+			first = at
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// finished marks an attempt taken from the queue as over.
+func (p *activityPool) finished() {
+	p.mu.Lock()
+	p.busy--
+	p.mu.Unlock()
+	if p.e.onSettle != nil {
+		p.e.onSettle()
+	}
 }
 
 // cancel stops the attempt of a step whose outcome is no longer wanted.
@@ -151,6 +183,7 @@ func (p *activityPool) worker() {
 		if p.dead[k] {
 			delete(p.dead, k)
 			p.mu.Unlock()
+			p.finished()
 			continue
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
@@ -163,6 +196,7 @@ func (p *activityPool) worker() {
 		delete(p.running, k)
 		p.mu.Unlock()
 		cancel()
+		p.finished()
 	}
 }
 
@@ -175,6 +209,7 @@ func (p *activityPool) shutdown(ctx context.Context) {
 	for tm := range p.timers {
 		tm.Stop()
 	}
+	p.busy -= len(p.queue)
 	p.queue = nil
 	p.cond.Broadcast()
 	p.mu.Unlock()

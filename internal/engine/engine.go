@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -33,6 +34,10 @@ type Config struct {
 	// CheckUpgrade replays every run that has not ended before recovery and
 	// blocks those that diverge, so none of their work is started.
 	CheckUpgrade bool
+	// OnSettle, when set, is called each time the engine may have become
+	// quiescent (a run's inbox drained, an activity attempt ended), so a
+	// test environment can skip time when nothing else can happen.
+	OnSettle func()
 }
 
 type engineState uint8
@@ -60,6 +65,9 @@ type Engine struct {
 	ctx    context.Context // for store reads; canceled at the end of Close
 	cancel context.CancelFunc
 
+	onSettle func()
+	drains   atomic.Int64 // drain goroutines running, plus due timers being delivered
+
 	mu       sync.Mutex
 	state    engineState
 	runs     map[string]*Run
@@ -82,7 +90,7 @@ type parkedInput struct {
 func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
-		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize,
+		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, onSettle: cfg.OnSettle,
 		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 	}
@@ -302,6 +310,7 @@ func (e *Engine) deliverBatch(id string, ins []input) error {
 			r.lruElem = nil
 		}
 		e.procs.Add(1)
+		e.drains.Add(1)
 	}
 	e.mu.Unlock()
 	if start {
@@ -322,6 +331,7 @@ func (e *Engine) redeliverLater(id string, in input) {
 const redeliverDelay = 100 * time.Millisecond
 
 func (r *Run) drain() {
+	defer r.eng.settled(&r.eng.drains)
 	defer r.eng.procs.Done()
 	for {
 		r.mu.Lock()
@@ -573,4 +583,46 @@ func FailureOf(err error) *history.Failure {
 		f.Cause = fr.Failure()
 	}
 	return f
+}
+
+// settled decrements a busy counter and tells the OnSettle hook.
+func (e *Engine) settled(c *atomic.Int64) {
+	c.Add(-1)
+	if e.onSettle != nil {
+		e.onSettle()
+	}
+}
+
+// Quiescent reports whether nothing is happening: no run is being
+// processed and no activity attempt is queued or running. What remains are
+// timers (workflow timers and retry backoffs) and outside events.
+func (e *Engine) Quiescent() bool {
+	return e.drains.Load() == 0 && e.acts.active() == 0
+}
+
+// NextWake returns the earliest time an armed timer or retry backoff fires.
+func (e *Engine) NextWake() (time.Time, bool) {
+	t1, ok1 := e.timers.next()
+	t2, ok2 := e.acts.nextRetry()
+	switch {
+	case ok1 && ok2:
+		if t2.Before(t1) {
+			return t2, true
+		}
+		return t1, true
+	case ok1:
+		return t1, true
+	}
+	return t2, ok2
+}
+
+// ReplayRun replays the current generation of any run, ended or not,
+// against the registered code without changing anything, and returns the
+// first divergence or other reason the code cannot replay it.
+func (e *Engine) ReplayRun(ctx context.Context, id string) error {
+	info, err := e.store.Run(ctx, id)
+	if err != nil {
+		return err
+	}
+	return e.dryReplay(ctx, info)
 }

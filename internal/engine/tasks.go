@@ -60,19 +60,37 @@ func (e *Engine) doneTask(run string, step int64) {
 type timers struct {
 	e      *Engine
 	mu     sync.Mutex
-	armed  map[taskKey]*clock.Timer
+	armed  map[taskKey]armedTimer
 	closed bool
 }
 
+type armedTimer struct {
+	t  *clock.Timer
+	at time.Time
+}
+
 func newTimers(e *Engine) *timers {
-	return &timers{e: e, armed: map[taskKey]*clock.Timer{}}
+	return &timers{e: e, armed: map[taskKey]armedTimer{}}
+}
+
+// next returns the earliest fire time of the armed timers.
+func (ts *timers) next() (time.Time, bool) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	var first time.Time
+	for _, a := range ts.armed {
+		if first.IsZero() || a.at.Before(first) {
+			first = a.at
+		}
+	}
+	return first, !first.IsZero()
 }
 
 func (ts *timers) arm(run string, step int64, at time.Time) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	k := taskKey{run, step}
-	if ts.closed || ts.armed[k] != nil {
+	if _, ok := ts.armed[k]; ts.closed || ok {
 		return
 	}
 	fire := func() {
@@ -87,18 +105,22 @@ func (ts *timers) arm(run string, step int64, at time.Time) {
 	d := at.Sub(ts.e.clock.Now())
 	if d <= 0 {
 		// Due while the process was down, or due now.
-		go fire()
+		ts.e.drains.Add(1)
+		go func() {
+			defer ts.e.settled(&ts.e.drains)
+			fire()
+		}()
 		return
 	}
-	ts.armed[k] = ts.e.clock.AfterFunc(d, fire)
+	ts.armed[k] = armedTimer{ts.e.clock.AfterFunc(d, fire), at}
 }
 
 func (ts *timers) stop(run string, step int64) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	k := taskKey{run, step}
-	if t := ts.armed[k]; t != nil {
-		t.Stop()
+	if a, ok := ts.armed[k]; ok {
+		a.t.Stop()
 		delete(ts.armed, k)
 	}
 }
@@ -107,8 +129,8 @@ func (ts *timers) close() {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	ts.closed = true
-	for k, t := range ts.armed {
-		t.Stop()
+	for k, a := range ts.armed {
+		a.t.Stop()
 		delete(ts.armed, k)
 	}
 }
