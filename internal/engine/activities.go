@@ -53,10 +53,10 @@ type activityPool struct {
 	queue   []*actTask
 	closed  bool
 	running map[taskKey]context.CancelFunc
-	dead    map[taskKey]bool // canceled steps: never run or retry again
+	dead    map[taskKey]bool           // canceled steps: never run or retry again
 	timers  map[*clock.Timer]time.Time // retry backoffs, by fire time
 	busy    int                        // attempts queued or running
-	parked  map[string][]*actTask // by activity name, until it is registered
+	parked  map[string][]*actTask      // by activity name, until it is registered
 	wg      sync.WaitGroup
 	ctx     context.Context // canceled when Close gives up waiting
 	stopAll context.CancelFunc
