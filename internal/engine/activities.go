@@ -125,9 +125,7 @@ func (p *activityPool) finished() {
 	p.mu.Lock()
 	p.busy--
 	p.mu.Unlock()
-	if p.e.onSettle != nil {
-		p.e.onSettle()
-	}
+	p.e.settle()
 }
 
 // cancel stops the attempt of a step whose outcome is no longer wanted.

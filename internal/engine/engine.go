@@ -65,7 +65,7 @@ type Engine struct {
 	ctx    context.Context // for store reads; canceled at the end of Close
 	cancel context.CancelFunc
 
-	onSettle func()
+	onSettle atomic.Pointer[func()]
 	drains   atomic.Int64 // drain goroutines running, plus due timers being delivered
 
 	mu       sync.Mutex
@@ -90,11 +90,14 @@ type parkedInput struct {
 func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
-		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, onSettle: cfg.OnSettle,
+		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize,
 		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if cfg.OnSettle != nil {
+		e.SetOnSettle(cfg.OnSettle)
+	}
 	e.w = newWriter(cfg.Store, cfg.MaxCommitBatch)
 	e.acts = newActivityPool(e, cfg.MaxConcurrentActivities)
 	e.timers = newTimers(e)
@@ -585,12 +588,26 @@ func FailureOf(err error) *history.Failure {
 	return f
 }
 
+// SetOnSettle installs (or, with nil, removes) the hook called each time
+// the engine may have become quiescent.
+func (e *Engine) SetOnSettle(f func()) {
+	if f == nil {
+		e.onSettle.Store(nil)
+		return
+	}
+	e.onSettle.Store(&f)
+}
+
+func (e *Engine) settle() {
+	if f := e.onSettle.Load(); f != nil {
+		(*f)()
+	}
+}
+
 // settled decrements a busy counter and tells the OnSettle hook.
 func (e *Engine) settled(c *atomic.Int64) {
 	c.Add(-1)
-	if e.onSettle != nil {
-		e.onSettle()
-	}
+	e.settle()
 }
 
 // Quiescent reports whether nothing is happening: no run is being
