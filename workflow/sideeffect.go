@@ -72,10 +72,13 @@ func RecordMarker(ctx Context, name string, details any) {
 // recorded before the change existed.
 const DefaultVersion = engine.DefaultVersion
 
-// GetVersion guards a change to workflow code so runs already in flight keep
-// the old path: a run recorded before the change gets [DefaultVersion],
-// a run that reaches this point for the first time records maxSupported,
-// and replay returns what was recorded.
+// GetVersion guards a change to workflow code so that runs already past
+// this point keep the path they took. The first time a run reaches this
+// call live it records maxSupported, and replay returns what was recorded;
+// a run whose journal shows it passed this point before the call existed
+// gets [DefaultVersion]. So runs recorded on the old code replay the old
+// path, and every run that reaches the change after the upgrade (new runs,
+// and old runs that were parked before this point) takes the new one.
 //
 //	v := workflow.GetVersion(ctx, "add-fraud-check", workflow.DefaultVersion, 1)
 //	if v == 1 {
@@ -84,7 +87,7 @@ const DefaultVersion = engine.DefaultVersion
 //
 // Once no run older than a version can exist, raise minSupported and delete
 // the old branch. A run whose version is outside [minSupported,
-// maxSupported] is blocked with an error that says so.
+// maxSupported] is blocked with an error that names the change.
 func GetVersion(ctx Context, changeID string, minSupported, maxSupported int) int {
 	return mustImpl(ctx).r.Version(changeID, minSupported, maxSupported)
 }

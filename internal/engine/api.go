@@ -111,6 +111,7 @@ func (e *Engine) dryReplay(ctx context.Context, info history.RunInfo) error {
 	}
 	r := newRun(e, info.ID)
 	r.lastSeq = events[len(events)-1].Seq
+	r.replaying = true
 	err = r.replayEvents(spec, events)
 	r.kill()
 	return err

@@ -40,6 +40,7 @@ func (r *Run) command(typ history.EventType, name string, payload []byte) (seq i
 		r.lastPayload = ev.Payload
 		return ev.Seq, false
 	}
+	r.replaying = false
 	return r.appendEvent(typ, name, payload), true
 }
 

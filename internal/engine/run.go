@@ -88,6 +88,7 @@ type Run struct {
 	queries     map[string]QueryHandler
 	versions    map[string]int
 	inQuery     bool
+	replaying   bool // the run was rebuilt by replay and has not had a live input since
 
 	cos     []*coroutine
 	current *coroutine
@@ -111,8 +112,14 @@ type round struct {
 	replies       []input
 	retry         []input // inputs to deliver again if the commit fails
 	queries       []queryAnswer
+	late          []lateAnswer // answers decided before the commit, sent after it
 	continued     bool
 	continueInput []byte
+}
+
+type lateAnswer struct {
+	in  input
+	err error
 }
 
 type queryAnswer struct {
@@ -134,7 +141,7 @@ func (r *Run) reset() {
 	// goroutines too.
 	r.spec, r.loaded, r.ended, r.terminated, r.blocked, r.status = nil, false, false, false, nil, 0
 	r.parent, r.parentStep, r.lastSeq, r.replay, r.lastPayload = "", 0, 0, nil, nil
-	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery = false, nil, nil, nil, nil, nil, false
+	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery, r.replaying = false, nil, nil, nil, nil, nil, false, false
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 }
 
@@ -168,7 +175,7 @@ func (r *Run) Codec() history.Codec { return r.eng.codec }
 func (r *Run) Now() time.Time { return r.now }
 
 // IsReplaying reports whether the code is re-executing recorded steps.
-func (r *Run) IsReplaying() bool { return len(r.replay) > 0 }
+func (r *Run) IsReplaying() bool { return r.replaying || len(r.replay) > 0 }
 
 // RootScope returns the run's outermost cancellation scope.
 func (r *Run) RootScope() *Scope { return r.root }
@@ -250,6 +257,7 @@ func (r *Run) applyInput(ev history.Event) {
 
 // appendInput records a live input event and applies it.
 func (r *Run) appendInput(ev history.Event) {
+	r.replaying = false
 	r.lastSeq++
 	ev.Seq = r.lastSeq
 	ev.Time = r.liveNow
@@ -285,10 +293,17 @@ func (r *Run) load() error {
 	if !ok {
 		return &NotRegisteredError{Kind: "workflow", Name: events[0].Name}
 	}
-	if r.fatal = r.replayEvents(spec, events); r.fatal != nil {
-		r.blocked = r.fatal
+	// Replaying until the first live input: even the code past the
+	// journal's last event already ran once.
+	r.replaying = true
+	if err := r.replayEvents(spec, events); err != nil {
 		r.kill()
-		r.replay = nil
+		lastSeq := r.lastSeq
+		r.reset()
+		r.status, r.parent, r.parentStep, r.lastSeq = info.Status, info.Parent, info.ParentStep, lastSeq
+		r.blocked = err
+		// An ended run stays ended even if today's code cannot replay it.
+		r.ended = info.Status.Ended()
 		return nil
 	}
 	r.loaded = true
@@ -343,64 +358,58 @@ func (r *Run) handle(inputs []input) {
 	r.round = round{}
 	r.liveNow = e.clock.Now()
 	for _, in := range inputs {
-		if in.kind == inStart && !in.startOnly {
-			if r.loaded || r.blocked != nil || r.round.create {
-				in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
-				continue
-			}
-			if in.spec == nil {
-				spec, ok := e.reg.workflow(in.name)
-				if !ok {
-					e.parkInput(in.name, r.id, in)
-					continue
-				}
-				in.spec = spec
-			}
-			r.create(in)
-			r.round.replies = append(r.round.replies, in)
-			if r.fatal != nil {
-				break
-			}
-			continue
-		}
-		if !r.loaded && r.blocked == nil && !r.round.create {
-			if err := r.load(); err != nil {
-				if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
-					r.create(in) // signal-with-start of a new run
-					r.round.replies = append(r.round.replies, in)
-					if r.fatal != nil {
-						break
-					}
-					continue
-				}
-				r.loadFailed(in, err)
-				continue
-			}
-			if r.blocked != nil && r.status != history.StatusBlocked {
-				r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(r.blocked))}
-				r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: r.blocked}
-			}
-			if r.loaded && r.status == history.StatusBlocked {
-				// Fixed code replays the run: it resumes.
-				r.round.status = &history.StatusUpdate{Status: history.StatusRunning}
-				e.redispatchRecovered(r)
-			}
-		}
-		r.apply(in)
-		if r.fatal != nil {
-			break
-		}
-		if r.round.continued {
+		r.handleOne(in)
+		if r.fatal == nil && r.round.continued {
 			r.restartGeneration()
-			if r.fatal != nil {
-				break
-			}
 		}
-	}
-	if r.fatal != nil {
-		r.becomeBlocked(inputs)
+		if r.fatal != nil {
+			// The inputs left still apply, to the now blocked run.
+			r.becomeBlocked()
+		}
 	}
 	r.commitRound()
+}
+
+func (r *Run) handleOne(in input) {
+	e := r.eng
+	if in.kind == inStart && !in.startOnly {
+		if r.loaded || r.blocked != nil || r.round.create {
+			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
+			return
+		}
+		if in.spec == nil {
+			spec, ok := e.reg.workflow(in.name)
+			if !ok {
+				e.parkInput(in.name, r.id, in)
+				return
+			}
+			in.spec = spec
+		}
+		r.round.replies = append(r.round.replies, in)
+		r.create(in)
+		return
+	}
+	if !r.loaded && r.blocked == nil && !r.round.create {
+		if err := r.load(); err != nil {
+			if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
+				r.round.replies = append(r.round.replies, in)
+				r.create(in) // signal-with-start of a new run
+				return
+			}
+			r.loadFailed(in, err)
+			return
+		}
+		if r.blocked != nil && r.status != history.StatusBlocked {
+			r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(r.blocked))}
+			r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: r.blocked}
+		}
+		if r.loaded && r.status == history.StatusBlocked {
+			// Fixed code replays the run: it resumes.
+			r.round.status = &history.StatusUpdate{Status: history.StatusRunning}
+			e.redispatchRecovered(r)
+		}
+	}
+	r.apply(in)
 }
 
 func (r *Run) loadFailed(in input, err error) {
@@ -472,17 +481,18 @@ func (r *Run) apply(in input) {
 		r.answerQuery(in)
 	case in.kind == inTerminate:
 		r.terminate(in)
-	case r.blocked != nil:
+	case r.blocked != nil && !r.ended:
+		// Answered after the commit, which may record the blocked status.
+		var err error
 		switch in.kind {
 		case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
 			e.log.Warn("chorus: dropping an outcome for a blocked run; the work is redone once the run resumes",
 				"run", r.id, "step", in.step, "reason", r.blocked)
-			in.answer(nil)
 		case inResume, inStart:
-			in.answer(nil)
 		default:
-			in.answer(&BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked})
+			err = &BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked}
 		}
+		r.round.late = append(r.round.late, lateAnswer{in, err})
 	case in.kind == inResume:
 		r.round.replies = append(r.round.replies, in)
 	case in.kind == inStart: // signal-with-start of a run that exists
@@ -575,40 +585,46 @@ func (r *Run) terminate(in input) {
 }
 
 // becomeBlocked throws away the current round after workflow code failed
-// live (a panic, a payload that does not encode): nothing of it is recorded,
-// and the run's status says why it stopped.
-func (r *Run) becomeBlocked(inputs []input) {
+// live (a panic, a payload that does not encode, a version no longer
+// supported): nothing of it is recorded, and the run's status says why it
+// stopped. Those who wait for an input of the round are answered once the
+// blocked status is durable.
+func (r *Run) becomeBlocked() {
 	e := r.eng
 	reason := r.fatal
-	created := r.round.create
+	rd := r.round
+	blockedErr := &BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason}
 	r.kill()
-	answered := r.round.queries
-	for i := range answered {
-		answered[i].err = &BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason}
-	}
-	r.round = round{queries: answered}
-	if created {
+	if rd.create {
 		// Nothing was ever recorded: the caller of Start gets the error.
-		for _, in := range inputs {
+		for _, in := range rd.replies {
 			in.answer(reason)
 		}
+		for _, q := range rd.queries {
+			q.in.answer(reason)
+		}
 		r.reset()
+		r.round = round{late: rd.late}
 		return
 	}
 	e.log.Error("chorus: run blocked", "run", r.id, "err", reason)
-	lastSeq, parent, parentStep := r.lastSeq, r.parent, r.parentStep
+	lastSeq := r.lastSeq - int64(len(rd.events))
+	parent, parentStep := r.parent, r.parentStep
 	r.reset()
 	r.blocked, r.lastSeq, r.parent, r.parentStep = reason, lastSeq, parent, parentStep
+	r.round = round{late: rd.late}
 	r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(reason))}
 	r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason}
-	for _, in := range inputs {
-		switch in.kind {
-		case inCancel, inSignal:
-			in.answer(&BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason})
-		case inQuery:
-		default:
-			in.answer(nil)
+	for _, in := range rd.replies {
+		var err error
+		if !isInternalInput(in.kind) && in.kind != inResume {
+			err = blockedErr
 		}
+		r.round.late = append(r.round.late, lateAnswer{in, err})
+	}
+	for _, q := range rd.queries {
+		q.err, q.answer = blockedErr, nil
+		r.round.queries = append(r.round.queries, q)
 	}
 }
 
@@ -619,6 +635,7 @@ func (r *Run) commitRound() {
 	rd := &r.round
 	if !rd.create && len(rd.events) == 0 && rd.status == nil && len(rd.addTasks) == 0 && len(rd.doneTasks) == 0 {
 		r.sendQueryAnswers(nil)
+		r.sendLate(nil)
 		for _, in := range rd.replies {
 			in.answer(nil)
 		}
@@ -636,6 +653,7 @@ func (r *Run) commitRound() {
 	err := e.w.submit(b)
 	if err != nil {
 		r.sendQueryAnswers(err)
+		r.sendLate(err)
 		r.commitFailed(err)
 		return
 	}
@@ -654,12 +672,26 @@ func (r *Run) commitRound() {
 		e.runTask(t, r.spec.Name(), rd.events)
 	}
 	r.sendQueryAnswers(nil)
+	r.sendLate(nil)
 	for _, in := range rd.replies {
 		in.answer(nil)
 	}
 	if rd.outcome != nil {
 		e.notify(r.id, *rd.outcome)
 	}
+}
+
+// sendLate answers the inputs whose answer was decided before the commit;
+// a failed commit turns every answer into its error.
+func (r *Run) sendLate(commitErr error) {
+	for _, l := range r.round.late {
+		if commitErr != nil && !isInternalInput(l.in.kind) {
+			l.in.answer(commitErr)
+			continue
+		}
+		l.in.answer(l.err)
+	}
+	r.round.late = nil
 }
 
 func (r *Run) stillPending(step int64) bool {
