@@ -245,9 +245,10 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 		_ = e.deliver(run, in)
 		return
 	}
+	// Not answered: whoever waits for this input (a task's completion
+	// callback) must not think it is done before it is journaled.
 	e.log.Warn("chorus: run's workflow is not registered; its input waits until it is", "run", run,
 		"err", &NotRegisteredError{Kind: "workflow", Name: workflow})
-	in.answer(nil)
 }
 
 // Start records a new run and executes its code up to its first wait.

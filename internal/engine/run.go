@@ -40,6 +40,10 @@ type input struct {
 	parent     string
 	parentStep int64
 	startOnly  bool // signal-with-start: start unless the run exists, without error
+	// internal marks inputs that the engine sends on behalf of a task (a
+	// child to start or cancel, a signal between runs): they wait for a
+	// missing registration instead of failing.
+	internal bool
 	// inChildResult only: the child run, whose notify task is deleted once
 	// the parent recorded the outcome.
 	child string
@@ -415,7 +419,9 @@ func (r *Run) handleOne(in input) {
 func (r *Run) loadFailed(in input, err error) {
 	e := r.eng
 	var nr *NotRegisteredError
-	if errors.As(err, &nr) && in.kind != inCancel && in.kind != inQuery && in.kind != inTerminate {
+	if errors.As(err, &nr) && (isInternalInput(in.kind) || in.internal || in.kind == inResume) {
+		// Work the journal promised waits for the registration; nobody has
+		// been told it is done, so nothing is lost if the process dies.
 		e.parkInput(nr.Name, r.id, in)
 		return
 	}

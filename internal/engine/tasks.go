@@ -144,7 +144,7 @@ func (e *Engine) startChild(t history.Task) {
 		e.log.Error("chorus: corrupt start-child task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
-	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep}
+	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true}
 	in.spec, _ = e.reg.workflow(cp.Workflow)
 	in.after = func(err error) {
 		switch {
@@ -215,7 +215,7 @@ func (e *Engine) sendSignal(t history.Task) {
 		e.log.Error("chorus: corrupt send-signal task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
-	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value}
+	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value, internal: true}
 	in.after = func(err error) {
 		if errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed) {
 			return
@@ -238,12 +238,18 @@ func (e *Engine) sendSignal(t history.Task) {
 // cancelChild asks a child to cancel because its parent's scope was.
 func (e *Engine) cancelChild(t history.Task) {
 	child := string(t.Input)
-	in := input{kind: inCancel}
+	in := input{kind: inCancel, internal: true}
 	in.after = func(err error) {
-		if errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed) {
-			return
+		var be *BlockedError
+		switch {
+		case err == nil, errors.Is(err, ErrRunEnded), errors.Is(err, history.ErrRunNotFound), errors.As(err, &be):
+			// Done, or nothing left to cancel (a blocked child is the
+			// operator's to terminate).
+			e.doneTask(t.RunID, t.Step)
+		default:
+			// The task stays and is tried again after the next Open.
+			e.log.Warn("chorus: cancel child", "parent", t.RunID, "child", child, "err", err)
 		}
-		e.doneTask(t.RunID, t.Step)
 	}
 	_ = e.deliver(child, in)
 }
