@@ -1,7 +1,9 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
@@ -121,4 +123,28 @@ func ContinueAsNew[In, Out any](ctx Context, wf *Definition[In, Out], in In) err
 		return &engine.PayloadError{What: fmt.Sprintf("encode input of workflow %q to continue as new", wf.Name()), Err: err}
 	}
 	return &engine.ContinueAsNewError{Workflow: wf.Name(), Input: b}
+}
+
+// ContinueAsNewWith is [ContinueAsNew] for the run's own workflow, for code
+// that cannot name its definition (a package-level definition cannot refer
+// to itself in its own function). in must have the workflow's input type;
+// otherwise the run is blocked with an error that says so.
+func ContinueAsNewWith[In any](ctx Context, in In) error {
+	c := mustImpl(ctx)
+	if want := c.inType; want != nil && want != reflect.TypeFor[In]() {
+		c.r.Fail(fmt.Errorf("chorus: workflow %q takes %v, but ContinueAsNewWith was given %v", c.r.WorkflowName(), want, reflect.TypeFor[In]()))
+	}
+	b, err := c.r.Codec().Marshal(in)
+	if err != nil {
+		return &engine.PayloadError{What: fmt.Sprintf("encode input of workflow %q to continue as new", c.r.WorkflowName()), Err: err}
+	}
+	return &engine.ContinueAsNewError{Workflow: c.r.WorkflowName(), Input: b}
+}
+
+// IsContinueAsNew reports whether err asks to continue the run as new (it
+// was returned by [ContinueAsNew] or [ContinueAsNewWith], possibly
+// wrapped), for code that must not treat it as a failure.
+func IsContinueAsNew(err error) bool {
+	var can *engine.ContinueAsNewError
+	return errors.As(err, &can)
 }

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"reflect"
 	"time"
 
 	"github.com/chorusdev/chorus/activity"
@@ -37,6 +38,7 @@ type wfContext struct {
 	key     any
 	val     any
 	actOpts *activity.Options
+	inType  reflect.Type // the workflow's input type, for ContinueAsNewWith
 }
 
 func (c *wfContext) impl() *wfContext { return c }

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/benbjohnson/clock"
-
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/workflow"
@@ -115,24 +113,21 @@ func ExampleExecuteChildWorkflow() {
 
 // A loop that would grow its journal forever continues as new instead.
 func ExampleContinueAsNew() {
-	var Countdown *workflow.Definition[int, string]
-	Countdown = workflow.New("countdown", func(ctx workflow.Context, n int) (string, error) {
+	var Countdown = workflow.New("countdown", func(ctx workflow.Context, n int) (string, error) {
 		if n == 0 {
 			return "liftoff", nil
 		}
-		if err := workflow.Sleep(ctx, time.Second); err != nil {
+		if err := workflow.Sleep(ctx, 10*time.Millisecond); err != nil {
 			return "", err
 		}
-		return "", workflow.ContinueAsNew(ctx, Countdown, n-1)
+		// The run's own definition cannot be named here (it would refer to
+		// itself), so the input alone says how to go on.
+		return "", workflow.ContinueAsNewWith(ctx, n-1)
 	})
 	ctx := context.Background()
-	mock := clock.NewMock()
-	eng, done := exampleEngine(&chorus.Options{Clock: mock}, Countdown)
+	eng, done := exampleEngine(nil, Countdown)
 	defer done()
 	run, _ := chorus.Start(ctx, eng, Countdown, 3, &chorus.StartOptions{ID: "countdown"})
-	for range 3 {
-		mock.Add(time.Second)
-	}
 	fmt.Println(run.Result(ctx))
 	info, _ := eng.Describe(ctx, "countdown")
 	fmt.Println(info.Events, "events in the last generation")

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/chorusdev/chorus/internal/engine"
 )
@@ -40,7 +41,7 @@ func (d *Definition[In, Out]) Execute(r *engine.Run, input []byte) ([]byte, erro
 	if err := r.Codec().Unmarshal(input, &in); err != nil {
 		return nil, &engine.PayloadError{What: fmt.Sprintf("decode input of workflow %q into %T", d.name, in), Err: err}
 	}
-	out, err := d.fn(&wfContext{r: r, scope: r.RootScope()}, in)
+	out, err := d.fn(&wfContext{r: r, scope: r.RootScope(), inType: reflect.TypeFor[In]()}, in)
 	if err != nil {
 		return nil, err
 	}

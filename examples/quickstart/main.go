@@ -41,17 +41,17 @@ type (
 // across retries and crashes, to the system it calls; here we only print it.
 var (
 	Reserve = activity.New("reserve-inventory", func(ctx context.Context, o Order) (Reservation, error) {
-		key := step(ctx, 1)
+		key := begin(ctx, 1)
 		fmt.Printf("[activity] reserve-inventory: reserved %d x %s (%s)\n", o.Qty, o.Item, key)
 		return Reservation{ID: "RSV-" + o.ID}, nil
 	})
 	Charge = activity.New("charge-card", func(ctx context.Context, o Order) (Receipt, error) {
-		key := step(ctx, 2)
+		key := begin(ctx, 2)
 		fmt.Printf("[activity] charge-card: charged $%d.%02d to card ending %s (%s)\n", o.Cents/100, o.Cents%100, o.Card, key)
 		return Receipt{ChargeID: "CH-" + o.ID}, nil
 	})
 	Ship = activity.New("ship-order", func(ctx context.Context, o Order) (Shipment, error) {
-		key := step(ctx, 3)
+		key := begin(ctx, 3)
 		fmt.Printf("[activity] ship-order: handed %s to the carrier (%s)\n", o.ID, key)
 		return Shipment{Tracking: "TRK-" + o.ID}, nil
 	})
@@ -90,18 +90,16 @@ var PlaceOrder = workflow.New("place-order", func(ctx workflow.Context, o Order)
 // activities have completed.
 var crashAfter int
 
-// step is where the crash demo hooks in: activity n calls it as it starts.
-// The engine dispatches activity n only after committing the journal entry
-// that records activity n-1 as completed, so killing the process here proves
-// the point: everything before is durable, and on the next run activity n
-// (already scheduled, cut short) runs again while activities 1..n-1 do not.
-// Killing at the end of activity n-1 instead would cut it short before its
-// result was recorded, and it would rightly run again.
-func step(ctx context.Context, n int) string {
+// begin is called by activity n as it starts, and is where the crash demo
+// strikes. The engine dispatches activity n only after committing the
+// journal entry that records activity n-1 as completed, so dying here shows
+// the guarantee: on the next run activity n (scheduled, cut short) runs
+// again and activities 1..n-1 do not. Dying at the end of activity n-1
+// instead would lose its unrecorded result, and it would rightly run again.
+func begin(ctx context.Context, n int) (attemptAndKey string) {
 	if crashAfter > 0 && n == crashAfter+1 {
 		fmt.Printf("*** simulating a crash: killing the process before activity %d does anything ***\n", n)
-		// Process.Kill is SIGKILL on Unix (TerminateProcess on Windows): no
-		// deferred calls, no Close, exactly like pulling the plug.
+		// SIGKILL on Unix: no deferred calls, no Close, like pulling the plug.
 		self, _ := os.FindProcess(os.Getpid())
 		if err := self.Kill(); err != nil {
 			panic(err)

@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 // error.
 func quickstart(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
@@ -75,12 +75,14 @@ func TestCrashAndResume(t *testing.T) {
 	out, err = quickstart(t, "-db", db)
 	require.NoError(t, err, out)
 	require.Equal(t, 1, strings.Count(out, "[activity] "), out)
-	requireInOrder(t, out, "resuming order-42", shipLine, confLine, journalLine)
+	requireInOrder(t, out, "resuming order-42", shipLine, "[workflow] shipped", confLine, journalLine)
+	require.Equal(t, 1, strings.Count(out, "[workflow] "), "replayed steps must not be announced again:\n%s", out)
 
 	// Once more: the run is over, nothing runs, the stored result is shown.
 	out, err = quickstart(t, "-db", db)
 	require.NoError(t, err, out)
 	require.Zero(t, strings.Count(out, "[activity] "), out)
+	require.Zero(t, strings.Count(out, "[workflow] "), out)
 	requireInOrder(t, out, "order-42 is already completed", confLine, journalLine)
 }
 

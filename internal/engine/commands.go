@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/chorusdev/chorus/activity"
@@ -18,7 +19,13 @@ func (r *Run) checkCommand(what string) {
 	if r.inQuery {
 		panic(errQueryMisuse{what})
 	}
-	if r.current == nil && !r.killing {
+	if r.killing {
+		// Deferred workflow code running while the run is torn down
+		// (terminated, evicted, continued as new): nothing it does may
+		// reach the journal.
+		runtime.Goexit()
+	}
+	if r.current == nil {
 		panic("chorus: workflow API called outside the workflow's own code (a plain goroutine or after the run ended); use workflow.Go for concurrency")
 	}
 }

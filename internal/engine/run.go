@@ -389,6 +389,17 @@ func (r *Run) handleOne(in input) {
 			}
 			in.spec = spec
 		}
+		// The run may exist without being in memory: never run its code
+		// again as if it were new. (The commit would refuse the duplicate
+		// too, but only after the code ran.)
+		switch _, err := e.store.Run(e.ctx, r.id); {
+		case err == nil:
+			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
+			return
+		case !errors.Is(err, history.ErrRunNotFound):
+			in.answer(fmt.Errorf("chorus: start run %q: %w", r.id, err))
+			return
+		}
 		r.round.replies = append(r.round.replies, in)
 		r.create(in)
 		return
@@ -403,7 +414,7 @@ func (r *Run) handleOne(in input) {
 			r.loadFailed(in, err)
 			return
 		}
-		if r.blocked != nil && r.status != history.StatusBlocked {
+		if r.blocked != nil && r.status != history.StatusBlocked && !r.ended {
 			r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(r.blocked))}
 			r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: r.blocked}
 		}
