@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/chorusdev/chorus/activity"
-	"github.com/chorusdev/chorus/internal/engine"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -245,10 +244,7 @@ func (s *Saga) CompensateOnError(errp *error) {
 	*errp = &compensatedError{err: *errp, comp: cerr, steps: n}
 }
 
-func isContinueAsNew(err error) bool {
-	var can *engine.ContinueAsNewError
-	return errors.As(err, &can)
-}
+func isContinueAsNew(err error) bool { return workflow.IsContinueAsNew(err) }
 
 func (s *Saga) details(i int, err error) MarkerDetails {
 	d := MarkerDetails{Saga: s.opts.Name, Index: i, Step: s.steps[i].name, Kind: s.steps[i].kind}
