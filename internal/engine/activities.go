@@ -55,7 +55,6 @@ type activityPool struct {
 	running map[taskKey]context.CancelFunc
 	dead    map[taskKey]bool           // canceled steps: never run or retry again
 	timers  map[*clock.Timer]time.Time // retry backoffs, by fire time
-	busy    int                        // attempts queued or running
 	parked  map[string][]*actTask      // by activity name, until it is registered
 	wg      sync.WaitGroup
 	ctx     context.Context // canceled when Close gives up waiting
@@ -86,25 +85,20 @@ func (p *activityPool) dispatch(t *actTask) {
 	if d := t.NotBefore.Sub(p.e.clock.Now()); !t.NotBefore.IsZero() && d > 0 {
 		var tm *clock.Timer
 		tm = p.e.clock.AfterFunc(d, func() {
+			p.e.busy.Add(1) // before the timer stops being visible to NextWake
 			p.mu.Lock()
 			delete(p.timers, tm)
 			p.mu.Unlock()
 			t.NotBefore = time.Time{}
 			p.dispatch(t)
+			p.e.settled()
 		})
 		p.timers[tm] = t.NotBefore
 		return
 	}
 	p.queue = append(p.queue, t)
-	p.busy++
+	p.e.busy.Add(1)
 	p.cond.Signal()
-}
-
-// active returns the number of attempts queued or running.
-func (p *activityPool) active() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.busy
 }
 
 // nextRetry returns the earliest time a retry backoff ends.
@@ -121,12 +115,7 @@ func (p *activityPool) nextRetry() (time.Time, bool) {
 }
 
 // finished marks an attempt taken from the queue as over.
-func (p *activityPool) finished() {
-	p.mu.Lock()
-	p.busy--
-	p.mu.Unlock()
-	p.e.settle()
-}
+func (p *activityPool) finished() { p.e.settled() }
 
 // cancel stops the attempt of a step whose outcome is no longer wanted.
 func (p *activityPool) cancel(run string, step int64) {
@@ -207,7 +196,7 @@ func (p *activityPool) shutdown(ctx context.Context) {
 	for tm := range p.timers {
 		tm.Stop()
 	}
-	p.busy -= len(p.queue)
+	p.e.busy.Add(-int64(len(p.queue)))
 	p.queue = nil
 	p.cond.Broadcast()
 	p.mu.Unlock()

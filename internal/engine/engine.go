@@ -66,7 +66,12 @@ type Engine struct {
 	cancel context.CancelFunc
 
 	onSettle atomic.Pointer[func()]
-	drains   atomic.Int64 // drain goroutines running, plus due timers being delivered
+	// busy counts work in flight: drains running, activity attempts queued
+	// or running, timers being delivered. Work handed from one stage to
+	// the next is counted in the next before it leaves the previous, so
+	// zero means nothing can happen until a timer fires or a caller acts.
+	busy      atomic.Int64
+	redeliver map[*clock.Timer]time.Time // inputs to try again after a failed commit
 
 	mu       sync.Mutex
 	state    engineState
@@ -93,6 +98,7 @@ func New(cfg Config) (*Engine, error) {
 		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize,
 		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
+		redeliver: map[*clock.Timer]time.Time{},
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if cfg.OnSettle != nil {
@@ -314,7 +320,7 @@ func (e *Engine) deliverBatch(id string, ins []input) error {
 			r.lruElem = nil
 		}
 		e.procs.Add(1)
-		e.drains.Add(1)
+		e.busy.Add(1)
 	}
 	e.mu.Unlock()
 	if start {
@@ -325,9 +331,18 @@ func (e *Engine) deliverBatch(id string, ins []input) error {
 
 // redeliverLater retries an input whose commit failed, after a pause.
 func (e *Engine) redeliverLater(id string, in input) {
-	e.clock.AfterFunc(redeliverDelay, func() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var t *clock.Timer
+	t = e.clock.AfterFunc(redeliverDelay, func() {
+		e.busy.Add(1)
+		e.mu.Lock()
+		delete(e.redeliver, t)
+		e.mu.Unlock()
 		_ = e.deliver(id, in)
+		e.settled()
 	})
+	e.redeliver[t] = e.clock.Now().Add(redeliverDelay)
 }
 
 // redeliverDelay is the pause before an input whose commit failed is tried
@@ -335,7 +350,7 @@ func (e *Engine) redeliverLater(id string, in input) {
 const redeliverDelay = 100 * time.Millisecond
 
 func (r *Run) drain() {
-	defer r.eng.settled(&r.eng.drains)
+	defer r.eng.settled()
 	defer r.eng.procs.Done()
 	for {
 		r.mu.Lock()
@@ -445,6 +460,11 @@ func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Unlock()
 
 	e.timers.close()
+	e.mu.Lock()
+	for t := range e.redeliver {
+		t.Stop()
+	}
+	e.mu.Unlock()
 	e.acts.shutdown(ctx)
 
 	e.mu.Lock()
@@ -605,9 +625,9 @@ func (e *Engine) settle() {
 	}
 }
 
-// settled decrements a busy counter and tells the OnSettle hook.
-func (e *Engine) settled(c *atomic.Int64) {
-	c.Add(-1)
+// settled ends one unit of busy work and tells the OnSettle hook.
+func (e *Engine) settled() {
+	e.busy.Add(-1)
 	e.settle()
 }
 
@@ -615,23 +635,26 @@ func (e *Engine) settled(c *atomic.Int64) {
 // processed and no activity attempt is queued or running. What remains are
 // timers (workflow timers and retry backoffs) and outside events.
 func (e *Engine) Quiescent() bool {
-	return e.drains.Load() == 0 && e.acts.active() == 0
+	return e.busy.Load() == 0
 }
 
-// NextWake returns the earliest time an armed timer or retry backoff fires.
+// NextWake returns the earliest time an armed timer, a retry backoff or a
+// redelivery fires.
 func (e *Engine) NextWake() (time.Time, bool) {
-	t1, ok1 := e.timers.next()
-	t2, ok2 := e.acts.nextRetry()
-	switch {
-	case ok1 && ok2:
-		if t2.Before(t1) {
-			return t2, true
+	var first time.Time
+	consider := func(t time.Time, ok bool) {
+		if ok && (first.IsZero() || t.Before(first)) {
+			first = t
 		}
-		return t1, true
-	case ok1:
-		return t1, true
 	}
-	return t2, ok2
+	consider(e.timers.next())
+	consider(e.acts.nextRetry())
+	e.mu.Lock()
+	for _, at := range e.redeliver {
+		consider(at, true)
+	}
+	e.mu.Unlock()
+	return first, !first.IsZero()
 }
 
 // ReplayRun replays the current generation of any run, ended or not,

@@ -93,7 +93,10 @@ func (ts *timers) arm(run string, step int64, at time.Time) {
 	if _, ok := ts.armed[k]; ts.closed || ok {
 		return
 	}
+	// fire runs counted as busy, so the engine never looks idle between the
+	// timer leaving armed and its input reaching the run.
 	fire := func() {
+		defer ts.e.settled()
 		ts.mu.Lock()
 		delete(ts.armed, k)
 		closed := ts.closed
@@ -105,14 +108,11 @@ func (ts *timers) arm(run string, step int64, at time.Time) {
 	d := at.Sub(ts.e.clock.Now())
 	if d <= 0 {
 		// Due while the process was down, or due now.
-		ts.e.drains.Add(1)
-		go func() {
-			defer ts.e.settled(&ts.e.drains)
-			fire()
-		}()
+		ts.e.busy.Add(1)
+		go fire()
 		return
 	}
-	ts.armed[k] = armedTimer{ts.e.clock.AfterFunc(d, fire), at}
+	ts.armed[k] = armedTimer{ts.e.clock.AfterFunc(d, func() { ts.e.busy.Add(1); fire() }), at}
 }
 
 func (ts *timers) stop(run string, step int64) {
