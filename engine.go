@@ -60,7 +60,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger,
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
-		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade,
+		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: *o.Limits,
 	})
 	if err != nil {
 		return nil, err

@@ -35,6 +35,8 @@ var (
 	ErrNotChorusDatabase = history.ErrNotChorusDatabase
 	// ErrSchemaTooNew: the database was written by a newer Chorus.
 	ErrSchemaTooNew = history.ErrSchemaTooNew
+	// ErrLimitExceeded: a run reached one of its [Limits]; see [LimitError].
+	ErrLimitExceeded = engine.ErrLimitExceeded
 )
 
 // Error types with fields for the caller.
@@ -53,6 +55,9 @@ type (
 	PanicError = engine.PanicError
 	// PayloadError reports a payload that could not be encoded or decoded.
 	PayloadError = engine.PayloadError
+	// LimitError names the limit a run reached, the value it would have
+	// reached and the limit.
+	LimitError = engine.LimitError
 )
 
 // WorkflowError is the error [Run.Result] returns for a run that failed or

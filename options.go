@@ -10,6 +10,7 @@ import (
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/engine"
 )
 
 // Defaults of [Options].
@@ -22,7 +23,21 @@ const (
 	// DefaultMaxCommitBatch is how many runs' steps one transaction commits
 	// at most.
 	DefaultMaxCommitBatch = 1024
+	// DefaultMaxPayloadBytes caps one encoded payload (2 MiB).
+	DefaultMaxPayloadBytes = 2 << 20
+	// DefaultMaxHistoryEvents caps the events of a run's current generation.
+	DefaultMaxHistoryEvents = 50_000
+	// DefaultMaxHistoryBytes caps the size of a run's current generation
+	// (64 MiB).
+	DefaultMaxHistoryBytes = 64 << 20
+	// DefaultMaxPendingSignals caps the signals a run received and has not
+	// consumed yet.
+	DefaultMaxPendingSignals = 10_000
 )
+
+// Limits bound what one run may hold; see [Options.Limits]. A negative
+// field disables that limit.
+type Limits = engine.Limits
 
 // Options configures an [Engine]. A nil *Options means every default.
 type Options struct {
@@ -52,6 +67,15 @@ type Options struct {
 	// or the calling workflow says otherwise. Defaults to no timeout and
 	// unlimited retries with the [activity.RetryPolicy] defaults.
 	DefaultActivityOptions *activity.Options
+	// Limits bound what one run may hold. They are checked before anything
+	// is written: a call that would cross one gets a [*LimitError]; a run
+	// whose code would cross one is blocked with it, left readable and
+	// replayable, and resumes once the limit is raised. The engine warns in
+	// its log when a run's history passes 80% of a limit. Zero fields
+	// default to [DefaultMaxPayloadBytes], [DefaultMaxHistoryEvents],
+	// [DefaultMaxHistoryBytes] and [DefaultMaxPendingSignals]; a negative
+	// field means no limit.
+	Limits *Limits
 	// Definitions are registered before the engine recovers the journal's
 	// work, as if passed to [Engine.Register] right after Open. Defaults to
 	// none.
@@ -91,6 +115,15 @@ func (o *Options) WithDefaults() *Options {
 	if c.MaxCommitBatch == 0 {
 		c.MaxCommitBatch = DefaultMaxCommitBatch
 	}
+	var l Limits
+	if c.Limits != nil {
+		l = *c.Limits
+	}
+	l.MaxPayloadBytes = limitOr(l.MaxPayloadBytes, DefaultMaxPayloadBytes)
+	l.MaxHistoryEvents = limitOr(l.MaxHistoryEvents, DefaultMaxHistoryEvents)
+	l.MaxHistoryBytes = limitOr(l.MaxHistoryBytes, DefaultMaxHistoryBytes)
+	l.MaxPendingSignals = limitOr(l.MaxPendingSignals, DefaultMaxPendingSignals)
+	c.Limits = &l
 	return &c
 }
 
@@ -109,4 +142,16 @@ func (o *Options) validate() error {
 		return fmt.Errorf("chorus: Options.DefaultActivityOptions: %w", err)
 	}
 	return nil
+}
+
+// limitOr applies a default to a zero limit and turns a negative one into
+// "no limit" (0 for the engine).
+func limitOr[T int | int64](v, def T) T {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }

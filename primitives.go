@@ -67,6 +67,9 @@ func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflo
 	if err != nil {
 		return out, &PayloadError{What: fmt.Sprintf("encode argument of query %q", q.Name()), Err: err}
 	}
+	if err := e.core.CheckPayload(runID, b); err != nil {
+		return out, err
+	}
 	ans, err := e.core.Query(ctx, runID, q.Name(), b)
 	if err != nil {
 		return out, err

@@ -241,6 +241,12 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		return
 	}
 	if err == nil {
+		err = e.CheckPayload(t.RunID, out)
+		if err != nil {
+			err = activity.NonRetryable(err) // the same result would be refused again
+		}
+	}
+	if err == nil {
 		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, payload: out})
 		return
 	}

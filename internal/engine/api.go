@@ -10,12 +10,18 @@ import (
 
 // Signal delivers a signal to a run and returns once it is journaled.
 func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) error {
+	if err := e.CheckPayload(id, payload); err != nil {
+		return err
+	}
 	return e.call(ctx, id, input{kind: inSignal, name: name, payload: payload})
 }
 
 // SignalWithStart starts the run unless it exists, then signals it; both
 // happen in one commit when the run is new.
 func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte) error {
+	if err := errors.Join(e.CheckPayload(id, startInput), e.CheckPayload(id, payload)); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	open := e.state == stateOpen
 	e.mu.Unlock()

@@ -48,11 +48,15 @@ func (r *Run) command(typ history.EventType, name string, payload []byte) (seq i
 		return ev.Seq, false
 	}
 	r.replaying = false
+	if err := r.eng.CheckPayload(r.id, payload); err != nil {
+		r.Fail(err)
+	}
 	return r.appendEvent(typ, name, payload), true
 }
 
 // appendEvent appends a live event to the round.
 func (r *Run) appendEvent(typ history.EventType, name string, payload []byte) int64 {
+	r.histBytes += int64(len(payload)) + eventOverhead
 	r.lastSeq++
 	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: typ, Name: name, Payload: payload, Time: r.now})
 	return r.lastSeq
@@ -272,6 +276,11 @@ func (r *Run) complete(out []byte, err error) {
 	}
 	typ, status, payload := history.EventRunCompleted, history.StatusCompleted, out
 	var fail []byte
+	if err == nil && len(r.replay) == 0 {
+		if lerr := r.eng.CheckPayload(r.id, out); lerr != nil {
+			err = lerr // the result cannot be kept: the run fails, saying why
+		}
+	}
 	if err != nil {
 		var pe *PayloadError
 		if errors.As(err, &pe) {

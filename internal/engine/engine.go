@@ -34,6 +34,8 @@ type Config struct {
 	// CheckUpgrade replays every run that has not ended before recovery and
 	// blocks those that diverge, so none of their work is started.
 	CheckUpgrade bool
+	// Limits bound what one run may hold; zero fields mean no limit.
+	Limits Limits
 	// OnSettle, when set, is called each time the engine may have become
 	// quiescent (a run's inbox drained, an activity attempt ended), so a
 	// test environment can skip time when nothing else can happen.
@@ -56,6 +58,7 @@ type Engine struct {
 	log             *slog.Logger
 	defaultActivity *activity.Options
 	cacheSize       int
+	limits          Limits
 
 	reg    *registry
 	w      *writer
@@ -95,7 +98,7 @@ type parkedInput struct {
 func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
-		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize,
+		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, limits: cfg.Limits,
 		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 		redeliver: map[*clock.Timer]time.Time{},
@@ -259,6 +262,9 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 
 // Start records a new run and executes its code up to its first wait.
 func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte) error {
+	if err := e.CheckPayload(id, input); err != nil {
+		return err
+	}
 	return e.call(ctx, id, inputStart(spec, input))
 }
 

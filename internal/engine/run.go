@@ -92,7 +92,10 @@ type Run struct {
 	queries     map[string]QueryHandler
 	versions    map[string]int
 	inQuery     bool
-	replaying   bool // the run was rebuilt by replay and has not had a live input since
+	replaying   bool  // the run was rebuilt by replay and has not had a live input since
+	firstSeq    int64 // Seq of the current generation's RunStarted
+	histBytes   int64 // the current generation's size, for MaxHistoryBytes
+	warned      bool  // the run was warned that its history nears a limit
 
 	cos     []*coroutine
 	current *coroutine
@@ -147,6 +150,7 @@ func (r *Run) reset() {
 	r.parent, r.parentStep, r.lastSeq, r.replay, r.lastPayload = "", 0, 0, nil, nil
 	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery, r.replaying = false, nil, nil, nil, nil, nil, false, false
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
+	r.firstSeq, r.histBytes = 0, 0
 }
 
 // prepare readies the run to execute spec from the start of a generation.
@@ -263,6 +267,7 @@ func (r *Run) applyInput(ev history.Event) {
 func (r *Run) appendInput(ev history.Event) {
 	r.replaying = false
 	r.lastSeq++
+	r.histBytes += int64(len(ev.Payload)) + eventOverhead
 	ev.Seq = r.lastSeq
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
@@ -289,6 +294,10 @@ func (r *Run) load() error {
 	if len(events) > 0 {
 		r.lastSeq = events[len(events)-1].Seq
 	}
+	r.firstSeq = first
+	for _, ev := range events {
+		r.histBytes += int64(len(ev.Payload)) + eventOverhead
+	}
 	if len(events) == 0 || events[0].Type != history.EventRunStarted {
 		r.blocked = fmt.Errorf("%w: run %q: the journal of its current generation does not begin with RunStarted", history.ErrCorrupt, r.id)
 		return nil
@@ -302,9 +311,10 @@ func (r *Run) load() error {
 	r.replaying = true
 	if err := r.replayEvents(spec, events); err != nil {
 		r.kill()
-		lastSeq := r.lastSeq
+		lastSeq, hb := r.lastSeq, r.histBytes
 		r.reset()
 		r.status, r.parent, r.parentStep, r.lastSeq = info.Status, info.Parent, info.ParentStep, lastSeq
+		r.firstSeq, r.histBytes = first, hb
 		r.blocked = err
 		// An ended run stays ended even if today's code cannot replay it.
 		r.ended = info.Status.Ended()
@@ -350,6 +360,7 @@ func (r *Run) create(in input) {
 	r.parent, r.parentStep = in.parent, in.parentStep
 	r.round.create = true
 	r.now = r.liveNow
+	r.firstSeq = 1
 	r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
 	r.loaded = true
 	r.startMain(in.payload)
@@ -365,6 +376,9 @@ func (r *Run) handle(inputs []input) {
 		r.handleOne(in)
 		if r.fatal == nil && r.round.continued {
 			r.restartGeneration()
+		}
+		if r.fatal == nil && len(r.round.events) > 0 && !r.ended {
+			r.fatal = r.checkHistory()
 		}
 		if r.fatal != nil {
 			// The inputs left still apply, to the now blocked run.
@@ -478,7 +492,9 @@ func (r *Run) restartGeneration() {
 		r.kill()
 		r.prepare(spec)
 		r.now = r.liveNow
+		r.histBytes = 0
 		seq := r.appendEvent(history.EventRunStarted, spec.Name(), in)
+		r.firstSeq = seq
 		r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 		r.round.outcome = nil
 		r.startMain(in)
@@ -527,6 +543,10 @@ func (r *Run) apply(in input) {
 		}
 		r.round.replies = append(r.round.replies, in)
 	case in.kind == inSignal:
+		if m := r.eng.limits.MaxPendingSignals; m > 0 && r.pendingSignals() >= m {
+			r.round.late = append(r.round.late, lateAnswer{in, &LimitError{Limit: "MaxPendingSignals", RunID: r.id, Value: int64(m) + 1, Max: int64(m)}})
+			return
+		}
 		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: in.name, Payload: in.payload})
 		r.round.replies = append(r.round.replies, in)
 	default:
@@ -626,9 +646,9 @@ func (r *Run) becomeBlocked() {
 	}
 	e.log.Error("chorus: run blocked", "run", r.id, "err", reason)
 	lastSeq := r.lastSeq - int64(len(rd.events))
-	parent, parentStep := r.parent, r.parentStep
+	parent, parentStep, firstSeq := r.parent, r.parentStep, r.firstSeq
 	r.reset()
-	r.blocked, r.lastSeq, r.parent, r.parentStep = reason, lastSeq, parent, parentStep
+	r.blocked, r.lastSeq, r.parent, r.parentStep, r.firstSeq = reason, lastSeq, parent, parentStep, firstSeq
 	r.round = round{late: rd.late}
 	r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(reason))}
 	r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/chorusdev/chorus/history"
@@ -68,7 +69,7 @@ func (w *writer) loop() {
 		}
 		// Commits are never canceled half-way: a caller that gave up still
 		// needs to know the journal's state, and Close waits for them.
-		errs, err := w.store.Commit(context.Background(), batches)
+		errs, err := w.commit(batches)
 		for i, r := range reqs {
 			switch {
 			case err != nil:
@@ -81,3 +82,17 @@ func (w *writer) loop() {
 		clear(batches)
 	}
 }
+
+// commit calls the store, turning a panic into an error whose outcome is
+// unknown, so a broken store cannot take the writer (and every run) down.
+func (w *writer) commit(batches []*history.Batch) (errs []error, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			errs, err = nil, fmt.Errorf("%w: the store panicked during commit (the outcome is unknown): %v", ErrCommitUnknown, p)
+		}
+	}()
+	return w.store.Commit(context.Background(), batches)
+}
+
+// ErrCommitUnknown reports a commit whose outcome the store could not tell.
+var ErrCommitUnknown = errors.New("chorus: commit outcome unknown")
