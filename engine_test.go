@@ -575,3 +575,22 @@ func TestPerCallOptionsAndContextValues(t *testing.T) {
 	require.Equal(t, "tenant-9 opts wf", got)
 	require.EqualValues(t, 1, calls.Load(), "the call's MaximumAttempts (1) beats the definition's (5)")
 }
+
+func TestSecondEngineOnSameFileIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wf := workflow.New("wf", func(ctx workflow.Context, n int) (int, error) { return n, nil })
+	eng, path := setup(t, nil, wf)
+	_, err := chorus.Open(ctx, path, nil)
+	require.ErrorIs(t, err, chorus.ErrLocked)
+	require.ErrorContains(t, err, path)
+	run, err := chorus.Start(ctx, eng, wf, 1, nil)
+	require.NoError(t, err, "the first engine is unaffected")
+	_, err = run.Result(ctx)
+	require.NoError(t, err)
+	closeEngine(t, eng)
+	second := openEngine(t, path, nil, wf)
+	runs, err := second.List(ctx, nil)
+	require.NoError(t, err)
+	require.Len(t, runs, 1, "once the first engine closed, the second opens the same journal")
+}

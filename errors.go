@@ -35,6 +35,9 @@ var (
 	ErrNotChorusDatabase = history.ErrNotChorusDatabase
 	// ErrSchemaTooNew: the database was written by a newer Chorus.
 	ErrSchemaTooNew = history.ErrSchemaTooNew
+	// ErrLocked: another engine (in this process or another) has the
+	// database file open.
+	ErrLocked = history.ErrLocked
 	// ErrLimitExceeded: a run reached one of its [Limits]; see [LimitError].
 	ErrLimitExceeded = engine.ErrLimitExceeded
 )

@@ -23,4 +23,7 @@ var (
 	ErrCorrupt = errors.New("chorus: corrupt journal data")
 	// ErrStoreClosed: the store has been closed.
 	ErrStoreClosed = errors.New("chorus: store closed")
+	// ErrLocked: another process (or another store in this one) has the
+	// database open; one engine at a time owns a file.
+	ErrLocked = errors.New("chorus: database is in use by another engine")
 )

@@ -86,6 +86,26 @@ func openFile(ctx context.Context, path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
 	}
+	_, statErr := os.Stat(path)
+	lock, err := lockFile(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := openLocked(ctx, path, uri, o)
+	if err != nil {
+		if lock != nil {
+			_ = lock.Close()
+		}
+		if os.IsNotExist(statErr) {
+			_ = os.Remove(path) // created by lockFile; leave nothing behind
+		}
+		return nil, err
+	}
+	st.lock = lock
+	return st, nil
+}
+
+func openLocked(ctx context.Context, path, uri string, o Options) (*Store, error) {
 	if err := inspect(ctx, path, uri, o); err != nil {
 		return nil, err
 	}

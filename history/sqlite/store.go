@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -31,6 +32,8 @@ type Store struct {
 	// commitMu serializes Commit calls (the engine makes one at a time;
 	// this keeps a second caller from waiting on the pool instead).
 	commitMu sync.Mutex
+	// lock holds the file's exclusive flock until Close (nil in memory).
+	lock *os.File
 }
 
 var _ history.Store = (*Store)(nil)
@@ -109,7 +112,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	if err := s.closePools(); err != nil {
+	err := s.closePools()
+	if s.lock != nil {
+		_ = s.lock.Close() // after SQLite's connections: see lockFile
+	}
+	if err != nil {
 		return fmt.Errorf("%sclose %q: %v", errPrefix, s.path, err)
 	}
 	return nil

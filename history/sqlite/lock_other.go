@@ -1,0 +1,9 @@
+//go:build !unix
+
+package sqlite
+
+import "os"
+
+// lockFile does nothing where flock is not available: there, keeping one
+// engine per file is up to the application.
+func lockFile(string) (*os.File, error) { return nil, nil }

@@ -1,0 +1,33 @@
+//go:build unix
+
+package sqlite
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// lockFile takes an exclusive advisory lock (flock) on the database file, so
+// that a second engine, in this process or another, is refused with
+// history.ErrLocked instead of racing the first one for the same runs. flock
+// locks are independent of the POSIX record locks SQLite uses, and the
+// descriptor stays open until Close, after SQLite's own connections closed
+// (closing a descriptor of the file would drop the process's POSIX locks).
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644) // O_CREATE never truncates
+	if err != nil {
+		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%sopen %q: %w (close the other engine first)", errPrefix, path, history.ErrLocked)
+		}
+		return nil, fmt.Errorf("%sopen %q: lock: %v", errPrefix, path, err)
+	}
+	return f, nil
+}
