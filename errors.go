@@ -61,6 +61,9 @@ type (
 	// LimitError names the limit a run reached, the value it would have
 	// reached and the limit.
 	LimitError = engine.LimitError
+	// VersionError reports a run that follows a version of a change the
+	// code no longer supports; the run is blocked.
+	VersionError = engine.VersionError
 )
 
 // WorkflowError is the error [Run.Result] returns for a run that failed or

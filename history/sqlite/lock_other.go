@@ -2,8 +2,11 @@
 
 package sqlite
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // lockFile does nothing where flock is not available: there, keeping one
 // engine per file is up to the application.
-func lockFile(string) (*os.File, error) { return nil, nil }
+func lockFile(string, time.Duration) (*os.File, error) { return nil, nil }

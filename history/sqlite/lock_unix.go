@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -17,17 +18,29 @@ import (
 // locks are independent of the POSIX record locks SQLite uses, and the
 // descriptor stays open until Close, after SQLite's own connections closed
 // (closing a descriptor of the file would drop the process's POSIX locks).
-func lockFile(path string) (*os.File, error) {
+//
+// A lock that is busy is tried again for up to wait: a process that forks
+// (to run a command) shares the lock's open file until its child execs, so
+// a lock just released can stay held for a moment.
+func lockFile(path string, wait time.Duration) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644) // O_CREATE never truncates
 	if err != nil {
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%sopen %q: %w (close the other engine first)", errPrefix, path, history.ErrLocked)
+	deadline := time.Now().Add(wait)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
 		}
-		return nil, fmt.Errorf("%sopen %q: lock: %v", errPrefix, path, err)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	return f, nil
+	_ = f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("%sopen %q: %w (close the other engine first)", errPrefix, path, history.ErrLocked)
+	}
+	return nil, fmt.Errorf("%sopen %q: lock: %v", errPrefix, path, err)
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/chorusdev/chorus/history"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -87,7 +88,7 @@ func openFile(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
 	}
 	_, statErr := os.Stat(path)
-	lock, err := lockFile(path)
+	lock, err := lockFile(path, min(o.BusyTimeout, time.Second))
 	if err != nil {
 		return nil, err
 	}

@@ -67,7 +67,7 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 type Divergence struct {
 	RunID    string
 	Workflow string
-	Err      error // a *NonDeterminismError, *PanicError, *PayloadError or *NotRegisteredError
+	Err      error // a *NonDeterminismError, *VersionError, *PanicError, *PayloadError, *NotRegisteredError, ...
 }
 
 // CheckUpgrade replays every run that has not ended against the registered
@@ -83,11 +83,7 @@ func (e *Engine) CheckUpgrade(ctx context.Context) ([]Divergence, error) {
 			}
 			for _, info := range runs {
 				if err := e.dryReplay(ctx, info); err != nil {
-					var nde *NonDeterminismError
-					var pe *PanicError
-					var pl *PayloadError
-					var nr *NotRegisteredError
-					if !errors.As(err, &nde) && !errors.As(err, &pe) && !errors.As(err, &pl) && !errors.As(err, &nr) {
+					if isStoreError(err) || ctx.Err() != nil {
 						return nil, fmt.Errorf("chorus: check upgrade of run %q: %w", info.ID, err)
 					}
 					out = append(out, Divergence{RunID: info.ID, Workflow: info.Workflow, Err: err})
@@ -121,4 +117,14 @@ func (e *Engine) dryReplay(ctx context.Context, info history.RunInfo) error {
 	err = r.replayEvents(spec, events)
 	r.kill()
 	return err
+}
+
+// isStoreError reports an error of the store rather than of the code.
+func isStoreError(err error) bool {
+	for _, s := range []error{history.ErrStoreClosed, history.ErrRunNotFound, history.ErrConflict, ErrEngineClosed} {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
 }

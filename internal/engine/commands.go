@@ -176,8 +176,7 @@ func (r *Run) Version(changeID string, minSupported, maxSupported int) int {
 
 func (r *Run) checkVersion(changeID string, v, minSupported, maxSupported int) int {
 	if v < minSupported || v > maxSupported {
-		r.Fail(fmt.Errorf("chorus: run %q follows version %d of change %q, but the code supports versions %d to %d only",
-			r.id, v, changeID, minSupported, maxSupported))
+		r.Fail(&VersionError{RunID: r.id, ChangeID: changeID, Version: v, Min: minSupported, Max: maxSupported})
 	}
 	return v
 }
@@ -334,7 +333,8 @@ type notifyPayload struct {
 // new input, and the new generation's first commands.
 func (r *Run) continueAsNew(can *ContinueAsNewError) {
 	if can.Workflow != r.spec.Name() {
-		r.Fail(fmt.Errorf("chorus: run %q of workflow %q cannot continue as workflow %q", r.id, r.spec.Name(), can.Workflow))
+		r.Fail(&NonDeterminismError{RunID: r.id, Workflow: r.spec.Name(), Step: r.lastSeq + 1,
+			Recorded: "nothing yet", Issued: fmt.Sprintf("asks to continue as workflow %q; a run can only continue as its own workflow", can.Workflow)})
 	}
 	_, live := r.command(history.EventRunContinuedAsNew, "", can.Input)
 	r.ended = true

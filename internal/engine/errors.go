@@ -109,3 +109,17 @@ func describeEvent(ev history.Event) string {
 	}
 	return b.String()
 }
+
+// VersionError reports a run that follows a version of a change which the
+// code no longer supports (see workflow.GetVersion). The run is blocked.
+type VersionError struct {
+	RunID    string
+	ChangeID string
+	Version  int
+	Min, Max int
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("chorus: run %q follows version %d of change %q, but the code supports versions %d to %d only",
+		e.RunID, e.Version, e.ChangeID, e.Min, e.Max)
+}

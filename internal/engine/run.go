@@ -222,10 +222,13 @@ func (r *Run) applyInput(ev history.Event) {
 	case history.EventActivityCompleted, history.EventActivityFailed, history.EventTimerFired,
 		history.EventChildCompleted, history.EventChildFailed, history.EventSignalDelivered:
 		f := r.pending[ev.Ref]
-		if f == nil {
+		if f == nil || f.kind != answeredBy[ev.Type] {
+			issued := fmt.Sprintf("has nothing waiting at step %d", ev.Ref)
+			if f != nil {
+				issued = fmt.Sprintf("waits at step %d for something else (%s)", ev.Ref, f.kind)
+			}
 			r.fatal = &NonDeterminismError{
-				RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
-				Issued: fmt.Sprintf("has nothing waiting at step %d", ev.Ref),
+				RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev), Issued: issued,
 			}
 			return
 		}

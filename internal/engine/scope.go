@@ -36,6 +36,29 @@ const (
 	futSignal
 )
 
+func (k futureKind) String() string {
+	switch k {
+	case futActivity:
+		return "an activity"
+	case futTimer:
+		return "a timer"
+	case futChild:
+		return "a child workflow"
+	case futSignal:
+		return "a signal delivery"
+	}
+	return "nothing"
+}
+
+// answeredBy maps each input event that settles a future to the kind of
+// future it settles.
+var answeredBy = map[history.EventType]futureKind{
+	history.EventActivityCompleted: futActivity, history.EventActivityFailed: futActivity,
+	history.EventTimerFired:     futTimer,
+	history.EventChildCompleted: futChild, history.EventChildFailed: futChild,
+	history.EventSignalDelivered: futSignal,
+}
+
 // Future is the pending outcome of a command.
 type Future struct {
 	kind    futureKind
