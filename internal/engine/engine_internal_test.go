@@ -109,3 +109,24 @@ func TestPanicInCoroutineIsFatal(t *testing.T) {
 	require.Equal(t, "kaboom", pe.Value)
 	r.kill()
 }
+
+// BenchmarkSchedulerStep measures one hand-over between the scheduler and a
+// parked coroutine: the cost every blocking workflow call pays.
+func BenchmarkSchedulerStep(b *testing.B) {
+	r := &Run{yielded: make(chan struct{})}
+	turn := 0
+	r.spawn(func() {
+		for i := 0; ; i++ {
+			want := i + 1
+			r.Await(func() bool { return turn >= want })
+		}
+	})
+	r.runUntilBlocked()
+	b.ResetTimer()
+	for range b.N {
+		turn++
+		r.runUntilBlocked()
+	}
+	b.StopTimer()
+	r.kill()
+}
