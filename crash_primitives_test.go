@@ -1,11 +1,11 @@
 package chorus_test
 
 // Crash-durability tests of the workflow primitives: timers, signals, child
-// workflows, continue-as-new and cleanup after a cancellation. Each test
-// runs a child process (the test binary re-executed in a "prim-*" child
-// mode, see main_test.go) on a real SQLite file, lets it bring its runs to
-// the waiting point under test, SIGKILLs it, and finishes the runs in this
-// process (generation "final") on the same file.
+// workflows (and their cancellation), continue-as-new and cleanup after a
+// cancellation. Each test runs a child process (the test binary re-executed
+// in a "prim-*" child mode, see main_test.go) on a real SQLite file, lets it
+// bring its runs to the waiting point under test, SIGKILLs it, and finishes
+// the runs in this process (generation "final") on the same file.
 //
 // A child reports on stdout only what is durable: "started <id>" after
 // chorus.Start returned, "signaled <id> <i>" after chorus.Signal returned,
@@ -883,8 +883,11 @@ func TestPrimCrashSignals(t *testing.T) {
 // starting up), and kills it once every Signal call returned. chorus.Signal
 // documents that it returns once the signal is journaled; each signal
 // whose call returned nil must therefore be in the journal the killed child
-// left. After reopening, the runs get the signals their journals lack and
-// must complete.
+// left (refusing the signal with an error is fine). After reopening, the
+// runs get the signals their journals lack and must complete. (Before
+// commit 0aac29e the engine parked such a signal in memory until Register
+// and acknowledged it at once: Signal returned nil, and the kill lost every
+// one of them; this test reproduced that every time.)
 func TestPrimCrashSignalBeforeRegister(t *testing.T) {
 	t.Parallel()
 	s := newCrashSetup(t)
@@ -1694,8 +1697,11 @@ func primTasks(t *testing.T, s crashSetup) []history.Task {
 // each child between Open and Register: the query reaches the child's
 // inbox after the recovered cancellation, so when it returns the engine has
 // handled that cancellation with the child's workflow not registered, as
-// it would whenever Register comes a little later. (Without the query, a
-// plain Open and Register lost the cancellation in about 3 of 10 runs.)
+// it would whenever Register comes a little later. (Before commit 0aac29e
+// the engine answered that cancellation with the NotRegisteredError and
+// deleted the cancel-child task: the child was never canceled and its
+// parent waited forever. With the query this test reproduced that every
+// time; with a plain Open and Register, in about 3 runs out of 10.)
 func TestPrimCrashParentCancelsChildInFlight(t *testing.T) {
 	t.Parallel()
 	s := newCrashSetup(t)

@@ -117,7 +117,7 @@ func (r *Run) settleCanceled() {
 		}
 	}
 	slices.Sort(steps)
-	live := len(r.replay) == 0
+	live := !r.IsReplaying() // code past the journal's end re-runs what was already recorded
 	for _, s := range steps {
 		f := r.pending[s]
 		switch f.kind {

@@ -312,13 +312,16 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 
 	if len(pass) > 0 {
 		inner, err := s.inner.Commit(ctx, pass)
-		if err != nil {
-			return nil, err
-		}
 		for j, i := range idx {
-			if j < len(inner) {
+			switch {
+			case err != nil:
+				errs[i] = err
+			case j < len(inner):
 				errs[i] = inner[j]
 			}
+		}
+		if err != nil {
+			return errs, err
 		}
 	}
 	switch {
