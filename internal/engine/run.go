@@ -691,6 +691,12 @@ func (r *Run) commitRound() {
 		b.Create = info
 	}
 	err := e.w.submit(b)
+	if errors.Is(err, ErrCommitUnknown) && r.landed(b) {
+		// The commit went through although the store reported an error:
+		// carry on as after any commit, so nothing it promised is stranded.
+		e.log.Warn("chorus: commit reported an error but its batch is in the journal", "run", r.id, "err", err)
+		err = nil
+	}
 	if err != nil {
 		r.sendQueryAnswers(err)
 		r.sendLate(err)
@@ -732,6 +738,36 @@ func (r *Run) sendLate(commitErr error) {
 		l.in.answer(l.err)
 	}
 	r.round.late = nil
+}
+
+// landed reads the run back to learn whether a batch whose commit outcome
+// was unknown is in the journal. The engine is the run's only writer, so the
+// batch landed exactly when the journal reaches its last event (or, for a
+// batch without events, the row has its status). When the store cannot be
+// read either, the answer is no: the round is redone from the journal, which
+// at worst repeats work that is idempotent (an outcome already recorded is
+// dropped as stale).
+func (r *Run) landed(b *history.Batch) bool {
+	e := r.eng
+	for attempt := range 4 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 20 * time.Millisecond) // the store just failed; give it a moment
+		}
+		info, err := e.store.Run(e.ctx, b.RunID)
+		switch {
+		case errors.Is(err, history.ErrRunNotFound):
+			return false
+		case err != nil:
+			continue
+		case len(b.Events) > 0:
+			return info.LastSeq >= b.Events[len(b.Events)-1].Seq
+		case b.Status != nil:
+			return info.Status == b.Status.Status
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func (r *Run) stillPending(step int64) bool {

@@ -163,7 +163,8 @@ func (e *Engine) startChild(t history.Task) {
 		default:
 			var pe *PanicError
 			if !errors.As(err, &pe) {
-				e.log.Error("chorus: start child", "parent", cp.Parent, "child", cp.ID, "err", err)
+				e.log.Warn("chorus: start child; trying again", "parent", cp.Parent, "child", cp.ID, "err", err)
+				e.runTaskLater(t)
 				return
 			}
 			// The child's code panicked before its first wait: nothing of it
@@ -201,8 +202,11 @@ func (e *Engine) notifyParent(t history.Task) {
 		in.failure = fl
 	}
 	in.after = func(err error) {
-		if err == nil || errors.Is(err, history.ErrRunNotFound) || errors.Is(err, ErrRunEnded) {
+		switch {
+		case err == nil || errors.Is(err, history.ErrRunNotFound) || errors.Is(err, ErrRunEnded):
 			e.doneTask(t.RunID, t.Step)
+		case !stopping(err):
+			e.runTaskLater(t)
 		}
 	}
 	_ = e.deliver(np.Parent, in)
@@ -217,7 +221,12 @@ func (e *Engine) sendSignal(t history.Task) {
 	}
 	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value, internal: true}
 	in.after = func(err error) {
-		if errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed) {
+		if stopping(err) {
+			return
+		}
+		if err != nil && !definite(err) {
+			// A store hiccup, not an answer: deliver the signal again later.
+			e.runTaskLater(t)
 			return
 		}
 		res := input{kind: inSignalDelivered, step: t.Step}
@@ -246,10 +255,46 @@ func (e *Engine) cancelChild(t history.Task) {
 			// Done, or nothing left to cancel (a blocked child is the
 			// operator's to terminate).
 			e.doneTask(t.RunID, t.Step)
-		default:
-			// The task stays and is tried again after the next Open.
-			e.log.Warn("chorus: cancel child", "parent", t.RunID, "child", child, "err", err)
+		case !stopping(err):
+			e.log.Warn("chorus: cancel child; trying again", "parent", t.RunID, "child", child, "err", err)
+			e.runTaskLater(t)
 		}
 	}
 	_ = e.deliver(child, in)
+}
+
+// stopping reports an error that means the engine is shutting down: the
+// task stays in the journal and runs after the next Open.
+func stopping(err error) bool {
+	return errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed)
+}
+
+// definite reports an error that is the run's answer, as opposed to a
+// failure to reach it (a store error) that is worth trying again.
+func definite(err error) bool {
+	var be *BlockedError
+	var le *LimitError
+	var nr *NotRegisteredError
+	return errors.Is(err, history.ErrRunNotFound) || errors.Is(err, ErrRunEnded) || errors.Is(err, history.ErrRunExists) ||
+		errors.As(err, &be) || errors.As(err, &le) || errors.As(err, &nr)
+}
+
+// runTaskLater runs a task again after a pause, when reaching its target
+// failed for a reason that may pass.
+func (e *Engine) runTaskLater(t history.Task) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == stateClosed {
+		return
+	}
+	var tm *clock.Timer
+	tm = e.clock.AfterFunc(redeliverDelay, func() {
+		e.busy.Add(1)
+		e.mu.Lock()
+		delete(e.redeliver, tm)
+		e.mu.Unlock()
+		e.runTask(t, t.Workflow, nil)
+		e.settled()
+	})
+	e.redeliver[tm] = e.clock.Now().Add(redeliverDelay)
 }

@@ -72,8 +72,12 @@ func (w *writer) loop() {
 		errs, err := w.commit(batches)
 		for i, r := range reqs {
 			switch {
+			case err != nil && errors.Is(err, ErrCommitUnknown):
+				r.err = err
 			case err != nil:
-				r.err = fmt.Errorf("chorus: commit: %w", err)
+				// The store could not say what became of the transaction:
+				// callers must find out before they act on it.
+				r.err = fmt.Errorf("%w: %w", ErrCommitUnknown, err)
 			case i < len(errs) && errs[i] != nil:
 				r.err = errs[i]
 			}
