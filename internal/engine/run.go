@@ -395,7 +395,9 @@ func (r *Run) handleOne(in input) {
 	e := r.eng
 	if in.kind == inStart && !in.startOnly {
 		if r.loaded || r.blocked != nil || r.round.create {
-			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
+			// After the commit: the run this start collides with may be
+			// the one this very round creates.
+			r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: %q", history.ErrRunExists, r.id)})
 			return
 		}
 		if in.spec == nil {

@@ -1,0 +1,214 @@
+package torture
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chorusdev/chorus"
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+)
+
+// The environment of a child process.
+const (
+	EnvDB       = "CHORUS_TORTURE_DB"       // database path
+	EnvCounter  = "CHORUS_TORTURE_COUNTER"  // execution counter file
+	EnvGen      = "CHORUS_TORTURE_GEN"      // this process's generation: 1, 2, ...
+	EnvUpTo     = "CHORUS_TORTURE_UPTO"     // start runs 0 .. UPTO-1
+	EnvSkip     = "CHORUS_TORTURE_SKIP"     // file of ended run IDs to leave alone
+	EnvStarters = "CHORUS_TORTURE_STARTERS" // goroutines starting runs
+	EnvWorkers  = "CHORUS_TORTURE_WORKERS"  // Options.MaxConcurrentActivities
+	EnvSeed     = "CHORUS_TORTURE_SEED"     // seeds the activities' tiny pauses
+	EnvExclude  = "CHORUS_TORTURE_EXCLUDE"  // kinds of run to leave out, comma-separated
+)
+
+// ChildMain is the child process. It opens the database, starts (or
+// attaches to) every run of the workload below UPTO that is not in the
+// skip file, sends the Go signal to the KindSignal runs whose journal does
+// not hold it yet, waits for every result, and exits 0, unless it is
+// killed first. It writes to its standard output, one line each, once the
+// thing is durable:
+//
+//	open                  the engine is open (recovery started)
+//	started <id>          Start returned (the run exists in the journal)
+//	signaled <id>         Signal returned (the signal is journaled)
+//	result <id> ok <q>    Result returned the strconv-quoted result q
+//	result <id> err <q>   Result returned the error whose text is q
+//	alldone               every result is in; the engine is closed next
+//
+// and appends to the counter file a line when an activity execution begins
+// and one when it has done its work:
+//
+//	B <gen> <run> <step> <activity> <attempt>
+//	E <gen> <run> <step> <activity> <attempt>
+//
+// It never returns: it exits 0 when done and 3 on any unexpected error.
+func ChildMain() {
+	fail := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "torture child: "+format+"\n", args...)
+		os.Exit(3)
+	}
+	num := func(name string, def int) int {
+		v := os.Getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			fail("%s=%q: %v", name, v, err)
+		}
+		return n
+	}
+	db, counter := os.Getenv(EnvDB), os.Getenv(EnvCounter)
+	if db == "" || counter == "" {
+		fail("%s and %s must be set", EnvDB, EnvCounter)
+	}
+	gen, upTo := num(EnvGen, 1), num(EnvUpTo, 0)
+	starters, workers := num(EnvStarters, 8), num(EnvWorkers, 32)
+	seed := uint64(num(EnvSeed, 1))
+	skip, exclude := map[string]bool{}, map[Kind]bool{}
+	if p := os.Getenv(EnvSkip); p != "" {
+		b, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			fail("read skip file: %v", err)
+		}
+		for _, id := range strings.Fields(string(b)) {
+			skip[id] = true
+		}
+	}
+
+	for _, k := range strings.Split(os.Getenv(EnvExclude), ",") {
+		if k != "" {
+			exclude[Kind(k)] = true
+		}
+	}
+
+	out := bufio.NewWriter(os.Stdout)
+	var outMu sync.Mutex
+	say := func(format string, args ...any) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		fmt.Fprintf(out, format+"\n", args...)
+		// One write per line: a line is either wholly in the pipe when the
+		// process dies, or not at all.
+		if err := out.Flush(); err != nil {
+			fail("write stdout: %v", err)
+		}
+	}
+	var rngMu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed, uint64(gen)))
+	count := func(kind, act string, info activity.Info) error {
+		return appendLine(counter, fmt.Sprintf("%s %d %s %d %s %d", kind, gen, info.RunID, info.Step, act, info.Attempt))
+	}
+	w := New(Hooks{
+		Begin: func(ctx context.Context, act string, info activity.Info) error {
+			if err := count("B", act, info); err != nil {
+				return activity.NonRetryable(fmt.Errorf("count execution: %w", err))
+			}
+			// A little work, so that kills land inside activities too.
+			rngMu.Lock()
+			d := time.Duration(rng.IntN(2000)) * time.Microsecond
+			rngMu.Unlock()
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+			return nil
+		},
+		End: func(ctx context.Context, act string, info activity.Info) {
+			if err := count("E", act, info); err != nil {
+				fail("count execution end: %v", err)
+			}
+		},
+	})
+
+	ctx := context.Background()
+	eng, err := chorus.Open(ctx, db, &chorus.Options{Definitions: w.Definitions(), MaxConcurrentActivities: workers})
+	if err != nil {
+		fail("open: %v", err)
+	}
+	say("open")
+
+	ids := make(chan string)
+	var results sync.WaitGroup
+	var startWG sync.WaitGroup
+	for range starters {
+		startWG.Go(func() {
+			for id := range ids {
+				run, err := w.Start(ctx, eng, id)
+				if err != nil {
+					fail("start %s: %v", id, err)
+				}
+				say("started %s", id)
+				if k, _ := KindOf(id); k == KindSignal {
+					if err := signalOnce(ctx, eng, w, id); err != nil {
+						fail("signal %s: %v", id, err)
+					}
+					say("signaled %s", id)
+				}
+				results.Go(func() {
+					v, err := run.Result(ctx)
+					var we *chorus.WorkflowError
+					switch {
+					case err == nil:
+						say("result %s ok %s", id, strconv.Quote(v))
+					case errors.As(err, &we):
+						say("result %s err %s", id, strconv.Quote(err.Error()))
+					default:
+						fail("result %s: %v", id, err)
+					}
+				})
+			}
+		})
+	}
+	for i := range upTo {
+		if id := RunID(i); !skip[id] && !exclude[Kinds[i%len(Kinds)]] {
+			ids <- id
+		}
+	}
+	close(ids)
+	startWG.Wait()
+	results.Wait()
+	say("alldone")
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := eng.Close(cctx); err != nil {
+		fail("close: %v", err)
+	}
+	os.Exit(0)
+}
+
+// signalOnce sends run id its Go signal unless its journal holds it
+// already (an earlier process sent it and died before saying so).
+func signalOnce(ctx context.Context, eng *chorus.Engine, w *Workload, id string) error {
+	h, err := chorus.History(ctx, eng, id)
+	if err != nil {
+		return err
+	}
+	for _, ev := range h.Events {
+		if ev.Type == history.EventSignalReceived && ev.Name == w.Go.Name() {
+			return nil
+		}
+	}
+	return chorus.Signal(ctx, eng, id, w.Go, SignalValue(id))
+}
+
+// appendLine appends line to the file at path in one write(2) on an
+// O_APPEND descriptor, so lines of concurrent writers never interleave,
+// and a line survives the death of the process once written.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(line + "\n")
+	return errors.Join(err, f.Close())
+}
