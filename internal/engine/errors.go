@@ -101,8 +101,12 @@ func (e *BlockedError) Unwrap() error { return e.Cause }
 func describeEvent(ev history.Event) string {
 	var b strings.Builder
 	b.WriteString(ev.Type.String())
-	if ev.Name != "" {
-		fmt.Fprintf(&b, " %q", ev.Name)
+	name, key := splitSignalName(ev.Name)
+	if name != "" {
+		fmt.Fprintf(&b, " %q", name)
+	}
+	if key != "" {
+		fmt.Fprintf(&b, " (from %s)", key)
 	}
 	if ev.Ref != 0 {
 		fmt.Fprintf(&b, " (answering step %d)", ev.Ref)

@@ -40,6 +40,9 @@ type input struct {
 	parent     string
 	parentStep int64
 	startOnly  bool // signal-with-start: start unless the run exists, without error
+	// key identifies a signal sent by another run ("run/step"), so that a
+	// redelivery after a crash is recognized and not journaled twice.
+	key string
 	// internal marks inputs that the engine sends on behalf of a task (a
 	// child to start or cancel, a signal between runs): they wait for a
 	// missing registration instead of failing.
@@ -89,6 +92,7 @@ type Run struct {
 	root        *Scope
 	pending     map[int64]*Future
 	signals     map[string]*SignalQueue
+	signalKeys  map[string]bool // keys of signals received from other runs
 	queries     map[string]QueryHandler
 	versions    map[string]int
 	inQuery     bool
@@ -162,6 +166,7 @@ func (r *Run) prepare(spec WorkflowSpec) {
 	r.root = &Scope{}
 	r.pending = map[int64]*Future{}
 	r.signals = map[string]*SignalQueue{}
+	r.signalKeys = map[string]bool{}
 	r.queries = map[string]QueryHandler{}
 	r.versions = map[string]int{}
 	r.yielded = make(chan struct{})
@@ -251,7 +256,11 @@ func (r *Run) applyInput(ev history.Event) {
 		}
 		f.settle(nil, fl)
 	case history.EventSignalReceived:
-		r.signalQueue(ev.Name).push(ev.Payload)
+		name, key := splitSignalName(ev.Name)
+		if key != "" {
+			r.signalKeys[key] = true
+		}
+		r.signalQueue(name).push(ev.Payload)
 	case history.EventCancelRequested:
 		r.canceled = true
 		r.root.canceled = true
@@ -552,7 +561,11 @@ func (r *Run) apply(in input) {
 			r.round.late = append(r.round.late, lateAnswer{in, &LimitError{Limit: "MaxPendingSignals", RunID: r.id, Value: int64(m) + 1, Max: int64(m)}})
 			return
 		}
-		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: in.name, Payload: in.payload})
+		if in.key != "" && r.signalKeys[in.key] {
+			r.round.late = append(r.round.late, lateAnswer{in, nil}) // delivered before a crash
+			return
+		}
+		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload})
 		r.round.replies = append(r.round.replies, in)
 	default:
 		r.applyOutcome(in)

@@ -1,5 +1,7 @@
 package engine
 
+import "strings"
+
 // SignalQueue holds the signals of one name that the run received and the
 // code has not consumed yet, in arrival order. Replay rebuilds it from the
 // journal, so a signal that arrived before the code waited for it is never
@@ -35,3 +37,20 @@ func (r *Run) signalQueue(name string) *SignalQueue {
 
 // Signals returns the queue of signals named name.
 func (r *Run) Signals(name string) *SignalQueue { return r.signalQueue(name) }
+
+// A signal from another run is journaled under its name, a NUL and the
+// sender's key ("run/step"); replay rebuilds the set of keys so that a
+// redelivery of the same signal after a crash is not journaled twice.
+const signalKeySep = "\x00"
+
+func joinSignalName(name, key string) string {
+	if key == "" {
+		return name
+	}
+	return name + signalKeySep + key
+}
+
+func splitSignalName(s string) (name, key string) {
+	name, key, _ = strings.Cut(s, signalKeySep)
+	return name, key
+}

@@ -219,7 +219,7 @@ func (e *Engine) sendSignal(t history.Task) {
 		e.log.Error("chorus: corrupt send-signal task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
-	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value, internal: true}
+	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value, internal: true, key: fmt.Sprintf("%s/%d", sp.From, t.Step)}
 	in.after = func(err error) {
 		if stopping(err) {
 			return
