@@ -206,7 +206,8 @@ func recordJournals() ([]journal, error) {
 var (
 	fuzzNames = []string{"", torture.ActA, torture.ActB, torture.ActReserve, torture.ActRelease, "torture-acts",
 		"fz-double", "fz-fails", "fz-mixed", "fz-change", "torture-go", "SideEffect", "UUID", "Random",
-		saga.MarkerStart, "unknown-activity", "unknown-workflow", strings.Repeat("n", 300)}
+		saga.MarkerStart, "unknown-activity", "unknown-workflow", strings.Repeat("n", 300),
+		"torture-ping\x00ping-000005/2", "torture-ping\x00", "\x00key"}
 	fuzzPayloads = [][]byte{nil, []byte(`null`), []byte(`"x"`), []byte(`{}`), []byte(`[]`), []byte(`1`), []byte(`-1`),
 		[]byte(`1e309`), []byte(`99999999999999999999`), []byte(`{"message":1}`), []byte(`{"fire_at":"x","duration":-1}`),
 		[]byte(`{"id":"","workflow":"torture-acts"}`), []byte(`{"target":"nobody","signal":"s","value":"AA=="}`),

@@ -808,6 +808,11 @@ func (r *Run) commitFailed(err error) {
 	for _, in := range rd.retry {
 		e.redeliverLater(r.id, in)
 	}
+	if errors.Is(err, ErrCommitUnknown) {
+		// The batch may have landed without anyone acting on it: once the
+		// store answers again, start what the journal promises for this run.
+		e.resyncLater(r.id, 0)
+	}
 }
 
 // Outcome is how a run ended (or why it is blocked), as told to waiters.

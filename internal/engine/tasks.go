@@ -298,3 +298,62 @@ func (e *Engine) runTaskLater(t history.Task) {
 	})
 	e.redeliver[tm] = e.clock.Now().Add(redeliverDelay)
 }
+
+// maxResyncAttempts bounds how long resyncLater keeps trying to read a run
+// back (about 20 seconds at redeliverDelay); after that the run's work is
+// picked up at the next Open.
+const maxResyncAttempts = 200
+
+// resyncLater reads a run whose last commit had an unknown outcome back
+// from the store, and starts the work its journal promises (its pending
+// tasks; every kind tolerates running twice) and tells waiters if it ended.
+func (e *Engine) resyncLater(id string, attempt int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == stateClosed || attempt >= maxResyncAttempts {
+		return
+	}
+	var tm *clock.Timer
+	tm = e.clock.AfterFunc(redeliverDelay, func() {
+		e.busy.Add(1)
+		defer e.settled()
+		e.mu.Lock()
+		delete(e.redeliver, tm)
+		e.mu.Unlock()
+		if err := e.resync(id); err != nil && !stopping(err) {
+			e.resyncLater(id, attempt+1)
+		}
+	})
+	e.redeliver[tm] = e.clock.Now().Add(redeliverDelay)
+}
+
+func (e *Engine) resync(id string) error {
+	info, err := e.store.Run(e.ctx, id)
+	if err != nil {
+		return err
+	}
+	tasks, err := e.store.Tasks(e.ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range tasks {
+		if t.RunID == id {
+			e.runTask(t, info.Workflow, nil)
+		}
+	}
+	switch {
+	case info.Status.Ended():
+		e.notify(id, Outcome{Status: info.Status, Result: info.Result, Failure: info.Failure})
+	case info.Status == history.StatusBlocked:
+		var reason error = errors.New("blocked")
+		if f, err := e.decodeFailure(info.Failure); err == nil {
+			if c := BlockedCause(f); c != nil {
+				reason = c
+			} else {
+				reason = errors.New(f.Message)
+			}
+		}
+		e.notify(id, Outcome{Status: info.Status, Blocked: reason})
+	}
+	return nil
+}

@@ -71,6 +71,10 @@ type Rates struct {
 	Only func(runID string) bool
 	// MaxFaults stops injecting after that many faults; 0 means no limit.
 	MaxFaults int
+	// OnFault, when set, is called with every fault injected, before the
+	// call it hits returns (with the store's lock held: it must not call
+	// the store).
+	OnFault func(Fault)
 }
 
 // Op names a kind of injected fault.
@@ -222,6 +226,9 @@ func (s *Store) draw(op Op, key string, rate float64) bool {
 func (s *Store) record(f Fault) error {
 	s.faults = append(s.faults, f)
 	s.stats.Faults[f.Op]++
+	if s.rates.OnFault != nil {
+		s.rates.OnFault(f)
+	}
 	return fmt.Errorf("%w: %s (seed %d, fault #%d)", ErrInjected, f, s.seed, len(s.faults))
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/faultstore"
 )
 
 // The environment of a child process.
@@ -28,7 +30,26 @@ const (
 	EnvWorkers  = "CHORUS_TORTURE_WORKERS"  // Options.MaxConcurrentActivities
 	EnvSeed     = "CHORUS_TORTURE_SEED"     // seeds the activities' tiny pauses
 	EnvExclude  = "CHORUS_TORTURE_EXCLUDE"  // kinds of run to leave out, comma-separated
+	EnvFaults   = "CHORUS_TORTURE_FAULTS"   // "1": the store injects faults (internal/faultstore); "final": a few, then none
 )
+
+// childRates are the faults a child's store injects with EnvFaults.
+var childRates = faultstore.Rates{CommitError: 0.01, BatchError: 0.02, CommitUnknown: 0.01, CommitPanic: 0.005, Read: 0.02}
+
+// isInjected reports an error a fault of the store explains. (A store
+// panic reaches callers as an error quoting the panic value.)
+func isInjected(err error) bool {
+	return err != nil && (errors.Is(err, faultstore.ErrInjected) || strings.Contains(err.Error(), faultstore.ErrInjected.Error()))
+}
+
+// retry calls f until it returns nil or an error no fault explains.
+func retry(f func() error) error {
+	for {
+		if err := f(); !isInjected(err) {
+			return err
+		}
+	}
+}
 
 // ChildMain is the child process. It opens the database, starts (or
 // attaches to) every run of the workload below UPTO that is not in the
@@ -43,6 +64,7 @@ const (
 //	result <id> ok <q>    Result returned the strconv-quoted result q
 //	result <id> err <q>   Result returned the error whose text is q
 //	alldone               every result is in; the engine is closed next
+//	fault <op>            with EnvFaults: the store injected a fault
 //
 // and appends to the counter file a line when an activity execution begins
 // and one when it has done its work:
@@ -131,8 +153,28 @@ func ChildMain() {
 	})
 
 	ctx := context.Background()
-	eng, err := chorus.Open(ctx, db, &chorus.Options{Definitions: w.Definitions(), MaxConcurrentActivities: workers})
-	if err != nil {
+	opts := &chorus.Options{Definitions: w.Definitions(), MaxConcurrentActivities: workers}
+	var eng *chorus.Engine
+	var err error
+	if faults := os.Getenv(EnvFaults); faults != "" {
+		st, err := sqlite.Open(ctx, db, nil)
+		if err != nil {
+			fail("open store: %v", err)
+		}
+		rates := childRates
+		if faults == "final" {
+			rates.MaxFaults = 50
+		}
+		rates.OnFault = func(f faultstore.Fault) { say("fault %s", f.Op) }
+		fs := faultstore.Wrap(st, int64(seed), rates)
+		err = retry(func() (err error) {
+			eng, err = chorus.OpenStore(ctx, fs, opts)
+			return err
+		})
+		if err != nil {
+			fail("open: %v", err)
+		}
+	} else if eng, err = chorus.Open(ctx, db, opts); err != nil {
 		fail("open: %v", err)
 	}
 	say("open")
@@ -143,19 +185,27 @@ func ChildMain() {
 	for range starters {
 		startWG.Go(func() {
 			for id := range ids {
-				run, err := w.Start(ctx, eng, id)
+				var run *chorus.Run[string]
+				err := retry(func() (err error) {
+					run, err = w.Start(ctx, eng, id)
+					return err
+				})
 				if err != nil {
 					fail("start %s: %v", id, err)
 				}
 				say("started %s", id)
 				if k, _ := KindOf(id); k == KindSignal {
-					if err := signalOnce(ctx, eng, w, id); err != nil {
+					if err := retry(func() error { return signalOnce(ctx, eng, w, id) }); err != nil {
 						fail("signal %s: %v", id, err)
 					}
 					say("signaled %s", id)
 				}
 				results.Go(func() {
-					v, err := run.Result(ctx)
+					var v string
+					err := retry(func() (err error) {
+						v, err = run.Result(ctx)
+						return err
+					})
 					var we *chorus.WorkflowError
 					switch {
 					case err == nil:

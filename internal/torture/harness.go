@@ -39,6 +39,11 @@ type Config struct {
 	// Exclude lists kinds of run to leave out of the workload (to look
 	// past a known bug of one kind).
 	Exclude []Kind
+	// Faults makes every child's store inject faults (internal/faultstore:
+	// failed and unknown-outcome commits, failed reads, at a few percent;
+	// the last child's stop after 50), on top of the kills. The child
+	// retries what a fault explains.
+	Faults bool
 	// Starters and Workers are the child's Start goroutines and its
 	// Options.MaxConcurrentActivities. Default 8 and 32.
 	Starters, Workers int
@@ -70,16 +75,22 @@ type Report struct {
 	// journal it left does not hold; MaxInFlight is the largest of them,
 	// MaxExecuting the most executions still running at a kill.
 	Executions, Steps, Reexecuted, InFlight, MaxInFlight, MaxExecuting int
-	Duration                                                           time.Duration
+	// Faults counts the store faults the children reported (Config.Faults).
+	Faults   int
+	Duration time.Duration
 	// Problems lists every invariant violated; empty means the loop passed.
 	Problems []string
 }
 
 func (r *Report) String() string {
+	faults := ""
+	if r.Faults > 0 {
+		faults = fmt.Sprintf(", %d store faults", r.Faults)
+	}
 	return fmt.Sprintf("seed %d: %d cycles (%d kills), %d workflows (%d runs with children), acks %d started / %d signaled / %d results, "+
-		"%d activity executions for %d steps (%d re-executed after kills; %d in flight at kills, at most %d at one kill, at most %d executing), %v, %d problems",
+		"%d activity executions for %d steps (%d re-executed after kills; %d in flight at kills, at most %d at one kill, at most %d executing)%s, %v, %d problems",
 		r.Seed, r.Cycles, r.Kills, r.Workflows, r.Runs, r.Started, r.Signaled, r.Results,
-		r.Executions, r.Steps, r.Reexecuted, r.InFlight, r.MaxInFlight, r.MaxExecuting, r.Duration.Round(time.Millisecond), len(r.Problems))
+		r.Executions, r.Steps, r.Reexecuted, r.InFlight, r.MaxInFlight, r.MaxExecuting, faults, r.Duration.Round(time.Millisecond), len(r.Problems))
 }
 
 type stepKey struct {
@@ -207,6 +218,13 @@ func (l *loop) startChild(gen, upTo int) (*child, error) {
 		EnvGen+"="+strconv.Itoa(gen), EnvUpTo+"="+strconv.Itoa(upTo),
 		EnvStarters+"="+strconv.Itoa(l.cfg.Starters), EnvWorkers+"="+strconv.Itoa(l.cfg.Workers),
 		EnvSeed+"="+strconv.FormatUint(l.rng.Uint64()>>2, 10), EnvExclude+"="+joinKinds(l.cfg.Exclude))
+	if l.cfg.Faults {
+		faults := "1"
+		if gen == l.cfg.Cycles+1 {
+			faults = "final"
+		}
+		cmd.Env = append(cmd.Env, EnvFaults+"="+faults)
+	}
 	errf, err := os.Create(filepath.Join(l.cfg.Dir, fmt.Sprintf("child-%04d.stderr", gen)))
 	if err != nil {
 		return nil, err
@@ -482,6 +500,8 @@ func (l *loop) checkAcks(gen int, lines []string, s *snapshot) string {
 		f := strings.SplitN(line, " ", 4)
 		switch f[0] {
 		case "open", "alldone":
+		case "fault":
+			l.rep.Faults++
 		case "started":
 			started++
 			if _, ok := s.rows[f[1]]; !ok {
