@@ -8,20 +8,22 @@ package chorus_test
 // single batches, commits and then reports an error or panics, and fails
 // reads, each by seeded probability, until the seed's fault budget is
 // spent. Three profiles: transient (failures before writing, failed
-// reads), unknown-outcome (commits that land and then report an error or
-// panic), mixed (everything, reads failing often). The client side retries what a client would: a Start (with
+// reads), unknown-outcome (commits whose outcome the store cannot tell:
+// landed and reported an error, landed and panicked, or lost), mixed
+// (everything, reads failing often). The client side retries what a client would: a Start (with
 // AttachIfExists), a Signal (after checking the journal for it, since a
 // commit whose outcome is unknown may have landed), a Result whose read
 // failed.
 //
 // Each seed then checks, from the journal read without faults: every run
 // ended as it must (none stranded), no step answered twice, no signal
-// received twice, every client error an injected one. A failing seed is
+// received twice, every client error an injected one; and, from a count
+// kept by the activities, that each activity step ran once. A failing seed is
 // printed with the command that replays it; the test then reopens an
 // engine on the same store without faults, to tell "stranded until the
 // next Open" from "lost".
 //
-//	go test -run 'TestFaultStore' .                               # CI: 150 seeds per profile
+//	go test -run 'TestFaultStore' .                               # CI: 150 seeds per profile (40 with -race)
 //	go test -run 'TestFaultStore' -fault.seeds=3000 -timeout 1h . # longer
 //	go test -run 'TestFaultStore/unknown-outcome' -fault.seed=42 -v .
 
@@ -62,9 +64,9 @@ var faultProfiles = []struct {
 }{
 	{"transient", faultstore.Rates{CommitError: 0.04, BatchError: 0.06, Read: 0.06, MaxFaults: 20},
 		"commits and batches that fail before writing; failed reads"},
-	{"unknown-outcome", faultstore.Rates{CommitUnknown: 0.05, CommitPanic: 0.03, MaxFaults: 6},
-		"commits that land and then report an error, or panic"},
-	{"mixed", faultstore.Rates{CommitError: 0.03, BatchError: 0.03, CommitUnknown: 0.03, CommitPanic: 0.02, Read: 0.1, MaxFaults: 25},
+	{"unknown-outcome", faultstore.Rates{CommitUnknown: 0.05, CommitLost: 0.03, CommitPanic: 0.03, MaxFaults: 6},
+		"commits whose outcome is unknown: they land and report an error, land and panic, or are lost"},
+	{"mixed", faultstore.Rates{CommitError: 0.03, BatchError: 0.03, CommitUnknown: 0.03, CommitLost: 0.02, CommitPanic: 0.02, Read: 0.1, MaxFaults: 25},
 		"every kind of fault, reads failing often"},
 }
 
@@ -112,8 +114,26 @@ func runFaultSeed(seed int64, rates faultstore.Rates, nRuns int) faultResult {
 	}
 	defer inner.Close()
 	fs := faultstore.Wrap(keepOpen{inner}, seed, rates)
-	w := torture.New(torture.Hooks{})
+	// Executions are counted per step: without a crash, and with
+	// activities that never fail, each step runs exactly once.
+	var execMu sync.Mutex
+	execs := map[string]int{}
+	w := torture.New(torture.Hooks{Begin: func(ctx context.Context, act string, info activity.Info) error {
+		execMu.Lock()
+		execs[info.IdempotencyKey]++
+		execMu.Unlock()
+		return nil
+	}})
 	opts := &chorus.Options{Definitions: w.Definitions()}
+	defer func() {
+		execMu.Lock()
+		defer execMu.Unlock()
+		for k, n := range execs {
+			if n > 1 {
+				bad("activity step %s ran %d times in one process", k, n)
+			}
+		}
+	}()
 
 	var eng *chorus.Engine
 	for attempt := 0; eng == nil; attempt++ {
@@ -290,11 +310,22 @@ func faultSeedList(profile int) []int64 {
 	if *faultSeed >= 0 {
 		return []int64{*faultSeed}
 	}
-	seeds := make([]int64, *faultSeeds)
+	n := *faultSeeds
+	if raceDetector && !flagSet("fault.seeds") {
+		n = 40 // the race detector makes each seed several times slower
+	}
+	seeds := make([]int64, n)
 	for i := range seeds {
 		seeds[i] = int64(profile*1_000_000 + i)
 	}
 	return seeds
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // TestFaultStore runs every profile's seeds, 16 engines at a time.
@@ -376,6 +407,7 @@ func classify(failing []faultResult) string {
 		{"of which finished after a reopen", "after a reopen without faults it ended"},
 		{"of which lost", "still not ended after a reopen"},
 		{"steps or signals recorded twice", "twice"},
+		{"activity steps run more than once", " times in one process"},
 		{"wrong outcomes", "; want "},
 		{"unexpected client errors", ": Start: "},
 		{"unexpected client errors", ": Signal: "},

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -452,4 +453,165 @@ func TestFaultReproUnknownCommitUnreadable(t *testing.T) {
 		t.Fatal("the engine never read the run back")
 	}
 	reproResult(t, eng, inner, w, id)
+}
+
+// TestFaultReproResyncRedispatchesRunning (B8, open; from 0b10cbd): a run
+// has two activities in flight, a slow one and a fast one. The commit of
+// the fast one's outcome lands but reports an unknown outcome, and the
+// engine's four reads to check fail (as in B7). Expected: the slow
+// activity, still running, is not started again (an activity runs at most
+// once per process unless an attempt fails). Seen: 100 ms later
+// Engine.resync reads every pending task of the run from the store and
+// runs it (runTask), which dispatches the slow activity a second time
+// while its first attempt still runs: two executions at once, in one
+// process. resync relies on "every kind tolerates running twice", but the
+// activity pool does not skip a step it is already running (or has
+// queued).
+func TestFaultReproResyncRedispatchesRunning(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var slowRuns atomic.Int32
+	release, dup := make(chan struct{}), make(chan struct{})
+	var st *blindStore
+	fast := activity.New("repro-fast", func(ctx context.Context, s string) (string, error) {
+		st.reads.Store(4)
+		st.armed.Store(true)
+		return s + "|fast", nil
+	})
+	slow := activity.New("repro-slow", func(ctx context.Context, s string) (string, error) {
+		if slowRuns.Add(1) == 2 {
+			close(dup)
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+		return s + "|slow", nil
+	})
+	wf := workflow.New("repro-par", func(ctx workflow.Context, s string) (string, error) {
+		fs := workflow.ExecuteActivity(ctx, slow, s) // step 2
+		ff := workflow.ExecuteActivity(ctx, fast, s) // step 3
+		a, err := ff.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		b, err := fs.Get(ctx)
+		return a + " " + b, err
+	})
+	inner, err := sqlite.Open(ctx, ":memory:", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = inner.Close() })
+	st = &blindStore{Store: keepOpen{inner}, run: "par", step: 3, blind: make(chan struct{})}
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, fast, slow}})
+	require.NoError(t, err)
+	t.Cleanup(func() { closeEngine(t, eng) })
+	run, err := chorus.Start(ctx, eng, wf, "x", &chorus.StartOptions{ID: "par"})
+	require.NoError(t, err)
+	select {
+	case <-st.blind: // the engine could not read the run back
+	case <-ctx.Done():
+		t.Fatal("the engine never read the run back")
+	}
+	select {
+	case <-dup:
+		t.Errorf("the slow activity was dispatched again while its first attempt was running")
+	case <-time.After(reproWait): // no second dispatch
+	}
+	close(release)
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "x|fast x|slow", out)
+	require.EqualValues(t, 1, slowRuns.Load(), "executions of the slow activity")
+}
+
+// lostStore, once armed, drops the next batch of run that answers step
+// (writes nothing) and reports that the commit's outcome is unknown; it
+// then holds that run's next commit until the engine has read the pending
+// tasks (or a second passes).
+type lostStore struct {
+	history.Store
+	run       string
+	step      int64
+	armed     atomic.Bool
+	holding   atomic.Bool
+	tasksRead chan struct{}
+	once      sync.Once
+}
+
+func (s *lostStore) Commit(ctx context.Context, batches []*history.Batch) ([]error, error) {
+	for i, b := range batches {
+		if b.RunID != s.run {
+			continue
+		}
+		if s.armed.Load() && slices.ContainsFunc(b.Events, func(e history.Event) bool { return e.Ref == s.step }) {
+			s.armed.Store(false)
+			s.holding.Store(true)
+			rest := slices.Delete(slices.Clone(batches), i, i+1)
+			if len(rest) > 0 {
+				if _, err := s.Store.Commit(ctx, rest); err != nil {
+					return nil, err
+				}
+			}
+			return nil, fmt.Errorf("lost: %w", faultstore.ErrUnknownOutcome)
+		}
+		if s.holding.Swap(false) {
+			select {
+			case <-s.tasksRead:
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return s.Store.Commit(ctx, batches)
+}
+
+func (s *lostStore) Tasks(ctx context.Context) ([]history.Task, error) {
+	ts, err := s.Store.Tasks(ctx)
+	if s.holding.Load() {
+		s.once.Do(func() { close(s.tasksRead) })
+	}
+	return ts, err
+}
+
+// TestFaultReproUnknownCommitRedispatchesActivity (B8, open; from
+// 0b10cbd; found by the kill loop with store faults): the commit of an
+// activity's outcome reports an unknown outcome and did not land (a store
+// cannot tell; here the batch is dropped). Expected: the engine records the
+// outcome it already has (it redelivers it 100 ms later) and does not run
+// the activity again: an activity runs once per process unless an attempt
+// fails. Seen: commitFailed also schedules Engine.resync, which reads the
+// run's pending tasks from the store 100 ms later (here, before the
+// redelivered outcome is committed); the activity's task is still there,
+// so resync dispatches the activity a second time. The redelivered outcome
+// is recorded, and the second execution's outcome is dropped as stale.
+func TestFaultReproUnknownCommitRedispatchesActivity(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	id := torture.RunID(0) // a KindActs run: its first activity is step 2
+	inner, err := sqlite.Open(ctx, ":memory:", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = inner.Close() })
+	st := &lostStore{Store: keepOpen{inner}, run: id, step: 2, tasksRead: make(chan struct{})}
+	var mu sync.Mutex
+	execs := map[int64]int{}
+	w := torture.New(torture.Hooks{Begin: func(ctx context.Context, act string, info activity.Info) error {
+		mu.Lock()
+		execs[info.Step]++
+		mu.Unlock()
+		if act == torture.ActA {
+			st.armed.Store(true)
+		}
+		return nil
+	}})
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: w.Definitions()})
+	require.NoError(t, err)
+	t.Cleanup(func() { closeEngine(t, eng) })
+	run, err := w.Start(ctx, eng, id)
+	require.NoError(t, err)
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.NoError(t, torture.CheckOutcome(history.RunInfo{ID: id, Status: history.StatusCompleted, Result: []byte(strconv.Quote(out))}))
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, map[int64]int{2: 1, 4: 1, 6: 1}, execs, "executions of each activity step, in one process")
 }

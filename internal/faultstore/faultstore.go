@@ -8,6 +8,9 @@
 //   - a Commit that writes everything and then reports that its outcome is
 //     unknown (its second result): "the commit succeeded but an error was
 //     reported", as a lost acknowledgement from a database would;
+//   - a Commit that writes nothing and reports that its outcome is
+//     unknown (a transaction that was rolled back, but the store could not
+//     tell);
 //   - a Commit that writes everything and then panics;
 //   - reads (Run, Events, Tasks, ListRuns) that fail.
 //
@@ -59,6 +62,10 @@ type Rates struct {
 	// wrapping ErrInjected and ErrUnknownOutcome: the caller cannot tell
 	// that the batches landed.
 	CommitUnknown float64
+	// CommitLost writes nothing and returns a second result wrapping
+	// ErrInjected and ErrUnknownOutcome, like CommitUnknown: the caller
+	// cannot tell that nothing landed.
+	CommitLost float64
 	// CommitPanic commits every batch, then panics.
 	CommitPanic float64
 	// Read fails Run, Events, Tasks and ListRuns calls.
@@ -85,6 +92,7 @@ const (
 	OpCommitError   Op = "commit-error"
 	OpBatchError    Op = "batch-error"
 	OpCommitUnknown Op = "commit-unknown"
+	OpCommitLost    Op = "commit-lost"
 	OpCommitPanic   Op = "commit-panic"
 	OpRunRead       Op = "read-run"
 	OpEventsRead    Op = "read-events"
@@ -290,6 +298,10 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 			return nil
 		}
 		return s.record(Fault{Op: op, Runs: slices.Clone(runs), Detail: group})
+	}
+	if err := whole(OpCommitLost, s.rates.CommitLost); err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w (%w)", err, ErrUnknownOutcome)
 	}
 	if err := whole(OpCommitError, s.rates.CommitError); err != nil {
 		s.mu.Unlock()

@@ -98,6 +98,13 @@ func TestCommitUnknownAndPanicWriteFirst(t *testing.T) {
 	_, err = inner.Run(ctx, "a")
 	require.NoError(t, err, "the batch landed although the commit reported an error")
 
+	l := faultstore.Wrap(inner, 3, faultstore.Rates{CommitLost: 1})
+	errs, err = l.Commit(ctx, []*history.Batch{create("lost")})
+	require.Nil(t, errs)
+	require.ErrorIs(t, err, faultstore.ErrUnknownOutcome)
+	_, err = inner.Run(ctx, "lost")
+	require.ErrorIs(t, err, history.ErrRunNotFound, "nothing was written although the outcome is unknown")
+
 	p := faultstore.Wrap(inner, 3, faultstore.Rates{CommitPanic: 1})
 	require.Panics(t, func() { _, _ = p.Commit(ctx, []*history.Batch{create("b")}) })
 	_, err = inner.Run(ctx, "b")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -153,7 +154,10 @@ func ChildMain() {
 	})
 
 	ctx := context.Background()
-	opts := &chorus.Options{Definitions: w.Definitions(), MaxConcurrentActivities: workers}
+	// The engine's warnings and errors go to standard error, which the
+	// parent keeps in the working directory (child-<gen>.stderr).
+	opts := &chorus.Options{Definitions: w.Definitions(), MaxConcurrentActivities: workers,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	var eng *chorus.Engine
 	var err error
 	if faults := os.Getenv(EnvFaults); faults != "" {
