@@ -414,19 +414,17 @@ func (s *blindStore) Run(ctx context.Context, id string) (history.RunInfo, error
 	return s.Store.Run(ctx, id)
 }
 
-// TestFaultReproUnknownCommitUnreadable (B7, open): the commit of an activity's
-// outcome (with the next ActivityScheduled) lands but reports an unknown
-// outcome, and the store then fails the reads the engine makes to find out
-// (Run, four times). Expected: the run completes; the engine cannot tell
-// yet whether the batch landed, so it must find out later (or re-read the
-// journal before dropping the outcome it redelivers). Seen: Run.landed
-// gives up after four failed reads and answers "not landed"; commitFailed
-// throws the round away and redelivers the outcome 100 ms later; the run is
-// rebuilt from the journal, where the step is already answered, so the
-// outcome is dropped as stale; the next activity's task, committed, is never
-// dispatched, and the run waits until the next Open (with the run's final
-// commit instead, a caller waiting in Result is never answered). Found by
-// TestFaultStore/mixed (seed 2000259, about one seed in 300).
+// TestFaultReproUnknownCommitUnreadable (B7, fixed in 0b10cbd): the commit
+// of an activity's outcome (with the next ActivityScheduled) lands but
+// reports an unknown outcome, and the store then fails the reads the engine
+// makes to find out (Run, four times). Expected: the run completes. Was:
+// Run.landed gave up after four failed reads and answered "not landed";
+// commitFailed threw the round away and redelivered the outcome 100 ms
+// later; the run was rebuilt from the journal, where the step was already
+// answered, so the outcome was dropped as stale and the next activity's
+// task, committed, was never dispatched (with the run's final commit
+// instead, a caller waiting in Result was never answered). Found by
+// TestFaultStore/mixed (seed 2000259, one seed in 1,000).
 func TestFaultReproUnknownCommitUnreadable(t *testing.T) {
 	t.Parallel()
 	id := torture.RunID(0) // a KindActs run: its first activity is step 2
@@ -455,7 +453,7 @@ func TestFaultReproUnknownCommitUnreadable(t *testing.T) {
 	reproResult(t, eng, inner, w, id)
 }
 
-// TestFaultReproResyncRedispatchesRunning (B8, open; from 0b10cbd): a run
+// TestFaultReproResyncRedispatchesRunning (B8, open, since 0b10cbd): a run
 // has two activities in flight, a slow one and a fast one. The commit of
 // the fast one's outcome lands but reports an unknown outcome, and the
 // engine's four reads to check fail (as in B7). Expected: the slow
@@ -573,7 +571,7 @@ func (s *lostStore) Tasks(ctx context.Context) ([]history.Task, error) {
 	return ts, err
 }
 
-// TestFaultReproUnknownCommitRedispatchesActivity (B8, open; from
+// TestFaultReproUnknownCommitRedispatchesActivity (B8, open, since
 // 0b10cbd; found by the kill loop with store faults): the commit of an
 // activity's outcome reports an unknown outcome and did not land (a store
 // cannot tell; here the batch is dropped). Expected: the engine records the

@@ -53,7 +53,12 @@ type activityPool struct {
 	queue   []*actTask
 	closed  bool
 	running map[taskKey]context.CancelFunc
-	dead    map[taskKey]bool           // canceled steps: never run or retry again
+	dead    map[taskKey]bool // canceled steps: never run or retry again
+	// tracked holds the steps queued, running, waiting out a backoff, or
+	// whose outcome is on its way to the journal: dispatching one of them
+	// again (a resync after an unknown commit) must not start a second
+	// attempt.
+	tracked map[taskKey]bool
 	timers  map[*clock.Timer]time.Time // retry backoffs, by fire time
 	parked  map[string][]*actTask      // by activity name, until it is registered
 	wg      sync.WaitGroup
@@ -63,7 +68,7 @@ type activityPool struct {
 
 func newActivityPool(e *Engine, workers int) *activityPool {
 	p := &activityPool{
-		e: e, running: map[taskKey]context.CancelFunc{}, dead: map[taskKey]bool{},
+		e: e, running: map[taskKey]context.CancelFunc{}, dead: map[taskKey]bool{}, tracked: map[taskKey]bool{},
 		timers: map[*clock.Timer]time.Time{}, parked: map[string][]*actTask{},
 	}
 	p.cond = sync.NewCond(&p.mu)
@@ -79,15 +84,18 @@ func newActivityPool(e *Engine, workers int) *activityPool {
 func (p *activityPool) dispatch(t *actTask) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed || p.dead[taskKey{t.RunID, t.Step}] {
+	k := taskKey{t.RunID, t.Step}
+	if p.closed || p.dead[k] || p.tracked[k] {
 		return
 	}
+	p.tracked[k] = true
 	if d := t.NotBefore.Sub(p.e.clock.Now()); !t.NotBefore.IsZero() && d > 0 {
 		var tm *clock.Timer
 		tm = p.e.clock.AfterFunc(d, func() {
 			p.e.busy.Add(1) // before the timer stops being visible to NextWake
 			p.mu.Lock()
 			delete(p.timers, tm)
+			delete(p.tracked, k)
 			p.mu.Unlock()
 			t.NotBefore = time.Time{}
 			p.dispatch(t)
@@ -169,6 +177,7 @@ func (p *activityPool) worker() {
 		k := taskKey{t.RunID, t.Step}
 		if p.dead[k] {
 			delete(p.dead, k)
+			delete(p.tracked, k)
 			p.mu.Unlock()
 			p.finished()
 			continue
@@ -198,6 +207,7 @@ func (p *activityPool) shutdown(ctx context.Context) {
 	}
 	p.e.busy.Add(-int64(len(p.queue)))
 	p.queue = nil
+	clear(p.tracked)
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	done := make(chan struct{})
@@ -211,6 +221,12 @@ func (p *activityPool) shutdown(ctx context.Context) {
 	p.stopAll()
 }
 
+func (p *activityPool) untrack(t *actTask) {
+	p.mu.Lock()
+	delete(p.tracked, taskKey{t.RunID, t.Step})
+	p.mu.Unlock()
+}
+
 func (p *activityPool) isClosed() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -222,6 +238,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	e := p.e
 	spec, ok := e.reg.activity(t.Name)
 	if !ok {
+		p.untrack(t) // unpark dispatches it again
 		if p.park(t) {
 			e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Name, "run", t.RunID, "step", t.Step,
 				"err", &NotRegisteredError{Kind: "activity", Name: t.Name})
@@ -238,8 +255,11 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {
 		// Canceled by Close or because the run no longer wants it: nothing
 		// to record.
+		p.untrack(t)
 		return
 	}
+	// The step stays tracked until its outcome is journaled (or dropped).
+	done := func(error) { p.untrack(t) }
 	if err == nil {
 		err = e.CheckPayload(t.RunID, out)
 		if err != nil {
@@ -247,14 +267,14 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		}
 	}
 	if err == nil {
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, payload: out})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, payload: out, after: done})
 		return
 	}
 	policy := activity.Merge(e.defaultActivity, &t.opts).RetryPolicy.WithDefaults()
 	if final := finalFailure(policy, t.Attempt, err); final {
 		fl := FailureOf(err)
 		fl.Attempt = t.Attempt
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: done})
 		return
 	}
 	next := *t
@@ -265,6 +285,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		"attempt", t.Attempt, "retry_at", next.NotBefore, "err", err)
 	// The attempt count is journaled so a crash does not reset it.
 	werr := e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(), UpdateTasks: []history.Task{next.Task}})
+	p.untrack(t)
 	switch {
 	case errors.Is(werr, history.ErrConflict), errors.Is(werr, history.ErrRunNotFound):
 		return // the task is gone: the run was canceled meanwhile

@@ -35,7 +35,7 @@ const (
 )
 
 // childRates are the faults a child's store injects with EnvFaults.
-var childRates = faultstore.Rates{CommitError: 0.01, BatchError: 0.02, CommitUnknown: 0.01, CommitPanic: 0.005, Read: 0.02}
+var childRates = faultstore.Rates{CommitError: 0.01, BatchError: 0.02, CommitUnknown: 0.01, CommitLost: 0.01, CommitPanic: 0.005, Read: 0.02}
 
 // isInjected reports an error a fault of the store explains. (A store
 // panic reaches callers as an error quoting the panic value.)
