@@ -594,3 +594,21 @@ func TestSecondEngineOnSameFileIsRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 1, "once the first engine closed, the second opens the same journal")
 }
+
+func TestReadsAfterCloseSayEngineClosed(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wf := workflow.New("wf", func(ctx workflow.Context, n int) (int, error) { return n, nil })
+	eng, _ := setup(t, nil, wf)
+	run, err := chorus.Start(ctx, eng, wf, 1, &chorus.StartOptions{ID: "r"})
+	require.NoError(t, err)
+	closeEngine(t, eng)
+	_, err = eng.Describe(ctx, "r")
+	require.ErrorIs(t, err, chorus.ErrEngineClosed)
+	_, err = eng.List(ctx, nil)
+	require.ErrorIs(t, err, chorus.ErrEngineClosed)
+	_, err = chorus.Lookup(ctx, eng, wf, "r")
+	require.ErrorIs(t, err, chorus.ErrEngineClosed)
+	_, err = run.Result(ctx)
+	require.ErrorIs(t, err, chorus.ErrEngineClosed)
+}

@@ -35,6 +35,8 @@ var (
 	ErrNotChorusDatabase = history.ErrNotChorusDatabase
 	// ErrSchemaTooNew: the database was written by a newer Chorus.
 	ErrSchemaTooNew = history.ErrSchemaTooNew
+	// ErrCorrupt: a stored row or an imported history cannot be read back.
+	ErrCorrupt = history.ErrCorrupt
 	// ErrLocked: another engine (in this process or another) has the
 	// database file open.
 	ErrLocked = history.ErrLocked
@@ -124,4 +126,18 @@ func (e *Engine) runError(info history.RunInfo) error {
 
 func blockedError(runID string, cause error) *BlockedError {
 	return &BlockedError{RunID: runID, Reason: cause.Error(), Cause: cause}
+}
+
+// closedErr maps a store error after Close to ErrEngineClosed, which is what
+// a caller of a closed engine should see.
+func (e *Engine) closedErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	select {
+	case <-e.core.Closed():
+		return fmt.Errorf("%w (%v)", ErrEngineClosed, err)
+	default:
+		return err
+	}
 }

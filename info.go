@@ -50,7 +50,7 @@ func (e *Engine) runInfo(h history.RunInfo) RunInfo {
 func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
 	h, err := e.store.Run(ctx, runID)
 	if err != nil {
-		return RunInfo{}, err
+		return RunInfo{}, e.closedErr(err)
 	}
 	return e.runInfo(h), nil
 }
@@ -77,7 +77,7 @@ func (e *Engine) List(ctx context.Context, opts *ListOptions) ([]RunInfo, error)
 	}
 	hs, err := e.store.ListRuns(ctx, history.ListFilter{Status: o.Status, Workflow: o.Workflow, AfterID: o.AfterID, Limit: o.Limit})
 	if err != nil {
-		return nil, err
+		return nil, e.closedErr(err)
 	}
 	out := make([]RunInfo, len(hs))
 	for i, h := range hs {

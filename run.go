@@ -98,7 +98,7 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 func Lookup[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], id string) (*Run[Out], error) {
 	info, err := e.store.Run(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, e.closedErr(err)
 	}
 	if info.Workflow != wf.Name() {
 		return nil, fmt.Errorf("chorus: run %q belongs to workflow %q, not %q", id, info.Workflow, wf.Name())
@@ -118,7 +118,7 @@ func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
 	defer stop()
 	info, err := r.e.store.Run(ctx, r.id)
 	if err != nil {
-		return out, err
+		return out, r.e.closedErr(err)
 	}
 	if info.Status == history.StatusRunning {
 		select {
