@@ -337,16 +337,26 @@ func (e *Engine) deliverBatch(id string, ins []input) error {
 
 // redeliverLater retries an input whose commit failed, after a pause.
 func (e *Engine) redeliverLater(id string, in input) {
+	e.later(func() { _ = e.deliver(id, in) })
+}
+
+// later runs fn after redeliverDelay on the engine's clock, counted as busy
+// while it runs and visible to NextWake while it waits. Nothing is
+// scheduled once the engine is closed.
+func (e *Engine) later(fn func()) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.state == stateClosed {
+		return
+	}
 	var t *clock.Timer
 	t = e.clock.AfterFunc(redeliverDelay, func() {
-		e.busy.Add(1)
+		e.busy.Add(1) // before the timer stops being visible to NextWake
+		defer e.settled()
 		e.mu.Lock()
 		delete(e.redeliver, t)
 		e.mu.Unlock()
-		_ = e.deliver(id, in)
-		e.settled()
+		fn()
 	})
 	e.redeliver[t] = e.clock.Now().Add(redeliverDelay)
 }

@@ -282,21 +282,7 @@ func definite(err error) bool {
 // runTaskLater runs a task again after a pause, when reaching its target
 // failed for a reason that may pass.
 func (e *Engine) runTaskLater(t history.Task) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state == stateClosed {
-		return
-	}
-	var tm *clock.Timer
-	tm = e.clock.AfterFunc(redeliverDelay, func() {
-		e.busy.Add(1)
-		e.mu.Lock()
-		delete(e.redeliver, tm)
-		e.mu.Unlock()
-		e.runTask(t, t.Workflow, nil)
-		e.settled()
-	})
-	e.redeliver[tm] = e.clock.Now().Add(redeliverDelay)
+	e.later(func() { e.runTask(t, t.Workflow, nil) })
 }
 
 // maxResyncAttempts bounds how long resyncLater keeps trying to read a run
@@ -308,23 +294,14 @@ const maxResyncAttempts = 200
 // from the store, and starts the work its journal promises (its pending
 // tasks; every kind tolerates running twice) and tells waiters if it ended.
 func (e *Engine) resyncLater(id string, attempt int) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.state == stateClosed || attempt >= maxResyncAttempts {
+	if attempt >= maxResyncAttempts {
 		return
 	}
-	var tm *clock.Timer
-	tm = e.clock.AfterFunc(redeliverDelay, func() {
-		e.busy.Add(1)
-		defer e.settled()
-		e.mu.Lock()
-		delete(e.redeliver, tm)
-		e.mu.Unlock()
+	e.later(func() {
 		if err := e.resync(id); err != nil && !stopping(err) {
 			e.resyncLater(id, attempt+1)
 		}
 	})
-	e.redeliver[tm] = e.clock.Now().Add(redeliverDelay)
 }
 
 func (e *Engine) resync(id string) error {
