@@ -40,5 +40,18 @@
 //
 // Workflows and activities are registered under the names given to
 // workflow.New and activity.New. Work found in the journal for a name not
-// registered yet waits for it: register everything right after [Open].
+// registered yet waits for it: pass the definitions in
+// [Options.Definitions] (or register right after [Open]), and
+// [Engine.CheckRegistrations] names anything the journal needs that the
+// binary lacks.
+//
+// # Related packages
+//
+// Workflow code imports [github.com/chorusdev/chorus/workflow], activity
+// code [github.com/chorusdev/chorus/activity]; compensations come from
+// [github.com/chorusdev/chorus/saga]. Tests use
+// [github.com/chorusdev/chorus/testing] (a fake clock that skips, mocks, a
+// replay check of every run) and [github.com/chorusdev/chorus/replay]
+// (recorded histories against new code). The journal's format and storage
+// are [github.com/chorusdev/chorus/history] and its sqlite subpackage.
 package chorus
