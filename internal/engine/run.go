@@ -464,9 +464,19 @@ func (r *Run) loadFailed(in input, err error) {
 		e.parkInput(nr.Name, r.id, in)
 		return
 	}
+	if errors.Is(err, history.ErrCorrupt) {
+		// A damaged journal will not read better later: block the run with
+		// the reason, once, instead of retrying its inputs forever.
+		e.log.Error("chorus: run's journal is damaged; blocked", "run", r.id, "err", err)
+		r.blocked = err
+		r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(err))}
+		r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: err}
+		r.apply(in)
+		return
+	}
 	if !errors.Is(err, history.ErrRunNotFound) && !errors.As(err, &nr) {
 		e.log.Error("chorus: load run", "run", r.id, "err", err)
-		if isInternalInput(in.kind) && !errors.Is(err, history.ErrStoreClosed) {
+		if (isInternalInput(in.kind) || in.kind == inResume) && !errors.Is(err, history.ErrStoreClosed) {
 			// A store hiccup must not lose what an activity, timer or child
 			// reported.
 			e.redeliverLater(r.id, in)
