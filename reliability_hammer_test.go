@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,6 +34,7 @@ import (
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/hook"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -233,14 +235,15 @@ func TestReliabilityHammer(t *testing.T) {
 	t.Logf("calls: %s; runs: %s", strings.Join(ops, " "), strings.Join(summary, ", "))
 }
 
-// attachStore holds the first read of run "t" for 50 ms (a slow disk), so
-// that Starts sent meanwhile reach the run's inbox together; and it holds
+// attachStore holds the first read of run "t" until both Starts sent
+// meanwhile wait in the run's inbox, so that they reach it together; and it holds
 // the commit that creates "t" until someone has read "t" as not found (or
 // a second passes).
 type attachStore struct {
 	history.Store
 	reads      atomic.Int32
 	reading    chan struct{} // closed when the first read of "t" begins
+	queued     func() int    // inputs waiting in the inbox of "t"
 	creating   atomic.Bool
 	notFound   chan struct{}
 	notFoundMu sync.Once
@@ -249,7 +252,9 @@ type attachStore struct {
 func (s *attachStore) Run(ctx context.Context, id string) (history.RunInfo, error) {
 	if id == "t" && s.reads.Add(1) == 1 {
 		close(s.reading)
-		time.Sleep(50 * time.Millisecond) // a slow read, not synchronization
+		for deadline := time.Now().Add(time.Second); s.queued() < 2 && time.Now().Before(deadline); {
+			runtime.Gosched() // until both Starts were delivered
+		}
 	}
 	info, err := s.Store.Run(ctx, id)
 	if id == "t" && s.creating.Load() && errors.Is(err, history.ErrRunNotFound) {
@@ -296,6 +301,7 @@ func TestReliabilityReproAttachBeforeCommit(t *testing.T) {
 	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf}})
 	require.NoError(t, err)
 	t.Cleanup(func() { closeEngine(t, eng) })
+	st.queued = func() int { return hook.Core(eng).Queued("t") }
 
 	sigErr := make(chan error, 1)
 	go func() { sigErr <- chorus.Signal(ctx, eng, "t", workflow.NewSignal[string]("go"), "early") }()

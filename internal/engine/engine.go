@@ -683,3 +683,17 @@ func (e *Engine) ReplayRun(ctx context.Context, id string) error {
 	}
 	return e.dryReplay(ctx, info)
 }
+
+// Queued returns how many inputs wait in a run's inbox, for tests that
+// need to know inputs were delivered before they let the run go on.
+func (e *Engine) Queued(id string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r := e.runs[id]
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.inbox)
+}
