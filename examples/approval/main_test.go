@@ -1,15 +1,14 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/chorusdev/chorus/internal/testutil"
 )
 
 // The tests run the program as a child process, exactly as a user would:
@@ -18,26 +17,18 @@ import (
 const childEnv = "CHORUS_APPROVAL_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
+	testutil.RunMainIfChild(childEnv, main)
 	os.Exit(m.Run())
 }
 
 // approval runs the program with args on a new database and returns its
-// output, failing the test if it does not exit cleanly within 5 seconds.
+// output, failing the test if it does not exit cleanly.
 func approval(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
 	args = append([]string{"-db", filepath.Join(t.TempDir(), "a.db")}, args...)
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, ctx.Err(), "approval %v did not finish; output:\n%s", args, out)
+	out, err := testutil.RunProgram(t, childEnv, args...)
 	require.NoError(t, err, "approval %v failed; output:\n%s", args, out)
-	return string(out)
+	return out
 }
 
 // Claim A is approved by the adjuster after 3 fake hours; claim B times out
@@ -89,13 +80,4 @@ func TestManagerRejects(t *testing.T) {
 	require.Equal(t, 1, strings.Count(out, "[activity] pay-claim"), out)
 }
 
-// requireInOrder asserts that out contains each of lines, in that order.
-func requireInOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		require.GreaterOrEqual(t, i, 0, "missing (or out of order) %q in output:\n%s", l, out)
-		rest = rest[i+len(l):]
-	}
-}
+var requireInOrder = testutil.RequireInOrder

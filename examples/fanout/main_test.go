@@ -1,17 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/chorusdev/chorus/internal/testutil"
 )
 
 // The tests run the program as a child process, exactly as a user would:
@@ -20,26 +19,18 @@ import (
 const childEnv = "CHORUS_FANOUT_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
+	testutil.RunMainIfChild(childEnv, main)
 	os.Exit(m.Run())
 }
 
 // fanout runs the program with args on a new database and returns its
-// output, failing the test if it does not exit cleanly within 5 seconds.
+// output, failing the test if it does not exit cleanly.
 func fanout(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
 	args = append([]string{"-db", filepath.Join(t.TempDir(), "f.db")}, args...)
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, ctx.Err(), "fanout %v did not finish; output:\n%s", args, out)
+	out, err := testutil.RunProgram(t, childEnv, args...)
 	require.NoError(t, err, "fanout %v failed; output:\n%s", args, out)
-	return string(out)
+	return out
 }
 
 var batchLine = regexp.MustCompile(`\[workflow\] (batch-[0-9a-f]{8}): `)
@@ -84,13 +75,4 @@ func TestDeadlineCancelsTheBatch(t *testing.T) {
 	require.NotContains(t, out, "[activity] process-item")
 }
 
-// requireInOrder asserts that out contains each of lines, in that order.
-func requireInOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		require.GreaterOrEqual(t, i, 0, "missing (or out of order) %q in output:\n%s", l, out)
-		rest = rest[i+len(l):]
-	}
-}
+var requireInOrder = testutil.RequireInOrder

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/chorusdev/chorus/internal/testutil"
 )
 
 // The tests run the program as a child process, exactly as a user would:
@@ -21,26 +20,18 @@ import (
 const childEnv = "CHORUS_SUBSCRIPTION_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
+	testutil.RunMainIfChild(childEnv, main)
 	os.Exit(m.Run())
 }
 
 // subscription runs the program with args on a new database and returns
-// its output, failing the test if it does not exit cleanly within 5 seconds.
+// its output, failing the test if it does not exit cleanly.
 func subscription(t *testing.T, args ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
 	args = append([]string{"-db", filepath.Join(t.TempDir(), "s.db")}, args...)
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, ctx.Err(), "subscription %v did not finish; output:\n%s", args, out)
+	out, err := testutil.RunProgram(t, childEnv, args...)
 	require.NoError(t, err, "subscription %v failed; output:\n%s", args, out)
-	return string(out)
+	return out
 }
 
 func TestThreeMonthsThenCancel(t *testing.T) {
@@ -102,13 +93,4 @@ func requireShortJournal(t *testing.T, out string, months int) {
 	require.Contains(t, ms[months][0], "its last generation", fmt.Sprint(counts))
 }
 
-// requireInOrder asserts that out contains each of lines, in that order.
-func requireInOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		require.GreaterOrEqual(t, i, 0, "missing (or out of order) %q in output:\n%s", l, out)
-		rest = rest[i+len(l):]
-	}
-}
+var requireInOrder = testutil.RequireInOrder

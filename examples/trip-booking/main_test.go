@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,9 +10,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/chorusdev/chorus/internal/testutil"
 )
 
 // The tests run the program as a child process, so that it can really be
@@ -22,10 +22,7 @@ import (
 const childEnv = "CHORUS_TRIP_BOOKING_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		main()
-		os.Exit(0)
-	}
+	testutil.RunMainIfChild(childEnv, main)
 	os.Exit(m.Run())
 }
 
@@ -33,13 +30,7 @@ func TestMain(m *testing.M) {
 // error.
 func tripBooking(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, ctx.Err(), "trip-booking %v did not finish; output:\n%s", args, out)
-	return string(out), err
+	return testutil.RunProgram(t, childEnv, args...)
 }
 
 const (
@@ -93,13 +84,4 @@ func TestCrashDuringCompensationAndResume(t *testing.T) {
 	requireInOrder(t, out, "trip-7 is already failed", resultLine, journalLine)
 }
 
-// requireInOrder asserts that out contains each of lines, in that order.
-func requireInOrder(t *testing.T, out string, lines ...string) {
-	t.Helper()
-	rest := out
-	for _, l := range lines {
-		i := strings.Index(rest, l)
-		require.GreaterOrEqual(t, i, 0, "missing (or out of order) %q in output:\n%s", l, out)
-		rest = rest[i+len(l):]
-	}
-}
+var requireInOrder = testutil.RequireInOrder
