@@ -20,7 +20,7 @@ import (
 func History(ctx context.Context, e *Engine, runID string) (*history.Export, error) {
 	info, err := e.store.Run(ctx, runID)
 	if err != nil {
-		return nil, err
+		return nil, e.closedErr(err)
 	}
 	if info.LastSeq > history.MaxExportEvents {
 		return nil, fmt.Errorf("chorus: export run %q: %w: %d events, the limit is %d",
@@ -28,7 +28,7 @@ func History(ctx context.Context, e *Engine, runID string) (*history.Export, err
 	}
 	events, err := e.store.Events(ctx, runID, 0)
 	if err != nil {
-		return nil, err
+		return nil, e.closedErr(err)
 	}
 	// The run may have advanced since its row was read: keep the journal
 	// the row describes.
