@@ -205,9 +205,9 @@ type checker struct {
 	lits     map[*ast.FuncLit]*node
 	order    []*node
 	roots    []root
-	skip     map[ast.Node]bool          // arguments that are not workflow code here
-	ignores  map[string]map[int]bool    // file -> lines a reasoned ignore covers
-	sorted   map[*ast.RangeStmt]bool    // map ranges that only collect keys to sort
+	skip     map[ast.Node]bool       // arguments that are not workflow code here
+	ignores  map[string]map[int]bool // file -> lines a reasoned ignore covers
+	sorted   map[*ast.RangeStmt]bool // map ranges that only collect keys to sort
 	reported map[token.Pos]bool
 }
 
