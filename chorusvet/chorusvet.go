@@ -16,9 +16,9 @@
 //   - range over a map, or over maps.Keys, maps.Values or maps.All, whose
 //     order changes from run to run; a loop that only appends the keys to a
 //     slice which is sorted afterwards in the same block is accepted;
-//   - math/rand and math/rand/v2's package-level functions and all of
-//     crypto/rand (use workflow.NewRandom, workflow.NewUUID or
-//     workflow.SideEffect);
+//   - math/rand and math/rand/v2's package-level functions, all of
+//     crypto/rand, and github.com/google/uuid's generators (use
+//     workflow.NewRandom, workflow.NewUUID or workflow.SideEffect);
 //   - file, network and OS access: os, os/exec, net, net/http, io/ioutil,
 //     syscall, database/sql and the like (do it in an activity);
 //   - writes to package-level variables, which every run and replay share.
@@ -70,7 +70,7 @@
 //
 // Writes through a pointer or a method (a global's Add method, a pointer
 // copied into a local) are not followed; neither are calls into versioned
-// dependencies (a library's uuid.New, for one, reads crypto/rand unseen).
+// dependencies, apart from the uuid generators named above.
 // Printing and workflow.Logger are allowed: they do not change the path a
 // replay takes. A map range whose body is order-independent in another way
 // (a sum, a copy into another map) is still reported; sort the keys, or
@@ -121,6 +121,7 @@ const (
 	workflowPkg = module + "/workflow"
 	activityPkg = module + "/activity"
 	ignoreTag   = "//chorusvet:ignore"
+	uuidPkg     = "github.com/google/uuid"
 )
 
 // isLibrary reports whether path is one of Chorus's own packages, trusted
@@ -433,8 +434,8 @@ func (c *checker) use(n *node, id *ast.Ident, pos token.Pos, add func(token.Pos,
 		if fn.Pkg() == nil {
 			return
 		}
-		if isStd(fn.Pkg().Path()) {
-			if r, ok := stdRule(fn); ok {
+		if isStd(fn.Pkg().Path()) || fn.Pkg().Path() == uuidPkg {
+			if r, ok := knownRule(fn); ok {
 				add(pos, r.kind, "calls "+funcName(fn), r.why)
 			}
 			return

@@ -24,12 +24,12 @@ type rule struct {
 	why  string
 }
 
-// stdRule returns the rule that forbids a use of the standard-library
-// function fn, or false if fn may be used. The lists are closed on purpose:
-// a function of the standard library that is not named here is trusted, so
-// that pure helpers (strings, strconv, sort, time.Time's methods) never
-// raise a finding.
-func stdRule(fn *types.Func) (rule, bool) {
+// knownRule returns the rule that forbids a use of fn, a function of the
+// standard library or of github.com/google/uuid, or false if fn may be
+// used. The lists are closed on purpose: a function of those packages that
+// is not named here is trusted, so that pure helpers (strings, strconv,
+// sort, time.Time's methods, uuid.Parse) never raise a finding.
+func knownRule(fn *types.Func) (rule, bool) {
 	pkg := fn.Pkg()
 	if pkg == nil {
 		return rule{}, false
@@ -62,12 +62,24 @@ func stdRule(fn *types.Func) (rule, bool) {
 		return rule{kindRandom, "random numbers in workflow code differ on replay; use workflow.NewRandom"}, true
 	case "crypto/rand":
 		return rule{kindRandom, "random bytes in workflow code differ on replay; use workflow.NewUUID, workflow.SideEffect or an activity"}, true
+	case "github.com/google/uuid":
+		// The one dependency rule: Chorus's own UUIDs come from this
+		// package, and workflow.NewUUID is its replacement.
+		if recv == "" && uuidGen[name] {
+			return rule{kindRandom, "a generated UUID differs on replay; use workflow.NewUUID"}, true
+		}
+		return rule{}, false
 	}
 	if ioCall(path, recv, name) {
 		return rule{kindIO, "file, network or OS access in workflow code; do it in an activity"}, true
 	}
 	return rule{}, false
 }
+
+// uuidGen are the functions of github.com/google/uuid that generate a new
+// UUID from randomness or the clock.
+var uuidGen = set("New", "NewString", "NewRandom", "NewRandomFromReader", "NewUUID",
+	"NewV6", "NewV7", "NewV7FromReader", "NewDCEGroup", "NewDCEPerson", "NewDCESecurity")
 
 // ioPackages are the packages whose functions reach the file system, the
 // network or the process's environment, with the few pure helpers in them

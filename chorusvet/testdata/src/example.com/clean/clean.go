@@ -18,6 +18,7 @@ import (
 	"example.com/helper"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/workflow"
+	"github.com/google/uuid"
 )
 
 // Activities may do anything.
@@ -73,6 +74,7 @@ var Good = workflow.New("good", func(ctx workflow.Context, in map[string]int) (s
 	buf[0] = local
 	_ = net.JoinHostPort("a", "1")
 	_ = os.IsNotExist(nil)
+	_, _ = uuid.Parse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
 	fmt.Println("printing does not change the path a replay takes")
 	return strings.Join(keys, ","), nil
 })

@@ -13,6 +13,7 @@ import (
 
 	"example.com/helper"
 	"github.com/chorusdev/chorus/workflow"
+	"github.com/google/uuid"
 )
 
 type Order struct {
@@ -42,6 +43,7 @@ var PlaceOrder = workflow.New("place-order", func(ctx workflow.Context, o Order)
 		total += n
 	}
 	_ = rand.Intn(10) // want `place-order calls rand.Intn: random numbers .*use workflow.NewRandom`
+	_ = uuid.New()    // want `place-order calls uuid.New: a generated UUID differs on replay; use workflow.NewUUID`
 	b := make([]byte, 8)
 	_, _ = crand.Read(b)        // want `place-order calls rand.Read: random bytes`
 	_, _ = os.ReadFile("order") // want `place-order calls os.ReadFile: file, network or OS access in workflow code; do it in an activity`
