@@ -78,10 +78,12 @@
 package chorusvet
 
 import (
+	"bytes"
 	"fmt"
 	"go/ast"
 	"go/token"
 	"go/types"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -160,6 +162,8 @@ func run(pass *analysis.Pass) (any, error) {
 		ignores:  map[string]map[int]bool{},
 		sorted:   map[*ast.RangeStmt]bool{},
 		reported: map[token.Pos]bool{},
+		quiet:    map[ast.Node]bool{},
+		sources:  map[string][]byte{},
 	}
 	c.readIgnores()
 	c.findRoots()
@@ -210,6 +214,8 @@ type checker struct {
 	ignores  map[string]map[int]bool // file -> lines a reasoned ignore covers
 	sorted   map[*ast.RangeStmt]bool // map ranges that only collect keys to sort
 	reported map[token.Pos]bool
+	quiet    map[ast.Node]bool // channel operations a reported select holds
+	sources  map[string][]byte
 }
 
 // readIgnores records the lines covered by reasoned ignore comments and
@@ -230,13 +236,17 @@ func (c *checker) readIgnores() {
 					})
 					continue
 				}
-				p := c.pass.Fset.Position(cm.Pos())
+				p := c.pass.Fset.PositionFor(cm.Pos(), false) // the file as written: its bytes are read
 				lines := c.ignores[p.Filename]
 				if lines == nil {
 					lines = map[int]bool{}
 					c.ignores[p.Filename] = lines
 				}
-				lines[p.Line] = true
+				line := p.Line
+				if c.aloneOnLine(p) {
+					line++ // it speaks of the next line
+				}
+				lines[line] = true
 			}
 		}
 	}
@@ -252,12 +262,30 @@ func ignoreReason(cm *ast.Comment) (string, bool) {
 	return strings.TrimSpace(rest), true
 }
 
-// ignored reports whether a reasoned ignore covers pos: on its line, or
-// alone on the line before.
+// aloneOnLine reports whether only blanks precede the comment at p on its
+// line.
+func (c *checker) aloneOnLine(p token.Position) bool {
+	src, ok := c.sources[p.Filename]
+	if !ok {
+		read := c.pass.ReadFile
+		if read == nil {
+			read = os.ReadFile
+		}
+		src, _ = read(p.Filename) // unreadable: taken as a trailing comment
+		c.sources[p.Filename] = src
+	}
+	if p.Offset > len(src) {
+		return false
+	}
+	start := bytes.LastIndexByte(src[:p.Offset], '\n') + 1
+	return len(bytes.TrimSpace(src[start:p.Offset])) == 0
+}
+
+// ignored reports whether a reasoned ignore covers pos: at the end of its
+// line, or alone on the line before.
 func (c *checker) ignored(pos token.Pos) bool {
-	p := c.pass.Fset.Position(pos)
-	lines := c.ignores[p.Filename]
-	return lines[p.Line] || lines[p.Line-1]
+	p := c.pass.Fset.PositionFor(pos, false)
+	return c.ignores[p.Filename][p.Line]
 }
 
 // findRoots finds the workflow functions and the arguments of exempt calls.
@@ -389,10 +417,27 @@ func (c *checker) walk(n *node) {
 		case *ast.SelectStmt:
 			add(x.Pos(), kindChannel, "uses select",
 				"select on Go channels in workflow code; use workflow.NewSelector")
+			// The select is the finding; its cases' sends and receives
+			// would only repeat it.
+			for _, cl := range x.Body.List {
+				if cc, ok := cl.(*ast.CommClause); ok && cc.Comm != nil {
+					ast.Inspect(cc.Comm, func(y ast.Node) bool {
+						if u, ok := y.(*ast.UnaryExpr); ok && u.Op == token.ARROW {
+							c.quiet[u] = true
+						} else if s, ok := y.(*ast.SendStmt); ok {
+							c.quiet[s] = true
+						}
+						return true
+					})
+				}
+			}
 		case *ast.SendStmt:
+			if c.quiet[x] {
+				break
+			}
 			add(x.Pos(), kindChannel, "sends on a Go channel", chanWhy)
 		case *ast.UnaryExpr:
-			if x.Op == token.ARROW {
+			if x.Op == token.ARROW && !c.quiet[x] {
 				add(x.Pos(), kindChannel, "receives from a Go channel", chanWhy)
 			}
 		case *ast.RangeStmt:

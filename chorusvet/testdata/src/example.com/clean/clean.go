@@ -42,6 +42,7 @@ var Good = workflow.New("good", func(ctx workflow.Context, in map[string]int) (s
 	now := workflow.Now(ctx)
 	_ = workflow.Sleep(ctx, time.Second)
 	id := workflow.SideEffect(ctx, func() int64 { return time.Now().UnixNano() })
+	_ = workflow.SideEffect(ctx, time.Now)
 	_ = workflow.MutableSideEffect(ctx, "flag", readFlag, func(a, b string) bool { return a == b })
 	workflow.SetQueryHandler(ctx, &workflow.Query[string, string]{}, func(string) (string, error) {
 		return time.Now().String(), nil

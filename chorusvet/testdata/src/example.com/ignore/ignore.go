@@ -23,7 +23,10 @@ var Ignoring = workflow.New("ignoring", func(ctx workflow.Context, _ int) (strin
 	//chorusvet:ignore
 	f := time.Now() // want `^ignoring calls time.Now`
 	g := bare()
-	return fmt.Sprint(a, b, c, d, e, f, g), nil
+	// A trailing ignore speaks of its own line only.
+	h := time.Now() //chorusvet:ignore only logged
+	i := time.Now() // want `^ignoring calls time.Now`
+	return fmt.Sprint(a, b, c, d, e, f, g, h, i), nil
 })
 
 // trusted reads the environment once per deployment.
