@@ -14,8 +14,11 @@
 //   - Go channels: make(chan), send, receive, close, range over a channel,
 //     and select (use workflow.NewChannel and workflow.NewSelector);
 //   - range over a map, or over maps.Keys, maps.Values or maps.All, whose
-//     order changes from run to run; a loop that only appends the keys to a
-//     slice which is sorted afterwards in the same block is accepted;
+//     order changes from run to run. Two kinds of loop are accepted, as
+//     their result does not depend on the order: one that only appends the
+//     keys to a slice which a later statement of the same block sorts, and
+//     one that only counts or sums into integers and stores into maps under
+//     the range's key (with pure expressions, possibly under an if);
 //   - math/rand and math/rand/v2's package-level functions, all of
 //     crypto/rand, and github.com/google/uuid's generators (use
 //     workflow.NewRandom, workflow.NewUUID or workflow.SideEffect);
@@ -73,8 +76,8 @@
 // dependencies, apart from the uuid generators named above.
 // Printing and workflow.Logger are allowed: they do not change the path a
 // replay takes. A map range whose body is order-independent in another way
-// (a sum, a copy into another map) is still reported; sort the keys, or
-// ignore it with a reason.
+// than the two above (a float sum, a maximum, a call) is still reported;
+// sort the keys, or ignore it with a reason.
 package chorusvet
 
 import (
@@ -528,7 +531,7 @@ func (c *checker) rangeStmt(r *ast.RangeStmt, add func(token.Pos, string, string
 	case *types.Chan:
 		add(r.Pos(), kindChannel, "ranges over a Go channel", chanWhy)
 	case *types.Map:
-		if !c.sorted[r] {
+		if !c.sorted[r] && !orderFree(c.pass.TypesInfo, r) {
 			add(r.Pos(), kindMap, "ranges over a map", mapWhy)
 		}
 	case *types.Signature:
@@ -597,6 +600,102 @@ func appendedTo(info *types.Info, st ast.Stmt, key types.Object) types.Object {
 		return nil
 	}
 	return lhs
+}
+
+// orderFree reports whether the body of a map range gives the same result
+// in any order: it only counts or sums into integers, and stores into maps
+// under the range's key, with pure expressions, under pure conditions.
+func orderFree(info *types.Info, r *ast.RangeStmt) bool {
+	key := info.ObjectOf(identOf(r.Key))
+	var ok func(stmts []ast.Stmt) bool
+	ok = func(stmts []ast.Stmt) bool {
+		for _, st := range stmts {
+			switch st := st.(type) {
+			case *ast.IncDecStmt:
+				if !isInteger(info.TypeOf(st.X)) || !pure(info, st.X) {
+					return false
+				}
+			case *ast.AssignStmt:
+				if len(st.Lhs) != 1 || len(st.Rhs) != 1 || !pure(info, st.Rhs[0]) {
+					return false
+				}
+				switch st.Tok {
+				case token.ADD_ASSIGN, token.SUB_ASSIGN, token.OR_ASSIGN, token.AND_ASSIGN, token.XOR_ASSIGN:
+					// Integer arithmetic commutes; float and string sums do not.
+					if !isInteger(info.TypeOf(st.Lhs[0])) || !pure(info, st.Lhs[0]) {
+						return false
+					}
+				case token.ASSIGN:
+					// Each key is stored once, so the order of stores does not matter.
+					ix, isIndex := ast.Unparen(st.Lhs[0]).(*ast.IndexExpr)
+					if !isIndex || key == nil || info.ObjectOf(identOf(ix.Index)) != key || !pure(info, ix.X) {
+						return false
+					}
+					if t := info.TypeOf(ix.X); t == nil {
+						return false
+					} else if _, isMap := t.Underlying().(*types.Map); !isMap {
+						return false
+					}
+				default:
+					return false
+				}
+			case *ast.IfStmt:
+				if st.Init != nil || !pure(info, st.Cond) || !ok(st.Body.List) {
+					return false
+				}
+				if st.Else != nil {
+					els, isBlock := st.Else.(*ast.BlockStmt)
+					if !isBlock || !ok(els.List) {
+						return false
+					}
+				}
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	return ok(r.Body.List)
+}
+
+// pure reports whether evaluating e has no effect and depends on nothing
+// but its operands: no calls other than conversions and len, cap, min and
+// max, and no channel receive.
+func pure(info *types.Info, e ast.Expr) bool {
+	clean := true
+	ast.Inspect(e, func(x ast.Node) bool {
+		switch x := x.(type) {
+		case *ast.CallExpr:
+			if tv, ok := info.Types[x.Fun]; ok && tv.IsType() {
+				return clean // a conversion
+			}
+			if id, ok := ast.Unparen(x.Fun).(*ast.Ident); ok {
+				if _, builtin := info.Uses[id].(*types.Builtin); builtin {
+					switch id.Name {
+					case "len", "cap", "min", "max":
+						return clean
+					}
+				}
+			}
+			clean = false
+		case *ast.UnaryExpr:
+			if x.Op == token.ARROW {
+				clean = false
+			}
+		case *ast.FuncLit:
+			clean = false
+		}
+		return clean
+	})
+	return clean
+}
+
+func isInteger(t types.Type) bool {
+	if t == nil {
+		return false
+	}
+	b, ok := t.Underlying().(*types.Basic)
+	return ok && b.Info()&types.IsInteger != 0
 }
 
 // sortFuncs are the functions that sort the slice given as first argument.

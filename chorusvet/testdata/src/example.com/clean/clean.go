@@ -63,6 +63,17 @@ var Good = workflow.New("good", func(ctx workflow.Context, in map[string]int) (s
 	for _, k := range slices.Sorted(maps.Keys(in)) {
 		_ = k
 	}
+	// Loops whose result does not depend on the order.
+	total, positive := 0, 0
+	copied := map[string]int{}
+	for k, v := range in {
+		total += v
+		if v > 0 && len(k) < 10 {
+			positive++
+		} else {
+			copied[k] = int(int64(v) * 2)
+		}
+	}
 
 	_ = strings.ToUpper(now.Add(time.Duration(3) * time.Second).Format(time.RFC3339))
 	_ = helper.Upper("x")
@@ -77,7 +88,7 @@ var Good = workflow.New("good", func(ctx workflow.Context, in map[string]int) (s
 	_ = os.IsNotExist(nil)
 	_, _ = uuid.Parse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
 	fmt.Println("printing does not change the path a replay takes")
-	return strings.Join(keys, ","), nil
+	return fmt.Sprint(keys, total, positive, copied), nil
 })
 
 func readFlag() string { // want readFlag:"calls os.Getenv"

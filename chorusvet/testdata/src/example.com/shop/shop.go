@@ -39,8 +39,23 @@ var PlaceOrder = workflow.New("place-order", func(ctx workflow.Context, o Order)
 	default:
 	}
 	total := 0
-	for _, n := range o.Items { // want `place-order ranges over a map: map iteration order is random`
+	for _, n := range o.Items { // an integer sum: the order does not matter
 		total += n
+	}
+	var names string
+	for name := range o.Items { // want `place-order ranges over a map: map iteration order is random`
+		names += name
+	}
+	var ids []string
+	for id := range o.Items { // want `place-order ranges over a map`
+		ids = append(ids, id) // collected, never sorted
+	}
+	avg := 0.0
+	for _, n := range o.Items { // want `place-order ranges over a map`
+		avg += float64(n) // float sums depend on the order
+	}
+	for id := range o.Items { // want `place-order ranges over a map`
+		_ = helper.Upper(id) // a call: its effects could depend on the order
 	}
 	_ = rand.Intn(10) // want `place-order calls rand.Intn: random numbers .*use workflow.NewRandom`
 	_ = uuid.New()    // want `place-order calls uuid.New: a generated UUID differs on replay; use workflow.NewUUID`
@@ -59,7 +74,7 @@ var PlaceOrder = workflow.New("place-order", func(ctx workflow.Context, o Order)
 	_ = helper.Pick([]string{"a"}) // want `place-order calls helper.Pick which calls rand.IntN`
 	_ = helper.Upper(o.ID)         // pure
 	_ = helper.Region()            // trusted by its doc comment
-	return fmt.Sprint(start, total), nil
+	return fmt.Sprint(start, total, names, ids, avg), nil
 })
 
 func stampLocal() string { // want stampLocal:"calls time.Now"
