@@ -50,7 +50,7 @@
 // A finding in the package being checked is reported where it is, with the
 // chain of calls from the workflow:
 //
-//	place-order calls fmtTotal which calls time.Now: wall-clock time in workflow code; use workflow.Now
+//	place-order calls shop.fmtTotal which calls time.Now: wall-clock time in workflow code; use workflow.Now
 //
 // A finding in another package is reported at the call that leads to it,
 // naming the chain and where the operation is:
