@@ -30,7 +30,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, path, &sqlite.Options{Synchronous: o.Synchronous})
+	st, err := sqlite.Open(ctx, path, &sqlite.Options{Synchronous: o.Synchronous, FileMode: o.FileMode})
 	if err != nil {
 		return nil, err
 	}
