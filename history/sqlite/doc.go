@@ -26,6 +26,10 @@
 // [history.ErrCorrupt]. In each of these cases the file is left byte for byte
 // as it was, and no -wal or -shm file is created next to it.
 //
+// The path ":memory:" opens a store that lives in memory, for tests. It has a
+// single connection that serves reads and writes, and each such store is
+// separate from every other.
+//
 // # File permissions
 //
 // Payloads often hold personal data, so a database file that Open creates
@@ -34,10 +38,6 @@
 // -wal and -shm files it keeps beside the database the database's
 // permission. An existing database keeps the permission it has, which its
 // owner may have chosen (chmod 600 makes an older, wider one private).
-//
-// The path ":memory:" opens a store that lives in memory, for tests. It has a
-// single connection that serves reads and writes, and each such store is
-// separate from every other.
 //
 // # Durability (FULL vs NORMAL)
 //
