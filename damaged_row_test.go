@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -121,4 +122,74 @@ func TestDamagedRowStaysLocal(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "order-"+id+"|ok", out)
 	}
+}
+
+// TestDamagedEventIsCorruptionNotDivergence: a changed byte in an
+// activity's recorded result, or in the name of a scheduled activity, is
+// reported as corruption of the journal, not as the result failing to
+// decode or as the code diverging from the journal.
+func TestDamagedEventIsCorruptionNotDivergence(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	goSig := workflow.NewSignal[int]("go")
+	a := activity.New("damaged-first", func(ctx context.Context, s string) (string, error) { return s + "|ok", nil })
+	wf := workflow.New("damaged-first-wf", func(ctx workflow.Context, s string) (string, error) {
+		out, err := workflow.ExecuteActivity(ctx, a, s).Get(ctx)
+		workflow.GetSignalChannel(ctx, goSig).Receive(ctx)
+		return out, err
+	})
+	defs := []chorus.Definition{wf, a}
+	eng, err := chorus.Open(ctx, path, &chorus.Options{Definitions: defs})
+	require.NoError(t, err)
+	for _, id := range []string{"result", "name", "ok"} {
+		_, err := chorus.Start(ctx, eng, wf, id, &chorus.StartOptions{ID: id})
+		require.NoError(t, err)
+	}
+	for _, id := range []string{"result", "name", "ok"} {
+		// Wait until each run has its activity's result.
+		for {
+			x, err := chorus.History(ctx, eng, id)
+			require.NoError(t, err)
+			if len(x.Events) >= 3 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatal("the activity does not complete")
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+	require.NoError(t, eng.Close(ctx))
+
+	// The result "result|ok" loses its opening quote: no longer JSON.
+	got := flipByte(t, path, "SELECT payload FROM events WHERE run_id = ? AND seq = 3",
+		"UPDATE events SET payload = ? WHERE run_id = ? AND seq = 3", 0, "result")
+	require.Equal(t, `#result|ok"`, string(got))
+	// The scheduled activity "damaged-first" becomes "damaged-firss".
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE events SET name = 'damaged-firss' WHERE run_id = 'name' AND seq = 2`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	eng = openEngine(t, path, &chorus.Options{Definitions: defs})
+	for _, c := range []struct{ id, seq string }{{"result", "3"}, {"name", "2"}} {
+		require.Error(t, chorus.Signal(ctx, eng, c.id, goSig, 1), c.id)
+		info, err := eng.Describe(ctx, c.id)
+		require.NoError(t, err)
+		require.Equal(t, chorus.StatusBlocked, info.Status, c.id)
+		var be *chorus.BlockedError
+		require.True(t, errors.As(info.Err, &be), "%s: %v", c.id, info.Err)
+		require.Contains(t, be.Reason, `run "`+c.id+`", event `+c.seq+`: the row's checksum does not match`, c.id)
+		var nde *chorus.NonDeterminismError
+		require.False(t, errors.As(info.Err, &nde), c.id)
+	}
+	require.NoError(t, chorus.Signal(ctx, eng, "ok", goSig, 1))
+	h, err := chorus.Lookup(ctx, eng, wf, "ok")
+	require.NoError(t, err)
+	out, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "ok|ok", out)
 }
