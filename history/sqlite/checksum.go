@@ -3,6 +3,7 @@ package sqlite
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"sync"
 	"time"
 
 	"github.com/chorusdev/chorus/history"
@@ -21,38 +22,58 @@ import (
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// summer accumulates a checksum.
-type summer uint32
-
-func (s *summer) add(b []byte) { *s = summer(crc32.Update(uint32(*s), castagnoli, b)) }
-
-func (s *summer) int(v int64) {
-	var b [9]byte
-	b[0] = 'i'
-	binary.BigEndian.PutUint64(b[1:], uint64(v))
-	s.add(b[:])
+// summer accumulates a checksum. It gathers small values in buf and feeds
+// the CRC in few calls; a large BLOB goes to the CRC directly, uncopied.
+type summer struct {
+	crc uint32
+	buf []byte
 }
 
-func (s *summer) null() { s.add([]byte{'n'}) }
+// bigBlob is the size from which a BLOB is not copied into buf.
+const bigBlob = 256
+
+var summers = sync.Pool{New: func() any { return &summer{buf: make([]byte, 0, 2*bigBlob)} }}
+
+// newSummer returns a summer that starts its sum with tag; its value
+// method returns it to the pool.
+func newSummer(tag byte) *summer {
+	s := summers.Get().(*summer)
+	s.crc = 0
+	s.buf = append(s.buf[:0], tag)
+	return s
+}
+
+func (s *summer) flush() {
+	s.crc = crc32.Update(s.crc, castagnoli, s.buf)
+	s.buf = s.buf[:0]
+}
+
+func (s *summer) int(v int64) {
+	s.buf = append(s.buf, 'i')
+	s.buf = binary.BigEndian.AppendUint64(s.buf, uint64(v))
+}
+
+func (s *summer) null() { s.buf = append(s.buf, 'n') }
 
 func (s *summer) bytes(v []byte) {
 	if len(v) == 0 {
 		s.null()
 		return
 	}
-	var b [9]byte
-	b[0] = 's'
-	binary.BigEndian.PutUint64(b[1:], uint64(len(v)))
-	s.add(b[:])
-	s.add(v)
+	s.buf = append(s.buf, 's')
+	s.buf = binary.BigEndian.AppendUint64(s.buf, uint64(len(v)))
+	if len(v) < bigBlob {
+		s.buf = append(s.buf, v...)
+		return
+	}
+	s.flush()
+	s.crc = crc32.Update(s.crc, castagnoli, v)
 }
 
 func (s *summer) text(v string) {
-	var b [9]byte
-	b[0] = 's'
-	binary.BigEndian.PutUint64(b[1:], uint64(len(v)))
-	s.add(b[:])
-	s.add([]byte(v))
+	s.buf = append(s.buf, 's')
+	s.buf = binary.BigEndian.AppendUint64(s.buf, uint64(len(v)))
+	s.buf = append(s.buf, v...)
 }
 
 // optText sums text stored as NULL when empty (see text).
@@ -73,8 +94,15 @@ func (s *summer) time(t time.Time) {
 	s.int(t.UnixNano())
 }
 
-// value is the checksum as stored.
-func (s summer) value() int64 { return int64(int32(uint32(s))) }
+// value returns the checksum as stored, and s to the pool.
+func (s *summer) value() int64 {
+	s.flush()
+	v := int64(int32(s.crc))
+	if cap(s.buf) <= 4*bigBlob { // a long name or ID grew it: let it go
+		summers.Put(s)
+	}
+	return v
+}
 
 // Each kind of row starts its sum with a tag of its own.
 const (
@@ -85,8 +113,7 @@ const (
 
 // eventSum is the checksum of the events row of e in run runID.
 func eventSum(runID string, e *history.Event) int64 {
-	s := summer(0)
-	s.add([]byte{tagEvent})
+	s := newSummer(tagEvent)
 	s.text(runID)
 	s.int(e.Seq)
 	s.int(int64(e.Type))
@@ -99,8 +126,7 @@ func eventSum(runID string, e *history.Event) int64 {
 
 // runSum is the checksum of the columns a run row fixes at its creation.
 func runSum(id, workflow string, createdAt time.Time, parent string, parentStep int64) int64 {
-	s := summer(0)
-	s.add([]byte{tagRun})
+	s := newSummer(tagRun)
 	s.text(id)
 	s.text(workflow)
 	s.time(createdAt)
@@ -111,8 +137,7 @@ func runSum(id, workflow string, createdAt time.Time, parent string, parentStep 
 
 // outcomeSum is the checksum of a run row's status, result and failure.
 func outcomeSum(id string, status history.RunStatus, result, failure []byte) int64 {
-	s := summer(0)
-	s.add([]byte{tagOutcome})
+	s := newSummer(tagOutcome)
 	s.text(id)
 	s.int(int64(status))
 	s.bytes(result)
