@@ -185,20 +185,20 @@ func decodeRun(v [numRunColumns]any) (history.RunInfo, error) {
 	if r.Failure, ok = colBlob(v[10]); !ok {
 		return r, bad("failure", v[10])
 	}
-	sum, ok := colSum(v[11])
+	sum, present, ok := colSum(v[11])
 	if !ok {
 		return r, bad("sum", v[11])
 	}
-	if want := runSum(r.ID, r.Workflow, r.CreatedAt, r.Parent, r.ParentStep); sum != nil && *sum != want {
+	if want := runSum(r.ID, r.Workflow, r.CreatedAt, r.Parent, r.ParentStep); present && sum != want {
 		return r, corruptf("run %q: the row's checksum does not match its workflow, created_at, parent_run and parent_step (stored %d, computed %d): the row was damaged or changed outside Chorus",
-			id, *sum, want)
+			id, sum, want)
 	}
-	if sum, ok = colSum(v[12]); !ok {
+	if sum, present, ok = colSum(v[12]); !ok {
 		return r, bad("outcome_sum", v[12])
 	}
-	if want := outcomeSum(r.ID, r.Status, r.Result, r.Failure); sum != nil && *sum != want {
+	if want := outcomeSum(r.ID, r.Status, r.Result, r.Failure); present && sum != want {
 		return r, corruptf("run %q: the row's checksum does not match its status, result and failure (stored %d, computed %d): the row was damaged or changed outside Chorus",
-			id, *sum, want)
+			id, sum, want)
 	}
 	return r, nil
 }
@@ -289,13 +289,13 @@ func decodeEvent(runID string, v []any) (history.Event, error) {
 	if e.Time, ok = colTime(v[5]); !ok {
 		return e, bad("time", v[5])
 	}
-	sum, ok := colSum(v[6])
+	sum, present, ok := colSum(v[6])
 	if !ok {
 		return e, bad("sum", v[6])
 	}
-	if want := eventSum(runID, &e); sum != nil && *sum != want {
+	if want := eventSum(runID, &e); present && sum != want {
 		return e, corruptf("run %q, event %d: the row's checksum does not match its content (stored %d, computed %d): the row was damaged or changed outside Chorus",
-			runID, seq, *sum, want)
+			runID, seq, sum, want)
 	}
 	return e, nil
 }
@@ -421,19 +421,16 @@ func colBlob(v any) ([]byte, bool) {
 	return nil, false
 }
 
-// colSum accepts a checksum, which is a 32-bit integer, or NULL (nil) for
-// a row written without one.
-func colSum(v any) (*int64, bool) {
+// colSum accepts a checksum, which is a 32-bit integer, or NULL (not
+// present) for a row written without one.
+func colSum(v any) (sum int64, present, ok bool) {
 	switch x := v.(type) {
 	case nil:
-		return nil, true
+		return 0, false, true
 	case int64:
-		if x != int64(int32(x)) {
-			return nil, false
-		}
-		return &x, true
+		return x, true, x == int64(int32(x))
 	}
-	return nil, false
+	return 0, false, false
 }
 
 // colTime accepts Unix nanoseconds, or NULL for the zero time.
