@@ -112,6 +112,12 @@ func TestDamagedRowStaysLocal(t *testing.T) {
 	require.True(t, errors.As(info.Err, &be), "%v", info.Err)
 	require.Contains(t, be.Reason, `run "b", event 1`)
 	require.Contains(t, be.Reason, "checksum")
+	require.ErrorIs(t, info.Err, history.ErrCorrupt)
+	hb, err := chorus.Lookup(ctx, eng, wf, "b")
+	require.NoError(t, err)
+	_, err = hb.Result(ctx)
+	require.True(t, errors.As(err, &be), "%v", err)
+	require.ErrorIs(t, err, history.ErrCorrupt, "Result of the blocked run gives the corruption as its cause")
 
 	// The other runs go on.
 	for _, id := range []string{"a", "c"} {
@@ -183,6 +189,7 @@ func TestDamagedEventIsCorruptionNotDivergence(t *testing.T) {
 		var be *chorus.BlockedError
 		require.True(t, errors.As(info.Err, &be), "%s: %v", c.id, info.Err)
 		require.Contains(t, be.Reason, `run "`+c.id+`", event `+c.seq+`: the row's checksum does not match`, c.id)
+		require.ErrorIs(t, info.Err, history.ErrCorrupt, c.id)
 		var nde *chorus.NonDeterminismError
 		require.False(t, errors.As(info.Err, &nde), c.id)
 	}
