@@ -30,7 +30,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Engine, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, path, &sqlite.Options{Synchronous: o.Synchronous})
+	st, err := sqlite.Open(ctx, path, &sqlite.Options{Synchronous: o.Synchronous, FileMode: o.FileMode})
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +127,9 @@ func (e *Engine) CheckRegistrations(ctx context.Context) error {
 				return fmt.Errorf("chorus: check registrations: %w", err)
 			}
 			for _, r := range runs {
+				if r.Damaged != nil {
+					continue // its workflow name cannot be trusted; List reports it
+				}
 				if _, ok := e.core.Workflow(r.Workflow); !ok {
 					missing[NotRegisteredError{Kind: "workflow", Name: r.Workflow}] = true
 				}

@@ -35,14 +35,20 @@ type RunInfo struct {
 	// generation (a run that continued as new starts over).
 	Events int64
 	// Err is why it failed, was canceled ([*WorkflowError]) or is blocked
-	// ([*BlockedError]); nil otherwise.
+	// ([*BlockedError]); nil otherwise. In a list from [Engine.List], it
+	// wraps [ErrCorrupt] for a run whose stored row is damaged; that run's
+	// other fields must not be trusted.
 	Err error
 }
 
 func (e *Engine) runInfo(h history.RunInfo) RunInfo {
+	err := h.Damaged
+	if err == nil {
+		err = e.runError(h)
+	}
 	return RunInfo{
 		ID: h.ID, Workflow: h.Workflow, Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
-		Events: h.LastSeq - max(h.FirstSeq, 1) + 1, Err: e.runError(h),
+		Events: h.LastSeq - max(h.FirstSeq, 1) + 1, Err: err,
 	}
 }
 
@@ -69,7 +75,9 @@ type ListOptions struct {
 	Limit int
 }
 
-// List returns runs ordered by ID.
+// List returns runs ordered by ID. A run whose stored row is damaged is
+// listed in its place with an Err wrapping [ErrCorrupt], so that one bad row
+// never hides the other runs.
 func (e *Engine) List(ctx context.Context, opts *ListOptions) ([]RunInfo, error) {
 	var o ListOptions
 	if opts != nil {

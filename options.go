@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/benbjohnson/clock"
 
@@ -54,6 +55,12 @@ type Options struct {
 	// last acknowledged steps on a power loss or OS crash but never corrupts
 	// the file. It only applies to [Open]. Defaults to sqlite.SynchronousFull.
 	Synchronous sqlite.Synchronous
+	// FileMode is the permission of the database file when [Open] creates
+	// it, and so of the -wal and -shm files beside it, whatever the umask
+	// (see sqlite.Options.FileMode); an existing file keeps its own. It only
+	// applies to [Open]. Defaults to [sqlite.DefaultFileMode] (0o600:
+	// readable and writable by its owner only).
+	FileMode os.FileMode
 	// MaxConcurrentActivities caps the activity attempts running at once.
 	// Defaults to [DefaultMaxConcurrentActivities].
 	MaxConcurrentActivities int
@@ -106,6 +113,9 @@ func (o *Options) WithDefaults() *Options {
 	if c.Synchronous == "" {
 		c.Synchronous = sqlite.DefaultSynchronous
 	}
+	if c.FileMode == 0 {
+		c.FileMode = sqlite.DefaultFileMode
+	}
 	if c.MaxConcurrentActivities == 0 {
 		c.MaxConcurrentActivities = DefaultMaxConcurrentActivities
 	}
@@ -137,6 +147,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("chorus: Options.MaxCommitBatch is negative (%d)", o.MaxCommitBatch)
 	case o.Synchronous != sqlite.SynchronousFull && o.Synchronous != sqlite.SynchronousNormal:
 		return fmt.Errorf("chorus: Options.Synchronous is %q (want FULL or NORMAL)", o.Synchronous)
+	case o.FileMode&^os.ModePerm != 0:
+		return fmt.Errorf("chorus: Options.FileMode is %v (want permission bits only, such as 0o600)", o.FileMode)
 	}
 	if err := o.DefaultActivityOptions.Validate(); err != nil {
 		return fmt.Errorf("chorus: Options.DefaultActivityOptions: %w", err)

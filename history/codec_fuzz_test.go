@@ -88,15 +88,18 @@ func FuzzJSONCodecTyped(f *testing.F) {
 // agrees with UnmarshalExport however the reader splits the document (one
 // byte at a time, or halves): both accept the same documents, with the
 // same result, and refuse the same ones. (FuzzDecode in export_test.go
-// checks UnmarshalExport itself.)
+// checks UnmarshalExport itself.) Documents longer than fuzzDocumentLimit
+// are not tried.
 //
 //	go test -run '^$' -fuzz '^FuzzDecodeExportReaders$' -fuzztime 60s ./history
 func FuzzDecodeExportReaders(f *testing.F) {
-	f.Add([]byte(sampleDocument))
-	f.Add([]byte(sampleDocument[:len(sampleDocument)/2]))
-	f.Add([]byte(`{"format":"chorus-history","version":1,"run":{"id":"r","workflow":"w","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"w\u00e9","time":"2025-06-02T09:00:00Z"}]}`))
-	f.Add([]byte("{\"format\":\"chorus-history\",\"version\":1,\"run\":{\"id\":\"\xe2\x9c\"}}"))
+	for _, s := range fuzzDocumentSeeds {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > fuzzDocumentLimit {
+			return
+		}
 		want, werr := UnmarshalExport(data)
 		for name, r := range map[string]io.Reader{
 			"one byte": iotest.OneByteReader(bytes.NewReader(data)),
@@ -113,4 +116,43 @@ func FuzzDecodeExportReaders(f *testing.F) {
 			require.Equal(t, want, got, name)
 		}
 	})
+}
+
+// fuzzDocumentLimit bounds the documents the export fuzz targets try. The
+// fuzzing engine minimizes each new interesting input before it explores
+// further, for up to a minute (-fuzzminimizetime), with a number of runs
+// that grows with the square of the input's size: from kilobyte-sized
+// seeds, a short run spent nearly all its time minimizing. Every rule of the
+// format shows in a small document; the size limits have tests of their own.
+const fuzzDocumentLimit = 512
+
+// fuzzDocumentSeeds are small documents for the export fuzz targets: valid
+// ones that reach every part of the decoder (a child run, continue-as-new,
+// timers, activities, base64 payloads) and a few refused ones.
+var fuzzDocumentSeeds = []string{
+	`{"format":"chorus-history","version":1,"run":{"id":"r","workflow":"w","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","status":"completed","first_seq":1,"result":{"a":[1]}},"events":[{"seq":1,"type":"RunStarted","name":"w","time":"2025-06-02T09:00:00Z","payload":1},{"seq":2,"type":"RunCompleted","time":"2025-06-02T09:00:00Z","payload":{"a":[1]}}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"r","workflow":"w","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","status":"running","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"w","time":"2025-06-02T09:00:00Z"},{"seq":2,"type":"ActivityScheduled","name":"a","time":"2025-06-02T09:00:00Z","payload_base64":"AP8="},{"seq":3,"type":"ActivityCompleted","ref":2,"time":"2025-06-02T09:00:00Z","payload":null}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"r","workflow":"w","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","status":"running","first_seq":3,"parent":"p","parent_step":2},"events":[{"seq":1,"type":"RunStarted","name":"w","time":"2025-06-02T09:00:00Z"},{"seq":2,"type":"RunContinuedAsNew","time":"2025-06-02T09:00:00Z","payload":"\u00e9\u2028"},{"seq":3,"type":"RunStarted","name":"w","time":"2025-06-02T09:01:00.123456789+02:00"}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"r","workflow":"w","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","status":"failed","first_seq":1,"failure_base64":"eA=="},"events":[{"seq":1,"type":"RunStarted","name":"w","time":"2025-06-02T09:00:00Z"},{"seq":2,"type":"TimerScheduled","time":"2025-06-02T09:00:00Z"},{"seq":3,"type":"TimerFired","ref":2,"time":"2025-06-02T09:00:00Z"},{"seq":4,"type":"RunFailed","time":"2025-06-02T09:00:00Z"}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"r","workflow":"w\u00e9","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"w\u00e9","time":"2025-06-02T09:00:00Z"}]}`,
+	`{"format":"chorus-history","version":2}`,
+	`{"format":"chorus-history"}`,
+	"{\"format\":\"chorus-history\",\"version\":1,\"run\":{\"id\":\"\xe2\x9c\"}}",
+	`[1,2,3]`,
+}
+
+// TestFuzzDocumentSeeds keeps the export fuzz targets' seeds useful: each
+// fits fuzzDocumentLimit (a longer one would be skipped), and the first
+// five are valid documents, which reach the encoder too.
+func TestFuzzDocumentSeeds(t *testing.T) {
+	t.Parallel()
+	for i, s := range fuzzDocumentSeeds {
+		require.LessOrEqual(t, len(s), fuzzDocumentLimit, "seed %d", i)
+		_, err := UnmarshalExport([]byte(s))
+		if i < 5 {
+			require.NoError(t, err, "seed %d", i)
+		} else {
+			require.Error(t, err, "seed %d", i)
+		}
+	}
 }

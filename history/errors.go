@@ -18,8 +18,9 @@ var (
 	// ErrSchemaTooNew: the database was written by a newer Chorus whose
 	// schema this code does not know.
 	ErrSchemaTooNew = errors.New("chorus: database schema is newer than this code")
-	// ErrCorrupt: a stored row cannot be read back (bad type, truncated
-	// data).
+	// ErrCorrupt: a stored row cannot be read back as it was written (a
+	// value of the wrong type, truncated data, a checksum that does not
+	// match). The damage concerns the run the error names, not the others.
 	ErrCorrupt = errors.New("chorus: corrupt journal data")
 	// ErrStoreClosed: the store has been closed.
 	ErrStoreClosed = errors.New("chorus: store closed")

@@ -95,6 +95,13 @@ type RunInfo struct {
 	// Failure is the encoded [Failure] of a failed or canceled run, or the
 	// reason a run is blocked.
 	Failure []byte
+	// Damaged is set, by [Store.ListRuns] only, on a run whose index row
+	// the store found damaged (a checksum that does not match, a column
+	// holding a value it cannot hold): an error wrapping [ErrCorrupt] that
+	// names the run and what is wrong. ID is then the row's ID, and the
+	// other fields hold what could be read and must not be trusted. Stores
+	// never write it.
+	Damaged error
 }
 
 // StatusUpdate changes a run's index row.

@@ -65,14 +65,24 @@ type Store interface {
 	// failed.
 	Commit(ctx context.Context, batches []*Batch) ([]error, error)
 
-	// Run returns a run's index row, or [ErrRunNotFound].
+	// Run returns a run's index row, or [ErrRunNotFound]. A damaged row
+	// gives an error wrapping [ErrCorrupt] that names the run.
 	Run(ctx context.Context, runID string) (RunInfo, error)
 
-	// ListRuns returns runs matching f, ordered by ID.
+	// ListRuns returns runs matching f, ordered by ID. A run whose row is
+	// damaged is returned in its place with RunInfo.Damaged set rather
+	// than failing the call: one bad row never hides the other runs. (An
+	// error wrapping [ErrCorrupt] remains possible when the damage is such
+	// that the store cannot read past it.)
 	ListRuns(ctx context.Context, f ListFilter) ([]RunInfo, error)
 
 	// Events returns the journal of a run from event afterSeq+1 to its end,
 	// in order, or [ErrRunNotFound]. Replay reads from RunInfo.FirstSeq-1.
+	// An event that does not read back as it was written (a stored
+	// checksum that does not match, an unknown type, a gap in the Seqs)
+	// gives an error wrapping [ErrCorrupt] that names the run and the
+	// event's Seq, never an event with altered content: damage must not
+	// pass for the workflow's data.
 	Events(ctx context.Context, runID string, afterSeq int64) ([]Event, error)
 
 	// Tasks returns every pending task, ordered by run and step.

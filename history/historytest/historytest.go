@@ -42,6 +42,11 @@
 //   - Reads may run concurrently with Commit, and see whole batches.
 //   - Close may be called twice; every other method then fails with
 //     [history.ErrStoreClosed].
+//
+// A store that detects rows damaged behind its back (a checksum per row, as
+// the SQLite store keeps) also runs [RunDamage], with a [Damager] that edits
+// its storage directly: damage is reported as [history.ErrCorrupt] for the
+// run it hits, and never hides the other runs.
 package historytest
 
 import (

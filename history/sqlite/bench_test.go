@@ -71,3 +71,23 @@ func benchmarkCommit(b *testing.B, sync sqlite.Synchronous, per int) {
 	}
 	b.ReportMetric(float64(b.N*per)/b.Elapsed().Seconds(), "batches/s")
 }
+
+// BenchmarkEvents measures reading a run's journal back, as replay does:
+// 200 events with a 50-byte payload each.
+func BenchmarkEvents(b *testing.B) {
+	ctx := context.Background()
+	s := openStore(b, filepath.Join(b.TempDir(), "bench.db"), nil)
+	payload := []byte(`{"order":"A-1234","amount":1999,"currency":"EUR"}`)
+	batch := createBatch("r")
+	for seq := int64(3); seq <= 200; seq++ {
+		batch.Events = append(batch.Events, history.Event{Seq: seq, Type: history.EventSideEffect, Name: "v", Payload: payload, Time: t0})
+	}
+	mustCommit(b, s, batch)
+	for b.Loop() {
+		events, err := s.Events(ctx, "r", 0)
+		if err != nil || len(events) != 200 {
+			b.Fatal(len(events), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*200)/b.Elapsed().Seconds(), "events/s")
+}

@@ -227,7 +227,8 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 			}
 		}
 		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, firstSeq,
-			text(c.Parent), c.ParentStep, blob(result), blob(failure))
+			text(c.Parent), c.ParentStep, blob(result), blob(failure),
+			runSum(id, c.Workflow, b.Time, c.Parent, c.ParentStep), outcomeSum(id, status, result, failure))
 		if err != nil {
 			return nil, fail(err, nil, "create")
 		}
@@ -241,11 +242,12 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		switch {
 		case len(b.Events) > 0 && st != nil:
 			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure),
-				optSeq(st.FirstSeq), id, first-1)
+				outcomeSum(id, st.Status, st.Result, st.Failure), optSeq(st.FirstSeq), id, first-1)
 		case len(b.Events) > 0:
 			n, err = t.exec(stAppendRun, last, now, id, first-1)
 		case st != nil:
-			n, err = t.exec(stTouchRunStatus, now, int64(st.Status), blob(st.Result), blob(st.Failure), id)
+			n, err = t.exec(stTouchRunStatus, now, int64(st.Status), blob(st.Result), blob(st.Failure),
+				outcomeSum(id, st.Status, st.Result, st.Failure), id)
 		default:
 			n, err = t.exec(stTouchRun, now, id)
 		}
@@ -270,8 +272,10 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 	}
 
 	// 2. The journal.
-	for _, e := range b.Events {
-		if _, err := t.exec(stInsertEvent, id, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time)); err != nil {
+	for i := range b.Events {
+		e := &b.Events[i]
+		if _, err := t.exec(stInsertEvent, id, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time),
+			eventSum(id, e)); err != nil {
 			return nil, fail(err, history.ErrConflict, "append event %d", e.Seq)
 		}
 	}

@@ -30,6 +30,15 @@
 // single connection that serves reads and writes, and each such store is
 // separate from every other.
 //
+// # File permissions
+//
+// Payloads often hold personal data, so a database file that Open creates
+// is readable and writable by its owner only (0600), whatever the process's
+// umask; [Options.FileMode] chooses another permission. SQLite gives the
+// -wal and -shm files it keeps beside the database the database's
+// permission. An existing database keeps the permission it has, which its
+// owner may have chosen (chmod 600 makes an older, wider one private).
+//
 // # Durability (FULL vs NORMAL)
 //
 // The database runs in WAL (write-ahead log) mode. [Options.Synchronous]
@@ -65,22 +74,47 @@
 //     Seq of the RunStarted event of its current generation, 1 until it
 //     continues as new) and, for a child workflow, parent_run and
 //     parent_step (NULL and 0 for a run started from outside; a partial
-//     index over parent_run finds a run's children);
-//   - events, the journal, keyed by run and sequence number;
+//     index over parent_run finds a run's children), and the checksums sum
+//     and outcome_sum;
+//   - events, the journal, keyed by run and sequence number, each row with
+//     its checksum (sum);
 //   - tasks, the pending work (activities, timers, children to start or
 //     cancel, parents to notify, signals to deliver), keyed by run and step,
 //     with its kind ([history.TaskKind]) and name.
 //
 // Migration 0002 brought task kinds, generations and parent links; a
 // database of version 1 reads back with every task an activity, every run's
-// first_seq 1 and no parents.
+// first_seq 1 and no parents. Migration 0003 brought the checksums below;
+// rows written before it have none and are read unchecked.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
-// in UTC; payloads are BLOBs, and an empty payload reads back as nil. A row
-// that cannot be decoded (an unknown event type, status or task kind, a value
-// of the wrong type, a first_seq outside the journal, a gap in a journal) is
-// reported with an error wrapping [history.ErrCorrupt] that names the run and
-// the sequence number.
+// in UTC; payloads are BLOBs, and an empty payload reads back as nil.
+//
+// # Damaged rows
+//
+// Every journal event is written with a checksum (CRC-32C) of its run,
+// seq, type, name, ref, payload and time, and every run row with one of
+// the columns it fixes at creation (workflow, created_at, parent) and one
+// of its outcome (status, result, failure), rewritten with each status
+// change. A row whose content no longer matches its checksum was damaged
+// after it was written (by the disk, a bad copy, a hand edit); it is
+// reported, like a row that cannot be decoded at all (an unknown event type,
+// status or task kind, a value of the wrong type, a first_seq outside the
+// journal, a gap in a journal), with an error wrapping [history.ErrCorrupt]
+// that names the run and, for an event, its sequence number. The damage
+// stays with its run:
+//
+//   - [Store.Events] and [Store.Run] of that run fail, and never return the
+//     altered data as if it were the workflow's; the engine blocks the run
+//     with the error as its reason, and other runs go on;
+//   - [Store.ListRuns] lists a run whose row is damaged in its place, with
+//     [history.RunInfo.Damaged] set, and lists the other runs as usual.
+//
+// Damage inside SQLite's own structures (a malformed page, rather than a
+// well-formed row with wrong content) is reported by SQLite for whatever
+// read crosses it, also as [history.ErrCorrupt]; [Store.IntegrityCheck]
+// finds it. A checksum tells damage from data; it does not stop someone who
+// can write the file from recomputing it. Pending tasks carry no checksum.
 //
 // Errors never carry a driver type: the store translates them to the
 // sentinels of package history where one fits and keeps only the driver's

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -22,8 +23,12 @@ import (
 // A lock that is busy is tried again for up to wait: a process that forks
 // (to run a command) shares the lock's open file until its child execs, so
 // a lock just released can stay held for a moment.
-func lockFile(path string, wait time.Duration) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644) // O_CREATE never truncates
+//
+// A database file that does not exist is created here, with permission
+// mode whatever the umask; SQLite later gives its -wal and -shm files the
+// same permission.
+func lockFile(path string, wait time.Duration, mode os.FileMode) (*os.File, error) {
+	f, err := createOrOpen(path, mode)
 	if err != nil {
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
 	}
@@ -43,4 +48,30 @@ func lockFile(path string, wait time.Duration) (*os.File, error) {
 		return nil, fmt.Errorf("%sopen %q: %w (close the other engine first)", errPrefix, path, history.ErrLocked)
 	}
 	return nil, fmt.Errorf("%sopen %q: lock: %v", errPrefix, path, err)
+}
+
+// createOrOpen opens the file at path for reading and writing, creating it
+// with permission mode, exactly, when it does not exist. An existing file
+// keeps its permission.
+func createOrOpen(path string, mode os.FileMode) (*os.File, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, mode)
+		if err == nil {
+			// The umask narrowed the mode OpenFile asked for.
+			if err := f.Chmod(mode); err != nil {
+				_ = f.Close()
+				_ = os.Remove(path)
+				return nil, err
+			}
+			return f, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, err
+		}
+		// Removed between the two calls: try again.
+	}
 }

@@ -88,7 +88,7 @@ func openFile(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
 	}
 	_, statErr := os.Stat(path)
-	lock, err := lockFile(path, min(o.BusyTimeout, time.Second))
+	lock, err := lockFile(path, min(o.BusyTimeout, time.Second), o.FileMode)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -37,6 +38,11 @@ const (
 	// DefaultMaxReadConns is the size of the reader pool when
 	// Options.MaxReadConns is zero.
 	DefaultMaxReadConns = 4
+	// DefaultFileMode is the permission of a database file that Open
+	// creates, and so of its -wal and -shm files, when Options.FileMode is
+	// zero: readable and writable by its owner only. Payloads often hold
+	// personal data.
+	DefaultFileMode os.FileMode = 0o600
 )
 
 // Options tunes [Open]. A nil *Options, and any zero field, means the
@@ -61,6 +67,15 @@ type Options struct {
 	// an in-memory store, which has one connection. Defaults to
 	// DefaultMaxReadConns (4).
 	MaxReadConns int
+
+	// FileMode is the permission of the database file when Open creates
+	// it, set exactly: the process's umask does not apply. SQLite gives the
+	// -wal and -shm files it creates beside the database the database's
+	// permission. An existing database keeps the permission it has. Only
+	// permission bits (0o777) may be set. It is ignored for an in-memory
+	// store, and where Open cannot set it (systems without Unix
+	// permissions). Defaults to DefaultFileMode (0o600).
+	FileMode os.FileMode
 }
 
 // withDefaults returns a copy of o (which may be nil) with every zero field
@@ -78,6 +93,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.MaxReadConns == 0 {
 		r.MaxReadConns = DefaultMaxReadConns
+	}
+	if r.FileMode == 0 {
+		r.FileMode = DefaultFileMode
 	}
 	return r
 }
@@ -99,6 +117,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxReadConns < 0 {
 		return fmt.Errorf("history/sqlite: Options.MaxReadConns is %d, want zero (the default) or more", o.MaxReadConns)
+	}
+	if o.FileMode&^os.ModePerm != 0 {
+		return fmt.Errorf("history/sqlite: Options.FileMode is %v, want permission bits only (such as 0o600)", o.FileMode)
 	}
 	return nil
 }

@@ -22,16 +22,16 @@ const (
 )
 
 // runColumns are the columns of a run row that scanRuns reads, in order.
-const runColumns = `id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure`
+const runColumns = `id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure, sum, outcome_sum`
 
 // numRunColumns is the number of runColumns.
-const numRunColumns = 11
+const numRunColumns = 13
 
 var readSQL = [numReadStmts]string{
 	rsRun: `SELECT ` + runColumns + ` FROM runs WHERE id = ?`,
 	// One statement, so one snapshot: the run row (to tell an unknown run
 	// from one without events) and its journal tail.
-	rsEvents: `SELECT r.last_seq, e.seq, e.type, e.name, e.ref, e.payload, e.time
+	rsEvents: `SELECT r.last_seq, e.seq, e.type, e.name, e.ref, e.payload, e.time, e.sum
 		FROM runs AS r LEFT JOIN events AS e ON e.run_id = r.id AND e.seq > ?
 		WHERE r.id = ? ORDER BY e.seq`,
 	// The LEFT JOIN keeps a task even when the journal has no event at its
@@ -56,7 +56,7 @@ func (s *Store) Run(ctx context.Context, runID string) (history.RunInfo, error) 
 	if err != nil {
 		return history.RunInfo{}, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
 	}
-	runs, err := scanRuns(ctx, rows, fmt.Sprintf("read run %q", runID))
+	runs, err := scanRuns(ctx, rows, fmt.Sprintf("read run %q", runID), false)
 	if err != nil {
 		return history.RunInfo{}, err
 	}
@@ -67,7 +67,9 @@ func (s *Store) Run(ctx context.Context, runID string) (history.RunInfo, error) 
 }
 
 // ListRuns returns the runs that match f, ordered by ID. A Status that is
-// not a known status, or a negative Limit, is an error.
+// not a known status, or a negative Limit, is an error. A run whose row is
+// damaged (see Run) is listed in its place with RunInfo.Damaged set, and
+// the other runs are listed as usual.
 func (s *Store) ListRuns(ctx context.Context, f history.ListFilter) ([]history.RunInfo, error) {
 	if f.Status != 0 && !f.Status.Valid() {
 		return nil, fmt.Errorf("%slist runs: unknown status %v", errPrefix, f.Status)
@@ -98,11 +100,13 @@ func (s *Store) ListRuns(ctx context.Context, f history.ListFilter) ([]history.R
 	if err != nil {
 		return nil, mapErr(ctx, err, nil, "list runs")
 	}
-	return scanRuns(ctx, rows, "list runs")
+	return scanRuns(ctx, rows, "list runs", true)
 }
 
-// scanRuns reads and closes rows of runColumns.
-func scanRuns(ctx context.Context, rows *sql.Rows, what string) ([]history.RunInfo, error) {
+// scanRuns reads and closes rows of runColumns. A row that does not decode
+// fails the call, or with keepDamaged is returned as far as it decoded,
+// with RunInfo.Damaged set.
+func scanRuns(ctx context.Context, rows *sql.Rows, what string, keepDamaged bool) ([]history.RunInfo, error) {
 	defer rows.Close()
 	var runs []history.RunInfo
 	var (
@@ -118,7 +122,10 @@ func scanRuns(ctx context.Context, rows *sql.Rows, what string) ([]history.RunIn
 		}
 		r, err := decodeRun(v)
 		if err != nil {
-			return nil, err
+			if !keepDamaged {
+				return nil, err
+			}
+			r.Damaged = err
 		}
 		runs = append(runs, r)
 	}
@@ -129,9 +136,11 @@ func scanRuns(ctx context.Context, rows *sql.Rows, what string) ([]history.RunIn
 }
 
 // decodeRun converts one row of runColumns. A row whose first_seq is not
-// between 1 and its last_seq (1 for a run without events), or whose
-// parent_run and parent_step disagree on whether the run has a parent, is
-// corrupt.
+// between 1 and its last_seq (1 for a run without events), whose
+// parent_run and parent_step disagree on whether the run has a parent, or
+// whose checksums (when not NULL: rows written before migration 0003 have
+// none) do not match, is corrupt. On error, r holds the columns decoded so
+// far.
 func decodeRun(v [numRunColumns]any) (history.RunInfo, error) {
 	var r history.RunInfo
 	id, ok := colString(v[0])
@@ -176,6 +185,21 @@ func decodeRun(v [numRunColumns]any) (history.RunInfo, error) {
 	if r.Failure, ok = colBlob(v[10]); !ok {
 		return r, bad("failure", v[10])
 	}
+	sum, present, ok := colSum(v[11])
+	if !ok {
+		return r, bad("sum", v[11])
+	}
+	if want := runSum(r.ID, r.Workflow, r.CreatedAt, r.Parent, r.ParentStep); present && sum != want {
+		return r, corruptf("run %q: the row's checksum does not match its workflow, created_at, parent_run and parent_step (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			id, sum, want)
+	}
+	if sum, present, ok = colSum(v[12]); !ok {
+		return r, bad("outcome_sum", v[12])
+	}
+	if want := outcomeSum(r.ID, r.Status, r.Result, r.Failure); present && sum != want {
+		return r, corruptf("run %q: the row's checksum does not match its status, result and failure (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			id, sum, want)
+	}
 	return r, nil
 }
 
@@ -198,10 +222,10 @@ func (s *Store) Events(ctx context.Context, runID string, afterSeq int64) ([]his
 		events  []history.Event
 		found   bool
 		lastSeq int64
-		v       [7]any
+		v       [8]any
 	)
 	for rows.Next() {
-		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]); err != nil {
+		if err := rows.Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]); err != nil {
 			return nil, mapErr(ctx, err, nil, what)
 		}
 		if !found {
@@ -236,7 +260,8 @@ func (s *Store) Events(ctx context.Context, runID string, afterSeq int64) ([]his
 	return events, nil
 }
 
-// decodeEvent converts seq, type, name, ref, payload, time.
+// decodeEvent converts seq, type, name, ref, payload, time and checks sum
+// when it is not NULL (rows written before migration 0003 have none).
 func decodeEvent(runID string, v []any) (history.Event, error) {
 	var e history.Event
 	seq, ok := colInt(v[0])
@@ -263,6 +288,14 @@ func decodeEvent(runID string, v []any) (history.Event, error) {
 	}
 	if e.Time, ok = colTime(v[5]); !ok {
 		return e, bad("time", v[5])
+	}
+	sum, present, ok := colSum(v[6])
+	if !ok {
+		return e, bad("sum", v[6])
+	}
+	if want := eventSum(runID, &e); present && sum != want {
+		return e, corruptf("run %q, event %d: the row's checksum does not match its content (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			runID, seq, sum, want)
 	}
 	return e, nil
 }
@@ -386,6 +419,18 @@ func colBlob(v any) ([]byte, bool) {
 		return x, true
 	}
 	return nil, false
+}
+
+// colSum accepts a checksum, which is a 32-bit integer, or NULL (not
+// present) for a row written without one.
+func colSum(v any) (sum int64, present, ok bool) {
+	switch x := v.(type) {
+	case nil:
+		return 0, false, true
+	case int64:
+		return x, true, x == int64(int32(x))
+	}
+	return 0, false, false
 }
 
 // colTime accepts Unix nanoseconds, or NULL for the zero time.

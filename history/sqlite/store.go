@@ -56,18 +56,18 @@ const (
 )
 
 var writeSQL = [numWriteStmts]string{
-	stInsertRun: `INSERT INTO runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	stInsertRun: `INSERT INTO runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure, sum, outcome_sum)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 	stAppendRun: `UPDATE runs SET last_seq = ?, updated_at = ? WHERE id = ? AND last_seq = ?`,
 	// A NULL first_seq (StatusUpdate.FirstSeq zero) keeps the generation.
-	stAppendRunStatus: `UPDATE runs SET last_seq = ?, updated_at = ?, status = ?, result = ?, failure = ?, first_seq = coalesce(?, first_seq)
-		WHERE id = ? AND last_seq = ?`,
+	stAppendRunStatus: `UPDATE runs SET last_seq = ?, updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ?,
+		first_seq = coalesce(?, first_seq) WHERE id = ? AND last_seq = ?`,
 	stTouchRun: `UPDATE runs SET updated_at = ? WHERE id = ?`,
 	// No first_seq: a StatusUpdate.FirstSeq must name an event of its batch,
 	// so a batch without events has none (see validateBatch).
-	stTouchRunStatus: `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ? WHERE id = ?`,
+	stTouchRunStatus: `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ? WHERE id = ?`,
 	stRunLastSeq:     `SELECT last_seq FROM runs WHERE id = ?`,
-	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	stUpdateTask: `UPDATE tasks SET attempt = ?, not_before = ? WHERE run_id = ? AND step = ?`,

@@ -556,6 +556,10 @@ const (
 // Details holds the panic value's text and the stack as JSON.
 const FailureTypeWorkflowPanic = "WorkflowPanic"
 
+// FailureTypeCorrupt marks a run blocked because its stored journal is
+// damaged (an error wrapping history.ErrCorrupt).
+const FailureTypeCorrupt = "Corrupt"
+
 type panicDetails struct {
 	Value string `json:"value"`
 	Stack string `json:"stack"`
@@ -579,6 +583,8 @@ func BlockedCause(f *history.Failure) error {
 		if json.Unmarshal(f.Details, &pd) == nil {
 			return &PanicError{Value: pd.Value, Stack: pd.Stack}
 		}
+	case FailureTypeCorrupt:
+		return history.ErrCorrupt
 	}
 	return nil
 }
@@ -617,6 +623,8 @@ func FailureOf(err error) *history.Failure {
 		f.Type = FailureTypeTimeout
 	case errors.As(err, &pe):
 		f.Type = FailureTypePanic
+	case errors.Is(err, history.ErrCorrupt):
+		f.Type = FailureTypeCorrupt
 	}
 	var fr Failurer
 	if errors.As(err, &fr) && any(fr) != any(err) {
