@@ -48,8 +48,8 @@ func newWarnSink(wants ...string) *warnSink {
 }
 
 func (s *warnSink) Enabled(context.Context, slog.Level) bool { return true }
-func (s *warnSink) WithAttrs([]slog.Attr) slog.Handler        { return s }
-func (s *warnSink) WithGroup(string) slog.Handler             { return s }
+func (s *warnSink) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s *warnSink) WithGroup(string) slog.Handler            { return s }
 
 func (s *warnSink) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
