@@ -58,7 +58,8 @@ type Options struct {
 	SkipReplayCheck bool
 	// Timeout bounds, in wall time, how long one env wait ([Result],
 	// [Env.Await], [Env.Advance], [Env.Settle], ...) may take before the
-	// env gives up and describes what it was waiting for. Calls into the
+	// env gives up and describes what it was waiting for, and how long the
+	// replay of one run may take in the check at the end. Calls into the
 	// engine (Start, Signal, closing it at the end, ...) get at least
 	// [DefaultTimeout]. Defaults to [DefaultTimeout].
 	Timeout time.Duration

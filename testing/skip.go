@@ -359,8 +359,10 @@ func (e *Env) Advance(d time.Duration) {
 // (see the package documentation). cond is called each time something
 // happened; it must be quick and must not wait. Await returns an error
 // wrapping [ErrStalled] if cond is false and nothing more can happen by
-// itself, and an error describing the env when [Options].Timeout of wall
-// time passed.
+// itself (at once, wrapping chorus.ErrNotRegistered too, if a run waits for
+// an activity or child workflow that is neither registered nor mocked),
+// and an error describing the env when [Options].Timeout of wall time
+// passed.
 func (e *Env) Await(cond func() bool) error {
 	err := e.drive(waitSpec{what: "a condition", done: cond, skip: true, confirmStall: true, failUnregistered: true})
 	if errors.Is(err, errNothingDue) {
