@@ -79,14 +79,14 @@ func TestTimeoutContextReachesDatabaseSQL(t *stdtesting.T) {
 	}
 }
 
-// timeoutSeen is what an attempt of Stuck saw when its context ended.
+// timeoutSeen is what the attempt of the stuck activity saw when its context ended.
 type timeoutSeen struct {
-	err, childErr, cause      error
-	deadline                  time.Time
-	hasDeadline               bool
-	childDeadline             time.Time
-	deadlineBefore, errBefore error
-	elapsedAtDone             time.Duration
+	err, childErr, cause error
+	deadline             time.Time
+	hasDeadline          bool
+	childDeadline        time.Time
+	errBefore            error
+	elapsedAtDone        time.Duration
 }
 
 // The start-to-close timeout is measured on the env's fake clock: the
