@@ -43,7 +43,10 @@
 // registered yet waits for it: pass the definitions in
 // [Options.Definitions] (or register right after [Open]), and
 // [Engine.CheckRegistrations] names anything the journal needs that the
-// binary lacks.
+// binary lacks. Nothing waits silently: the engine logs a warning for each
+// such wait (to slog.Default() unless [Options].Logger says otherwise), and
+// [Engine.Describe] lists, in [RunInfo].Unregistered, the activities and
+// child workflows a run waits for that are not registered.
 //
 // # Related packages
 //

@@ -2,6 +2,7 @@ package chorus
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/chorusdev/chorus/history"
@@ -39,6 +40,41 @@ type RunInfo struct {
 	// wraps [ErrCorrupt] for a run whose stored row is damaged; that run's
 	// other fields must not be trusted.
 	Err error
+	// Unregistered lists what the run waits for that this engine has no
+	// registration for: its own workflow, an activity it called, the
+	// workflow of a child it started. Such work waits, without failing,
+	// until the name is registered ([Engine.Register], or
+	// [Options].Definitions at a later [Open]); the engine also logs a
+	// warning. Empty for a run that has ended.
+	Unregistered []Unregistered
+}
+
+// Unregistered is work of a run that waits for a workflow or activity name
+// that is not registered; see [RunInfo].Unregistered.
+type Unregistered struct {
+	// Kind is "activity" or "workflow".
+	Kind string
+	// Name is the activity's or workflow's name.
+	Name string
+	// Step is the run's step that waits: the activity's, or the start of the
+	// child. 0 when the run's own workflow is missing.
+	Step int64
+	// Child is the ID of the child run waiting to start, for a child whose
+	// workflow is missing; "" otherwise.
+	Child string
+	// Attempt is the attempt of the activity that waits; 0 for a workflow.
+	Attempt int
+}
+
+// String describes u, such as `activity "charge" (step 3, attempt 1) is not registered`.
+func (u Unregistered) String() string {
+	switch {
+	case u.Kind == "activity":
+		return fmt.Sprintf("activity %q (step %d, attempt %d) is not registered", u.Name, u.Step, u.Attempt)
+	case u.Child != "":
+		return fmt.Sprintf("workflow %q of child run %q (step %d) is not registered", u.Name, u.Child, u.Step)
+	}
+	return fmt.Sprintf("the run's workflow %q is not registered", u.Name)
 }
 
 func (e *Engine) runInfo(h history.RunInfo) RunInfo {
@@ -48,8 +84,23 @@ func (e *Engine) runInfo(h history.RunInfo) RunInfo {
 	}
 	return RunInfo{
 		ID: h.ID, Workflow: h.Workflow, Status: h.Status, CreatedAt: h.CreatedAt, UpdatedAt: h.UpdatedAt,
-		Events: h.LastSeq - max(h.FirstSeq, 1) + 1, Err: err,
+		Events: h.LastSeq - max(h.FirstSeq, 1) + 1, Err: err, Unregistered: e.unregistered(h),
 	}
+}
+
+// unregistered lists the work of a run that waits for a registration.
+func (e *Engine) unregistered(h history.RunInfo) []Unregistered {
+	if h.Status.Ended() || h.Damaged != nil {
+		return nil
+	}
+	var out []Unregistered
+	if _, ok := e.core.Workflow(h.Workflow); !ok {
+		out = append(out, Unregistered{Kind: "workflow", Name: h.Workflow})
+	}
+	for _, u := range e.core.Unregistered(h.ID) {
+		out = append(out, Unregistered{Kind: u.Kind, Name: u.Name, Step: u.Step, Child: u.Child, Attempt: u.Attempt})
+	}
+	return out
 }
 
 // Describe returns a run's current state, or [ErrRunNotFound].

@@ -2,7 +2,6 @@ package chorus
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 
@@ -42,7 +41,9 @@ type Limits = engine.Limits
 
 // Options configures an [Engine]. A nil *Options means every default.
 type Options struct {
-	// Logger receives the engine's logs. Defaults to discarding them.
+	// Logger receives the engine's logs. Defaults to the handler of
+	// slog.Default() as it is when the engine opens, from the warning level
+	// up (a run that waits for an unregistered name, a damaged journal, ...).
 	Logger *slog.Logger
 	// Clock is the source of every timestamp, timeout and retry backoff.
 	// Tests pass a clock.Mock to control time. Defaults to the wall clock.
@@ -102,7 +103,7 @@ func (o *Options) WithDefaults() *Options {
 		c = *o
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		c.Logger = slog.New(warnings{slog.Default().Handler()})
 	}
 	if c.Clock == nil {
 		c.Clock = clock.New()

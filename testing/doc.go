@@ -58,11 +58,26 @@
 // signal and nothing is due) returns an error wrapping [ErrStalled] rather
 // than hanging.
 //
+// [Result] and [Env.Await] fail fast, before moving the clock, when a run
+// of the env waits for an activity or a child workflow that is neither
+// registered nor mocked: the error wraps [ErrStalled] and
+// chorus.ErrNotRegistered and names the run, the activity or workflow and
+// the step. Register everything a run needs (or mock it) before waiting
+// for the run; [Env.Describe] lists such waits too ([chorus.RunInfo]
+// Unregistered).
+//
 // Because an activity attempt counts as work in flight, the clock never
 // moves while one runs: an activity that blocks until its start-to-close or
 // heartbeat timeout passes on the fake clock needs the test to move the
-// clock itself ([Env.Clock]). [Options].Timeout bounds every wait in wall
-// time, only to turn a hung test into a failure that describes the env.
+// clock itself ([Env.Clock]). The attempt's context carries the deadline on
+// the fake clock and ends with context.DeadlineExceeded once the clock
+// passes it; it is safe to hand to database/sql and other code that reads
+// it from goroutines of its own, under the race detector.
+// [Options].Timeout bounds every wait in wall time, only to turn a hung
+// test into a failure that describes the env: for each run that has not
+// ended, what it waits for (each pending activity with its attempt number,
+// whether it runs or when it is due, and the last error the env saw it
+// return; timers; children that have not ended; names not registered).
 //
 // To act at a given fake time, register a callback with [Env.At], relative
 // to the env's start: env.At(47*time.Hour, func() { chorustest.Signal(env,
@@ -107,7 +122,10 @@
 // wall clock, a global variable, a map's order) fails its own unit test with
 // the *chorus.NonDeterminismError that would otherwise block a run in
 // production after a restart. Blocked runs are reported instead of being
-// replayed. [Options].SkipReplayCheck turns the check off.
+// replayed. The replay of one run may take [Options].Timeout of wall time:
+// code that blocks outside the workflow API when it runs again fails the
+// test with the run's name instead of hanging it. [Options].SkipReplayCheck
+// turns the check off.
 //
 // # Activities alone
 //

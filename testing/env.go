@@ -58,7 +58,8 @@ type Options struct {
 	SkipReplayCheck bool
 	// Timeout bounds, in wall time, how long one env wait ([Result],
 	// [Env.Await], [Env.Advance], [Env.Settle], ...) may take before the
-	// env gives up and describes what it was waiting for. Calls into the
+	// env gives up and describes what it was waiting for, and how long the
+	// replay of one run may take in the check at the end. Calls into the
 	// engine (Start, Signal, closing it at the end, ...) get at least
 	// [DefaultTimeout]. Defaults to [DefaultTimeout].
 	Timeout time.Duration
@@ -98,6 +99,9 @@ type Env struct {
 	atSeq int
 	acts  map[string]*actWrapper
 	wfs   map[string]*wfWrapper
+	// attempts holds, by run and step, what the env saw of the attempts of
+	// activities that have not succeeded, for failure messages.
+	attempts map[attemptKey]*attemptState
 
 	logClosed atomic.Bool
 }
@@ -126,7 +130,8 @@ func New(t stdtesting.TB, opts *Options) *Env {
 			level = slog.LevelDebug
 		}
 	}
-	e := &Env{t: t, opts: o, start: o.Start, acts: map[string]*actWrapper{}, wfs: map[string]*wfWrapper{}}
+	e := &Env{t: t, opts: o, start: o.Start, acts: map[string]*actWrapper{}, wfs: map[string]*wfWrapper{},
+		attempts: map[attemptKey]*attemptState{}}
 	e.mock = clock.NewMock()
 	e.mock.Set(o.Start)
 
@@ -261,8 +266,11 @@ func (e *Env) Describe(runID string) chorus.RunInfo {
 // CheckReplay replays every run of the env that is not blocked against its
 // journal with the registered code, changing nothing, and returns what
 // diverged: the errors joined, each a *chorus.NonDeterminismError (or the
-// panic or payload error the replay hit). The env calls it when the test
-// ends unless [Options].SkipReplayCheck is set.
+// panic or payload error the replay hit). The replay of one run may take
+// [Options].Timeout of wall time; one that takes longer (its code blocks
+// outside the workflow API) is reported by name, and the runs after it
+// are not checked. The env calls it when the test ends unless
+// [Options].SkipReplayCheck is set.
 func (e *Env) CheckReplay() error {
 	ctx, cancel := e.context()
 	defer cancel()
@@ -271,12 +279,19 @@ func (e *Env) CheckReplay() error {
 		return fmt.Errorf("chorustest: list runs: %w", err)
 	}
 	var errs []error
-	for _, r := range runs {
+	for i, r := range runs {
 		if r.Status == chorus.StatusBlocked {
 			continue // it says why itself; see reportUnfinished
 		}
-		if err := e.core.ReplayRun(ctx, r.ID); err != nil {
+		hung, err := e.replayRun(ctx, r)
+		if err != nil {
 			errs = append(errs, err)
+		}
+		if hung {
+			if n := len(runs) - i - 1; n > 0 {
+				errs = append(errs, fmt.Errorf("chorustest: the replay check stopped there; %d more run(s) were not checked", n))
+			}
+			break
 		}
 	}
 	return errors.Join(errs...)

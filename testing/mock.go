@@ -63,10 +63,22 @@ func (w *actWrapper) Options() *activity.Options { return w.orig.Options() }
 
 func (w *actWrapper) Invoke(ctx context.Context, codec history.Codec, input []byte) ([]byte, error) {
 	w.env.activities.Add(1)
+	att := w.env.attemptStarted(activity.GetInfo(ctx))
+	panicked := true
 	defer func() {
+		if panicked {
+			w.env.attemptEnded(att, errAttemptPanicked)
+		}
 		w.env.activities.Add(-1)
 		w.env.kick()
 	}()
+	out, err := w.invoke(ctx, codec, input)
+	panicked = false
+	w.env.attemptEnded(att, err)
+	return out, err
+}
+
+func (w *actWrapper) invoke(ctx context.Context, codec history.Codec, input []byte) ([]byte, error) {
 	w.env.mu.Lock()
 	var answer func(context.Context) ([]byte, error)
 	for _, m := range w.mocks {

@@ -45,7 +45,10 @@ func SignalWithStart[In, Out, S any](env *Env, wf *workflow.Definition[In, Out],
 // run that failed or was canceled, a *chorus.BlockedError for a blocked
 // one. If the run can no longer end by itself (it waits for a signal and no
 // timer or env.At callback is pending), Result returns an error wrapping
-// [ErrStalled] instead of waiting forever.
+// [ErrStalled] instead of waiting forever; if a run of the env waits for an
+// activity or child workflow that is neither registered nor mocked, it
+// returns at once, before moving the clock, an error that also wraps
+// chorus.ErrNotRegistered and names it.
 func Result[Out any](env *Env, run *chorus.Run[Out]) (Out, error) {
 	env.t.Helper()
 	var zero Out

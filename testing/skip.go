@@ -163,15 +163,21 @@ type waitSpec struct {
 	limit        time.Time   // with skip and hasLimit: move it no further
 	hasLimit     bool
 	confirmStall bool // before reporting errNothingDue, make sure nothing was on its way
-	timeout      time.Duration
+	// failUnregistered ends the wait, with the error it leaves in
+	// unregistered, once the env is idle and a run waits for a workflow or
+	// activity that is not registered.
+	failUnregistered bool
+	unregistered     error
+	timeout          time.Duration
 }
 
 type stepResult uint8
 
 const (
-	stepBusy       stepResult = iota // something is in flight: wait for a kick
-	stepActed                        // the clock moved or a callback ran: look again at once
-	stepNothingDue                   // idle, and nothing (more) is due within the wait's bounds
+	stepBusy         stepResult = iota // something is in flight: wait for a kick
+	stepActed                          // the clock moved or a callback ran: look again at once
+	stepNothingDue                     // idle, and nothing (more) is due within the wait's bounds
+	stepUnregistered                   // idle, and a run waits for a registration
 )
 
 // step does the one thing a wait can do now: nothing while work is in
@@ -187,6 +193,14 @@ func (e *Env) step(w *waitSpec) stepResult {
 	if e.gen.Load() != g { // something happened while idle looked
 		e.skipMu.Unlock()
 		return stepActed
+	}
+	if w.failUnregistered {
+		// Idle, so the engine has tried everything it was given, and
+		// logged what it could not run.
+		if w.unregistered = e.checkUnregistered(w.what); w.unregistered != nil {
+			e.skipMu.Unlock()
+			return stepUnregistered
+		}
 	}
 	now := e.mock.Now()
 	if w.skip {
@@ -250,6 +264,8 @@ func (e *Env) drive(w waitSpec) error {
 		switch e.step(&w) {
 		case stepActed:
 			continue
+		case stepUnregistered:
+			return w.unregistered
 		case stepNothingDue:
 			if !w.confirmStall {
 				return errNothingDue
@@ -299,26 +315,7 @@ func (e *Env) describe() string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	runs, err := e.eng.List(ctx, nil)
-	if err != nil {
-		fmt.Fprintf(&b, "; list runs: %v", err)
-		return b.String()
-	}
-	var open []string
-	for _, r := range runs {
-		if !r.Status.Ended() {
-			s := fmt.Sprintf("%q (workflow %q) %s", r.ID, r.Workflow, r.Status)
-			if r.Err != nil {
-				s += ": " + r.Err.Error()
-			}
-			open = append(open, s)
-		}
-	}
-	if len(open) == 0 {
-		b.WriteString("; every run has ended")
-	} else {
-		b.WriteString("; runs not ended: " + strings.Join(open, ", "))
-	}
+	b.WriteString("; " + e.describeRuns(ctx))
 	return b.String()
 }
 
@@ -362,10 +359,12 @@ func (e *Env) Advance(d time.Duration) {
 // (see the package documentation). cond is called each time something
 // happened; it must be quick and must not wait. Await returns an error
 // wrapping [ErrStalled] if cond is false and nothing more can happen by
-// itself, and an error describing the env when [Options].Timeout of wall
-// time passed.
+// itself (at once, wrapping chorus.ErrNotRegistered too, if a run waits for
+// an activity or child workflow that is neither registered nor mocked),
+// and an error describing the env when [Options].Timeout of wall time
+// passed.
 func (e *Env) Await(cond func() bool) error {
-	err := e.drive(waitSpec{what: "a condition", done: cond, skip: true, confirmStall: true})
+	err := e.drive(waitSpec{what: "a condition", done: cond, skip: true, confirmStall: true, failUnregistered: true})
 	if errors.Is(err, errNothingDue) {
 		return e.stalled("a condition")
 	}
@@ -404,7 +403,7 @@ func (e *Env) waitRun(id string) error {
 	}
 	defer stop()
 	what := fmt.Sprintf("run %q to end", id)
-	err = e.drive(waitSpec{what: what, done: done, skip: true, confirmStall: true})
+	err = e.drive(waitSpec{what: what, done: done, skip: true, confirmStall: true, failUnregistered: true})
 	if errors.Is(err, errNothingDue) {
 		return e.stalled(what)
 	}

@@ -313,7 +313,7 @@ func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask
 	tctx := ctx
 	if t.opts.StartToCloseTimeout > 0 {
 		var c context.CancelFunc
-		tctx, c = p.e.clock.WithTimeout(ctx, t.opts.StartToCloseTimeout)
+		tctx, c = withClockTimeout(ctx, p.e.clock, t.opts.StartToCloseTimeout)
 		defer c()
 	}
 	var beat <-chan time.Time
