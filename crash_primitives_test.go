@@ -47,6 +47,7 @@ import (
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/testutil"
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -79,27 +80,10 @@ func init() {
 // running, single commits were seen to stall for seconds.
 const primDeadline = 60 * time.Second
 
-// primKillWhen is crashKillWhen with primDeadline: it feeds each stdout line
-// of c to stop and SIGKILLs c as soon as stop returns true, and reports
-// whether the kill is what ended the child; a child that ended by itself
-// must have exited 0.
+// primKillWhen is [testutil.Child.KillWhen] with primDeadline.
 func primKillWhen(t *testing.T, c *testutil.Child, stop func(line string) bool) (killed bool) {
 	t.Helper()
-	deadline := time.Now().Add(primDeadline)
-	for {
-		line, ok := c.Next(deadline)
-		if !ok {
-			require.Zero(t, c.Wait(deadline), "the child ended before the kill point\n%s", c.Report())
-			return false
-		}
-		if stop(line) {
-			if c.Kill() {
-				return true
-			}
-			require.Zero(t, c.Wait(deadline), "the child did not end by SIGKILL\n%s", c.Report())
-			return false
-		}
-	}
+	return c.KillWhen(time.Now().Add(primDeadline), stop)
 }
 
 // primEnv is where a process counts activity executions, and how a child
@@ -157,41 +141,18 @@ func blockUntilDone(ctx context.Context, env primEnv, what, id string) error {
 
 // primProc is a child process of these tests.
 type primProc struct {
+	*childproc.Proc
 	env    primEnv
 	db     string
 	prefix string
 	ctx    context.Context
-	outMu  sync.Mutex
 }
 
 func newPrimProc() *primProc {
-	p := &primProc{db: os.Getenv(envPrimDB), prefix: os.Getenv(envPrimPrefix), ctx: context.Background()}
-	p.env = primEnv{counter: os.Getenv(envPrimCounter), gen: os.Getenv(envPrimGen), say: p.say}
-	if p.db == "" || p.env.counter == "" || p.env.gen == "" || p.prefix == "" {
-		p.fail("%s, %s, %s and %s must be set", envPrimDB, envPrimCounter, envPrimGen, envPrimPrefix)
-	}
+	p := &primProc{Proc: childproc.New("prim child"), db: os.Getenv(envPrimDB), prefix: os.Getenv(envPrimPrefix), ctx: context.Background()}
+	p.Require(envPrimDB, envPrimCounter, envPrimGen, envPrimPrefix)
+	p.env = primEnv{counter: os.Getenv(envPrimCounter), gen: os.Getenv(envPrimGen), say: p.Say}
 	return p
-}
-
-func (p *primProc) fail(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "prim child: "+format+"\n", args...)
-	os.Exit(3)
-}
-
-func (p *primProc) say(format string, args ...any) {
-	p.outMu.Lock()
-	defer p.outMu.Unlock()
-	if _, err := fmt.Fprintf(os.Stdout, format+"\n", args...); err != nil {
-		p.fail("write stdout: %v", err)
-	}
-}
-
-func (p *primProc) num(name string) int {
-	n, err := strconv.Atoi(os.Getenv(name))
-	if err != nil {
-		p.fail("%s=%q: %v", name, os.Getenv(name), err)
-	}
-	return n
 }
 
 // open opens the database with opts (Logger set to warnings on stderr).
@@ -204,7 +165,7 @@ func (p *primProc) open(opts *chorus.Options) *chorus.Engine {
 	if at := os.Getenv(envPrimMockAt); at != "" {
 		n, err := strconv.ParseInt(at, 10, 64)
 		if err != nil {
-			p.fail("%s=%q: %v", envPrimMockAt, at, err)
+			p.Fail("%s=%q: %v", envPrimMockAt, at, err)
 		}
 		mock := clock.NewMock()
 		mock.Set(time.Unix(0, n).UTC())
@@ -212,14 +173,14 @@ func (p *primProc) open(opts *chorus.Options) *chorus.Engine {
 	}
 	eng, err := chorus.Open(p.ctx, p.db, &o)
 	if err != nil {
-		p.fail("open: %v", err)
+		p.Fail("open: %v", err)
 	}
 	return eng
 }
 
 func (p *primProc) register(eng *chorus.Engine, defs ...chorus.Definition) {
 	if err := eng.Register(defs...); err != nil {
-		p.fail("register: %v", err)
+		p.Fail("register: %v", err)
 	}
 }
 
@@ -266,7 +227,7 @@ func (p *primProc) dumpGoroutines() {
 // after the deadline fails.
 func (p *primProc) awaitKill() {
 	<-time.After(2 * primDeadline)
-	p.fail("not killed within %v", 2*primDeadline)
+	p.Fail("not killed within %v", 2*primDeadline)
 }
 
 // primStartChild starts a child in mode as generation gen on s.
@@ -516,7 +477,7 @@ func primTimerChild() {
 	for _, f := range strings.Split(os.Getenv(envPrimArg), ",") {
 		d, err := time.ParseDuration(f)
 		if err != nil {
-			p.fail("%s: %v", envPrimArg, err)
+			p.Fail("%s: %v", envPrimArg, err)
 		}
 		delays = append(delays, d)
 	}
@@ -525,11 +486,11 @@ func primTimerChild() {
 	p.register(eng, d.all()...)
 	for i, id := range crashRunIDs(p.prefix, len(delays)) {
 		if _, err := chorus.Start(p.ctx, eng, d.wf, primTimerIn{Delay: delays[i]}, &chorus.StartOptions{ID: id}); err != nil {
-			p.fail("start %s: %v", id, err)
+			p.Fail("start %s: %v", id, err)
 		}
-		p.say("started %s", id)
+		p.Say("started %s", id)
 	}
-	p.say("ready")
+	p.Say("ready")
 	p.awaitKill()
 }
 
@@ -697,10 +658,10 @@ func primSignalValue(id string, i int) string { return fmt.Sprintf("%s:v%d", id,
 // stops sending to that run), and "sent" at the end.
 func primSignalChild() {
 	p := newPrimProc()
-	n := p.num(envPrimRuns)
+	n := p.Num(envPrimRuns)
 	var k, share int
 	if _, err := fmt.Sscanf(os.Getenv(envPrimArg), "%d,%d", &k, &share); err != nil {
-		p.fail("%s: %v", envPrimArg, err)
+		p.Fail("%s: %v", envPrimArg, err)
 	}
 	late := os.Getenv(envPrimLate) == "1"
 	eng := p.open(nil)
@@ -710,9 +671,9 @@ func primSignalChild() {
 		p.register(eng, d.all()...)
 		for _, id := range ids {
 			if _, err := chorus.Start(p.ctx, eng, d.wf, k, &chorus.StartOptions{ID: id}); err != nil {
-				p.fail("start %s: %v", id, err)
+				p.Fail("start %s: %v", id, err)
 			}
-			p.say("started %s", id)
+			p.Say("started %s", id)
 		}
 	}
 	var wg sync.WaitGroup
@@ -724,17 +685,17 @@ func primSignalChild() {
 				cancel()
 				if err != nil {
 					if !late {
-						p.fail("signal %s %d: %v", id, i, err)
+						p.Fail("signal %s %d: %v", id, i, err)
 					}
-					p.say("refused %s %d %v", id, i, err)
+					p.Say("refused %s %d %v", id, i, err)
 					return
 				}
-				p.say("signaled %s %d", id, i)
+				p.Say("signaled %s %d", id, i)
 			}
 		})
 	}
 	wg.Wait()
-	p.say("sent")
+	p.Say("sent")
 	p.awaitKill()
 }
 
@@ -989,7 +950,7 @@ func primChildExplicitID(id string, i int) string {
 // "alldone", closes the engine and exits 0 (unless it was killed first).
 func primChildWorkflowChild() {
 	p := newPrimProc()
-	n := p.num(envPrimRuns)
+	n := p.Num(envPrimRuns)
 	free := os.Getenv(envPrimArg) == "free"
 	eng := p.open(nil)
 	hooks := map[string]func(context.Context, activity.Info, string) error{
@@ -1001,7 +962,7 @@ func primChildWorkflowChild() {
 		hooks = map[string]func(context.Context, activity.Info, string) error{}
 		for _, name := range []string{"prim-parent-pre", "prim-child-a", "prim-child-b", "prim-child-c", "prim-parent-post"} {
 			hooks[name] = func(_ context.Context, info activity.Info, _ string) error {
-				p.say("exec %s %s", info.RunID, name)
+				p.Say("exec %s %s", info.RunID, name)
 				return nil
 			}
 		}
@@ -1015,11 +976,11 @@ func primChildWorkflowChild() {
 		if errors.Is(err, chorus.ErrRunNotFound) || !free {
 			r, err = chorus.Start(p.ctx, eng, d.parent, primChildExplicitID(id, i), &chorus.StartOptions{ID: id})
 			if err == nil {
-				p.say("started %s", id)
+				p.Say("started %s", id)
 			}
 		}
 		if err != nil {
-			p.fail("run %s: %v", id, err)
+			p.Fail("run %s: %v", id, err)
 		}
 		runs[i] = r
 	}
@@ -1033,10 +994,10 @@ func primChildWorkflowChild() {
 		if err != nil || !strings.HasPrefix(out, r.ID()+"|prim-parent-pre|") {
 			p.dumpRuns(eng)
 			p.dumpGoroutines()
-			p.fail("run %s: Result = %q, %v", r.ID(), out, err)
+			p.Fail("run %s: Result = %q, %v", r.ID(), out, err)
 		}
 	}
-	p.say("alldone")
+	p.Say("alldone")
 	closed := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(p.ctx, primDeadline/8)
@@ -1046,11 +1007,11 @@ func primChildWorkflowChild() {
 	select {
 	case err := <-closed:
 		if err != nil {
-			p.fail("close: %v", err)
+			p.Fail("close: %v", err)
 		}
 	case <-time.After(primDeadline / 4):
 		p.dumpGoroutines()
-		p.fail("Close did not return")
+		p.Fail("Close did not return")
 	}
 	os.Exit(0)
 }
@@ -1201,13 +1162,13 @@ func primContinueChild() {
 	itersS, ksS, ok := strings.Cut(os.Getenv(envPrimArg), ":")
 	iters, err := strconv.Atoi(itersS)
 	if !ok || err != nil {
-		p.fail("%s=%q", envPrimArg, os.Getenv(envPrimArg))
+		p.Fail("%s=%q", envPrimArg, os.Getenv(envPrimArg))
 	}
 	var ks []int
 	for _, f := range strings.Split(ksS, ",") {
 		k, err := strconv.Atoi(f)
 		if err != nil {
-			p.fail("%s: %v", envPrimArg, err)
+			p.Fail("%s: %v", envPrimArg, err)
 		}
 		ks = append(ks, k)
 	}
@@ -1218,7 +1179,7 @@ func primContinueChild() {
 	}
 	eng := p.open(nil)
 	d := newPrimCANDefs(p.env, func(ctx context.Context, info activity.Info, i int) error {
-		p.say("exec %s %d", info.RunID, i)
+		p.Say("exec %s %d", info.RunID, i)
 		if i == blockAt[info.RunID] {
 			return blockUntilDone(ctx, p.env, "blocked", fmt.Sprintf("%s %d", info.RunID, i))
 		}
@@ -1227,9 +1188,9 @@ func primContinueChild() {
 	p.register(eng, d.wf, d.step)
 	for _, id := range ids {
 		if _, err := chorus.Start(p.ctx, eng, d.wf, primCANIn{N: iters}, &chorus.StartOptions{ID: id}); err != nil {
-			p.fail("start %s: %v", id, err)
+			p.Fail("start %s: %v", id, err)
 		}
-		p.say("started %s", id)
+		p.Say("started %s", id)
 	}
 	p.awaitKill()
 }
@@ -1422,7 +1383,7 @@ func newPrimCleanupDefs(env primEnv, hooks map[string]func(context.Context, acti
 // prim-cc-cleanup1 prints "blocked <id>" and blocks until the process dies.
 func primCleanupChild() {
 	p := newPrimProc()
-	n, m := p.num(envPrimRuns), p.num(envPrimArg)
+	n, m := p.Num(envPrimRuns), p.Num(envPrimArg)
 	working := make(chan string, n+m)
 	eng := p.open(nil)
 	d := newPrimCleanupDefs(p.env, map[string]func(context.Context, activity.Info, string) error{
@@ -1437,15 +1398,15 @@ func primCleanupChild() {
 	p.register(eng, d.all()...)
 	for _, id := range crashRunIDs(p.prefix+"-d", n) {
 		if _, err := chorus.Start(p.ctx, eng, d.wf, "", &chorus.StartOptions{ID: id}); err != nil {
-			p.fail("start %s: %v", id, err)
+			p.Fail("start %s: %v", id, err)
 		}
-		p.say("started %s", id)
+		p.Say("started %s", id)
 	}
 	for _, id := range crashRunIDs(p.prefix+"-p", m) {
 		if _, err := chorus.Start(p.ctx, eng, d.parent, "", &chorus.StartOptions{ID: id}); err != nil {
-			p.fail("start %s: %v", id, err)
+			p.Fail("start %s: %v", id, err)
 		}
-		p.say("started %s", id)
+		p.Say("started %s", id)
 	}
 	timeout := time.After(primDeadline)
 	for range n + m {
@@ -1453,7 +1414,7 @@ func primCleanupChild() {
 		select {
 		case id = <-working:
 		case <-timeout:
-			p.fail("prim-cc-work did not begin in every run")
+			p.Fail("prim-cc-work did not begin in every run")
 		}
 		var err error
 		if parent, ok := strings.CutSuffix(id, "-c"); ok {
@@ -1462,9 +1423,9 @@ func primCleanupChild() {
 			err = eng.Cancel(p.ctx, id)
 		}
 		if err != nil {
-			p.fail("cancel %s: %v", id, err)
+			p.Fail("cancel %s: %v", id, err)
 		}
-		p.say("canceled %s", id)
+		p.Say("canceled %s", id)
 	}
 	p.awaitKill()
 }
@@ -1628,7 +1589,7 @@ func newPrimCXDefs(env primEnv, working func(id string), hold func() string) pri
 // are then durable, while the child has not seen it.
 func primCancelChildChild() {
 	p := newPrimProc()
-	n := p.num(envPrimRuns)
+	n := p.Num(envPrimRuns)
 	working, holding := make(chan string, n), make(chan struct{}, n)
 	eng := p.open(nil)
 	d := newPrimCXDefs(p.env, func(id string) { working <- id }, func() string {
@@ -1640,9 +1601,9 @@ func primCancelChildChild() {
 	ids := crashRunIDs(p.prefix, n)
 	for _, id := range ids {
 		if _, err := chorus.Start(p.ctx, eng, d.parent, "", &chorus.StartOptions{ID: id}); err != nil {
-			p.fail("start %s: %v", id, err)
+			p.Fail("start %s: %v", id, err)
 		}
-		p.say("started %s", id)
+		p.Say("started %s", id)
 	}
 	timeout := time.After(primDeadline)
 	for range n {
@@ -1650,19 +1611,19 @@ func primCancelChildChild() {
 		select {
 		case kid = <-working:
 		case <-timeout:
-			p.fail("prim-cx-work did not begin in every child")
+			p.Fail("prim-cx-work did not begin in every child")
 		}
 		go func() { _ = chorus.Signal(p.ctx, eng, kid, primHoldSignal, struct{}{}) }()
 		select {
 		case <-holding:
 		case <-timeout:
-			p.fail("child %s was not held", kid)
+			p.Fail("child %s was not held", kid)
 		}
 		parent := strings.TrimSuffix(kid, "-c")
 		if err := chorus.Signal(p.ctx, eng, parent, primCXCancelSignal, struct{}{}); err != nil {
-			p.fail("signal %s: %v", parent, err)
+			p.Fail("signal %s: %v", parent, err)
 		}
-		p.say("cancel-sent %s", parent)
+		p.Say("cancel-sent %s", parent)
 	}
 	p.awaitKill()
 }
@@ -1818,13 +1779,8 @@ func TestPrimCrashChildWorkflowKillCycles(t *testing.T) {
 	for g := 1; g <= cycles; g++ {
 		gen := strconv.Itoa(g)
 		c := primStartChild(t, "prim-childwf", s, gen, "prim-cwk", envPrimRuns+"="+strconv.Itoa(n), envPrimArg+"=free")
-		limit, seen := 1+rng.IntN(30), 0
-		killed := primKillWhen(t, c, func(l string) bool {
-			if strings.HasPrefix(l, "started ") || strings.HasPrefix(l, "exec ") {
-				seen++
-			}
-			return seen >= limit
-		})
+		seen := 0
+		killed := primKillWhen(t, c, crashAfterSteps(1+rng.IntN(30), &seen))
 		snap := s.snapshot(t)
 		gens = append(gens, crashGen{gen, snap})
 		t.Logf("cycle %d: killed=%v after %d starts and executions; %d runs in the journal", g, killed, seen, len(snap))

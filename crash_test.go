@@ -22,7 +22,6 @@ package chorus_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +45,7 @@ import (
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/testutil"
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -107,23 +107,11 @@ func (d crashDefs) all() []chorus.Definition {
 func newCrashDefs(env crashEnv) crashDefs {
 	var d crashDefs
 	for _, name := range crashActs {
-		d.acts = append(d.acts, activity.New(name, func(ctx context.Context, in string) (string, error) {
-			info := activity.GetInfo(ctx)
-			wf, at := cmp.Or(info.Workflow, "-"), int64(0)
-			if !info.ScheduledAt.IsZero() {
-				at = info.ScheduledAt.UnixNano()
-			}
-			line := fmt.Sprintf("%s %s %s %d %d %s %s %d", env.gen, info.RunID, name, info.Attempt, info.Step, info.IdempotencyKey, wf, at)
-			if err := testutil.AppendLine(env.counter, line); err != nil {
-				return "", activity.NonRetryable(fmt.Errorf("count execution: %w", err))
-			}
-			if env.hook != nil {
-				if err := env.hook(ctx, name, info); err != nil {
-					return "", err
-				}
-			}
-			return in + "|" + name, nil
-		}))
+		var hook func(context.Context, activity.Info, string) error
+		if env.hook != nil {
+			hook = func(ctx context.Context, info activity.Info, _ string) error { return env.hook(ctx, name, info) }
+		}
+		d.acts = append(d.acts, primActivity(primEnv{counter: env.counter, gen: env.gen}, name, hook, appendName(name)))
 	}
 	acts := d.acts
 	d.wf = workflow.New(crashWorkflowName, func(ctx workflow.Context, in string) (string, error) {
@@ -156,39 +144,15 @@ func init() {
 //	done <id>             the run's result is right
 //	alldone               every result is right; the engine is closed next
 func crashChild() {
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "crash child: "+format+"\n", args...)
-		os.Exit(3)
-	}
-	num := func(name string, def int) int {
-		v := os.Getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fail("%s=%q: %v", name, v, err)
-		}
-		return n
-	}
+	p := childproc.New("crash child")
+	p.Require(envCrashDB, envCrashCounter, envCrashGen)
 	db, counter, gen := os.Getenv(envCrashDB), os.Getenv(envCrashCounter), os.Getenv(envCrashGen)
-	if db == "" || counter == "" || gen == "" {
-		fail("%s, %s and %s must be set", envCrashDB, envCrashCounter, envCrashGen)
-	}
-	n, workers, starters := num(envCrashRuns, 1), num(envCrashWorkers, 0), num(envCrashStarters, 1)
+	n, workers, starters := p.NumOr(envCrashRuns, 1), p.NumOr(envCrashWorkers, 0), p.NumOr(envCrashStarters, 1)
 	block, gated := os.Getenv(envCrashBlock), os.Getenv(envCrashGate) == "1"
 
-	var outMu sync.Mutex
-	say := func(format string, args ...any) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		if _, err := fmt.Fprintf(os.Stdout, format+"\n", args...); err != nil {
-			fail("write stdout: %v", err)
-		}
-	}
 	gate := make(chan struct{})
 	defs := newCrashDefs(crashEnv{counter: counter, gen: gen, hook: func(ctx context.Context, act string, info activity.Info) error {
-		say("exec %s %s %d", info.RunID, act, info.Attempt)
+		p.Say("exec %s %s %d", info.RunID, act, info.Attempt)
 		if gated {
 			select {
 			case <-gate:
@@ -197,7 +161,7 @@ func crashChild() {
 			}
 		}
 		if act == block {
-			say("blocked %s %s", info.RunID, act)
+			p.Say("blocked %s %s", info.RunID, act)
 			<-ctx.Done() // only Close cancels it; the parent kills us first
 			return ctx.Err()
 		}
@@ -210,10 +174,10 @@ func crashChild() {
 		Logger:                  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
-		fail("open: %v", err)
+		p.Fail("open: %v", err)
 	}
 	if err := eng.Register(defs.all()...); err != nil {
-		fail("register: %v", err)
+		p.Fail("register: %v", err)
 	}
 	ids := crashRunIDs(os.Getenv(envCrashPrefix), n)
 	runs := make([]*chorus.Run[string], n)
@@ -226,10 +190,10 @@ func crashChild() {
 				switch {
 				case errors.Is(err, chorus.ErrRunNotFound):
 					if r, err = chorus.Start(ctx, eng, defs.wf, ids[i], &chorus.StartOptions{ID: ids[i]}); err == nil {
-						say("started %s", ids[i])
+						p.Say("started %s", ids[i])
 					}
 				case err == nil:
-					say("resumed %s", ids[i])
+					p.Say("resumed %s", ids[i])
 				}
 				if err != nil {
 					errs <- fmt.Errorf("run %s: %w", ids[i], err)
@@ -242,22 +206,22 @@ func crashChild() {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		fail("%v", err)
+		p.Fail("%v", err)
 	}
 	close(gate)
-	say("ready")
+	p.Say("ready")
 	for i, r := range runs {
 		out, err := r.Result(ctx)
 		if err != nil || out != crashResult(ids[i]) {
-			fail("run %s: Result = %q, %v; want %q", ids[i], out, err, crashResult(ids[i]))
+			p.Fail("run %s: Result = %q, %v; want %q", ids[i], out, err, crashResult(ids[i]))
 		}
-		say("done %s", ids[i])
+		p.Say("done %s", ids[i])
 	}
-	say("alldone")
+	p.Say("alldone")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := eng.Close(cctx); err != nil {
-		fail("close: %v", err)
+		p.Fail("close: %v", err)
 	}
 	os.Exit(0)
 }
@@ -282,25 +246,21 @@ func (s crashSetup) startChild(t *testing.T, gen string, env ...string) *testuti
 	return testutil.StartChild(t, "crash", append(base, env...)...)
 }
 
-// crashKillWhen feeds each stdout line of c to stop and SIGKILLs c as soon as
-// stop returns true. It reports whether the kill is what ended the child;
-// a child that ended by itself must have exited 0.
+// crashKillWhen is [testutil.Child.KillWhen] with crashDeadline.
 func crashKillWhen(t *testing.T, c *testutil.Child, stop func(line string) bool) (killed bool) {
 	t.Helper()
-	deadline := time.Now().Add(crashDeadline)
-	for {
-		line, ok := c.Next(deadline)
-		if !ok {
-			require.Zero(t, c.Wait(deadline), "the child ended before the kill point\n%s", c.Report())
-			return false
+	return c.KillWhen(time.Now().Add(crashDeadline), stop)
+}
+
+// crashAfterSteps returns a kill point for crashKillWhen: the limit-th
+// line that says a run started or an activity attempt began. *seen counts
+// those lines.
+func crashAfterSteps(limit int, seen *int) func(line string) bool {
+	return func(line string) bool {
+		if strings.HasPrefix(line, "started ") || strings.HasPrefix(line, "exec ") {
+			*seen++
 		}
-		if stop(line) {
-			if c.Kill() {
-				return true
-			}
-			require.Zero(t, c.Wait(deadline), "the child did not end by SIGKILL\n%s", c.Report())
-			return false
-		}
+		return *seen >= limit
 	}
 }
 
@@ -926,13 +886,8 @@ func TestCrashKillCycles(t *testing.T) {
 	for g := 1; g <= cycles; g++ {
 		gen := strconv.Itoa(g)
 		c := s.startChild(t, gen, envCrashRuns+"="+strconv.Itoa(n), envCrashPrefix+"=cycle", envCrashStarters+"=4", envCrashWorkers+"=8")
-		limit, seen := 1+rng.IntN(40), 0
-		killed := crashKillWhen(t, c, func(line string) bool {
-			if strings.HasPrefix(line, "started ") || strings.HasPrefix(line, "exec ") {
-				seen++
-			}
-			return seen >= limit
-		})
+		seen := 0
+		killed := crashKillWhen(t, c, crashAfterSteps(1+rng.IntN(40), &seen))
 		snap := s.snapshot(t)
 		gens = append(gens, crashGen{gen, snap})
 		t.Logf("cycle %d: killed=%v after %d starts and executions; %s", g, killed, seen, crashProgress(snap))
