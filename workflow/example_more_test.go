@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"time"
 
 	"github.com/benbjohnson/clock"
@@ -82,4 +84,32 @@ func ExampleWithCancel() {
 	fmt.Println(run.Result(ctx))
 	// Output:
 	// timer canceled: true, run canceled: false <nil>
+}
+
+// Logger logs through Options.Logger with the run's ID, and stays silent
+// while the code replays, so each line is logged once even when the run is
+// rebuilt from its journal.
+func ExampleLogger() {
+	var Greet = workflow.New("greet", func(ctx workflow.Context, name string) (string, error) {
+		workflow.Logger(ctx).Info("greeting", "name", name)
+		return "hello " + name, nil
+	})
+
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelInfo,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{} // no time stamps: the output is checked
+			}
+			return a
+		},
+	}))
+	eng, done := exampleEngine(&chorus.Options{Logger: logger}, Greet)
+	defer done()
+	run, _ := chorus.Start(ctx, eng, Greet, "ada", &chorus.StartOptions{ID: "greet-ada"})
+	fmt.Println(run.Result(ctx))
+	// Output:
+	// level=INFO msg=greeting run_id=greet-ada workflow=greet name=ada
+	// hello ada <nil>
 }
