@@ -22,14 +22,12 @@ package chorus_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,6 +44,7 @@ import (
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/testutil"
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -107,23 +106,11 @@ func (d crashDefs) all() []chorus.Definition {
 func newCrashDefs(env crashEnv) crashDefs {
 	var d crashDefs
 	for _, name := range crashActs {
-		d.acts = append(d.acts, activity.New(name, func(ctx context.Context, in string) (string, error) {
-			info := activity.GetInfo(ctx)
-			wf, at := cmp.Or(info.Workflow, "-"), int64(0)
-			if !info.ScheduledAt.IsZero() {
-				at = info.ScheduledAt.UnixNano()
-			}
-			line := fmt.Sprintf("%s %s %s %d %d %s %s %d", env.gen, info.RunID, name, info.Attempt, info.Step, info.IdempotencyKey, wf, at)
-			if err := testutil.AppendLine(env.counter, line); err != nil {
-				return "", activity.NonRetryable(fmt.Errorf("count execution: %w", err))
-			}
-			if env.hook != nil {
-				if err := env.hook(ctx, name, info); err != nil {
-					return "", err
-				}
-			}
-			return in + "|" + name, nil
-		}))
+		var hook func(context.Context, activity.Info, string) error
+		if env.hook != nil {
+			hook = func(ctx context.Context, info activity.Info, _ string) error { return env.hook(ctx, name, info) }
+		}
+		d.acts = append(d.acts, primActivity(primEnv{counter: env.counter, gen: env.gen}, name, hook, appendName(name)))
 	}
 	acts := d.acts
 	d.wf = workflow.New(crashWorkflowName, func(ctx workflow.Context, in string) (string, error) {
@@ -156,39 +143,15 @@ func init() {
 //	done <id>             the run's result is right
 //	alldone               every result is right; the engine is closed next
 func crashChild() {
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "crash child: "+format+"\n", args...)
-		os.Exit(3)
-	}
-	num := func(name string, def int) int {
-		v := os.Getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fail("%s=%q: %v", name, v, err)
-		}
-		return n
-	}
+	p := childproc.New("crash child")
+	p.Require(envCrashDB, envCrashCounter, envCrashGen)
 	db, counter, gen := os.Getenv(envCrashDB), os.Getenv(envCrashCounter), os.Getenv(envCrashGen)
-	if db == "" || counter == "" || gen == "" {
-		fail("%s, %s and %s must be set", envCrashDB, envCrashCounter, envCrashGen)
-	}
-	n, workers, starters := num(envCrashRuns, 1), num(envCrashWorkers, 0), num(envCrashStarters, 1)
+	n, workers, starters := p.NumOr(envCrashRuns, 1), p.NumOr(envCrashWorkers, 0), p.NumOr(envCrashStarters, 1)
 	block, gated := os.Getenv(envCrashBlock), os.Getenv(envCrashGate) == "1"
 
-	var outMu sync.Mutex
-	say := func(format string, args ...any) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		if _, err := fmt.Fprintf(os.Stdout, format+"\n", args...); err != nil {
-			fail("write stdout: %v", err)
-		}
-	}
 	gate := make(chan struct{})
 	defs := newCrashDefs(crashEnv{counter: counter, gen: gen, hook: func(ctx context.Context, act string, info activity.Info) error {
-		say("exec %s %s %d", info.RunID, act, info.Attempt)
+		p.Say("exec %s %s %d", info.RunID, act, info.Attempt)
 		if gated {
 			select {
 			case <-gate:
@@ -197,7 +160,7 @@ func crashChild() {
 			}
 		}
 		if act == block {
-			say("blocked %s %s", info.RunID, act)
+			p.Say("blocked %s %s", info.RunID, act)
 			<-ctx.Done() // only Close cancels it; the parent kills us first
 			return ctx.Err()
 		}
@@ -210,10 +173,10 @@ func crashChild() {
 		Logger:                  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
-		fail("open: %v", err)
+		p.Fail("open: %v", err)
 	}
 	if err := eng.Register(defs.all()...); err != nil {
-		fail("register: %v", err)
+		p.Fail("register: %v", err)
 	}
 	ids := crashRunIDs(os.Getenv(envCrashPrefix), n)
 	runs := make([]*chorus.Run[string], n)
@@ -226,10 +189,10 @@ func crashChild() {
 				switch {
 				case errors.Is(err, chorus.ErrRunNotFound):
 					if r, err = chorus.Start(ctx, eng, defs.wf, ids[i], &chorus.StartOptions{ID: ids[i]}); err == nil {
-						say("started %s", ids[i])
+						p.Say("started %s", ids[i])
 					}
 				case err == nil:
-					say("resumed %s", ids[i])
+					p.Say("resumed %s", ids[i])
 				}
 				if err != nil {
 					errs <- fmt.Errorf("run %s: %w", ids[i], err)
@@ -242,22 +205,22 @@ func crashChild() {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		fail("%v", err)
+		p.Fail("%v", err)
 	}
 	close(gate)
-	say("ready")
+	p.Say("ready")
 	for i, r := range runs {
 		out, err := r.Result(ctx)
 		if err != nil || out != crashResult(ids[i]) {
-			fail("run %s: Result = %q, %v; want %q", ids[i], out, err, crashResult(ids[i]))
+			p.Fail("run %s: Result = %q, %v; want %q", ids[i], out, err, crashResult(ids[i]))
 		}
-		say("done %s", ids[i])
+		p.Say("done %s", ids[i])
 	}
-	say("alldone")
+	p.Say("alldone")
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := eng.Close(cctx); err != nil {
-		fail("close: %v", err)
+		p.Fail("close: %v", err)
 	}
 	os.Exit(0)
 }
@@ -282,25 +245,21 @@ func (s crashSetup) startChild(t *testing.T, gen string, env ...string) *testuti
 	return testutil.StartChild(t, "crash", append(base, env...)...)
 }
 
-// crashKillWhen feeds each stdout line of c to stop and SIGKILLs c as soon as
-// stop returns true. It reports whether the kill is what ended the child;
-// a child that ended by itself must have exited 0.
+// crashKillWhen is [testutil.Child.KillWhen] with crashDeadline.
 func crashKillWhen(t *testing.T, c *testutil.Child, stop func(line string) bool) (killed bool) {
 	t.Helper()
-	deadline := time.Now().Add(crashDeadline)
-	for {
-		line, ok := c.Next(deadline)
-		if !ok {
-			require.Zero(t, c.Wait(deadline), "the child ended before the kill point\n%s", c.Report())
-			return false
+	return c.KillWhen(time.Now().Add(crashDeadline), stop)
+}
+
+// crashAfterSteps returns a kill point for crashKillWhen: the limit-th
+// line that says a run started or an activity attempt began. *seen counts
+// those lines.
+func crashAfterSteps(limit int, seen *int) func(line string) bool {
+	return func(line string) bool {
+		if strings.HasPrefix(line, "started ") || strings.HasPrefix(line, "exec ") {
+			*seen++
 		}
-		if stop(line) {
-			if c.Kill() {
-				return true
-			}
-			require.Zero(t, c.Wait(deadline), "the child did not end by SIGKILL\n%s", c.Report())
-			return false
-		}
+		return *seen >= limit
 	}
 }
 
@@ -609,508 +568,4 @@ func crashProgress(j crashJournal) string {
 		}
 	}
 	return fmt.Sprintf("%d runs, by completed activities %v, %d ended", len(j), counts, ended)
-}
-
-// TestCrashKillBetweenActivities kills a child while 20 runs of a
-// 3-activity workflow move from one activity to the next, once 8 runs have
-// begun their second activity; a restarted engine finishes every run, and
-// no activity whose completion was committed before the kill runs again.
-func TestCrashKillBetweenActivities(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const n = 20
-	ids := crashRunIDs("between", n)
-	// The gate holds every activity until all runs are started, so the runs
-	// race through their activities together and the kill finds them at
-	// different steps.
-	c := s.startChild(t, "1", envCrashRuns+"="+strconv.Itoa(n), envCrashPrefix+"=between", envCrashGate+"=1", envCrashWorkers+"=4")
-	beganB := map[string]bool{}
-	killed := crashKillWhen(t, c, func(line string) bool {
-		if f := strings.Fields(line); len(f) == 4 && f[0] == "exec" && f[2] == "crash-b" {
-			beganB[f[1]] = true
-		}
-		return len(beganB) >= 8
-	})
-	require.True(t, killed, "the child finished every run before the kill\n%s", c.Report())
-	snap := s.snapshot(t)
-	t.Logf("at the kill: %s", crashProgress(snap))
-	require.Len(t, snap, n, "every run was started before any activity ran\n%s", c.Report())
-	// The engine dispatches an activity only after committing the completion
-	// of the one before: each run seen beginning crash-b has crash-a durable.
-	for id := range beganB {
-		require.True(t, snap[id].completed("crash-a"), "run %s began crash-b, but crash-a's completion is not durable:\n%v", id, snap[id])
-	}
-
-	s.finish(t, "2", ids, false, nil)
-	s.checkCrashInvariants(t, []crashGen{{"1", snap}, {"2", readCrashJournal(t, s.db)}}, ids)
-}
-
-// TestCrashKillDuringActivity kills a child while the second activity of 5
-// runs is executing (blocked). A restarted engine with a version of that
-// activity that returns finishes every run: the interrupted activity ran
-// twice, as the same attempt with the same idempotency key, and the others
-// once.
-func TestCrashKillDuringActivity(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const n = 5
-	ids := crashRunIDs("during", n)
-	c := s.startChild(t, "1", envCrashRuns+"="+strconv.Itoa(n), envCrashPrefix+"=during", envCrashBlock+"=crash-b")
-	blocked := map[string]bool{}
-	killed := crashKillWhen(t, c, func(line string) bool {
-		if f := strings.Fields(line); len(f) == 3 && f[0] == "blocked" {
-			blocked[f[1]] = true
-		}
-		return len(blocked) == n
-	})
-	require.True(t, killed, c.Report())
-	snap := s.snapshot(t)
-	for _, id := range ids {
-		rj := snap[id]
-		require.True(t, rj.completed("crash-a"), "run %s: %v", id, rj)
-		require.False(t, rj.completed("crash-b"), "run %s: %v", id, rj)
-		require.Equal(t, history.StatusRunning, rj.info.Status, "run %s: %v", id, rj)
-	}
-
-	s.finish(t, "2", ids, false, nil)
-	recs := s.checkCrashInvariants(t, []crashGen{{"1", snap}, {"2", readCrashJournal(t, s.db)}}, ids)
-	for _, id := range ids {
-		require.Equal(t, map[string]int{"1": 1}, crashCountExecs(recs, id, "crash-a"), "run %s\n%s", id, s.counterText(t))
-		require.Equal(t, map[string]int{"1": 1, "2": 1}, crashCountExecs(recs, id, "crash-b"), "run %s\n%s", id, s.counterText(t))
-		require.Equal(t, map[string]int{"2": 1}, crashCountExecs(recs, id, "crash-c"), "run %s\n%s", id, s.counterText(t))
-	}
-}
-
-// TestCrashKillRightAfterStart kills a child that is starting runs from 4
-// goroutines as soon as the third Start returned. Every run whose Start
-// returned exists after the restart, and every run in the journal finishes.
-func TestCrashKillRightAfterStart(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	c := s.startChild(t, "1", envCrashRuns+"=60", envCrashPrefix+"=start", envCrashStarters+"=4")
-	started := 0
-	killed := crashKillWhen(t, c, func(line string) bool {
-		if strings.HasPrefix(line, "started ") {
-			started++
-		}
-		return started == 3
-	})
-	require.True(t, killed, c.Report())
-	snap := s.snapshot(t)
-	t.Logf("at the kill: %s", crashProgress(snap))
-	// Every line the child wrote counts, including those the pipe still held
-	// when the kill landed: each one followed a Start that returned.
-	var printed []string
-	for _, l := range c.Lines() {
-		if id, ok := strings.CutPrefix(l, "started "); ok {
-			printed = append(printed, id)
-		}
-	}
-	for _, id := range printed {
-		rj, ok := snap[id]
-		require.True(t, ok, "Start(%s) returned, but the run is not in the journal\n%s", id, c.Report())
-		require.NotEmpty(t, rj.events, "run %s", id)
-		require.Equal(t, history.EventRunStarted, rj.events[0].Type, "run %s: %v", id, rj)
-	}
-	ids := slices.Sorted(maps.Keys(snap))
-
-	s.finish(t, "2", ids, false, func(ctx context.Context, eng *chorus.Engine) {
-		all, err := eng.List(ctx, nil)
-		require.NoError(t, err)
-		require.Len(t, all, len(ids))
-		for _, info := range all {
-			require.Equal(t, chorus.StatusCompleted, info.Status, "run %s: %+v", info.ID, info)
-		}
-	})
-	s.checkCrashInvariants(t, []crashGen{{"1", snap}, {"2", readCrashJournal(t, s.db)}}, ids)
-}
-
-// TestCrashKillKeepsActivityInfo kills a child while an activity executes;
-// the attempt run again after the restart must see the same activity.Info
-// as the one the crash cut short: the same step, attempt and idempotency
-// key, the run's workflow name, and the time the activity was scheduled
-// (that of its ActivityScheduled event).
-func TestCrashKillKeepsActivityInfo(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const id = "info-000"
-	c := s.startChild(t, "1", envCrashRuns+"=1", envCrashPrefix+"=info", envCrashBlock+"=crash-b")
-	killed := crashKillWhen(t, c, func(line string) bool { return strings.HasPrefix(line, "blocked ") })
-	require.True(t, killed, c.Report())
-
-	s.finish(t, "2", []string{id}, false, nil)
-	var sched history.Event
-	for _, ev := range readCrashJournal(t, s.db)[id].events {
-		if ev.Type == history.EventActivityScheduled && ev.Name == "crash-b" {
-			sched = ev
-		}
-	}
-	require.NotZero(t, sched.Seq, "crash-b is not in the journal")
-	var got []crashExec
-	for _, r := range s.execs(t) {
-		if r.act == "crash-b" {
-			got = append(got, r)
-		}
-	}
-	want := []crashExec{
-		{gen: "1", run: id, act: "crash-b", attempt: 1, step: sched.Seq, key: fmt.Sprintf("%s/%d", id, sched.Seq), workflow: crashWorkflowName, scheduledAt: sched.Time.UnixNano()},
-		{gen: "2", run: id, act: "crash-b", attempt: 1, step: sched.Seq, key: fmt.Sprintf("%s/%d", id, sched.Seq), workflow: crashWorkflowName, scheduledAt: sched.Time.UnixNano()},
-	}
-	require.Equal(t, want, got, "activity.Info of crash-b before the kill (generation 1) and after the restart (generation 2);"+
-		" workflow \"-\" means empty, scheduledAt 0 the zero time")
-}
-
-// TestReopenAfterCloseInterruptsActivity closes an engine, with a short
-// deadline, while the second activity of 5 runs blocks. Close interrupts
-// those attempts without recording them as failed; after reopening, every
-// run completes and the interrupted activity runs again.
-func TestReopenAfterCloseInterruptsActivity(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const n = 5
-	ids := crashRunIDs("close", n)
-	ctx, cancel := context.WithTimeout(context.Background(), crashDeadline)
-	defer cancel()
-
-	blocked := make(chan string, n)
-	defs := newCrashDefs(crashEnv{counter: s.counter, gen: "1", hook: func(ctx context.Context, act string, info activity.Info) error {
-		if act != "crash-b" {
-			return nil
-		}
-		blocked <- info.RunID
-		<-ctx.Done()
-		return ctx.Err()
-	}})
-	eng, err := chorus.Open(ctx, s.db, nil)
-	require.NoError(t, err)
-	closed := false
-	defer func() {
-		if !closed {
-			_ = eng.Close(context.Background())
-		}
-	}()
-	require.NoError(t, eng.Register(defs.all()...))
-	runs := make([]*chorus.Run[string], n)
-	for i, id := range ids {
-		runs[i], err = chorus.Start(ctx, eng, defs.wf, id, &chorus.StartOptions{ID: id})
-		require.NoError(t, err)
-	}
-	resultErr := make(chan error, 1)
-	go func() {
-		_, err := runs[0].Result(ctx)
-		resultErr <- err
-	}()
-	for range n {
-		select {
-		case <-blocked:
-		case <-ctx.Done():
-			t.Fatalf("crash-b did not begin for every run\n%s", s.counterText(t))
-		}
-	}
-
-	cctx, ccancel := context.WithTimeout(ctx, 200*time.Millisecond)
-	defer ccancel()
-	t0 := time.Now()
-	require.NoError(t, eng.Close(cctx))
-	closed = true
-	t.Logf("Close took %v", time.Since(t0))
-	select {
-	case err := <-resultErr:
-		// ErrEngineClosed when Result was waiting; the store's closed error
-		// if it only began after Close.
-		require.Error(t, err)
-		t.Logf("Result during Close: %v", err)
-	case <-ctx.Done():
-		t.Fatal("Result did not return after Close")
-	}
-
-	snap := readCrashJournal(t, s.db)
-	for _, id := range ids {
-		rj := snap[id]
-		require.Equal(t, history.StatusRunning, rj.info.Status, "run %s: %v", id, rj)
-		require.True(t, rj.completed("crash-a"), "run %s: %v", id, rj)
-		require.False(t, rj.completed("crash-b"), "run %s: %v", id, rj)
-	}
-
-	s.finish(t, "2", ids, false, func(ctx context.Context, eng *chorus.Engine) {
-		for _, id := range ids {
-			info, err := eng.Describe(ctx, id)
-			require.NoError(t, err)
-			require.Equal(t, chorus.StatusCompleted, info.Status, "run %s: %+v", id, info)
-			require.NoError(t, info.Err, "run %s", id)
-		}
-		failed, err := eng.List(ctx, &chorus.ListOptions{Status: chorus.StatusFailed})
-		require.NoError(t, err)
-		require.Empty(t, failed)
-	})
-	recs := s.checkCrashInvariants(t, []crashGen{{"1", snap}, {"2", readCrashJournal(t, s.db)}}, ids)
-	for _, id := range ids {
-		require.Equal(t, map[string]int{"1": 1}, crashCountExecs(recs, id, "crash-a"), "run %s\n%s", id, s.counterText(t))
-		require.Equal(t, map[string]int{"1": 1, "2": 1}, crashCountExecs(recs, id, "crash-b"), "run %s\n%s", id, s.counterText(t))
-		require.Equal(t, map[string]int{"2": 1}, crashCountExecs(recs, id, "crash-c"), "run %s\n%s", id, s.counterText(t))
-	}
-}
-
-// TestReopenAfterCloseKeepsActivityFinishedInGrace closes an engine with a
-// generous deadline while the second activity of 3 runs is executing, and
-// lets those attempts return while Close waits: their results are recorded,
-// so after reopening they do not run again.
-func TestReopenAfterCloseKeepsActivityFinishedInGrace(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const n = 3
-	ids := crashRunIDs("grace", n)
-	ctx, cancel := context.WithTimeout(context.Background(), crashDeadline)
-	defer cancel()
-
-	began, release := make(chan string, n), make(chan struct{})
-	defs := newCrashDefs(crashEnv{counter: s.counter, gen: "1", hook: func(ctx context.Context, act string, info activity.Info) error {
-		if act == "crash-b" {
-			began <- info.RunID
-			<-release // deliberately deaf to ctx: the grace period is what lets it finish
-		}
-		return nil
-	}})
-	eng, err := chorus.Open(ctx, s.db, nil)
-	require.NoError(t, err)
-	require.NoError(t, eng.Register(defs.all()...))
-	for _, id := range ids {
-		_, err := chorus.Start(ctx, eng, defs.wf, id, &chorus.StartOptions{ID: id})
-		require.NoError(t, err)
-	}
-	for range n {
-		select {
-		case <-began:
-		case <-ctx.Done():
-			close(release)
-			_ = eng.Close(context.Background())
-			t.Fatalf("crash-b did not begin for every run\n%s", s.counterText(t))
-		}
-	}
-	closeErr := make(chan error, 1)
-	go func() { closeErr <- eng.Close(ctx) }()
-	// Let Close begin waiting before the attempts return. (Should they
-	// return first, the expectations below hold all the same.)
-	time.AfterFunc(50*time.Millisecond, func() { close(release) })
-	require.NoError(t, <-closeErr)
-
-	snap := readCrashJournal(t, s.db)
-	for _, id := range ids {
-		require.True(t, snap[id].completed("crash-b"), "run %s: crash-b returned during Close but is not recorded: %v", id, snap[id])
-	}
-
-	s.finish(t, "2", ids, false, nil)
-	recs := s.checkCrashInvariants(t, []crashGen{{"1", snap}, {"2", readCrashJournal(t, s.db)}}, ids)
-	for _, id := range ids {
-		require.Equal(t, map[string]int{"1": 1}, crashCountExecs(recs, id, "crash-a"), "run %s\n%s", id, s.counterText(t))
-		require.Equal(t, map[string]int{"1": 1}, crashCountExecs(recs, id, "crash-b"), "run %s\n%s", id, s.counterText(t))
-		require.Equal(t, map[string]int{"2": 1}, crashCountExecs(recs, id, "crash-c"), "run %s\n%s", id, s.counterText(t))
-	}
-}
-
-// TestCrashKillCycles drives 50 runs of the 3-activity workflow through 5
-// child processes, each killed at a random moment (after a random number of
-// Starts and activity executions), then finishes them in this process. Every
-// run completes with the right result, and no activity whose completion was
-// durable when a child was killed ran again. The seed is logged.
-func TestCrashKillCycles(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const n, cycles = 50, 5
-	ids := crashRunIDs("cycle", n)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0))
-
-	var gens []crashGen
-	for g := 1; g <= cycles; g++ {
-		gen := strconv.Itoa(g)
-		c := s.startChild(t, gen, envCrashRuns+"="+strconv.Itoa(n), envCrashPrefix+"=cycle", envCrashStarters+"=4", envCrashWorkers+"=8")
-		limit, seen := 1+rng.IntN(40), 0
-		killed := crashKillWhen(t, c, func(line string) bool {
-			if strings.HasPrefix(line, "started ") || strings.HasPrefix(line, "exec ") {
-				seen++
-			}
-			return seen >= limit
-		})
-		snap := s.snapshot(t)
-		gens = append(gens, crashGen{gen, snap})
-		t.Logf("cycle %d: killed=%v after %d starts and executions; %s", g, killed, seen, crashProgress(snap))
-	}
-	s.finish(t, "final", ids, true, nil)
-	gens = append(gens, crashGen{"final", readCrashJournal(t, s.db)})
-	s.checkCrashInvariants(t, gens, ids)
-}
-
-// crashBlockingLogger returns a logger whose first record with a message
-// containing substr closes hit and then blocks the logging goroutine until
-// release is called (or a safety timeout passes). Tests use it to hold the
-// engine inside a code path that logs, at a known point.
-func crashBlockingLogger(substr string) (logger *slog.Logger, hit <-chan struct{}, release func()) {
-	h := &crashBlockingHandler{substr: substr, hit: make(chan struct{}), release: make(chan struct{})}
-	var once sync.Once
-	return slog.New(h), h.hit, func() { once.Do(func() { close(h.release) }) }
-}
-
-type crashBlockingHandler struct {
-	substr  string
-	once    sync.Once
-	hit     chan struct{}
-	release chan struct{}
-}
-
-func (h *crashBlockingHandler) Enabled(context.Context, slog.Level) bool { return true }
-
-func (h *crashBlockingHandler) Handle(_ context.Context, r slog.Record) error {
-	if !strings.Contains(r.Message, h.substr) {
-		return nil
-	}
-	first := false
-	h.once.Do(func() { first = true; close(h.hit) })
-	if first {
-		select {
-		case <-h.release:
-		case <-time.After(crashDeadline):
-		}
-	}
-	return nil
-}
-
-func (h *crashBlockingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *crashBlockingHandler) WithGroup(string) slog.Handler      { return h }
-
-// crashRegisterDuringLog calls eng.Register(defs...) while the engine is held in
-// the log call that hit announced, then lets the engine go on. If the
-// engine never logs (a later version may not), or Register waits for the
-// held goroutine, it goes on after a bounded wait: the test then still
-// checks the outcome, without forcing the interleaving.
-func crashRegisterDuringLog(t *testing.T, eng *chorus.Engine, hit <-chan struct{}, release func(), defs ...chorus.Definition) {
-	t.Helper()
-	defer release()
-	select {
-	case <-hit:
-	case <-time.After(2 * time.Second):
-		t.Log("the engine did not log the expected message; the interleaving is not forced")
-	}
-	done := make(chan error, 1)
-	go func() { done <- eng.Register(defs...) }()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-		return
-	case <-time.After(time.Second):
-		t.Log("Register waits for the goroutine held in the logger; releasing it")
-	}
-	release()
-	require.NoError(t, <-done)
-}
-
-// TestReopenRegisterRacesRecoveredActivityTask reopens a database holding a
-// pending activity task and registers the definitions while the engine's
-// worker, which found the activity unregistered, is held in the log call
-// that reports it. Registration must not lose the task: the run must
-// finish. (Before commit 5777600 the worker logged before parking the task,
-// so this interleaving parked it after Register had released the parked
-// tasks, and the run hung; this test reproduced that every time.)
-func TestReopenRegisterRacesRecoveredActivityTask(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const id = "race-act"
-	ctx, cancel := context.WithTimeout(context.Background(), crashDeadline)
-	defer cancel()
-
-	// Generation 1 leaves crash-a pending: Close interrupts it.
-	began := make(chan struct{}, 1)
-	defs := newCrashDefs(crashEnv{counter: s.counter, gen: "1", hook: func(ctx context.Context, act string, _ activity.Info) error {
-		began <- struct{}{}
-		<-ctx.Done()
-		return ctx.Err()
-	}})
-	eng, err := chorus.Open(ctx, s.db, nil)
-	require.NoError(t, err)
-	require.NoError(t, eng.Register(defs.all()...))
-	_, err = chorus.Start(ctx, eng, defs.wf, id, &chorus.StartOptions{ID: id})
-	require.NoError(t, err)
-	<-began
-	cctx, ccancel := context.WithTimeout(ctx, 50*time.Millisecond)
-	defer ccancel()
-	require.NoError(t, eng.Close(cctx))
-
-	logger, hit, release := crashBlockingLogger("activity not registered")
-	defer release()
-	eng, err = chorus.Open(ctx, s.db, &chorus.Options{Logger: logger})
-	require.NoError(t, err)
-	defer func() { _ = eng.Close(context.Background()) }()
-	defs = newCrashDefs(crashEnv{counter: s.counter, gen: "2"})
-	crashRegisterDuringLog(t, eng, hit, release, defs.all()...)
-
-	run, err := chorus.Lookup(ctx, eng, defs.wf, id)
-	require.NoError(t, err)
-	rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
-	defer rcancel()
-	out, err := run.Result(rctx)
-	info, _ := eng.Describe(ctx, id)
-	require.NoError(t, err, "the recovered crash-a task never ran after Register (run: %+v)\nexecutions:\n%s", info, s.counterText(t))
-	require.Equal(t, crashResult(id), out)
-}
-
-// TestReopenRegisterRacesParkedWorkflowInput reopens a database holding a
-// blocked run (its old workflow code panicked) and registers fixed code
-// while the engine, which found the workflow unregistered, is held in the
-// log call that reports it. Registration must not lose the run's resume
-// input: the run must resume and finish. (Before commit 5777600 the input
-// was parked after that log call, so this interleaving parked it after
-// Register had released the parked inputs, and the run stayed blocked; this
-// test reproduced that every time.)
-func TestReopenRegisterRacesParkedWorkflowInput(t *testing.T) {
-	t.Parallel()
-	s := newCrashSetup(t)
-	const id = "race-wf"
-	ctx, cancel := context.WithTimeout(context.Background(), crashDeadline)
-	defer cancel()
-
-	// Generation 1: code that panics after crash-a blocks the run.
-	defs := newCrashDefs(crashEnv{counter: s.counter, gen: "1"})
-	broken := workflow.New(crashWorkflowName, func(ctx workflow.Context, in string) (string, error) {
-		if _, err := workflow.ExecuteActivity(ctx, defs.acts[0], in).Get(ctx); err != nil {
-			return "", err
-		}
-		panic("crash test: this version of the workflow is broken after crash-a")
-	})
-	eng, err := chorus.Open(ctx, s.db, nil)
-	require.NoError(t, err)
-	require.NoError(t, eng.Register(broken, defs.acts[0], defs.acts[1], defs.acts[2]))
-	run, err := chorus.Start(ctx, eng, broken, id, &chorus.StartOptions{ID: id})
-	require.NoError(t, err)
-	_, err = run.Result(ctx)
-	require.ErrorIs(t, err, chorus.ErrRunBlocked)
-	require.NoError(t, eng.Close(ctx))
-
-	logger, hit, release := crashBlockingLogger("workflow is not registered")
-	defer release()
-	eng, err = chorus.Open(ctx, s.db, &chorus.Options{Logger: logger})
-	require.NoError(t, err)
-	defer func() { _ = eng.Close(context.Background()) }()
-	beganB := make(chan struct{}, 1)
-	defs = newCrashDefs(crashEnv{counter: s.counter, gen: "2", hook: func(_ context.Context, act string, _ activity.Info) error {
-		if act == "crash-b" {
-			beganB <- struct{}{}
-		}
-		return nil
-	}})
-	crashRegisterDuringLog(t, eng, hit, release, defs.all()...)
-
-	// Result returns at once while the run is still blocked, so wait for
-	// the resumed run to reach crash-b first.
-	select {
-	case <-beganB:
-	case <-time.After(5 * time.Second):
-		info, _ := eng.Describe(ctx, id)
-		t.Fatalf("the blocked run never resumed after Register with fixed code (run: %+v)\nexecutions:\n%s", info, s.counterText(t))
-	}
-	run, err = chorus.Lookup(ctx, eng, defs.wf, id)
-	require.NoError(t, err)
-	out, err := run.Result(ctx)
-	require.NoError(t, err)
-	require.Equal(t, crashResult(id), out)
 }

@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
@@ -55,7 +56,15 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer eng.Close(ctx)
+	defer func() {
+		// Running activities get 10 s to finish; then they are interrupted
+		// without a recorded failure and run again after the next Open.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := eng.Close(ctx); err != nil {
+			log.Print(err)
+		}
+	}()
 	if err := eng.Register(PlaceOrder, Charge); err != nil {
 		log.Fatal(err)
 	}

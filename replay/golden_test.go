@@ -16,6 +16,8 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/examples/approval/claim"
+	"github.com/chorusdev/chorus/examples/subscription/billing"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/replay"
 )
@@ -86,7 +88,7 @@ var goldens = []struct {
 		run, err := chorus.Start(r.ctx, r.eng, HandleClaim, c, &chorus.StartOptions{ID: c.ID})
 		require.NoError(t, err)
 		r.waitLast(c.ID, history.EventTimerScheduled)
-		r.mock.Add(decisionTimeout)
+		r.mock.Add(claim.DecisionTimeout)
 		r.waitFor("the second wait of claim-B", func() bool { return len(r.export(c.ID).Events) == 8 })
 		r.mock.Add(2 * time.Hour)
 		require.NoError(t, chorus.Signal(r.ctx, r.eng, c.ID, Approve, Decision{Approve: true, By: "Mo (claims manager)"}))
@@ -106,18 +108,36 @@ var goldens = []struct {
 		return r.export("batch-1")
 	}},
 	{"subscription", func(t *testing.T) *history.Export {
-		// Three monthly renewals, each generation continuing as new.
-		r := newRecorder(t, Subscribe, Renew)
-		run, err := chorus.Start(r.ctx, r.eng, Subscribe, Subscription{Customer: "acme", Month: 1, Until: 3}, &chorus.StartOptions{ID: "sub-acme"})
+		// examples/subscription: three months billed, each generation
+		// continuing as new, then canceled while it sleeps: it closes the
+		// account and ends canceled.
+		r := newRecorder(t, Subscribe, SendInvoice, ChargeMonth, EmailInvoice, CloseAccount)
+		const id = "sub-acme"
+		run, err := chorus.Start(r.ctx, r.eng, Subscribe, Subscription{Customer: "acme", Email: "billing@acme.example", Cents: 4900, Month: 1},
+			&chorus.StartOptions{ID: id})
 		require.NoError(t, err)
-		for range 3 {
-			r.waitLast("sub-acme", history.EventTimerScheduled)
-			r.mock.Add(30 * 24 * time.Hour)
+		for month := 1; ; month++ {
+			r.waitLast(id, history.EventTimerScheduled)
+			if month == 3 {
+				break
+			}
+			r.mock.Add(billing.BillingPeriod)
 		}
-		inv, err := run.Result(r.ctx)
+		require.NoError(t, r.eng.Cancel(r.ctx, id))
+		_, err = run.Result(r.ctx)
+		require.ErrorIs(t, err, chorus.ErrCanceled)
+		return r.export(id)
+	}},
+	{"book-trip", func(t *testing.T) *history.Export {
+		// examples/trip-booking: the car rental fails, the hotel and then
+		// the flight are canceled.
+		r := newRecorder(t, BookTrip, BookFlight, BookHotel, RentCar, CancelHotel, CancelFlight)
+		tr := Trip{ID: "trip-7", Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3}
+		run, err := chorus.Start(r.ctx, r.eng, BookTrip, tr, &chorus.StartOptions{ID: tr.ID})
 		require.NoError(t, err)
-		require.Equal(t, "INV-ACME-3", inv)
-		return r.export("sub-acme")
+		_, err = run.Result(r.ctx)
+		require.ErrorContains(t, err, "saga compensated 2 step(s)")
+		return r.export(tr.ID)
 	}},
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/internal/testutil"
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 	"github.com/chorusdev/chorus/saga"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -96,18 +97,13 @@ func newCrashDefs(counter, gen string, hook func(ctx context.Context, name strin
 //	exec <activity> <attempt>   an execution began (and is counted)
 //	blocked <activity>          it blocks until the process dies
 func crashChild() {
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "saga crash child: "+format+"\n", args...)
-		os.Exit(3)
-	}
+	p := childproc.New("saga crash child")
+	p.Require(envCrashDB, envCrashCounter, envCrashGen)
 	db, counter, gen := os.Getenv(envCrashDB), os.Getenv(envCrashCounter), os.Getenv(envCrashGen)
-	if db == "" || counter == "" || gen == "" {
-		fail("%s, %s and %s must be set", envCrashDB, envCrashCounter, envCrashGen)
-	}
 	wf, defs := newCrashDefs(counter, gen, func(ctx context.Context, name string) error {
-		fmt.Printf("exec %s %d\n", name, activity.GetInfo(ctx).Attempt)
+		p.Say("exec %s %d", name, activity.GetInfo(ctx).Attempt)
 		if name == crashBlock {
-			fmt.Printf("blocked %s\n", name)
+			p.Say("blocked %s", name)
 			<-ctx.Done() // only Close cancels it; the parent kills us first
 			return ctx.Err()
 		}
@@ -116,17 +112,17 @@ func crashChild() {
 	ctx := context.Background()
 	eng, err := chorus.Open(ctx, db, nil)
 	if err != nil {
-		fail("open: %v", err)
+		p.Fail("open: %v", err)
 	}
 	if err := eng.Register(defs...); err != nil {
-		fail("register: %v", err)
+		p.Fail("register: %v", err)
 	}
 	run, err := chorus.Start(ctx, eng, wf, "t1", &chorus.StartOptions{ID: crashRunID, IfExists: chorus.AttachIfExists})
 	if err != nil {
-		fail("start: %v", err)
+		p.Fail("start: %v", err)
 	}
 	_, err = run.Result(ctx)
-	fail("the run ended before the kill: %v", err)
+	p.Fail("the run ended before the kill: %v", err)
 }
 
 func TestCrashDuringCompensationResumes(t *testing.T) {
@@ -137,14 +133,8 @@ func TestCrashDuringCompensationResumes(t *testing.T) {
 
 	// Generation g1: killed while the second compensation runs.
 	c := testutil.StartChild(t, "saga-crash", envCrashDB+"="+db, envCrashCounter+"="+counter, envCrashGen+"=g1")
-	for {
-		line, ok := c.Next(deadline)
-		require.True(t, ok, "the child exited before the kill point\n%s", c.Report())
-		if line == "blocked "+crashBlock {
-			break
-		}
-	}
-	require.True(t, c.Kill(), "the child did not die by SIGKILL\n%s", c.Report())
+	killed := c.KillWhen(deadline, func(line string) bool { return line == "blocked "+crashBlock })
+	require.True(t, killed, "the child did not die by SIGKILL\n%s", c.Report())
 
 	// What g1 committed: the first compensation finished, the second began.
 	evs := readEvents(t, copyDB(t, db), crashRunID)

@@ -11,6 +11,8 @@
 //
 //	go run ./examples/subscription
 //	go run ./examples/subscription -months 12
+//
+// The workflows and activities are in package billing, beside this file.
 package main
 
 import (
@@ -25,122 +27,8 @@ import (
 	"github.com/benbjohnson/clock"
 
 	"github.com/chorusdev/chorus"
-	"github.com/chorusdev/chorus/activity"
-	"github.com/chorusdev/chorus/workflow"
+	"github.com/chorusdev/chorus/examples/subscription/billing"
 )
-
-type (
-	// Subscription is the workflow's input. Everything a generation needs
-	// from the previous ones travels in it, since the journal does not.
-	Subscription struct {
-		Customer, Email string
-		Cents           int64 // monthly price
-		Month           int   // the month this generation bills, from 1
-		BilledCents     int64 // billed in earlier months
-	}
-	Invoice struct {
-		Customer, Email, Charge string
-		Month                   int
-		Cents                   int64
-	}
-	Status struct {
-		Month       int
-		Stage       string
-		BilledCents int64
-	}
-)
-
-var StatusQuery = workflow.NewQuery[struct{}, Status]("status")
-
-// billingPeriod is how long the workflow sleeps between two charges.
-const billingPeriod = 30 * 24 * time.Hour
-
-var (
-	Charge = activity.New("charge-card", func(ctx context.Context, s Subscription) (string, error) {
-		// The idempotency key differs for every charge, across generations,
-		// and stays the same when one charge is retried.
-		key := activity.GetInfo(ctx).IdempotencyKey
-		fmt.Printf("[activity] charge-card: month %d: charged %s to %s (idempotency key %s)\n", s.Month, dollars(s.Cents), s.Customer, key)
-		return fmt.Sprintf("CH-%s-%d", s.Customer, s.Month), nil
-	})
-	EmailInvoice = activity.New("email-invoice", func(ctx context.Context, inv Invoice) (string, error) {
-		number := fmt.Sprintf("INV-%s-%03d", inv.Customer, inv.Month)
-		fmt.Printf("[activity] email-invoice: sent %s (%s, charge %s) to %s\n", number, dollars(inv.Cents), inv.Charge, inv.Email)
-		return number, nil
-	})
-	CloseAccount = activity.New("close-account", func(ctx context.Context, s Subscription) (struct{}, error) {
-		fmt.Printf("[activity] close-account: revoked %s's access and deleted the card on file\n", s.Customer)
-		return struct{}{}, nil
-	})
-)
-
-// SendInvoice is a child workflow: a run of its own, with its own journal
-// and ID, that the parent starts and waits for.
-var SendInvoice = workflow.New("send-invoice", func(ctx workflow.Context, inv Invoice) (string, error) {
-	return workflow.ExecuteActivity(ctx, EmailInvoice, inv).Get(ctx)
-})
-
-// Subscribe is the billing workflow. It is assigned in init because its
-// function names it (to continue as new): a package-level initializer that
-// refers to its own variable is an initialization cycle in Go.
-var Subscribe *workflow.Definition[Subscription, Status]
-
-func init() { Subscribe = workflow.New("subscription", subscribe) }
-
-func subscribe(ctx workflow.Context, s Subscription) (Status, error) {
-	say := func(format string, args ...any) {
-		if !workflow.IsReplaying(ctx) {
-			fmt.Printf("[workflow] %s month %d: %s\n", workflow.Now(ctx).Format("2006-01-02"), s.Month, fmt.Sprintf(format, args...))
-		}
-	}
-	st := Status{Month: s.Month, Stage: "charging", BilledCents: s.BilledCents}
-	workflow.SetQueryHandler(ctx, StatusQuery, func(struct{}) (Status, error) { return st, nil })
-
-	say("charging %s", dollars(s.Cents))
-	charge, err := workflow.ExecuteActivity(ctx, Charge, s).Get(ctx)
-	if err != nil {
-		return st, err
-	}
-	st.BilledCents += s.Cents
-	st.Stage = "invoicing"
-	// The child's ID names the month, so each invoice run can be looked up
-	// (chorus.Lookup) by an ID that means something.
-	inv := Invoice{Customer: s.Customer, Email: s.Email, Charge: charge, Month: s.Month, Cents: s.Cents}
-	childID := fmt.Sprintf("%s/invoice-%d", workflow.GetInfo(ctx).RunID, s.Month)
-	number, err := workflow.ExecuteChildWorkflow(ctx, SendInvoice, inv, &workflow.ChildOptions{ID: childID}).Get(ctx)
-	if err != nil {
-		return st, err
-	}
-	st.Stage = "sleeping"
-	say("invoice %s sent by child run %s; sleeping 30 days", number, childID)
-
-	if err := workflow.Sleep(ctx, billingPeriod); err != nil {
-		if !errors.Is(err, workflow.ErrCanceled) {
-			return st, err
-		}
-		// The run was canceled, and ctx with it: an activity started under
-		// ctx would fail at once without running. A disconnected context
-		// keeps ctx's values and options but not its cancellation, so the
-		// cleanup runs (and is retried, and survives a crash) as usual.
-		say("subscription canceled: closing the account")
-		st.Stage = "closing"
-		cleanup := workflow.NewDisconnectedContext(ctx)
-		if _, err := workflow.ExecuteActivity(cleanup, CloseAccount, s).Get(cleanup); err != nil {
-			return st, err
-		}
-		st.Stage = "closed"
-		return st, workflow.ErrCanceled // the run ends as canceled
-	}
-
-	// Start the next month as a new generation of the same run: same run
-	// ID, an empty journal, and the input below as all it remembers.
-	next := s
-	next.Month++
-	next.BilledCents = st.BilledCents
-	return st, workflow.ContinueAsNew(ctx, Subscribe, next)
-}
-
-func dollars(cents int64) string { return fmt.Sprintf("$%d.%02d", cents/100, cents%100) }
 
 func main() {
 	db := flag.String("db", filepath.Join(os.TempDir(), "chorus-subscription.db"), "journal database `file` (recreated on each run)")
@@ -174,13 +62,13 @@ func run(db string, months int) error {
 	if err != nil {
 		return err
 	}
-	defer eng.Close(ctx)
-	if err := eng.Register(Subscribe, SendInvoice, Charge, EmailInvoice, CloseAccount); err != nil {
+	defer closeEngine(eng)
+	if err := eng.Register(billing.Subscribe, billing.SendInvoice, billing.Charge, billing.EmailInvoice, billing.CloseAccount); err != nil {
 		return err
 	}
 
 	const id = "sub-acme"
-	r, err := chorus.Start(ctx, eng, Subscribe, Subscription{Customer: "acme", Email: "billing@acme.example", Cents: 4900, Month: 1},
+	r, err := chorus.Start(ctx, eng, billing.Subscribe, billing.Subscription{Customer: "acme", Email: "billing@acme.example", Cents: 4900, Month: 1},
 		&chorus.StartOptions{ID: id})
 	if err != nil {
 		return err
@@ -198,7 +86,7 @@ func run(db string, months int) error {
 			break
 		}
 		fmt.Println("[clock] moving the fake clock 30 days ahead")
-		mock.Add(billingPeriod)
+		mock.Add(billing.BillingPeriod)
 	}
 
 	// Cancel the run while it sleeps: the timer is canceled, Sleep returns
@@ -210,7 +98,7 @@ func run(db string, months int) error {
 	if _, err := r.Result(ctx); !errors.Is(err, chorus.ErrCanceled) {
 		return fmt.Errorf("want the run canceled, got %v", err)
 	}
-	st, err := chorus.Query(ctx, eng, id, StatusQuery, struct{}{})
+	st, err := chorus.Query(ctx, eng, id, billing.StatusQuery, struct{}{})
 	if err != nil {
 		return err
 	}
@@ -218,7 +106,7 @@ func run(db string, months int) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("result: %s %s after month %d, %s billed in all\n", id, info.Status, st.Month, dollars(st.BilledCents))
+	fmt.Printf("result: %s %s after month %d, %s billed in all\n", id, info.Status, st.Month, billing.Dollars(st.BilledCents))
 	fmt.Printf("[journal] %s: %d events in its last generation, however many months came before: continue-as-new keeps it short\n", id, info.Events)
 	return nil
 }
@@ -232,7 +120,7 @@ func waitForSleep(ctx context.Context, eng *chorus.Engine, id string, month int)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
-		st, err := chorus.Query(ctx, eng, id, StatusQuery, struct{}{})
+		st, err := chorus.Query(ctx, eng, id, billing.StatusQuery, struct{}{})
 		if err != nil {
 			return fmt.Errorf("waiting for %s to sleep in month %d: %w", id, month, err)
 		}
@@ -244,5 +132,16 @@ func waitForSleep(ctx context.Context, eng *chorus.Engine, id string, month int)
 			return fmt.Errorf("%s is %q in month %d, want sleeping in month %d: %w", id, st.Stage, st.Month, month, ctx.Err())
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+// closeEngine gives running activities up to 10 seconds to finish; then
+// they are interrupted without a recorded failure and run again after the
+// next Open.
+func closeEngine(eng *chorus.Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := eng.Close(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "subscription: close:", err)
 	}
 }

@@ -39,16 +39,16 @@ func TestThreeMonthsThenCancel(t *testing.T) {
 	out := subscription(t)
 	requireInOrder(t, out,
 		"[workflow] 2025-01-01 month 1: charging $49.00",
-		"[activity] charge-card: month 1: charged $49.00 to acme",
+		"[activity] charge-subscription: month 1: charged $49.00 to acme",
 		"[activity] email-invoice: sent INV-acme-001",
 		"[workflow] 2025-01-01 month 1: invoice INV-acme-001 sent by child run sub-acme/invoice-1; sleeping 30 days",
 		"[clock] moving the fake clock 30 days ahead",
 		"[workflow] 2025-01-31 month 2: charging $49.00",
-		"[activity] charge-card: month 2: charged $49.00 to acme",
+		"[activity] charge-subscription: month 2: charged $49.00 to acme",
 		"[activity] email-invoice: sent INV-acme-002",
 		"[clock] moving the fake clock 30 days ahead",
 		"[workflow] 2025-03-02 month 3: charging $49.00",
-		"[activity] charge-card: month 3: charged $49.00 to acme",
+		"[activity] charge-subscription: month 3: charged $49.00 to acme",
 		"[activity] email-invoice: sent INV-acme-003",
 		`[person] the customer cancels after 3 months: chorus.Cancel("sub-acme")`,
 		"[workflow] 2025-03-02 month 3: subscription canceled: closing the account",
@@ -56,7 +56,7 @@ func TestThreeMonthsThenCancel(t *testing.T) {
 		"result: sub-acme canceled after month 3, $147.00 billed in all",
 	)
 	// Billed exactly three times, invoiced three times, cleaned up once.
-	require.Equal(t, 3, strings.Count(out, "[activity] charge-card"), out)
+	require.Equal(t, 3, strings.Count(out, "[activity] charge-subscription"), out)
 	require.Equal(t, 3, strings.Count(out, "[activity] email-invoice"), out)
 	require.Equal(t, 1, strings.Count(out, "[activity] close-account"), out)
 	require.Equal(t, 2, strings.Count(out, "[clock] moving"), out)
@@ -67,7 +67,7 @@ func TestThreeMonthsThenCancel(t *testing.T) {
 func TestJournalDoesNotGrow(t *testing.T) {
 	t.Parallel()
 	out := subscription(t, "-months", "8")
-	require.Equal(t, 8, strings.Count(out, "[activity] charge-card"), out)
+	require.Equal(t, 8, strings.Count(out, "[activity] charge-subscription"), out)
 	require.Contains(t, out, "result: sub-acme canceled after month 8, $392.00 billed in all")
 	requireShortJournal(t, out, 8)
 }

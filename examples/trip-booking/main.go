@@ -12,6 +12,8 @@
 //
 //	go run ./examples/trip-booking -fresh -crash-during-compensation   # killed mid-compensation
 //	go run ./examples/trip-booking                                     # resumes: only the flight is cancelled
+//
+// The workflow and its activities are in package trip, beside this file.
 package main
 
 import (
@@ -21,100 +23,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/chorusdev/chorus"
-	"github.com/chorusdev/chorus/activity"
-	"github.com/chorusdev/chorus/saga"
-	"github.com/chorusdev/chorus/workflow"
+	"github.com/chorusdev/chorus/examples/trip-booking/trip"
 )
 
-// Payloads are plain structs: the journal stores them as JSON.
-type (
-	Trip struct {
-		ID       string
-		Traveler string
-		From, To string
-		Nights   int
-	}
-	Booking   struct{ ID string }
-	Itinerary struct{ Flight, Hotel, Car string }
-)
-
-// The bookings and their cancellations are activities: they call other
-// systems. Cancellations must be idempotent (they run again if the process
-// dies while they run), which a cancellation by booking ID naturally is.
-var (
-	BookFlight = activity.New("book-flight", func(ctx context.Context, t Trip) (Booking, error) {
-		id := "FL-" + t.ID
-		fmt.Printf("[activity] book-flight: booked %s to %s for %s (%s)\n", t.From, t.To, t.Traveler, id)
-		return Booking{ID: id}, nil
-	})
-	BookHotel = activity.New("book-hotel", func(ctx context.Context, t Trip) (Booking, error) {
-		id := "HT-" + t.ID
-		fmt.Printf("[activity] book-hotel: booked %d nights in %s (%s)\n", t.Nights, t.To, id)
-		return Booking{ID: id}, nil
-	})
-	RentCar = activity.New("rent-car", func(ctx context.Context, t Trip) (Booking, error) {
-		fmt.Printf("[activity] rent-car: no car available in %s\n", t.To)
-		// Not retryable: the workflow hears about it at once.
-		return Booking{}, activity.NonRetryable(activity.NewError("no-car", "no car available in %s", t.To))
-	})
-	CancelHotel = activity.New("cancel-hotel", func(ctx context.Context, id string) (struct{}, error) {
-		fmt.Printf("[activity] cancel-hotel: cancelled %s\n", id)
-		return struct{}{}, nil
-	})
-	CancelFlight = activity.New("cancel-flight", func(ctx context.Context, id string) (struct{}, error) {
-		if crashDuringCompensation {
-			crash()
-		}
-		fmt.Printf("[activity] cancel-flight: cancelled %s\n", id)
-		return struct{}{}, nil
-	})
-)
-
-// BookTrip is the workflow. Each successful booking adds its cancellation
-// to the saga; the deferred CompensateOnError runs them, last one first,
-// when the workflow returns an error. Its prints are guarded by
-// IsReplaying so that replayed steps are not announced twice.
-var BookTrip = workflow.New("book-trip", func(ctx workflow.Context, t Trip) (_ Itinerary, err error) {
-	say := func(msg string) {
-		if !workflow.IsReplaying(ctx) {
-			fmt.Println("[workflow]", msg)
-		}
-	}
-	s := saga.New(ctx, nil)
-	defer s.CompensateOnError(&err)
-
-	say("booking the flight")
-	flight, err := workflow.ExecuteActivity(ctx, BookFlight, t).Get(ctx)
-	if err != nil {
-		return Itinerary{}, err
-	}
-	saga.Add(s, CancelFlight, flight.ID)
-
-	say("booking the hotel")
-	hotel, err := workflow.ExecuteActivity(ctx, BookHotel, t).Get(ctx)
-	if err != nil {
-		return Itinerary{}, err // the flight is cancelled
-	}
-	saga.Add(s, CancelHotel, hotel.ID)
-
-	say("renting a car")
-	car, err := workflow.ExecuteActivity(ctx, RentCar, t).Get(ctx)
-	if err != nil {
-		say("the car rental failed: cancelling the hotel, then the flight")
-		return Itinerary{}, err // the hotel, then the flight, are cancelled
-	}
-	return Itinerary{Flight: flight.ID, Hotel: hotel.ID, Car: car.ID}, nil
-})
-
-// crashDuringCompensation is the -crash-during-compensation flag.
-var crashDuringCompensation bool
-
-// crash kills the process as the flight cancellation starts. The engine
-// dispatches it only after committing the hotel cancellation's completion,
-// so that one is durable: on the next run only the flight cancellation (cut
-// short here) runs again.
+// crash kills the process as the flight cancellation starts (see
+// trip.BeforeCancelFlight).
 func crash() {
 	fmt.Println("*** simulating a crash: killing the process as the flight cancellation starts ***")
 	// Process.Kill is SIGKILL on Unix: no deferred calls, no Close, exactly
@@ -130,9 +46,12 @@ func main() {
 	db := flag.String("db", filepath.Join(os.TempDir(), "chorus-trip-booking.db"), "journal database `file`")
 	id := flag.String("id", "trip-7", "trip ID, used as the run ID")
 	fresh := flag.Bool("fresh", false, "delete the database first")
-	flag.BoolVar(&crashDuringCompensation, "crash-during-compensation", false,
+	crashDuringCompensation := flag.Bool("crash-during-compensation", false,
 		"SIGKILL the process after the hotel was cancelled, as the flight cancellation starts")
 	flag.Parse()
+	if *crashDuringCompensation {
+		trip.BeforeCancelFlight = crash
+	}
 	if err := run(*db, *id, *fresh); err != nil {
 		fmt.Fprintln(os.Stderr, "trip-booking:", err)
 		os.Exit(1)
@@ -153,7 +72,7 @@ func run(db, id string, fresh bool) error {
 	if err != nil {
 		return err
 	}
-	defer eng.Close(ctx)
+	defer closeEngine(eng)
 
 	// Say what the journal holds before registering: registration releases
 	// the work recovered from the journal, which starts running at once.
@@ -170,18 +89,18 @@ func run(db, id string, fresh bool) error {
 		exists = true
 		fmt.Printf("%s is already %s; printing its stored outcome\n", id, info.Status)
 	}
-	if err := eng.Register(BookTrip, BookFlight, BookHotel, RentCar, CancelHotel, CancelFlight); err != nil {
+	if err := eng.Register(trip.BookTrip, trip.BookFlight, trip.BookHotel, trip.RentCar, trip.CancelHotel, trip.CancelFlight); err != nil {
 		return err
 	}
 
 	// The trip ID doubles as the run ID: running the program again looks
 	// the run up instead of booking a second trip.
-	var r *chorus.Run[Itinerary]
+	var r *chorus.Run[trip.Itinerary]
 	if exists {
-		r, err = chorus.Lookup(ctx, eng, BookTrip, id)
+		r, err = chorus.Lookup(ctx, eng, trip.BookTrip, id)
 	} else {
-		trip := Trip{ID: id, Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3}
-		r, err = chorus.Start(ctx, eng, BookTrip, trip, &chorus.StartOptions{ID: id})
+		t := trip.Trip{ID: id, Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3}
+		r, err = chorus.Start(ctx, eng, trip.BookTrip, t, &chorus.StartOptions{ID: id})
 	}
 	if err != nil {
 		return err
@@ -202,4 +121,15 @@ func run(db, id string, fresh bool) error {
 	}
 	fmt.Printf("journal: %d events, status %s\n", info.Events, info.Status)
 	return nil
+}
+
+// closeEngine gives running activities up to 10 seconds to finish; then
+// they are interrupted without a recorded failure and run again after the
+// next Open.
+func closeEngine(eng *chorus.Engine) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := eng.Close(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "trip-booking: close:", err)
+	}
 }

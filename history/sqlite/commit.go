@@ -68,7 +68,7 @@ import (
 // has one entry per batch.
 func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, error) {
 	verr := make([]error, len(batches))
-	if err := s.enter("commit"); err != nil {
+	if err := s.enter("commit", ""); err != nil {
 		return fill(verr, nil, err), err
 	}
 	defer s.mu.RUnlock()

@@ -48,7 +48,7 @@ var readSQL = [numReadStmts]string{
 // Run returns the index row of the run, or an error wrapping
 // history.ErrRunNotFound.
 func (s *Store) Run(ctx context.Context, runID string) (history.RunInfo, error) {
-	if err := s.enter("read run"); err != nil {
+	if err := s.enter("read run", runID); err != nil {
 		return history.RunInfo{}, err
 	}
 	defer s.mu.RUnlock()
@@ -77,7 +77,7 @@ func (s *Store) ListRuns(ctx context.Context, f history.ListFilter) ([]history.R
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("%slist runs: negative limit %d", errPrefix, f.Limit)
 	}
-	if err := s.enter("list runs"); err != nil {
+	if err := s.enter("list runs", ""); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -207,7 +207,7 @@ func decodeRun(v [numRunColumns]any) (history.RunInfo, error) {
 // error wrapping history.ErrRunNotFound. A journal that does not run without
 // a gap from afterSeq+1 to the run's LastSeq is reported as corrupt.
 func (s *Store) Events(ctx context.Context, runID string, afterSeq int64) ([]history.Event, error) {
-	if err := s.enter("read events"); err != nil {
+	if err := s.enter("read events of run", runID); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
@@ -306,7 +306,7 @@ func decodeEvent(runID string, v []any) (history.Event, error) {
 // reads back with a known, non-zero Kind; a stored kind this code does not
 // know is reported as corrupt.
 func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
-	if err := s.enter("read tasks"); err != nil {
+	if err := s.enter("read tasks", ""); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()

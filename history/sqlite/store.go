@@ -144,12 +144,16 @@ func (s *Store) closePools() error {
 }
 
 // enter takes the shared lock for one operation, or reports that the store
-// is closed. The caller must call s.mu.RUnlock when enter returns nil.
-func (s *Store) enter(what string) error {
+// is closed, naming the operation and the run it is for (runID, "" for
+// none). The caller must call s.mu.RUnlock when enter returns nil.
+func (s *Store) enter(what, runID string) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
-		return fmt.Errorf("%s%s %q: %w", errPrefix, what, s.path, history.ErrStoreClosed)
+		if runID != "" {
+			return fmt.Errorf("%s%s %q: %w", errPrefix, what, runID, history.ErrStoreClosed)
+		}
+		return fmt.Errorf("%s%s: %w", errPrefix, what, history.ErrStoreClosed)
 	}
 	return nil
 }
@@ -158,7 +162,7 @@ func (s *Store) enter(what string) error {
 // database, which reads every page, and returns nil when it reports no
 // problem, or an error wrapping history.ErrCorrupt that lists the problems.
 func (s *Store) IntegrityCheck(ctx context.Context) error {
-	if err := s.enter("integrity check"); err != nil {
+	if err := s.enter("integrity check", ""); err != nil {
 		return err
 	}
 	defer s.mu.RUnlock()

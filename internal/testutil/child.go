@@ -17,11 +17,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 )
 
 // ChildEnv is the environment variable that selects the child mode a
-// re-executed test binary runs instead of its tests.
-const ChildEnv = "CHORUS_TEST_CHILD"
+// re-executed test binary runs instead of its tests (see
+// [childproc.RunMode]).
+const ChildEnv = childproc.ModeEnv
 
 // Child is the test binary re-executed as a child process in one mode. The
 // test reads the lines the child writes to its standard output one by one
@@ -153,6 +156,33 @@ func (c *Child) Kill() (killed bool) {
 	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
+// KillWhen feeds each line the child writes to stop and SIGKILLs the child
+// as soon as stop returns true. It reports whether the kill is what ended
+// the child; a child that ended by itself (before the kill point, or just
+// before the signal) must have exited 0, else the test fails. Waits end at
+// deadline, which fails the test.
+func (c *Child) KillWhen(deadline time.Time, stop func(line string) bool) (killed bool) {
+	c.t.Helper()
+	for {
+		line, ok := c.Next(deadline)
+		if !ok {
+			if code := c.Wait(deadline); code != 0 {
+				c.t.Fatalf("child %s: ended before the kill point with exit status %d\n%s", c.mode, code, c.Report())
+			}
+			return false
+		}
+		if stop(line) {
+			if c.Kill() {
+				return true
+			}
+			if code := c.Wait(deadline); code != 0 {
+				c.t.Fatalf("child %s: did not end by SIGKILL but with exit status %d\n%s", c.mode, code, c.Report())
+			}
+			return false
+		}
+	}
+}
+
 // Wait waits until the child exits on its own (or the deadline passes,
 // which fails the test) and returns its exit code, -1 if a signal ended it.
 func (c *Child) Wait(deadline time.Time) int {
@@ -214,20 +244,11 @@ func (c *Child) Report() string {
 	return b.String()
 }
 
-// AppendLine appends line and a newline to the file at path, creating it,
-// in one write(2) on a descriptor opened with O_APPEND, so that lines
-// written by several goroutines or processes never interleave. Once it
-// returns the line survives the death of the calling process (it is in the
-// kernel's page cache), which is all crash tests that SIGKILL a process
-// need; it does not survive a power loss.
-func AppendLine(path, line string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(line + "\n")
-	return errors.Join(err, f.Close())
-}
+// AppendLine is [childproc.AppendLine]: it appends line to the file at
+// path in one write(2) on an O_APPEND descriptor, so that lines of
+// concurrent writers never interleave and a line survives the death of the
+// writing process.
+func AppendLine(path, line string) error { return childproc.AppendLine(path, line) }
 
 // ReadLines returns the lines of the file at path, none if it does not
 // exist.

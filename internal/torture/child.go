@@ -1,7 +1,6 @@
 package torture
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/faultstore"
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 )
 
 // The environment of a child process.
@@ -75,33 +75,17 @@ func retry(f func() error) error {
 //
 // It never returns: it exits 0 when done and 3 on any unexpected error.
 func ChildMain() {
-	fail := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "torture child: "+format+"\n", args...)
-		os.Exit(3)
-	}
-	num := func(name string, def int) int {
-		v := os.Getenv(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			fail("%s=%q: %v", name, v, err)
-		}
-		return n
-	}
+	p := childproc.New("torture child")
+	p.Require(EnvDB, EnvCounter)
 	db, counter := os.Getenv(EnvDB), os.Getenv(EnvCounter)
-	if db == "" || counter == "" {
-		fail("%s and %s must be set", EnvDB, EnvCounter)
-	}
-	gen, upTo := num(EnvGen, 1), num(EnvUpTo, 0)
-	starters, workers := num(EnvStarters, 8), num(EnvWorkers, 32)
-	seed := uint64(num(EnvSeed, 1))
+	gen, upTo := p.NumOr(EnvGen, 1), p.NumOr(EnvUpTo, 0)
+	starters, workers := p.NumOr(EnvStarters, 8), p.NumOr(EnvWorkers, 32)
+	seed := uint64(p.NumOr(EnvSeed, 1))
 	skip, exclude := map[string]bool{}, map[Kind]bool{}
-	if p := os.Getenv(EnvSkip); p != "" {
-		b, err := os.ReadFile(p)
+	if path := os.Getenv(EnvSkip); path != "" {
+		b, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			fail("read skip file: %v", err)
+			p.Fail("read skip file: %v", err)
 		}
 		for _, id := range strings.Fields(string(b)) {
 			skip[id] = true
@@ -114,22 +98,10 @@ func ChildMain() {
 		}
 	}
 
-	out := bufio.NewWriter(os.Stdout)
-	var outMu sync.Mutex
-	say := func(format string, args ...any) {
-		outMu.Lock()
-		defer outMu.Unlock()
-		fmt.Fprintf(out, format+"\n", args...)
-		// One write per line: a line is either wholly in the pipe when the
-		// process dies, or not at all.
-		if err := out.Flush(); err != nil {
-			fail("write stdout: %v", err)
-		}
-	}
 	var rngMu sync.Mutex
 	rng := rand.New(rand.NewPCG(seed, uint64(gen)))
 	count := func(kind, act string, info activity.Info) error {
-		return appendLine(counter, fmt.Sprintf("%s %d %s %d %s %d", kind, gen, info.RunID, info.Step, act, info.Attempt))
+		return childproc.AppendLine(counter, fmt.Sprintf("%s %d %s %d %s %d", kind, gen, info.RunID, info.Step, act, info.Attempt))
 	}
 	w := New(Hooks{
 		Begin: func(ctx context.Context, act string, info activity.Info) error {
@@ -148,7 +120,7 @@ func ChildMain() {
 		},
 		End: func(ctx context.Context, act string, info activity.Info) {
 			if err := count("E", act, info); err != nil {
-				fail("count execution end: %v", err)
+				p.Fail("count execution end: %v", err)
 			}
 		},
 	})
@@ -163,25 +135,25 @@ func ChildMain() {
 	if faults := os.Getenv(EnvFaults); faults != "" {
 		st, err := sqlite.Open(ctx, db, nil)
 		if err != nil {
-			fail("open store: %v", err)
+			p.Fail("open store: %v", err)
 		}
 		rates := childRates
 		if faults == "final" {
 			rates.MaxFaults = 50
 		}
-		rates.OnFault = func(f faultstore.Fault) { say("fault %s", f.Op) }
+		rates.OnFault = func(f faultstore.Fault) { p.Say("fault %s", f.Op) }
 		fs := faultstore.Wrap(st, int64(seed), rates)
 		err = retry(func() (err error) {
 			eng, err = chorus.OpenStore(ctx, fs, opts)
 			return err
 		})
 		if err != nil {
-			fail("open: %v", err)
+			p.Fail("open: %v", err)
 		}
 	} else if eng, err = chorus.Open(ctx, db, opts); err != nil {
-		fail("open: %v", err)
+		p.Fail("open: %v", err)
 	}
-	say("open")
+	p.Say("open")
 
 	ids := make(chan string)
 	var results sync.WaitGroup
@@ -195,14 +167,14 @@ func ChildMain() {
 					return err
 				})
 				if err != nil {
-					fail("start %s: %v", id, err)
+					p.Fail("start %s: %v", id, err)
 				}
-				say("started %s", id)
+				p.Say("started %s", id)
 				if k, _ := KindOf(id); k == KindSignal {
 					if err := retry(func() error { return signalOnce(ctx, eng, w, id) }); err != nil {
-						fail("signal %s: %v", id, err)
+						p.Fail("signal %s: %v", id, err)
 					}
-					say("signaled %s", id)
+					p.Say("signaled %s", id)
 				}
 				results.Go(func() {
 					var v string
@@ -213,11 +185,11 @@ func ChildMain() {
 					var we *chorus.WorkflowError
 					switch {
 					case err == nil:
-						say("result %s ok %s", id, strconv.Quote(v))
+						p.Say("result %s ok %s", id, strconv.Quote(v))
 					case errors.As(err, &we):
-						say("result %s err %s", id, strconv.Quote(err.Error()))
+						p.Say("result %s err %s", id, strconv.Quote(err.Error()))
 					default:
-						fail("result %s: %v", id, err)
+						p.Fail("result %s: %v", id, err)
 					}
 				})
 			}
@@ -231,11 +203,11 @@ func ChildMain() {
 	close(ids)
 	startWG.Wait()
 	results.Wait()
-	say("alldone")
+	p.Say("alldone")
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := eng.Close(cctx); err != nil {
-		fail("close: %v", err)
+		p.Fail("close: %v", err)
 	}
 	os.Exit(0)
 }
@@ -253,16 +225,4 @@ func signalOnce(ctx context.Context, eng *chorus.Engine, w *Workload, id string)
 		}
 	}
 	return chorus.Signal(ctx, eng, id, w.Go, SignalValue(id))
-}
-
-// appendLine appends line to the file at path in one write(2) on an
-// O_APPEND descriptor, so lines of concurrent writers never interleave,
-// and a line survives the death of the process once written.
-func appendLine(path, line string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(line + "\n")
-	return errors.Join(err, f.Close())
 }

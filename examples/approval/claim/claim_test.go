@@ -1,4 +1,4 @@
-package main
+package claim_test
 
 import (
 	"testing"
@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chorusdev/chorus"
+	"github.com/chorusdev/chorus/examples/approval/claim"
 	chorustest "github.com/chorusdev/chorus/testing"
 )
 
@@ -14,27 +15,27 @@ import (
 // pass on a fake clock that skips ahead while the test waits.
 
 func claimEnv(t *testing.T) *chorustest.Env {
-	return chorustest.New(t, &chorustest.Options{Definitions: []chorus.Definition{HandleClaim, Assess, Escalate, Pay, Reject}})
+	return chorustest.New(t, &chorustest.Options{Definitions: []chorus.Definition{claim.HandleClaim, claim.Assess, claim.Escalate, claim.Pay, claim.Reject}})
 }
 
-var pipe = Claim{ID: "claim-A", Claimant: "Jo Park", What: "burst pipe", Cents: 240000}
+var pipe = claim.Claim{ID: "claim-A", Claimant: "Jo Park", What: "burst pipe", Cents: 240000}
 
 func TestClaimApprovedBeforeTheTimeout(t *testing.T) {
 	t.Parallel()
 	env := claimEnv(t)
-	escalate := chorustest.OnActivity(env, Escalate)
-	run := chorustest.Start(env, HandleClaim, pipe, &chorus.StartOptions{ID: pipe.ID})
+	escalate := chorustest.OnActivity(env, claim.Escalate)
+	run := chorustest.Start(env, claim.HandleClaim, pipe, &chorus.StartOptions{ID: pipe.ID})
 	env.At(3*time.Hour, func() {
-		chorustest.Signal(env, pipe.ID, Approve, Decision{Approve: true, By: "Ana"})
+		chorustest.Signal(env, pipe.ID, claim.Approve, claim.Decision{Approve: true, By: "Ana"})
 	})
 	out, err := chorustest.Result(env, run)
 	require.NoError(t, err)
-	require.Equal(t, Outcome{ClaimID: "claim-A", Result: "paid $2150.00", DecidedBy: "Ana", Reference: "PAY-claim-A"}, out)
+	require.Equal(t, claim.Outcome{ClaimID: "claim-A", Result: "paid $2150.00", DecidedBy: "Ana", Reference: "PAY-claim-A"}, out)
 	require.Equal(t, 3*time.Hour, env.Elapsed())
 	require.Zero(t, escalate.Calls())
 	require.Equal(t, []string{"assess-claim", "pay-claim"}, env.ActivitiesRun(pipe.ID))
 
-	st, err := chorustest.Query(env, pipe.ID, StatusQuery, struct{}{}) // answered from a replay of the journal
+	st, err := chorustest.Query(env, pipe.ID, claim.StatusQuery, struct{}{}) // answered from a replay of the journal
 	require.NoError(t, err)
 	require.Equal(t, "paid, approved by Ana", st.Stage)
 	require.Equal(t, env.Now(), st.Since)
@@ -43,24 +44,24 @@ func TestClaimApprovedBeforeTheTimeout(t *testing.T) {
 func TestClaimEscalatesTwiceThenIsRejected(t *testing.T) {
 	t.Parallel()
 	env := claimEnv(t)
-	escalate := chorustest.OnActivity(env, Escalate) // real, counted
-	pay := chorustest.OnActivity(env, Pay)
-	run := chorustest.Start(env, HandleClaim, pipe, &chorus.StartOptions{ID: pipe.ID})
+	escalate := chorustest.OnActivity(env, claim.Escalate) // real, counted
+	pay := chorustest.OnActivity(env, claim.Pay)
+	run := chorustest.Start(env, claim.HandleClaim, pipe, &chorus.StartOptions{ID: pipe.ID})
 
-	env.Advance(decisionTimeout + time.Hour)
-	st, err := chorustest.Query(env, pipe.ID, StatusQuery, struct{}{})
+	env.Advance(claim.DecisionTimeout + time.Hour)
+	st, err := chorustest.Query(env, pipe.ID, claim.StatusQuery, struct{}{})
 	require.NoError(t, err)
 	require.Equal(t, "escalated to the claims manager", st.Stage)
-	require.Equal(t, env.StartTime().Add(decisionTimeout), st.Since)
+	require.Equal(t, env.StartTime().Add(claim.DecisionTimeout), st.Since)
 
-	env.At(2*decisionTimeout+2*time.Hour, func() {
-		chorustest.Signal(env, pipe.ID, Approve, Decision{Approve: false, By: "Mo"})
+	env.At(2*claim.DecisionTimeout+2*time.Hour, func() {
+		chorustest.Signal(env, pipe.ID, claim.Approve, claim.Decision{Approve: false, By: "Mo"})
 	})
 	out, err := chorustest.Result(env, run)
 	require.NoError(t, err)
 	require.Equal(t, "rejected", out.Result)
 	require.Equal(t, "LTR-claim-A", out.Reference)
-	require.Equal(t, 2*decisionTimeout+2*time.Hour, env.Elapsed())
+	require.Equal(t, 2*claim.DecisionTimeout+2*time.Hour, env.Elapsed())
 	require.Equal(t, []int{1, 2}, escalate.Inputs())
 	require.Zero(t, pay.Calls())
 	require.Equal(t, []string{"assess-claim", "escalate-claim", "escalate-claim", "reject-claim"}, env.ActivitiesRun(pipe.ID))
@@ -70,7 +71,7 @@ func TestClaimEscalatesTwiceThenIsRejected(t *testing.T) {
 func TestClaimDecidedEarly(t *testing.T) {
 	t.Parallel()
 	env := claimEnv(t)
-	run := chorustest.SignalWithStart(env, HandleClaim, pipe, &chorus.StartOptions{ID: pipe.ID}, Approve, Decision{Approve: true, By: "Ana"})
+	run := chorustest.SignalWithStart(env, claim.HandleClaim, pipe, &chorus.StartOptions{ID: pipe.ID}, claim.Approve, claim.Decision{Approve: true, By: "Ana"})
 	out, err := chorustest.Result(env, run)
 	require.NoError(t, err)
 	require.Equal(t, "Ana", out.DecidedBy)

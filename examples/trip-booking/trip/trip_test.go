@@ -1,4 +1,4 @@
-package main
+package trip_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/examples/trip-booking/trip"
 	"github.com/chorusdev/chorus/saga"
 	chorustest "github.com/chorusdev/chorus/testing"
 )
@@ -17,18 +18,18 @@ import (
 
 func tripEnv(t *testing.T) *chorustest.Env {
 	return chorustest.New(t, &chorustest.Options{
-		Definitions: []chorus.Definition{BookTrip, BookFlight, BookHotel, RentCar, CancelHotel, CancelFlight},
+		Definitions: []chorus.Definition{trip.BookTrip, trip.BookFlight, trip.BookHotel, trip.RentCar, trip.CancelHotel, trip.CancelFlight},
 	})
 }
 
-var lisbon = Trip{ID: "trip-7", Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3}
+var lisbon = trip.Trip{ID: "trip-7", Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3}
 
 func TestTripCompensatedInReverseOrder(t *testing.T) {
 	t.Parallel()
 	env := tripEnv(t)
-	cancelHotel := chorustest.OnActivity(env, CancelHotel)
-	cancelFlight := chorustest.OnActivity(env, CancelFlight)
-	_, err := chorustest.Result(env, chorustest.Start(env, BookTrip, lisbon, &chorus.StartOptions{ID: "trip-7"}))
+	cancelHotel := chorustest.OnActivity(env, trip.CancelHotel)
+	cancelFlight := chorustest.OnActivity(env, trip.CancelFlight)
+	_, err := chorustest.Result(env, chorustest.Start(env, trip.BookTrip, lisbon, &chorus.StartOptions{ID: "trip-7"}))
 	var ae *activity.Error
 	require.ErrorAs(t, err, &ae)
 	require.Equal(t, "no-car", ae.Type)
@@ -41,12 +42,12 @@ func TestTripCompensatedInReverseOrder(t *testing.T) {
 func TestTripBookedWhenACarIsAvailable(t *testing.T) {
 	t.Parallel()
 	env := tripEnv(t)
-	chorustest.OnActivity(env, RentCar).Do(func(ctx context.Context, t Trip) (Booking, error) {
-		return Booking{ID: "CR-" + t.ID}, nil
+	chorustest.OnActivity(env, trip.RentCar).Do(func(ctx context.Context, t trip.Trip) (trip.Booking, error) {
+		return trip.Booking{ID: "CR-" + t.ID}, nil
 	})
-	it, err := chorustest.Result(env, chorustest.Start(env, BookTrip, lisbon, &chorus.StartOptions{ID: "trip-7"}))
+	it, err := chorustest.Result(env, chorustest.Start(env, trip.BookTrip, lisbon, &chorus.StartOptions{ID: "trip-7"}))
 	require.NoError(t, err)
-	require.Equal(t, Itinerary{Flight: "FL-trip-7", Hotel: "HT-trip-7", Car: "CR-trip-7"}, it)
+	require.Equal(t, trip.Itinerary{Flight: "FL-trip-7", Hotel: "HT-trip-7", Car: "CR-trip-7"}, it)
 	require.Empty(t, env.Markers("trip-7"), "nothing compensated")
 }
 
@@ -55,9 +56,9 @@ func TestTripBookedWhenACarIsAvailable(t *testing.T) {
 func TestTripCompensationFailure(t *testing.T) {
 	t.Parallel()
 	env := tripEnv(t)
-	chorustest.OnActivity(env, CancelHotel).ReturnError(activity.NonRetryable(activity.NewError("hotel-down", "try later")))
-	cancelFlight := chorustest.OnActivity(env, CancelFlight)
-	_, err := chorustest.Result(env, chorustest.Start(env, BookTrip, lisbon, &chorus.StartOptions{ID: "trip-7"}))
+	chorustest.OnActivity(env, trip.CancelHotel).ReturnError(activity.NonRetryable(activity.NewError("hotel-down", "try later")))
+	cancelFlight := chorustest.OnActivity(env, trip.CancelFlight)
+	_, err := chorustest.Result(env, chorustest.Start(env, trip.BookTrip, lisbon, &chorus.StartOptions{ID: "trip-7"}))
 	require.Error(t, err)
 	require.Zero(t, cancelFlight.Calls())
 	require.Equal(t, []string{saga.MarkerStart, saga.MarkerFailed, saga.MarkerSkipped}, env.Markers("trip-7"))

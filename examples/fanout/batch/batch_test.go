@@ -1,4 +1,4 @@
-package main
+package batch_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chorusdev/chorus"
+	"github.com/chorusdev/chorus/examples/fanout/batch"
 	chorustest "github.com/chorusdev/chorus/testing"
 )
 
@@ -16,17 +17,17 @@ import (
 // mocked so that nothing takes wall time.
 
 func batchEnv(t *testing.T) *chorustest.Env {
-	return chorustest.New(t, &chorustest.Options{Definitions: []chorus.Definition{RunBatch, Process, Publish}})
+	return chorustest.New(t, &chorustest.Options{Definitions: []chorus.Definition{batch.RunBatch, batch.Process, batch.Publish}})
 }
 
 func TestBatchCompletesBeforeTheDeadline(t *testing.T) {
 	t.Parallel()
 	env := batchEnv(t)
-	process := chorustest.OnActivity(env, Process).Do(func(ctx context.Context, it Item) (int, error) {
+	process := chorustest.OnActivity(env, batch.Process).Do(func(ctx context.Context, it batch.Item) (int, error) {
 		return it.N * it.N, nil
 	})
-	publish := chorustest.OnActivity(env, Publish) // real, counted
-	run := chorustest.Start(env, RunBatch, Batch{Items: 5, Work: time.Hour, Deadline: 24 * time.Hour}, &chorus.StartOptions{ID: "batch"})
+	publish := chorustest.OnActivity(env, batch.Publish) // real, counted
+	run := chorustest.Start(env, batch.RunBatch, batch.Batch{Items: 5, Work: time.Hour, Deadline: 24 * time.Hour}, &chorus.StartOptions{ID: "batch"})
 	rep, err := chorustest.Result(env, run)
 	require.NoError(t, err)
 	require.Equal(t, 5, rep.Done)
@@ -35,9 +36,9 @@ func TestBatchCompletesBeforeTheDeadline(t *testing.T) {
 	require.False(t, rep.MissedDeadline)
 	require.Zero(t, env.Elapsed(), "the deadline timer was canceled, not waited for")
 	require.Equal(t, 5, process.Calls())
-	require.Equal(t, []Report{rep}, publish.Inputs())
+	require.Equal(t, []batch.Report{rep}, publish.Inputs())
 
-	id, err := chorustest.Query(env, "batch", BatchID, struct{}{})
+	id, err := chorustest.Query(env, "batch", batch.BatchID, struct{}{})
 	require.NoError(t, err)
 	require.Equal(t, rep.BatchID, id, "the UUID is journaled, so a replay answers the same ID")
 	acts := env.ActivitiesRun("batch")
@@ -50,13 +51,13 @@ func TestBatchCompletesBeforeTheDeadline(t *testing.T) {
 func TestBatchDeadlineCancelsTheSlowItems(t *testing.T) {
 	t.Parallel()
 	env := batchEnv(t)
-	fast := chorustest.OnActivity(env, Process).When(func(it Item) bool { return it.N <= 2 }).
-		Do(func(ctx context.Context, it Item) (int, error) { return it.N * it.N, nil })
-	slow := chorustest.OnActivity(env, Process).Do(func(ctx context.Context, it Item) (int, error) {
+	fast := chorustest.OnActivity(env, batch.Process).When(func(it batch.Item) bool { return it.N <= 2 }).
+		Do(func(ctx context.Context, it batch.Item) (int, error) { return it.N * it.N, nil })
+	slow := chorustest.OnActivity(env, batch.Process).Do(func(ctx context.Context, it batch.Item) (int, error) {
 		<-ctx.Done() // until the workflow cancels it
 		return 0, ctx.Err()
 	})
-	run := chorustest.Start(env, RunBatch, Batch{Items: 5, Work: time.Hour, Deadline: 24 * time.Hour}, &chorus.StartOptions{ID: "batch"})
+	run := chorustest.Start(env, batch.RunBatch, batch.Batch{Items: 5, Work: time.Hour, Deadline: 24 * time.Hour}, &chorus.StartOptions{ID: "batch"})
 	// Wait until the slow items run and the fast ones are journaled: the
 	// first step's 9 events (start, 2 side effects, 5 activities, the
 	// timer) and 2 results.
@@ -75,7 +76,7 @@ func TestBatchDeadlineCancelsTheSlowItems(t *testing.T) {
 	require.Equal(t, []int{3, 4, 5}, sortedItems(slow.Inputs()))
 }
 
-func sortedItems(its []Item) []int {
+func sortedItems(its []batch.Item) []int {
 	var ns []int
 	for _, it := range its {
 		ns = append(ns, it.N)
