@@ -114,6 +114,9 @@ func (r *Run[Out]) ID() string { return r.id }
 // [*BlockedError] at once rather than waiting for a fix.
 func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
 	var out Out
+	if err := r.e.core.WaitResume(ctx, r.id); err != nil {
+		return out, err
+	}
 	ch, stop := r.e.core.Watch(r.id)
 	defer stop()
 	info, err := r.e.store.Run(ctx, r.id)
