@@ -512,6 +512,7 @@ func (r *Run) restartGeneration() {
 		r.round.addTasks = nil // the old generation's promises are dropped with its tasks
 		r.round.doneTasks = nil
 		r.round.dropTasks = true
+		r.releaseChildren()
 		spec := r.spec
 		r.kill()
 		r.prepare(spec)

@@ -71,9 +71,10 @@ type Future struct {
 	scope   *Scope
 	// Children only: detach keeps the child running when the scope is
 	// canceled; cancelSent records that the child was asked to cancel.
-	detach     bool
-	cancelSent bool
-	child      string
+	detach      bool
+	cancelSent  bool
+	child       string
+	closePolicy ParentClosePolicy
 }
 
 func (f *Future) settle(payload []byte, fl *history.Failure) {
