@@ -3,6 +3,7 @@ package chorus_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/hook"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -179,4 +181,48 @@ func TestParentClosePolicy(t *testing.T) {
 			require.Equal(t, 13, got)
 		})
 	}
+}
+
+// TestLeftoverTaskOfEndedRunIsDeleted opens a journal in which an ended run
+// still has an activity task (as older versions left behind): the attempt
+// that runs at Open is the last, its task is deleted.
+func TestLeftoverTaskOfEndedRunIsDeleted(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	st, err := sqlite.Open(ctx, path, nil)
+	require.NoError(t, err)
+	now := time.Now()
+	errs, err := st.Commit(ctx, []*history.Batch{{
+		RunID: "old", Time: now, Create: &history.RunInfo{Workflow: "re-old", Status: history.StatusCompleted, Result: []byte("1")},
+		Events: []history.Event{
+			{Seq: 1, Type: history.EventRunStarted, Name: "re-old", Payload: []byte("0"), Time: now},
+			{Seq: 2, Type: history.EventActivityScheduled, Name: "re-left", Payload: []byte("0"), Time: now},
+			{Seq: 3, Type: history.EventRunCompleted, Payload: []byte("1"), Time: now},
+		},
+		AddTasks: []history.Task{{Step: 2, Kind: history.TaskActivity, Name: "re-left", Input: []byte("0"), Attempt: 1}},
+	}})
+	require.NoError(t, err)
+	require.NoError(t, errs[0])
+	require.NoError(t, st.Close())
+
+	var runs atomic.Int32
+	act := activity.New("re-left", func(ctx context.Context, _ int) (int, error) {
+		runs.Add(1)
+		return 0, nil
+	})
+	wf := workflow.New("re-old", func(ctx workflow.Context, _ int) (int, error) {
+		return workflow.ExecuteActivity(ctx, act, 0).Get(ctx)
+	})
+	eng := openEngine(t, path, nil, wf, act)
+	require.Eventually(t, func() bool {
+		tasks, err := hook.Core(eng).Store().Tasks(ctx)
+		return err == nil && len(tasks) == 0
+	}, testTimeout, time.Millisecond,
+		"the leftover task is deleted once its attempt reports")
+	closeEngine(t, eng)
+	eng = openEngine(t, path, nil, wf, act)
+	require.Empty(t, runTasks(ctx, t, eng, "old"))
+	closeEngine(t, eng)
+	require.EqualValues(t, 1, runs.Load())
 }

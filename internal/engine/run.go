@@ -559,6 +559,11 @@ func (r *Run) apply(in input) {
 		switch in.kind {
 		case inCancel, inSignal:
 			in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
+		case inActivityResult, inTimerFired:
+			// A task an older version left behind when the run ended:
+			// delete it, or it runs again at every Open.
+			e.doneTask(r.id, in.step)
+			r.dropStale(in)
 		default:
 			r.dropStale(in)
 		}
