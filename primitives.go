@@ -29,7 +29,10 @@ func Signal[T any](ctx context.Context, e *Engine, runID string, sig *workflow.S
 
 // SignalWithStart signals the run opts.ID, starting it first with input in
 // if it does not exist; a new run and its first signal are committed
-// together. It returns a handle to the run either way. opts.ID is required;
+// together, and the signal is in the run's channel before its code first
+// runs (a workflow that checks its channel without blocking, with
+// ReceiveAsync, sees it). It returns a handle to the run either way, also
+// when the new run ended in its first step. opts.ID is required;
 // opts.IfExists is ignored.
 func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], in In, opts *StartOptions,
 	sig *workflow.Signal[S], v S) (*Run[Out], error) {

@@ -16,34 +16,14 @@ func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) er
 	return e.call(ctx, id, input{kind: inSignal, name: name, payload: payload})
 }
 
-// SignalWithStart starts the run unless it exists, then signals it; both
-// happen in one commit when the run is new.
+// SignalWithStart signals the run, starting it first unless it exists. A
+// new run and its signal are committed together, and the signal is in its
+// channel before the run's code first runs.
 func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte) error {
 	if err := errors.Join(e.CheckPayload(id, startInput), e.CheckPayload(id, payload)); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	open := e.state == stateOpen
-	e.mu.Unlock()
-	if !open {
-		return ErrEngineClosed
-	}
-	start := input{kind: inStart, spec: spec, payload: startInput, startOnly: true, reply: make(chan error, 1)}
-	sig := input{kind: inSignal, name: name, payload: payload, reply: make(chan error, 1)}
-	if err := e.deliverBatch(id, []input{start, sig}); err != nil {
-		return err
-	}
-	for _, ch := range []chan error{start.reply, sig.reply} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("chorus: gave up waiting (the request may still take effect): %w", ctx.Err())
-		}
-	}
-	return nil
+	return e.call(ctx, id, input{kind: inStart, spec: spec, payload: startInput, startOnly: true, sigName: name, sigPayload: payload})
 }
 
 // Query runs a registered query handler of the run and returns its encoded

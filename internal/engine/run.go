@@ -40,6 +40,10 @@ type input struct {
 	parent     string
 	parentStep int64
 	startOnly  bool // signal-with-start: start unless the run exists, without error
+	// Signal-with-start only: the signal, journaled right after the
+	// RunStarted of a new run, before its code first runs.
+	sigName    string
+	sigPayload []byte
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -345,6 +349,11 @@ func (r *Run) replayEvents(spec WorkflowSpec, events []history.Event) error {
 	r.prepare(spec)
 	r.now = events[0].Time
 	r.replay = events[1:]
+	for len(r.replay) > 0 && atStart(r.replay[0], events[0].Seq) {
+		ev := r.replay[0]
+		r.replay = r.replay[1:]
+		r.applyInput(ev)
+	}
 	r.startMain(events[0].Payload)
 	r.runUntilBlocked()
 	for r.fatal == nil && len(r.replay) > 0 {
@@ -374,9 +383,29 @@ func (r *Run) create(in input) {
 	r.now = r.liveNow
 	r.firstSeq = 1
 	r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
+	if in.startOnly {
+		r.signalAtStart(in)
+	}
 	r.loaded = true
 	r.startMain(in.payload)
 	r.runUntilBlocked()
+}
+
+// signalAtStart journals the signal of a signal-with-start right after the
+// RunStarted of the generation it starts, with that event's Seq as Ref, and
+// puts it in its channel: the code finds it there when it first runs, live
+// and in replay.
+func (r *Run) signalAtStart(in input) {
+	start := r.lastSeq
+	r.appendEvent(history.EventSignalReceived, in.sigName, in.sigPayload)
+	r.round.events[len(r.round.events)-1].Ref = start
+	r.signalQueue(in.sigName).push(in.sigPayload)
+}
+
+// atStart reports whether ev is a signal delivered with the start of the
+// generation whose RunStarted has Seq start.
+func atStart(ev history.Event, start int64) bool {
+	return ev.Type == history.EventSignalReceived && ev.Ref == start
 }
 
 // handle applies a drained inbox and commits the result.
@@ -534,6 +563,10 @@ const maxContinuesPerRound = 1000
 // apply handles one input on a loaded (or blocked) run.
 func (r *Run) apply(in input) {
 	e := r.eng
+	if in.kind == inStart && in.startOnly {
+		// Signal-with-start of a run that exists: the signal.
+		in = input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}
+	}
 	switch {
 	case in.kind == inQuery:
 		r.answerQuery(in)
