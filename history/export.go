@@ -148,9 +148,11 @@ func timeInRange(t time.Time) bool {
 //     of that generation's RunStarted, which it follows directly (or after
 //     other such signals); every other event has Ref 0;
 //   - event 1 is a RunStarted; every later RunStarted directly follows a
-//     RunContinuedAsNew, and every RunContinuedAsNew is directly followed by
-//     a RunStarted; nothing follows a RunCompleted, RunFailed, RunCanceled
-//     or RunTerminated;
+//     RunContinuedAsNew, or a RunCompleted, RunFailed, RunCanceled or
+//     RunTerminated (a new run that reuses the ID of an ended one); every
+//     RunContinuedAsNew is directly followed by a RunStarted; only a
+//     RunStarted follows a RunCompleted, RunFailed, RunCanceled or
+//     RunTerminated;
 //   - Run.FirstSeq is the Seq of the last RunStarted, whose Name is
 //     Run.Workflow; Run.LastSeq is 0 or the Seq of the last event;
 //   - every time is the zero time or between 1677-09-21 and 2262-04-11.
@@ -239,9 +241,9 @@ func (x *Export) Validate() error {
 			return corrupt(eventField(i, "type"), i, nil, "%v, want RunStarted: a journal starts with RunStarted", e.Type)
 		case i > 0 && prev == EventRunContinuedAsNew && e.Type != EventRunStarted:
 			return corrupt(eventField(i, "type"), i, nil, "%v after RunContinuedAsNew, want RunStarted", e.Type)
-		case i > 0 && e.Type == EventRunStarted && prev != EventRunContinuedAsNew:
-			return corrupt(eventField(i, "type"), i, nil, "RunStarted after %v: a new generation starts only after RunContinuedAsNew", prev)
-		case i > 0 && prev.IsTerminal() && prev != EventRunContinuedAsNew:
+		case i > 0 && e.Type == EventRunStarted && !prev.IsTerminal():
+			return corrupt(eventField(i, "type"), i, nil, "RunStarted after %v: a new generation starts only after RunContinuedAsNew, or a new run after the run before it ended", prev)
+		case i > 0 && prev.IsTerminal() && e.Type != EventRunStarted:
 			return corrupt(eventField(i, "type"), i, nil, "%v after the run ended with %v", e.Type, prev)
 		}
 		if e.Type == EventRunStarted {

@@ -268,11 +268,14 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 }
 
 // Start records a new run and executes its code up to its first wait.
-func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte) error {
+// reuse says whether it may take the ID of a run that exists.
+func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte, reuse IDReusePolicy) error {
 	if err := e.CheckPayload(id, input); err != nil {
 		return err
 	}
-	return e.call(ctx, id, inputStart(spec, input))
+	in := inputStart(spec, input)
+	in.reuse = reuse
+	return e.call(ctx, id, in)
 }
 
 func inputStart(spec WorkflowSpec, payload []byte) input {

@@ -44,6 +44,9 @@ type input struct {
 	// RunStarted of a new run, before its code first runs.
 	sigName    string
 	sigPayload []byte
+	// Start and signal-with-start: may a new run take the ID of one that
+	// exists?
+	reuse IDReusePolicy
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -130,6 +133,7 @@ type round struct {
 	late          []lateAnswer // answers decided before the commit, sent after it
 	continued     bool
 	continueInput []byte
+	restart       int64 // Seq of the RunStarted of a new run that took the ID of an ended one
 }
 
 type lateAnswer struct {
@@ -319,6 +323,12 @@ func (r *Run) load() error {
 		return nil
 	}
 	spec, ok := e.reg.workflow(events[0].Name)
+	if !ok && info.Status.Ended() {
+		// Nothing of an ended run needs its code (a new run may still take
+		// its ID).
+		r.blocked, r.ended = &NotRegisteredError{Kind: "workflow", Name: events[0].Name}, true
+		return nil
+	}
 	if !ok {
 		return &NotRegisteredError{Kind: "workflow", Name: events[0].Name}
 	}
@@ -431,7 +441,7 @@ func (r *Run) handle(inputs []input) {
 
 func (r *Run) handleOne(in input) {
 	e := r.eng
-	if in.kind == inStart && !in.startOnly {
+	if in.kind == inStart && !in.startOnly && (r.round.create || !in.reuse.mayReplace(false)) {
 		if r.loaded || r.blocked != nil || r.round.create {
 			// After the commit: the run this start collides with may be
 			// the one this very round creates.
@@ -465,7 +475,7 @@ func (r *Run) handleOne(in input) {
 		if err := r.load(); err != nil {
 			if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
 				r.round.replies = append(r.round.replies, in)
-				r.create(in) // signal-with-start of a new run
+				r.create(in) // signal-with-start, or a start that may reuse an ID, of a new run
 				return
 			}
 			r.loadFailed(in, err)
@@ -563,8 +573,16 @@ const maxContinuesPerRound = 1000
 // apply handles one input on a loaded (or blocked) run.
 func (r *Run) apply(in input) {
 	e := r.eng
-	if in.kind == inStart && in.startOnly {
-		// Signal-with-start of a run that exists: the signal.
+	if in.kind == inStart {
+		// The run exists.
+		if r.replaceRun(in) {
+			return
+		}
+		if !in.startOnly {
+			r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: %q", history.ErrRunExists, r.id)})
+			return
+		}
+		// Signal-with-start: the signal.
 		in = input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}
 	}
 	switch {
@@ -619,6 +637,59 @@ func (r *Run) apply(in input) {
 	default:
 		r.applyOutcome(in)
 	}
+}
+
+// replaceRun starts a new run under this run's ID when the start's ID reuse
+// policy allows it: the run has ended (and, for
+// IDReuseAllowDuplicateFailedOnly, did not complete), or it has not and the
+// policy is IDReuseTerminateIfRunning, which terminates it first in the
+// same commit. A run started in this very round is never replaced.
+func (r *Run) replaceRun(in input) bool {
+	if r.round.create || r.round.restart != 0 {
+		return false
+	}
+	policy := in.reuse.resolve(in.startOnly)
+	switch {
+	case r.ended:
+		status := r.status
+		if r.round.status != nil {
+			status = r.round.status.Status
+		}
+		if !policy.mayReplace(in.startOnly) || policy == IDReuseAllowDuplicateFailedOnly && status == history.StatusCompleted {
+			return false
+		}
+	case policy == IDReuseTerminateIfRunning && !in.startOnly:
+		r.terminate(input{kind: inTerminate, failure: &history.Failure{Type: FailureTypeTerminated,
+			Message: "chorus: terminated to start a new run with the same ID (ID reuse policy)", NonRetryable: true}})
+	default:
+		return false
+	}
+	r.restartRun(in)
+	return true
+}
+
+// restartRun starts a new run under the ID of the ended run in the current
+// round: its RunStarted follows the ended run's events, which stay in the
+// journal, and the commit resets the run's row (history.Batch.Reuse).
+func (r *Run) restartRun(in input) {
+	r.blocked = nil
+	r.prepare(in.spec)
+	r.replay, r.replaying = nil, false
+	r.parent, r.parentStep = in.parent, in.parentStep
+	r.now = r.liveNow
+	r.histBytes = 0
+	seq := r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
+	r.firstSeq = seq
+	if in.startOnly {
+		r.signalAtStart(in)
+	}
+	r.round.restart = seq
+	r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
+	r.round.outcome = nil
+	r.loaded = true
+	r.round.replies = append(r.round.replies, in)
+	r.startMain(in.payload)
+	r.runUntilBlocked()
 }
 
 // applyOutcome records what an activity, timer, child or signal delivery
@@ -699,8 +770,9 @@ func (r *Run) becomeBlocked() {
 	rd := r.round
 	blockedErr := &BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason}
 	r.kill()
-	if rd.create {
-		// Nothing was ever recorded: the caller of Start gets the error.
+	if rd.create || rd.restart != 0 {
+		// Nothing was ever recorded (or, for a new run under the ID of an
+		// ended one, nothing of it): the caller of Start gets the error.
 		for _, in := range rd.replies {
 			in.answer(reason)
 		}
@@ -753,6 +825,9 @@ func (r *Run) commitRound() {
 			info.Status, info.Result, info.Failure = rd.status.Status, rd.status.Result, rd.status.Failure
 		}
 		b.Create = info
+	}
+	if rd.restart != 0 {
+		b.Reuse = &history.RunInfo{Workflow: r.spec.Name(), Parent: r.parent, ParentStep: r.parentStep, FirstSeq: rd.restart}
 	}
 	err := e.w.submit(b)
 	if errors.Is(err, ErrCommitUnknown) && r.landed(b) {
