@@ -2,6 +2,7 @@ package chorus_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -225,4 +226,103 @@ func TestLeftoverTaskOfEndedRunIsDeleted(t *testing.T) {
 	require.Empty(t, runTasks(ctx, t, eng, "old"))
 	closeEngine(t, eng)
 	require.EqualValues(t, 1, runs.Load())
+}
+
+// TestTerminatedBlockedParentClosesChildren terminates a blocked parent:
+// its journal names the running child, which the default policy
+// terminates.
+func TestTerminatedBlockedParentClosesChildren(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	up := make(chan string, 4)
+	report := activity.New("pcb-up", func(ctx context.Context, _ int) (int, error) {
+		up <- activity.GetInfo(ctx).RunID
+		return 0, nil
+	})
+	child := workflow.New("pcb-child", func(ctx workflow.Context, _ int) (int, error) {
+		if _, err := workflow.ExecuteActivity(ctx, report, 0).Get(ctx); err != nil {
+			return 0, err
+		}
+		workflow.Await(ctx, func() bool { return false })
+		return 0, nil
+	})
+	boom := workflow.NewSignal[struct{}]("boom")
+	parent := workflow.New("pcb-parent", func(ctx workflow.Context, _ int) (int, error) {
+		workflow.ExecuteChildWorkflow(ctx, child, 0, &workflow.ChildOptions{ID: "pcb-c"})
+		workflow.GetSignalChannel(ctx, boom).Receive(ctx)
+		panic("parent bug")
+	})
+	eng, _ := setup(t, nil, parent, child, report)
+	_, err := chorus.Start(ctx, eng, parent, 0, &chorus.StartOptions{ID: "pcb"})
+	require.NoError(t, err)
+	require.Equal(t, "pcb-c", recv(t, up, "the child to start"))
+	var be *chorus.BlockedError
+	require.ErrorAs(t, chorus.Signal(ctx, eng, "pcb", boom, struct{}{}), &be)
+	require.NoError(t, eng.Terminate(ctx, "pcb", "give up"))
+	_, err = pmResult(ctx, t, eng, child, "pcb-c")
+	var we *chorus.WorkflowError
+	require.ErrorAs(t, err, &we)
+	require.True(t, we.Terminated, "%v", err)
+}
+
+// TestTerminatedBlockedChildNotifiesParent terminates a blocked child: its
+// parent learns that it was terminated.
+func TestTerminatedBlockedChildNotifiesParent(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	boom := workflow.NewSignal[struct{}]("boom")
+	child := workflow.New("tbc-child", func(ctx workflow.Context, _ int) (int, error) {
+		workflow.GetSignalChannel(ctx, boom).Receive(ctx)
+		panic("child bug")
+	})
+	parent := workflow.New("tbc-parent", func(ctx workflow.Context, _ int) (bool, error) {
+		_, err := workflow.ExecuteChildWorkflow(ctx, child, 0, &workflow.ChildOptions{ID: "tbc-c"}).Get(ctx)
+		var ae *activity.Error
+		return errors.As(err, &ae) && ae.Type == "Terminated", nil
+	})
+	eng, _ := setup(t, nil, parent, child)
+	run, err := chorus.Start(ctx, eng, parent, 0, &chorus.StartOptions{ID: "tbc"})
+	require.NoError(t, err)
+	var be *chorus.BlockedError
+	require.Eventually(t, func() bool {
+		return errors.As(chorus.Signal(ctx, eng, "tbc-c", boom, struct{}{}), &be)
+	}, testTimeout, time.Millisecond, "the child to exist and block")
+	require.NoError(t, eng.Terminate(ctx, "tbc-c", "give up"))
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.True(t, got, "the parent saw its child terminated")
+}
+
+// TestContinueAsNewAppliesParentClosePolicy continues a run as new in the
+// step that starts two children: the abandoned one runs, the one to
+// terminate never starts.
+func TestContinueAsNewAppliesParentClosePolicy(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	child := workflow.New("can-child", func(ctx workflow.Context, n int) (int, error) { return n, nil })
+	var parent *workflow.Definition[int, int]
+	parent = workflow.New("can-parent", func(ctx workflow.Context, gen int) (int, error) {
+		if gen == 1 {
+			workflow.ExecuteChildWorkflow(ctx, child, 7, &workflow.ChildOptions{ID: "can-abandon", ParentClosePolicy: workflow.ParentCloseAbandon})
+			workflow.ExecuteChildWorkflow(ctx, child, 8, &workflow.ChildOptions{ID: "can-term"})
+			return 0, workflow.ContinueAsNewWith(ctx, 2)
+		}
+		return gen, nil
+	})
+	eng, _ := setup(t, nil, parent, child)
+	run, err := chorus.Start(ctx, eng, parent, 1, &chorus.StartOptions{ID: "can-p"})
+	require.NoError(t, err)
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, got)
+	// Started by a task after the commit that ended the generation.
+	require.Eventually(t, func() bool {
+		_, err := eng.Describe(ctx, "can-abandon")
+		return err == nil
+	}, testTimeout, time.Millisecond, "the abandoned child to be started")
+	n, err := pmResult(ctx, t, eng, child, "can-abandon")
+	require.NoError(t, err, "the abandoned child was started")
+	require.Equal(t, 7, n)
+	_, err = eng.Describe(ctx, "can-term")
+	require.ErrorIs(t, err, chorus.ErrRunNotFound, "the child to terminate was never started")
 }

@@ -459,3 +459,31 @@ type closeChild struct {
 	ID        string `json:"id"`
 	Terminate bool   `json:"terminate,omitempty"` // or else request cancellation
 }
+
+// journalChildren returns the futures of the children that the current
+// generation started and has no outcome of, read from the journal, for a
+// run whose code state is not in memory (it is blocked). A journal that
+// cannot be read gives none: the children are left running.
+func (r *Run) journalChildren() map[int64]*Future {
+	e := r.eng
+	events, err := e.store.Events(e.ctx, r.id, max(r.firstSeq, 1)-1)
+	if err != nil {
+		e.log.Warn("chorus: cannot read the journal to apply the parent-close policy of the children of a blocked run; they keep running",
+			"run", r.id, "err", err)
+		return nil
+	}
+	children := map[int64]*Future{}
+	for _, ev := range events {
+		switch ev.Type {
+		case history.EventChildStarted:
+			var cp childPayload
+			if json.Unmarshal(ev.Payload, &cp) == nil {
+				children[ev.Seq] = &Future{kind: futChild, step: ev.Seq, name: ev.Name, child: cp.ID,
+					detach: cp.Detach, closePolicy: cp.ParentClose.resolve(cp.Detach)}
+			}
+		case history.EventChildCompleted, history.EventChildFailed:
+			delete(children, ev.Ref)
+		}
+	}
+	return children
+}

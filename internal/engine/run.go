@@ -548,7 +548,13 @@ func (r *Run) restartGeneration() {
 				r.round.cancel = append(r.round.cancel, f)
 			}
 		}
-		r.round.addTasks = nil // the old generation's promises are dropped with its tasks
+		// The old generation's promises are dropped with its tasks, but for
+		// the starts of children that outlive it (their parent-close policy
+		// lets them run or asks them to cancel).
+		r.round.addTasks = slices.DeleteFunc(r.round.addTasks, func(t history.Task) bool {
+			f := r.pending[t.Step]
+			return t.Kind != history.TaskStartChild || f == nil || f.kind != futChild || f.closePolicy == ParentCloseTerminate
+		})
 		r.round.doneTasks = nil
 		r.round.dropTasks = true
 		r.releaseChildren()
@@ -742,6 +748,11 @@ func (r *Run) terminate(in input) {
 		in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		return
 	}
+	if r.pending == nil {
+		// A blocked run has no code state: its journal says which children
+		// its parent-close policies still concern.
+		r.pending = r.journalChildren()
+	}
 	for _, f := range r.pending {
 		r.round.cancel = append(r.round.cancel, f)
 	}
@@ -850,11 +861,15 @@ func (r *Run) commitRound() {
 	for _, f := range rd.cancel {
 		e.stopWork(r.id, f)
 	}
+	var workflow string
+	if r.spec != nil { // nil for a blocked run that was terminated
+		workflow = r.spec.Name()
+	}
 	for _, t := range rd.addTasks {
 		if (t.Kind == history.TaskActivity || t.Kind == history.TaskTimer) && !r.stillPending(t.Step) {
 			continue
 		}
-		e.runTask(t, r.spec.Name(), rd.events)
+		e.runTask(t, workflow, rd.events)
 	}
 	r.sendQueryAnswers(nil)
 	r.sendLate(nil)
