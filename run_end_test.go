@@ -300,8 +300,7 @@ func TestContinueAsNewAppliesParentClosePolicy(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	child := workflow.New("can-child", func(ctx workflow.Context, n int) (int, error) { return n, nil })
-	var parent *workflow.Definition[int, int]
-	parent = workflow.New("can-parent", func(ctx workflow.Context, gen int) (int, error) {
+	parent := workflow.New("can-parent", func(ctx workflow.Context, gen int) (int, error) {
 		if gen == 1 {
 			workflow.ExecuteChildWorkflow(ctx, child, 7, &workflow.ChildOptions{ID: "can-abandon", ParentClosePolicy: workflow.ParentCloseAbandon})
 			workflow.ExecuteChildWorkflow(ctx, child, 8, &workflow.ChildOptions{ID: "can-term"})
