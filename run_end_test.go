@@ -271,7 +271,15 @@ func TestTerminatedBlockedChildNotifiesParent(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	boom := workflow.NewSignal[struct{}]("boom")
+	up := make(chan string, 4)
+	report := activity.New("tbc-up", func(ctx context.Context, _ int) (int, error) {
+		up <- activity.GetInfo(ctx).RunID
+		return 0, nil
+	})
 	child := workflow.New("tbc-child", func(ctx workflow.Context, _ int) (int, error) {
+		if _, err := workflow.ExecuteActivity(ctx, report, 0).Get(ctx); err != nil {
+			return 0, err
+		}
 		workflow.GetSignalChannel(ctx, boom).Receive(ctx)
 		panic("child bug")
 	})
@@ -280,13 +288,12 @@ func TestTerminatedBlockedChildNotifiesParent(t *testing.T) {
 		var ae *activity.Error
 		return errors.As(err, &ae) && ae.Type == "Terminated", nil
 	})
-	eng, _ := setup(t, nil, parent, child)
+	eng, _ := setup(t, nil, parent, child, report)
 	run, err := chorus.Start(ctx, eng, parent, 0, &chorus.StartOptions{ID: "tbc"})
 	require.NoError(t, err)
+	require.Equal(t, "tbc-c", recv(t, up, "the child to start"))
 	var be *chorus.BlockedError
-	require.Eventually(t, func() bool {
-		return errors.As(chorus.Signal(ctx, eng, "tbc-c", boom, struct{}{}), &be)
-	}, testTimeout, time.Millisecond, "the child to exist and block")
+	require.ErrorAs(t, chorus.Signal(ctx, eng, "tbc-c", boom, struct{}{}), &be)
 	require.NoError(t, eng.Terminate(ctx, "tbc-c", "give up"))
 	got, err := run.Result(ctx)
 	require.NoError(t, err)
