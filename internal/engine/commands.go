@@ -388,19 +388,25 @@ func (r *Run) continueAsNew(can *ContinueAsNewError) {
 // the same commit (running attempts and armed timers are stopped after it),
 // and its running children follow their parent-close policy.
 func (r *Run) releaseWork() {
-	steps := r.pendingSteps()
-	dropped := map[int64]bool{}
-	for _, s := range steps {
+	fresh := map[int64]bool{} // issued in this round: nothing of them started
+	for _, t := range r.round.addTasks {
+		if t.Kind == history.TaskActivity || t.Kind == history.TaskTimer {
+			fresh[t.Step] = true
+		}
+	}
+	for _, s := range r.pendingSteps() {
 		f := r.pending[s]
-		if f.kind == futActivity || f.kind == futTimer {
-			dropped[s] = true
+		if f.kind != futActivity && f.kind != futTimer {
+			continue
+		}
+		delete(r.pending, s)
+		if !fresh[s] {
 			r.round.doneTasks = append(r.round.doneTasks, s)
 			r.round.cancel = append(r.round.cancel, f)
-			delete(r.pending, s)
 		}
 	}
 	r.round.addTasks = slices.DeleteFunc(r.round.addTasks, func(t history.Task) bool {
-		return (t.Kind == history.TaskActivity || t.Kind == history.TaskTimer) && dropped[t.Step]
+		return fresh[t.Step] && r.pending[t.Step] == nil
 	})
 	r.releaseChildren()
 }
