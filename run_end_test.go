@@ -332,3 +332,21 @@ func TestContinueAsNewAppliesParentClosePolicy(t *testing.T) {
 	_, err = eng.Describe(ctx, "can-term")
 	require.ErrorIs(t, err, chorus.ErrRunNotFound, "the child to terminate was never started")
 }
+
+// TestUnknownParentClosePolicyIsRefused gives a child an unknown policy:
+// its future fails with an error that names the option, nothing starts.
+func TestUnknownParentClosePolicyIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	child := workflow.New("upc-child", func(ctx workflow.Context, n int) (int, error) { return n, nil })
+	parent := workflow.New("upc-parent", func(ctx workflow.Context, _ int) (string, error) {
+		_, err := workflow.ExecuteChildWorkflow(ctx, child, 1, &workflow.ChildOptions{ParentClosePolicy: 9}).Get(ctx)
+		return fmt.Sprint(err), nil
+	})
+	eng, _ := setup(t, nil, parent, child)
+	run, err := chorus.Start(ctx, eng, parent, 0, nil)
+	require.NoError(t, err)
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Contains(t, got, "ChildOptions.ParentClosePolicy has unknown value 9")
+}
