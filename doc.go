@@ -34,7 +34,17 @@
 // matches, the run is not failed: it is marked blocked with a
 // [*NonDeterminismError] that names the run, the step, what the journal
 // holds and what the code did, and it resumes when a process with fixed code
-// opens the database.
+// opens the database. [Engine.Describe] and [Run.Result] wait for that resume,
+// so they never report the block the fixed code has cleared.
+//
+// # Run IDs and the end of a run
+//
+// A run ID names one run at a time. [StartOptions.IDReusePolicy] says whether
+// a new run may take the ID of one that exists: [Start] rejects it by default,
+// [SignalWithStart] starts a new run on the ID of an ended one, as Temporal
+// does. A run that ends leaves no work behind: the commit that ends it
+// removes its un-awaited activities and timers, and its children follow their
+// workflow.ChildOptions.ParentClosePolicy (terminated by default).
 //
 // # Registration
 //

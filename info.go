@@ -105,6 +105,9 @@ func (e *Engine) unregistered(h history.RunInfo) []Unregistered {
 
 // Describe returns a run's current state, or [ErrRunNotFound].
 func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
+	if err := e.core.WaitResume(ctx, runID); err != nil {
+		return RunInfo{}, err
+	}
 	h, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return RunInfo{}, e.closedErr(err)

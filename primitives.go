@@ -29,14 +29,22 @@ func Signal[T any](ctx context.Context, e *Engine, runID string, sig *workflow.S
 
 // SignalWithStart signals the run opts.ID, starting it first with input in
 // if it does not exist; a new run and its first signal are committed
-// together. It returns a handle to the run either way. opts.ID is required;
-// opts.IfExists is ignored.
+// together, and the signal is in the run's channel before its code first
+// runs (a workflow that checks its channel without blocking, with
+// ReceiveAsync, sees it). It returns a handle to the run either way, also
+// when the new run ended in its first step. opts.ID is required;
+// opts.IfExists is ignored. A run with that ID that has ended is replaced by
+// a new run as opts.IDReusePolicy allows (by default it is); where the
+// policy refuses, SignalWithStart fails with [ErrRunEnded].
 func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], in In, opts *StartOptions,
 	sig *workflow.Signal[S], v S) (*Run[Out], error) {
 	if opts == nil || opts.ID == "" {
 		return nil, errors.New("chorus: SignalWithStart needs StartOptions.ID")
 	}
 	if err := validateRunID(opts.ID); err != nil {
+		return nil, err
+	}
+	if err := opts.IDReusePolicy.validate(); err != nil {
 		return nil, err
 	}
 	spec, ok := e.core.Workflow(wf.Name())
@@ -51,7 +59,7 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
 	}
-	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb); err != nil {
+	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb, engine.IDReusePolicy(opts.IDReusePolicy)); err != nil {
 		return nil, err
 	}
 	return Lookup(ctx, e, wf, opts.ID)

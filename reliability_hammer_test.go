@@ -118,7 +118,8 @@ func TestReliabilityHammer(t *testing.T) {
 					_, err := chorus.Start(ctx, eng, wf, hammerTarget, &chorus.StartOptions{ID: id, IfExists: chorus.AttachIfExists})
 					report("Start/attach", id, err)
 				case op < 25:
-					_, err := chorus.SignalWithStart(ctx, eng, wf, hammerTarget, &chorus.StartOptions{ID: id}, sig, 1)
+					// One run per ID: the checks below count one run's events.
+					_, err := chorus.SignalWithStart(ctx, eng, wf, hammerTarget, &chorus.StartOptions{ID: id, IDReusePolicy: chorus.IDReuseRejectDuplicate}, sig, 1)
 					if err == nil {
 						st.signals.Add(1)
 					}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -29,13 +30,75 @@ const (
 
 // StartOptions configures [Start]. A nil *StartOptions means every default.
 type StartOptions struct {
-	// ID identifies the run. Starting a second run with the same ID never
-	// creates a duplicate. At most [MaxRunIDLength] bytes of UTF-8. Defaults
-	// to a random UUID.
+	// ID identifies the run. Two runs with the same ID never run at the
+	// same time, and a new run takes the ID of an ended one only where
+	// IDReusePolicy allows it. At most [MaxRunIDLength] bytes of UTF-8.
+	// Defaults to a random UUID.
 	ID string
-	// IfExists says what happens when a run with ID exists already.
-	// Defaults to [FailIfExists].
+	// IfExists says what happens when a run with ID exists already and
+	// IDReusePolicy does not let a new run take its ID. Defaults to
+	// [FailIfExists].
 	IfExists IfExists
+	// IDReusePolicy says whether a new run may take the ID of a run that
+	// exists. Defaults to [IDReuseRejectDuplicate] for [Start] (starting
+	// twice with the same ID never runs the workflow twice) and to
+	// [IDReuseAllowDuplicate] for [SignalWithStart] (a signal to an ended
+	// run starts a new one).
+	IDReusePolicy IDReusePolicy
+}
+
+// IDReusePolicy says whether a new run may take the ID of a run that exists.
+// A new run that takes the ID of an ended one replaces it: handles, Describe,
+// Result, Signal and the other calls by ID reach the new run, and the ended
+// run's events stay in the journal before the new run's RunStarted, where
+// [History] shows them.
+type IDReusePolicy uint8
+
+// The ID reuse policies.
+const (
+	// IDReuseDefault is [IDReuseRejectDuplicate] for [Start] and
+	// [IDReuseAllowDuplicate] for [SignalWithStart].
+	IDReuseDefault IDReusePolicy = iota
+	// IDReuseAllowDuplicate lets a new run take the ID of a run that has
+	// ended, however it ended (Temporal's default).
+	IDReuseAllowDuplicate
+	// IDReuseAllowDuplicateFailedOnly lets a new run take the ID of a run
+	// that failed, was canceled or was terminated, not of one that
+	// completed.
+	IDReuseAllowDuplicateFailedOnly
+	// IDReuseRejectDuplicate never lets a new run take the ID of a run
+	// that exists: Start fails with [ErrRunExists] (or attaches, with
+	// [AttachIfExists]); SignalWithStart to an ended run fails with
+	// [ErrRunEnded].
+	IDReuseRejectDuplicate
+	// IDReuseTerminateIfRunning is [IDReuseAllowDuplicate] that, for
+	// [Start], also terminates a run with the ID that has not ended (or is
+	// blocked), in the same commit that starts the new run. SignalWithStart
+	// signals a run that has not ended, whatever the policy.
+	IDReuseTerminateIfRunning
+)
+
+func (p IDReusePolicy) String() string {
+	switch p {
+	case IDReuseDefault:
+		return "default"
+	case IDReuseAllowDuplicate:
+		return "allow-duplicate"
+	case IDReuseAllowDuplicateFailedOnly:
+		return "allow-duplicate-failed-only"
+	case IDReuseRejectDuplicate:
+		return "reject-duplicate"
+	case IDReuseTerminateIfRunning:
+		return "terminate-if-running"
+	}
+	return fmt.Sprintf("IDReusePolicy(%d)", uint8(p))
+}
+
+func (p IDReusePolicy) validate() error {
+	if p > IDReuseTerminateIfRunning {
+		return fmt.Errorf("chorus: StartOptions.IDReusePolicy has unknown value %d", uint8(p))
+	}
+	return nil
 }
 
 func validateRunID(id string) error {
@@ -73,6 +136,9 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if o.IfExists > AttachIfExists {
 		return nil, fmt.Errorf("chorus: StartOptions.IfExists has unknown value %d", o.IfExists)
 	}
+	if err := o.IDReusePolicy.validate(); err != nil {
+		return nil, err
+	}
 	spec, ok := e.core.Workflow(wf.Name())
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
@@ -81,7 +147,7 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
 	}
-	err = e.core.Start(ctx, spec, o.ID, payload)
+	err = e.core.Start(ctx, spec, o.ID, payload, engine.IDReusePolicy(o.IDReusePolicy))
 	if errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists {
 		return Lookup(ctx, e, wf, o.ID)
 	}
@@ -114,6 +180,9 @@ func (r *Run[Out]) ID() string { return r.id }
 // [*BlockedError] at once rather than waiting for a fix.
 func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
 	var out Out
+	if err := r.e.core.WaitResume(ctx, r.id); err != nil {
+		return out, err
+	}
 	ch, stop := r.e.core.Watch(r.id)
 	defer stop()
 	info, err := r.e.store.Run(ctx, r.id)

@@ -43,7 +43,10 @@ const (
 	// EventTimerFired is an input: the timer scheduled at step Ref fired.
 	EventTimerFired EventType = 10
 	// EventSignalReceived is an input: a signal arrived. Name is the signal
-	// name and Payload its encoded value.
+	// name and Payload its encoded value. Ref is 0, or, for a signal that
+	// started the run with it (signal-with-start), the Seq of the RunStarted
+	// it directly follows: the code found it in its channel when it first
+	// ran.
 	EventSignalReceived EventType = 11
 	// EventSideEffect is a command: the code recorded a value computed
 	// outside replay (a side effect, a UUID, a random seed). Name says
@@ -155,7 +158,9 @@ type Event struct {
 	// Name is the workflow or activity name the event concerns, if any.
 	Name string
 	// Ref is the Seq of the command an input answers (for example the
-	// ActivityScheduled event an ActivityCompleted event completes), or 0.
+	// ActivityScheduled event an ActivityCompleted event completes); for a
+	// SignalReceived delivered with the start of a generation
+	// (signal-with-start), the Seq of its RunStarted; or 0.
 	Ref int64
 	// Payload is the event's data, encoded by the engine's [Codec].
 	Payload []byte

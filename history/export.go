@@ -143,11 +143,16 @@ func timeInRange(t time.Time) bool {
 //     ActivityScheduled, a TimerFired that of a TimerScheduled, a
 //     ChildCompleted or ChildFailed that of a ChildStarted, a
 //     SignalDelivered that of a SignalSent: an earlier event of the same
-//     generation, which no other event answers; every other event has Ref 0;
+//     generation, which no other event answers; a SignalReceived delivered
+//     with the start of a generation (signal-with-start) has as Ref the Seq
+//     of that generation's RunStarted, which it follows directly (or after
+//     other such signals); every other event has Ref 0;
 //   - event 1 is a RunStarted; every later RunStarted directly follows a
-//     RunContinuedAsNew, and every RunContinuedAsNew is directly followed by
-//     a RunStarted; nothing follows a RunCompleted, RunFailed, RunCanceled
-//     or RunTerminated;
+//     RunContinuedAsNew, or a RunCompleted, RunFailed, RunCanceled or
+//     RunTerminated (a new run that reuses the ID of an ended one); every
+//     RunContinuedAsNew is directly followed by a RunStarted; only a
+//     RunStarted follows a RunCompleted, RunFailed, RunCanceled or
+//     RunTerminated;
 //   - Run.FirstSeq is the Seq of the last RunStarted, whose Name is
 //     Run.Workflow; Run.LastSeq is 0 or the Seq of the last event;
 //   - every time is the zero time or between 1677-09-21 and 2262-04-11.
@@ -221,7 +226,7 @@ func (x *Export) Validate() error {
 				return corrupt(eventField(i, "ref"), i, nil, "step %d is answered twice", e.Ref)
 			}
 			answered[e.Ref] = true
-		} else if e.Ref != 0 {
+		} else if e.Ref != 0 && !(e.Type == EventSignalReceived && e.Ref == lastStart && withStart(x.Events[:i], lastStart)) {
 			return corrupt(eventField(i, "ref"), i, nil, "ref %d on a %v, which answers no command: want 0", e.Ref, e.Type)
 		}
 		if !timeInRange(e.Time) {
@@ -236,9 +241,9 @@ func (x *Export) Validate() error {
 			return corrupt(eventField(i, "type"), i, nil, "%v, want RunStarted: a journal starts with RunStarted", e.Type)
 		case i > 0 && prev == EventRunContinuedAsNew && e.Type != EventRunStarted:
 			return corrupt(eventField(i, "type"), i, nil, "%v after RunContinuedAsNew, want RunStarted", e.Type)
-		case i > 0 && e.Type == EventRunStarted && prev != EventRunContinuedAsNew:
-			return corrupt(eventField(i, "type"), i, nil, "RunStarted after %v: a new generation starts only after RunContinuedAsNew", prev)
-		case i > 0 && prev.IsTerminal() && prev != EventRunContinuedAsNew:
+		case i > 0 && e.Type == EventRunStarted && !prev.IsTerminal():
+			return corrupt(eventField(i, "type"), i, nil, "RunStarted after %v: a new generation starts only after RunContinuedAsNew, or a new run after the run before it ended", prev)
+		case i > 0 && prev.IsTerminal() && e.Type != EventRunStarted:
 			return corrupt(eventField(i, "type"), i, nil, "%v after the run ended with %v", e.Type, prev)
 		}
 		if e.Type == EventRunStarted {
@@ -258,6 +263,18 @@ func (x *Export) Validate() error {
 		return corrupt("run.last_seq", -1, nil, "%d, but the last event has seq %d", r.LastSeq, n)
 	}
 	return nil
+}
+
+// withStart reports whether the events of the generation that starts at
+// Seq start, up to the one before, are its RunStarted and signals delivered
+// with it: a SignalReceived after them may have Ref start.
+func withStart(before []Event, start int64) bool {
+	for _, e := range before[start:] {
+		if e.Type != EventSignalReceived || e.Ref != start {
+			return false
+		}
+	}
+	return true
 }
 
 // answers maps each input that answers a command to the type of that

@@ -135,11 +135,17 @@ const (
 	TaskSendSignal TaskKind = 5
 	// TaskCancelChild asks the child started at Step to cancel.
 	TaskCancelChild TaskKind = 6
+	// TaskCloseChildren applies the parent-close policy of the children
+	// still running when a generation of the run ended (terminate them or
+	// ask them to cancel); Step is the negated Seq of the event that ended
+	// it, and Input the engine's encoding of the children.
+	TaskCloseChildren TaskKind = 7
 )
 
 var taskKindNames = map[TaskKind]string{
 	TaskActivity: "activity", TaskTimer: "timer", TaskStartChild: "start-child",
 	TaskNotifyParent: "notify-parent", TaskSendSignal: "send-signal", TaskCancelChild: "cancel-child",
+	TaskCloseChildren: "close-children",
 }
 
 // String returns the kind's name, such as "timer".

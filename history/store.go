@@ -20,6 +20,18 @@ type Batch struct {
 	// exists already, the batch fails with [ErrRunExists] and changes
 	// nothing.
 	Create *RunInfo
+	// Reuse, when set, starts a new run under the ID of a run that has
+	// ended (an ID reuse policy allowed it). The row takes its Workflow,
+	// Parent and ParentStep from Reuse, CreatedAt from Time, and FirstSeq
+	// from Reuse.FirstSeq, which must be the Seq of a RunStarted event of
+	// the batch (or from Status.FirstSeq when the new run continued as new
+	// in the same batch); Reuse's other fields are ignored, and Status is
+	// required. The events before Reuse.FirstSeq stay in the journal,
+	// readable, as the history of the runs that had the ID before. The run
+	// must have ended, before the batch or by the event of the batch right
+	// before that RunStarted (a run terminated to be replaced); otherwise
+	// the batch fails with [ErrRunExists] and changes nothing.
+	Reuse *RunInfo
 	// Events are appended to the run's journal. Their Seq values must follow
 	// the journal's last one without a gap; a clash fails the batch with
 	// [ErrConflict].

@@ -142,8 +142,10 @@
 //	"type"     string   required; one of the event type names below
 //	"name"     string   what the event is about (see the table); absent means ""
 //	"ref"      integer  for an input that answers a command (the "ref" column
-//	                    below), the seq of that command; 0 (or absent) for
-//	                    every other event
+//	                    below), the seq of that command; for a SignalReceived
+//	                    that came with the start of its generation
+//	                    (signal-with-start), the seq of that RunStarted; 0
+//	                    (or absent) for every other event
 //	"time"     time     required; when the engine recorded the event (the run's
 //	                    clock: workflow.Now returns it during replay)
 //	"payload"  payload  the event's data (see the table); absent means empty
@@ -159,13 +161,15 @@
 //	ActivityFailed     input    the activity            its schedule     a failure
 //	TimerScheduled     command  -                       -                {"fire_at": time, "duration": nanoseconds}
 //	TimerFired         input    -                       its TimerScheduled  -
-//	SignalReceived     input    the signal              -                the value
+//	SignalReceived     input    the signal              - or its RunStarted  the value
 //	SignalSent         command  the signal              -                {"target", "signal", "value" (base64), "from", "step"}
 //	SignalDelivered    input    the signal              its SignalSent   empty, or a failure if not delivered
 //	ChildStarted       command  the child's workflow    -                {"id", "workflow", "input" (base64), "parent",
-//	                                                                     "parent_step", "detach"}
+//	                                                                     "parent_step", "detach", "parent_close"}
 //	ChildCompleted     input    the child's workflow    its ChildStarted  the child's result
 //	ChildFailed        input    the child's workflow    its ChildStarted  a failure
+//	                            ("" when the child was
+//	                            canceled before it started)
 //	SideEffect         command  "side-effect", "uuid"   -                the value (a UUID as 16 raw bytes; a
 //	                            or "random-seed"                         random seed as 16 raw bytes)
 //	VersionMarker      command  the change ID           -                the version, a JSON integer
@@ -187,9 +191,13 @@
 //
 // The journal as a whole must hold together: an input's "ref" names an
 // earlier command of the type the table gives, in the same generation, and
-// no command is answered twice; the first event is a RunStarted; a RunStarted after the first directly follows a
-// RunContinuedAsNew, and a RunContinuedAsNew is directly followed by a
-// RunStarted (the journal cannot end between them); nothing follows a
+// no command is answered twice; a SignalReceived whose "ref" names a
+// RunStarted follows it directly (or after other such signals); the first
+// event is a RunStarted; a RunStarted after the first directly follows a
+// RunContinuedAsNew (a new generation), or a RunCompleted, RunFailed,
+// RunCanceled or RunTerminated (a new run that took the ID of the ended
+// one); a RunContinuedAsNew is directly followed by a RunStarted (the
+// journal cannot end between them); only a RunStarted follows a
 // RunCompleted, RunFailed, RunCanceled or RunTerminated; "first_seq" is the
 // seq of the last RunStarted, and "run"."workflow" is its name. The run's
 // last seq is the number of events.

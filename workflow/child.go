@@ -18,10 +18,51 @@ type ChildOptions struct {
 	// deterministic.
 	ID string
 	// Detach keeps the child running when the scope it was started in is
-	// canceled; its future then fails with [ErrCanceled] at once. Defaults
-	// to false: canceling the parent asks the child to cancel, and the
-	// future reports how the child ended.
+	// canceled; its future then fails with [ErrCanceled] at once, and the
+	// child is the parent's no more (no ParentClosePolicy applies to it).
+	// Defaults to false: canceling the parent asks the child to cancel, and
+	// the future reports how the child ended.
 	Detach bool
+	// ParentClosePolicy says what happens to the child if it is still
+	// running when the parent run ends (completes, fails, is canceled or
+	// terminated, or continues as new). Defaults to
+	// [ParentCloseTerminate], or [ParentCloseAbandon] for a detached child.
+	ParentClosePolicy ParentClosePolicy
+}
+
+// ParentClosePolicy says what happens to a child run that is still running
+// when its parent ends. The policy is applied in the same commit that ends
+// the parent, so a crash right after does not lose it.
+type ParentClosePolicy uint8
+
+// The parent-close policies.
+const (
+	// ParentCloseDefault is [ParentCloseTerminate], or [ParentCloseAbandon]
+	// for a child started with Detach.
+	ParentCloseDefault ParentClosePolicy = iota
+	// ParentCloseTerminate terminates the child, which fails with Type
+	// "Terminated" naming the parent. A child whose start was issued in
+	// the same step that ended the parent is never started.
+	ParentCloseTerminate
+	// ParentCloseRequestCancel asks the child to cancel, as
+	// [chorus.Engine.Cancel] does; the child's code decides what to do.
+	ParentCloseRequestCancel
+	// ParentCloseAbandon leaves the child running on its own.
+	ParentCloseAbandon
+)
+
+func (p ParentClosePolicy) String() string {
+	switch p {
+	case ParentCloseDefault:
+		return "default"
+	case ParentCloseTerminate:
+		return "terminate"
+	case ParentCloseRequestCancel:
+		return "request-cancel"
+	case ParentCloseAbandon:
+		return "abandon"
+	}
+	return fmt.Sprintf("ParentClosePolicy(%d)", uint8(p))
 }
 
 // ChildFuture is the future of a child workflow's result.
@@ -41,11 +82,14 @@ func ExecuteChildWorkflow[In, Out any](ctx Context, wf *Definition[In, Out], in 
 	if opts != nil {
 		o = *opts
 	}
+	if o.ParentClosePolicy > ParentCloseAbandon {
+		return &childFuture[Out]{err: fmt.Errorf("chorus: child workflow %q: ChildOptions.ParentClosePolicy has unknown value %d", wf.Name(), o.ParentClosePolicy)}
+	}
 	b, err := c.r.Codec().Marshal(in)
 	if err != nil {
 		return &childFuture[Out]{err: &engine.PayloadError{What: fmt.Sprintf("encode input of child workflow %q", wf.Name()), Err: err}}
 	}
-	f := c.r.StartChild(c.scope, wf.Name(), o.ID, b, o.Detach)
+	f := c.r.StartChild(c.scope, wf.Name(), o.ID, b, o.Detach, engine.ParentClosePolicy(o.ParentClosePolicy))
 	return &childFuture[Out]{f: f, name: wf.Name()}
 }
 

@@ -36,5 +36,13 @@
 // failure's type and message (errors cross the journal as data, so the
 // original Go error value is not preserved). After the run was canceled,
 // pending activities fail with an error for which errors.Is(err,
-// [ErrCanceled]) holds.
+// [ErrCanceled]) holds, and so does the future of a child whose scope was
+// canceled before its start was committed (the child never runs).
+//
+// # The end of a run
+//
+// When the workflow function returns (or the run is canceled, terminated or
+// continues as new), activities and timers it never awaited are dropped:
+// running attempts see their context canceled and nothing of them runs
+// again. Child runs still going follow [ChildOptions.ParentClosePolicy].
 package workflow

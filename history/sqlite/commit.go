@@ -38,6 +38,13 @@ import (
 // a ParentStep of 0; a run cannot be its own parent. The parent run is not
 // required to exist.
 //
+// A batch with Reuse (a new run under the ID of an ended one) sets the row's
+// Workflow, Parent and ParentStep from Reuse, its CreatedAt and UpdatedAt
+// from Batch.Time, its FirstSeq from Reuse.FirstSeq (or Status.FirstSeq
+// when set), and its Status, Result and Failure from Status; it fails with
+// history.ErrRunExists, changing nothing, when the run has not ended and the
+// batch does not end it right before the new RunStarted.
+//
 // Every batch without Create sets the run's UpdatedAt to Batch.Time, and a
 // Status replaces the row's Status, Result and Failure together, and its
 // FirstSeq when Status.FirstSeq is not zero (a run that continues as new
@@ -240,6 +247,14 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		var err error
 		st := b.Status
 		switch {
+		case b.Reuse != nil:
+			endsInBatch := b.Reuse.FirstSeq > first
+			firstSeq := b.Reuse.FirstSeq
+			if st.FirstSeq != 0 {
+				firstSeq = st.FirstSeq
+			}
+			n, err = t.exec(stReuseRun, b.Reuse.Workflow, int64(st.Status), now, now, last, firstSeq,
+				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure), id, first-1, endsInBatch)
 		case len(b.Events) > 0 && st != nil:
 			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure),
 				outcomeSum(id, st.Status, st.Result, st.Failure), optSeq(st.FirstSeq), id, first-1)
@@ -265,6 +280,9 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 			}
 			if err != nil {
 				return nil, fail(err, nil, "read last seq")
+			}
+			if b.Reuse != nil && have == first-1 {
+				return fmt.Errorf("%scommit: run %q: %w: it has not ended, so its ID cannot be reused", errPrefix, id, history.ErrRunExists), nil
 			}
 			return fmt.Errorf("%scommit: run %q: %w: the journal ends at seq %d, the batch starts at seq %d",
 				errPrefix, id, history.ErrConflict, have, first), nil
@@ -366,6 +384,36 @@ func validateBatch(b *history.Batch) error {
 		if st.FirstSeq != 0 && !startsGeneration(b.Events, st.FirstSeq) {
 			return bad("Status.FirstSeq is %d, which is not the Seq of a %v event of the batch",
 				st.FirstSeq, history.EventRunStarted)
+		}
+	}
+	if c := b.Reuse; c != nil {
+		st := b.Status
+		switch {
+		case b.Create != nil:
+			return bad("both Create and Reuse")
+		case c.ID != "" && c.ID != b.RunID:
+			return bad("Reuse.ID is %q", c.ID)
+		case c.Workflow == "":
+			return bad("Reuse.Workflow is empty")
+		case c.ParentStep < 0:
+			return bad("Reuse.ParentStep is %d, want 0 or more", c.ParentStep)
+		case c.Parent == "" && c.ParentStep != 0:
+			return bad("Reuse.ParentStep is %d without a Parent", c.ParentStep)
+		case c.Parent != "" && c.ParentStep == 0:
+			return bad("Reuse.Parent is %q without a ParentStep", c.Parent)
+		case c.Parent == b.RunID:
+			return bad("Reuse.Parent is the run itself")
+		case st == nil:
+			return bad("Reuse without a Status")
+		case !startsGeneration(b.Events, c.FirstSeq):
+			return bad("Reuse.FirstSeq is %d, which is not the Seq of a %v event of the batch", c.FirstSeq, history.EventRunStarted)
+		case st.FirstSeq != 0 && st.FirstSeq < c.FirstSeq:
+			return bad("Status.FirstSeq %d is before the new run's RunStarted at %d", st.FirstSeq, c.FirstSeq)
+		case c.FirstSeq > b.Events[0].Seq:
+			// The batch ends the run it replaces, right before.
+			if prev := b.Events[c.FirstSeq-b.Events[0].Seq-1].Type; !prev.IsTerminal() || prev == history.EventRunContinuedAsNew {
+				return bad("Reuse: the event before the new RunStarted is %v, which does not end a run", prev)
+			}
 		}
 	}
 	for _, ts := range [][]history.Task{b.AddTasks, b.UpdateTasks} {

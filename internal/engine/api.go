@@ -16,34 +16,55 @@ func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) er
 	return e.call(ctx, id, input{kind: inSignal, name: name, payload: payload})
 }
 
-// SignalWithStart starts the run unless it exists, then signals it; both
-// happen in one commit when the run is new.
-func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte) error {
+// SignalWithStart signals the run, starting it first unless it exists. A
+// new run and its signal are committed together, and the signal is in its
+// channel before the run's code first runs.
+// On a run that has ended, reuse says whether a new run takes its ID.
+func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte, reuse IDReusePolicy) error {
 	if err := errors.Join(e.CheckPayload(id, startInput), e.CheckPayload(id, payload)); err != nil {
 		return err
 	}
-	e.mu.Lock()
-	open := e.state == stateOpen
-	e.mu.Unlock()
-	if !open {
-		return ErrEngineClosed
+	return e.call(ctx, id, input{kind: inStart, spec: spec, payload: startInput, startOnly: true, sigName: name, sigPayload: payload, reuse: reuse})
+}
+
+// IDReusePolicy says whether a new run may take the ID of a run that
+// exists.
+type IDReusePolicy uint8
+
+// The ID reuse policies.
+const (
+	// IDReuseDefault is IDReuseRejectDuplicate for Start and
+	// IDReuseAllowDuplicate for SignalWithStart.
+	IDReuseDefault IDReusePolicy = iota
+	// IDReuseAllowDuplicate lets a new run take the ID of a run that has
+	// ended, however it ended.
+	IDReuseAllowDuplicate
+	// IDReuseAllowDuplicateFailedOnly lets a new run take the ID of a run
+	// that failed, was canceled or terminated, not of one that completed.
+	IDReuseAllowDuplicateFailedOnly
+	// IDReuseRejectDuplicate never lets a new run take an ID in use.
+	IDReuseRejectDuplicate
+	// IDReuseTerminateIfRunning terminates a run that has not ended (for
+	// Start) and lets the new run take its ID, as it does the ID of an ended
+	// run.
+	IDReuseTerminateIfRunning
+)
+
+// resolve returns the policy in force for a start or a signal-with-start.
+func (p IDReusePolicy) resolve(signalWithStart bool) IDReusePolicy {
+	switch {
+	case p != IDReuseDefault:
+		return p
+	case signalWithStart:
+		return IDReuseAllowDuplicate
 	}
-	start := input{kind: inStart, spec: spec, payload: startInput, startOnly: true, reply: make(chan error, 1)}
-	sig := input{kind: inSignal, name: name, payload: payload, reply: make(chan error, 1)}
-	if err := e.deliverBatch(id, []input{start, sig}); err != nil {
-		return err
-	}
-	for _, ch := range []chan error{start.reply, sig.reply} {
-		select {
-		case err := <-ch:
-			if err != nil {
-				return err
-			}
-		case <-ctx.Done():
-			return fmt.Errorf("chorus: gave up waiting (the request may still take effect): %w", ctx.Err())
-		}
-	}
-	return nil
+	return IDReuseRejectDuplicate
+}
+
+// mayReplace reports whether the policy may ever give a run's ID to a new
+// run.
+func (p IDReusePolicy) mayReplace(signalWithStart bool) bool {
+	return p.resolve(signalWithStart) != IDReuseRejectDuplicate
 }
 
 // Query runs a registered query handler of the run and returns its encoded

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/chorusdev/chorus/activity"
@@ -190,12 +191,47 @@ type childPayload struct {
 	Parent     string `json:"parent"`
 	ParentStep int64  `json:"parent_step"`
 	Detach     bool   `json:"detach,omitempty"`
+	// ParentClose is the child's parent-close policy, never
+	// ParentCloseDefault once recorded; journals written before policies
+	// existed have none, which means the default.
+	ParentClose ParentClosePolicy `json:"parent_close,omitempty"`
+}
+
+// ParentClosePolicy says what happens to a child run still going when the
+// generation of its parent that started it ends (the parent completes,
+// fails, is canceled or terminated, or continues as new).
+type ParentClosePolicy uint8
+
+// The parent-close policies.
+const (
+	// ParentCloseDefault is ParentCloseTerminate, or ParentCloseAbandon for
+	// a detached child.
+	ParentCloseDefault ParentClosePolicy = iota
+	// ParentCloseTerminate terminates the child.
+	ParentCloseTerminate
+	// ParentCloseRequestCancel asks the child to cancel.
+	ParentCloseRequestCancel
+	// ParentCloseAbandon leaves the child running.
+	ParentCloseAbandon
+)
+
+// resolve returns the policy in force for a child.
+func (p ParentClosePolicy) resolve(detach bool) ParentClosePolicy {
+	switch {
+	case p != ParentCloseDefault:
+		return p
+	case detach:
+		return ParentCloseAbandon
+	}
+	return ParentCloseTerminate
 }
 
 // StartChild issues a ChildStarted command for a child run of workflow
-// name with ID id ("" for the default: parent ID, "/", step).
-func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool) *Future {
-	f := &Future{kind: futChild, name: name, scope: s, detach: detach}
+// name with ID id ("" for the default: parent ID, "/", step), which the
+// parent-close policy pc governs when the parent ends first.
+func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, pc ParentClosePolicy) *Future {
+	pc = pc.resolve(detach)
+	f := &Future{kind: futChild, name: name, scope: s, detach: detach, closePolicy: pc}
 	if s.Canceled() {
 		f.settle(nil, canceledFailure())
 		return f
@@ -207,13 +243,14 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool) *
 	if id == "" {
 		id = fmt.Sprintf("%s/%d", r.id, seq)
 	}
-	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach}
+	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc}
 	payload, _ := json.Marshal(cp)
 	step, live := r.command(history.EventChildStarted, name, payload)
 	if !live {
 		var rec childPayload
 		if json.Unmarshal(r.lastPayload, &rec) == nil {
 			id = rec.ID
+			f.closePolicy = rec.ParentClose.resolve(rec.Detach)
 		}
 	}
 	f.step, f.child = step, id
@@ -306,6 +343,7 @@ func (r *Run) complete(out []byte, err error) {
 // endLive records how a run ended in the current round: its status, the
 // outcome for waiters, and the notice its parent is owed.
 func (r *Run) endLive(su *history.StatusUpdate) {
+	r.releaseWork()
 	if prev := r.round.status; prev != nil && su.FirstSeq == 0 {
 		su.FirstSeq = prev.FirstSeq // a generation started in this same round
 	}
@@ -343,4 +381,115 @@ func (r *Run) continueAsNew(can *ContinueAsNewError) {
 	}
 	r.round.continueInput = can.Input
 	r.round.continued = true
+}
+
+// releaseWork, in the round that ends the run, drops what the run no
+// longer waits for: the tasks of its pending activities and timers go in
+// the same commit (running attempts and armed timers are stopped after it),
+// and its running children follow their parent-close policy.
+func (r *Run) releaseWork() {
+	fresh := map[int64]bool{} // issued in this round: nothing of them started
+	for _, t := range r.round.addTasks {
+		if t.Kind == history.TaskActivity || t.Kind == history.TaskTimer {
+			fresh[t.Step] = true
+		}
+	}
+	for _, s := range r.pendingSteps() {
+		f := r.pending[s]
+		if f.kind != futActivity && f.kind != futTimer {
+			continue
+		}
+		delete(r.pending, s)
+		if !fresh[s] {
+			r.round.doneTasks = append(r.round.doneTasks, s)
+			r.round.cancel = append(r.round.cancel, f)
+		}
+	}
+	r.round.addTasks = slices.DeleteFunc(r.round.addTasks, func(t history.Task) bool {
+		return fresh[t.Step] && r.pending[t.Step] == nil
+	})
+	r.releaseChildren()
+}
+
+// releaseChildren applies the parent-close policy of the children the
+// ending generation still waits for, through one task committed with the
+// end, so a crash right after does not lose it. A child to terminate whose
+// start is not committed yet is never started.
+func (r *Run) releaseChildren() {
+	var cc []closeChild
+	for _, s := range r.pendingSteps() {
+		f := r.pending[s]
+		if f.kind != futChild || f.closePolicy == ParentCloseAbandon {
+			continue
+		}
+		delete(r.pending, s)
+		if f.closePolicy == ParentCloseRequestCancel {
+			cc = append(cc, closeChild{ID: f.child})
+			continue
+		}
+		i := slices.IndexFunc(r.round.addTasks, func(t history.Task) bool {
+			return t.Kind == history.TaskStartChild && t.Step == s
+		})
+		if i >= 0 {
+			r.round.addTasks = slices.Delete(r.round.addTasks, i, i+1)
+			continue
+		}
+		// A start task not run yet (its workflow waits to be registered)
+		// must not start the child after this.
+		r.round.doneTasks = append(r.round.doneTasks, s)
+		cc = append(cc, closeChild{ID: f.child, Terminate: true})
+	}
+	if len(cc) == 0 {
+		return
+	}
+	input, _ := json.Marshal(closePayload{Parent: r.id, Children: cc}) // strings and booleans
+	r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: -r.lastSeq, Kind: history.TaskCloseChildren, Input: input})
+}
+
+func (r *Run) pendingSteps() []int64 {
+	steps := make([]int64, 0, len(r.pending))
+	for s := range r.pending {
+		steps = append(steps, s)
+	}
+	slices.Sort(steps)
+	return steps
+}
+
+// closePayload is what a close-children task carries.
+type closePayload struct {
+	Parent   string       `json:"parent"`
+	Children []closeChild `json:"children"`
+}
+
+type closeChild struct {
+	ID        string `json:"id"`
+	Terminate bool   `json:"terminate,omitempty"` // or else request cancellation
+}
+
+// journalChildren returns the futures of the children that the current
+// generation started and has no outcome of, read from the journal, for a
+// run whose code state is not in memory (it is blocked). A journal that
+// cannot be read gives none: the children are left running.
+func (r *Run) journalChildren() map[int64]*Future {
+	e := r.eng
+	events, err := e.store.Events(e.ctx, r.id, max(r.firstSeq, 1)-1)
+	if err != nil {
+		e.log.Warn("chorus: cannot read the journal to apply the parent-close policy of the children of a blocked run; they keep running",
+			"run", r.id, "err", err)
+		return nil
+	}
+	children := map[int64]*Future{}
+	for _, ev := range events {
+		switch ev.Type {
+		case history.EventChildStarted:
+			var cp childPayload
+			if json.Unmarshal(ev.Payload, &cp) == nil {
+				children[ev.Seq] = &Future{kind: futChild, step: ev.Seq, name: ev.Name, child: cp.ID,
+					detach: cp.Detach, closePolicy: cp.ParentClose.resolve(cp.Detach)}
+			}
+		case history.EventChildCompleted, history.EventChildFailed:
+			delete(children, ev.Ref)
+		}
+	}
+	return children
 }

@@ -84,6 +84,7 @@ type Engine struct {
 	waiters  map[string][]chan Outcome
 	parked   map[string][]parkedInput  // by workflow name, until it is registered
 	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
+	resuming map[string]chan struct{}  // blocked runs whose resume is under way, closed once applied
 	closed   chan struct{}
 }
 
@@ -187,7 +188,7 @@ func (e *Engine) recover() error {
 		e.runTask(t, t.Workflow, nil)
 	}
 	for _, b := range blocked {
-		e.deliver(b.ID, input{kind: inResume})
+		e.deliver(b.ID, e.resumeInput(b.ID))
 	}
 	if len(tasks) > 0 || len(blocked) > 0 {
 		e.log.Info("chorus: recovered", "pending_tasks", len(tasks), "blocked_runs", len(blocked))
@@ -217,6 +218,9 @@ func (e *Engine) RegisterWorkflow(w WorkflowSpec) error {
 	delete(e.parked, w.Name())
 	e.mu.Unlock()
 	for _, p := range ps {
+		if p.in.kind == inResume {
+			e.beginResume(p.run)
+		}
 		e.deliver(p.run, p.in)
 	}
 	return nil
@@ -250,6 +254,9 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 		e.parked[workflow] = append(e.parked[workflow], parkedInput{run, in})
 	}
 	e.mu.Unlock()
+	if !registered && in.kind == inResume {
+		e.endResume(run) // blocked for good until the workflow is registered
+	}
 	if registered {
 		_ = e.deliver(run, in)
 		return
@@ -261,11 +268,14 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 }
 
 // Start records a new run and executes its code up to its first wait.
-func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte) error {
+// reuse says whether it may take the ID of a run that exists.
+func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte, reuse IDReusePolicy) error {
 	if err := e.CheckPayload(id, input); err != nil {
 		return err
 	}
-	return e.call(ctx, id, inputStart(spec, input))
+	in := inputStart(spec, input)
+	in.reuse = reuse
+	return e.call(ctx, id, in)
 }
 
 func inputStart(spec WorkflowSpec, payload []byte) input {

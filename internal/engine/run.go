@@ -40,6 +40,13 @@ type input struct {
 	parent     string
 	parentStep int64
 	startOnly  bool // signal-with-start: start unless the run exists, without error
+	// Signal-with-start only: the signal, journaled right after the
+	// RunStarted of a new run, before its code first runs.
+	sigName    string
+	sigPayload []byte
+	// Start and signal-with-start: may a new run take the ID of one that
+	// exists?
+	reuse IDReusePolicy
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -126,6 +133,7 @@ type round struct {
 	late          []lateAnswer // answers decided before the commit, sent after it
 	continued     bool
 	continueInput []byte
+	restart       int64 // Seq of the RunStarted of a new run that took the ID of an ended one
 }
 
 type lateAnswer struct {
@@ -315,6 +323,12 @@ func (r *Run) load() error {
 		return nil
 	}
 	spec, ok := e.reg.workflow(events[0].Name)
+	if !ok && info.Status.Ended() {
+		// Nothing of an ended run needs its code (a new run may still take
+		// its ID).
+		r.blocked, r.ended = &NotRegisteredError{Kind: "workflow", Name: events[0].Name}, true
+		return nil
+	}
 	if !ok {
 		return &NotRegisteredError{Kind: "workflow", Name: events[0].Name}
 	}
@@ -345,6 +359,11 @@ func (r *Run) replayEvents(spec WorkflowSpec, events []history.Event) error {
 	r.prepare(spec)
 	r.now = events[0].Time
 	r.replay = events[1:]
+	for len(r.replay) > 0 && atStart(r.replay[0], events[0].Seq) {
+		ev := r.replay[0]
+		r.replay = r.replay[1:]
+		r.applyInput(ev)
+	}
 	r.startMain(events[0].Payload)
 	r.runUntilBlocked()
 	for r.fatal == nil && len(r.replay) > 0 {
@@ -374,9 +393,29 @@ func (r *Run) create(in input) {
 	r.now = r.liveNow
 	r.firstSeq = 1
 	r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
+	if in.startOnly {
+		r.signalAtStart(in)
+	}
 	r.loaded = true
 	r.startMain(in.payload)
 	r.runUntilBlocked()
+}
+
+// signalAtStart journals the signal of a signal-with-start right after the
+// RunStarted of the generation it starts, with that event's Seq as Ref, and
+// puts it in its channel: the code finds it there when it first runs, live
+// and in replay.
+func (r *Run) signalAtStart(in input) {
+	start := r.lastSeq
+	r.appendEvent(history.EventSignalReceived, in.sigName, in.sigPayload)
+	r.round.events[len(r.round.events)-1].Ref = start
+	r.signalQueue(in.sigName).push(in.sigPayload)
+}
+
+// atStart reports whether ev is a signal delivered with the start of the
+// generation whose RunStarted has Seq start.
+func atStart(ev history.Event, start int64) bool {
+	return ev.Type == history.EventSignalReceived && ev.Ref == start
 }
 
 // handle applies a drained inbox and commits the result.
@@ -402,7 +441,7 @@ func (r *Run) handle(inputs []input) {
 
 func (r *Run) handleOne(in input) {
 	e := r.eng
-	if in.kind == inStart && !in.startOnly {
+	if in.kind == inStart && !in.startOnly && (r.round.create || !in.reuse.mayReplace(false)) {
 		if r.loaded || r.blocked != nil || r.round.create {
 			// After the commit: the run this start collides with may be
 			// the one this very round creates.
@@ -436,7 +475,7 @@ func (r *Run) handleOne(in input) {
 		if err := r.load(); err != nil {
 			if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
 				r.round.replies = append(r.round.replies, in)
-				r.create(in) // signal-with-start of a new run
+				r.create(in) // signal-with-start, or a start that may reuse an ID, of a new run
 				return
 			}
 			r.loadFailed(in, err)
@@ -509,9 +548,16 @@ func (r *Run) restartGeneration() {
 				r.round.cancel = append(r.round.cancel, f)
 			}
 		}
-		r.round.addTasks = nil // the old generation's promises are dropped with its tasks
+		// The old generation's promises are dropped with its tasks, but for
+		// the starts of children that outlive it (their parent-close policy
+		// lets them run or asks them to cancel).
+		r.round.addTasks = slices.DeleteFunc(r.round.addTasks, func(t history.Task) bool {
+			f := r.pending[t.Step]
+			return t.Kind != history.TaskStartChild || f == nil || f.kind != futChild || f.closePolicy == ParentCloseTerminate
+		})
 		r.round.doneTasks = nil
 		r.round.dropTasks = true
+		r.releaseChildren()
 		spec := r.spec
 		r.kill()
 		r.prepare(spec)
@@ -533,6 +579,18 @@ const maxContinuesPerRound = 1000
 // apply handles one input on a loaded (or blocked) run.
 func (r *Run) apply(in input) {
 	e := r.eng
+	if in.kind == inStart {
+		// The run exists.
+		if r.replaceRun(in) {
+			return
+		}
+		if !in.startOnly {
+			r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: %q", history.ErrRunExists, r.id)})
+			return
+		}
+		// Signal-with-start: the signal.
+		in = input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}
+	}
 	switch {
 	case in.kind == inQuery:
 		r.answerQuery(in)
@@ -558,6 +616,11 @@ func (r *Run) apply(in input) {
 		switch in.kind {
 		case inCancel, inSignal:
 			in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
+		case inActivityResult, inTimerFired:
+			// A task an older version left behind when the run ended:
+			// delete it, or it runs again at every Open.
+			e.doneTask(r.id, in.step)
+			r.dropStale(in)
 		default:
 			r.dropStale(in)
 		}
@@ -580,6 +643,59 @@ func (r *Run) apply(in input) {
 	default:
 		r.applyOutcome(in)
 	}
+}
+
+// replaceRun starts a new run under this run's ID when the start's ID reuse
+// policy allows it: the run has ended (and, for
+// IDReuseAllowDuplicateFailedOnly, did not complete), or it has not and the
+// policy is IDReuseTerminateIfRunning, which terminates it first in the
+// same commit. A run started in this very round is never replaced.
+func (r *Run) replaceRun(in input) bool {
+	if r.round.create || r.round.restart != 0 {
+		return false
+	}
+	policy := in.reuse.resolve(in.startOnly)
+	switch {
+	case r.ended:
+		status := r.status
+		if r.round.status != nil {
+			status = r.round.status.Status
+		}
+		if !policy.mayReplace(in.startOnly) || policy == IDReuseAllowDuplicateFailedOnly && status == history.StatusCompleted {
+			return false
+		}
+	case policy == IDReuseTerminateIfRunning && !in.startOnly:
+		r.terminate(input{kind: inTerminate, failure: &history.Failure{Type: FailureTypeTerminated,
+			Message: "chorus: terminated to start a new run with the same ID (ID reuse policy)", NonRetryable: true}})
+	default:
+		return false
+	}
+	r.restartRun(in)
+	return true
+}
+
+// restartRun starts a new run under the ID of the ended run in the current
+// round: its RunStarted follows the ended run's events, which stay in the
+// journal, and the commit resets the run's row (history.Batch.Reuse).
+func (r *Run) restartRun(in input) {
+	r.blocked = nil
+	r.prepare(in.spec)
+	r.replay, r.replaying = nil, false
+	r.parent, r.parentStep = in.parent, in.parentStep
+	r.now = r.liveNow
+	r.histBytes = 0
+	seq := r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
+	r.firstSeq = seq
+	if in.startOnly {
+		r.signalAtStart(in)
+	}
+	r.round.restart = seq
+	r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
+	r.round.outcome = nil
+	r.loaded = true
+	r.round.replies = append(r.round.replies, in)
+	r.startMain(in.payload)
+	r.runUntilBlocked()
 }
 
 // applyOutcome records what an activity, timer, child or signal delivery
@@ -632,6 +748,11 @@ func (r *Run) terminate(in input) {
 		in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		return
 	}
+	if r.pending == nil {
+		// A blocked run has no code state: its journal says which children
+		// its parent-close policies still concern.
+		r.pending = r.journalChildren()
+	}
 	for _, f := range r.pending {
 		r.round.cancel = append(r.round.cancel, f)
 	}
@@ -660,8 +781,9 @@ func (r *Run) becomeBlocked() {
 	rd := r.round
 	blockedErr := &BlockedError{RunID: r.id, Reason: reason.Error(), Cause: reason}
 	r.kill()
-	if rd.create {
-		// Nothing was ever recorded: the caller of Start gets the error.
+	if rd.create || rd.restart != 0 {
+		// Nothing was ever recorded (or, for a new run under the ID of an
+		// ended one, nothing of it): the caller of Start gets the error.
 		for _, in := range rd.replies {
 			in.answer(reason)
 		}
@@ -715,6 +837,9 @@ func (r *Run) commitRound() {
 		}
 		b.Create = info
 	}
+	if rd.restart != 0 {
+		b.Reuse = &history.RunInfo{Workflow: r.spec.Name(), Parent: r.parent, ParentStep: r.parentStep, FirstSeq: rd.restart}
+	}
 	err := e.w.submit(b)
 	if errors.Is(err, ErrCommitUnknown) && r.landed(b) {
 		// The commit went through although the store reported an error:
@@ -736,11 +861,15 @@ func (r *Run) commitRound() {
 	for _, f := range rd.cancel {
 		e.stopWork(r.id, f)
 	}
+	var workflow string
+	if r.spec != nil { // nil for a blocked run that was terminated
+		workflow = r.spec.Name()
+	}
 	for _, t := range rd.addTasks {
 		if (t.Kind == history.TaskActivity || t.Kind == history.TaskTimer) && !r.stillPending(t.Step) {
 			continue
 		}
-		e.runTask(t, r.spec.Name(), rd.events)
+		e.runTask(t, workflow, rd.events)
 	}
 	r.sendQueryAnswers(nil)
 	r.sendLate(nil)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/chorusdev/chorus/history"
@@ -70,9 +71,10 @@ type Future struct {
 	scope   *Scope
 	// Children only: detach keeps the child running when the scope is
 	// canceled; cancelSent records that the child was asked to cancel.
-	detach     bool
-	cancelSent bool
-	child      string
+	detach      bool
+	cancelSent  bool
+	child       string
+	closePolicy ParentClosePolicy
 }
 
 func (f *Future) settle(payload []byte, fl *history.Failure) {
@@ -135,6 +137,9 @@ func (r *Run) settleCanceled() {
 				continue
 			}
 			if !f.cancelSent {
+				if r.cancelUnstarted(s, f) {
+					continue
+				}
 				f.cancelSent = true
 				if live {
 					r.round.addTasks = append(r.round.addTasks, history.Task{
@@ -144,4 +149,45 @@ func (r *Run) settleCanceled() {
 			}
 		}
 	}
+}
+
+// cancelUnstarted settles, as canceled, the future of a child whose start
+// is not committed yet (started in this very round): the start is
+// withdrawn, so the child never runs, and a ChildFailed event without a
+// name records it right where the scope was canceled. Replay finds that
+// event there and settles the future at the same point of the code. It
+// reports false, doing nothing, for a child that may have started.
+func (r *Run) cancelUnstarted(step int64, f *Future) bool {
+	var fl *history.Failure
+	if r.IsReplaying() {
+		if len(r.replay) == 0 {
+			return false
+		}
+		ev := r.replay[0]
+		if ev.Type != history.EventChildFailed || ev.Ref != step || ev.Name != "" {
+			return false
+		}
+		r.replay = r.replay[1:]
+		var err error
+		if fl, err = r.eng.decodeFailure(ev.Payload); err != nil {
+			r.fatal = &PayloadError{What: fmt.Sprintf("failure recorded at step %d", ev.Seq), Err: err}
+			return true
+		}
+	} else {
+		i := slices.IndexFunc(r.round.addTasks, func(t history.Task) bool {
+			return t.Kind == history.TaskStartChild && t.Step == step
+		})
+		if i < 0 {
+			return false
+		}
+		r.round.addTasks = slices.Delete(r.round.addTasks, i, i+1)
+		fl = &history.Failure{Type: FailureTypeCanceled, Message: "chorus: child workflow canceled before it started"}
+		payload := r.eng.encodeFailure(fl)
+		r.histBytes += int64(len(payload)) + eventOverhead
+		r.lastSeq++
+		r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: history.EventChildFailed, Ref: step, Payload: payload, Time: r.now})
+	}
+	f.settle(nil, fl)
+	delete(r.pending, step)
+	return true
 }

@@ -29,6 +29,8 @@ func (e *Engine) runTask(t history.Task, workflow string, events []history.Event
 		e.sendSignal(t)
 	case history.TaskCancelChild:
 		e.cancelChild(t)
+	case history.TaskCloseChildren:
+		e.closeChildren(t)
 	default:
 		e.log.Error("chorus: unknown task kind", "run", t.RunID, "step", t.Step, "kind", t.Kind)
 	}
@@ -261,6 +263,59 @@ func (e *Engine) cancelChild(t history.Task) {
 		}
 	}
 	_ = e.deliver(child, in)
+}
+
+// closeChildren terminates, or asks to cancel, the children a parent left
+// running when it ended. The task is done once every child answered; a
+// child that could not be reached makes the whole task run again later,
+// which is harmless for those that answered (they have ended, or were asked
+// already).
+func (e *Engine) closeChildren(t history.Task) {
+	var cp closePayload
+	if err := json.Unmarshal(t.Input, &cp); err != nil {
+		e.log.Error("chorus: corrupt close-children task", "run", t.RunID, "step", t.Step, "err", err)
+		return
+	}
+	var mu sync.Mutex
+	left, again, stop := len(cp.Children), false, false
+	answered := func(child string, err error) {
+		var be *BlockedError
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil, errors.Is(err, ErrRunEnded), errors.Is(err, history.ErrRunNotFound), errors.As(err, &be):
+			// Done, or nothing left to do (a blocked child is the
+			// operator's to terminate when it is only asked to cancel).
+		case stopping(err):
+			stop = true
+		default:
+			e.log.Warn("chorus: close child of ended parent; trying again", "parent", t.RunID, "child", child, "err", err)
+			again = true
+		}
+		if left--; left > 0 {
+			return
+		}
+		switch {
+		case stop:
+		case again:
+			e.runTaskLater(t)
+		default:
+			e.doneTask(t.RunID, t.Step)
+		}
+	}
+	if left == 0 {
+		e.doneTask(t.RunID, t.Step)
+		return
+	}
+	for _, c := range cp.Children {
+		in := input{kind: inCancel, internal: true}
+		if c.Terminate {
+			in = input{kind: inTerminate, internal: true, failure: &history.Failure{Type: FailureTypeTerminated,
+				Message: fmt.Sprintf("chorus: parent run %q ended (parent-close policy: terminate)", cp.Parent), NonRetryable: true}}
+		}
+		in.after = func(err error) { answered(c.ID, err) }
+		_ = e.deliver(c.ID, in)
+	}
 }
 
 // stopping reports an error that means the engine is shutting down: the
