@@ -254,7 +254,9 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 				firstSeq = st.FirstSeq
 			}
 			n, err = t.exec(stReuseRun, b.Reuse.Workflow, int64(st.Status), now, now, last, firstSeq,
-				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure), id, first-1, endsInBatch)
+				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure),
+				runSum(id, b.Reuse.Workflow, b.Time, b.Reuse.Parent, b.Reuse.ParentStep), outcomeSum(id, st.Status, st.Result, st.Failure),
+				id, first-1, endsInBatch)
 		case len(b.Events) > 0 && st != nil:
 			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure),
 				outcomeSum(id, st.Status, st.Result, st.Failure), optSeq(st.FirstSeq), id, first-1)

@@ -68,7 +68,7 @@ var writeSQL = [numWriteStmts]string{
 	// new one replaces; otherwise that run must have ended (completed,
 	// failed, canceled or terminated).
 	stReuseRun: `UPDATE runs SET workflow = ?, status = ?, created_at = ?, updated_at = ?, last_seq = ?, first_seq = ?,
-		parent_run = ?, parent_step = ?, result = ?, failure = ?
+		parent_run = ?, parent_step = ?, result = ?, failure = ?, sum = ?, outcome_sum = ?
 		WHERE id = ? AND last_seq = ? AND (? OR status IN (2, 3, 4, 6))`,
 	// No first_seq: a StatusUpdate.FirstSeq must name an event of its batch,
 	// so a batch without events has none (see validateBatch).
