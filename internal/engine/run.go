@@ -805,6 +805,10 @@ func (r *Run) stillPending(step int64) bool {
 func (r *Run) commitFailed(err error) {
 	e := r.eng
 	rd := r.round
+	if !rd.create && errors.Is(err, history.ErrCorrupt) {
+		r.commitCorrupt(err)
+		return
+	}
 	r.reset()
 	for _, in := range rd.replies {
 		if !isInternalInput(in.kind) {
@@ -823,6 +827,38 @@ func (r *Run) commitFailed(err error) {
 		// store answers again, start what the journal promises for this run.
 		e.resyncLater(r.id, 0)
 	}
+}
+
+// commitCorrupt blocks the run whose round the store refused because its
+// file is damaged: a damaged file will not take the same batch later, so
+// the round is not retried. The blocked status is written if the store still
+// takes it; either way the run stays blocked in memory and its waiters are
+// told. Outcomes the round recorded are dropped, as for any blocked run:
+// their tasks are still in the journal and run again once it resumes.
+func (r *Run) commitCorrupt(err error) {
+	e := r.eng
+	rd := r.round
+	e.log.Error("chorus: the store refused a commit because its file is damaged; run blocked", "run", r.id, "err", err)
+	lastSeq := r.lastSeq - int64(len(rd.events))
+	parent, parentStep, firstSeq, status := r.parent, r.parentStep, r.firstSeq, r.status
+	r.reset()
+	r.blocked, r.lastSeq, r.parent, r.parentStep, r.firstSeq, r.status = err, lastSeq, parent, parentStep, firstSeq, status
+	r.round = round{}
+	for _, in := range rd.replies {
+		if !isInternalInput(in.kind) {
+			in.answer(err)
+		}
+	}
+	for _, in := range rd.retry {
+		in.answer(nil)
+	}
+	su := &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(err))}
+	if werr := e.w.submit(&history.Batch{RunID: r.id, Time: e.clock.Now(), Status: su}); werr != nil {
+		e.log.Error("chorus: record blocked status", "run", r.id, "err", werr)
+	} else {
+		r.status = history.StatusBlocked
+	}
+	e.notify(r.id, Outcome{Status: history.StatusBlocked, Blocked: err})
 }
 
 // Outcome is how a run ended (or why it is blocked), as told to waiters.
