@@ -79,9 +79,13 @@ type WorkflowError struct {
 	Canceled bool
 	// Terminated is set when the run was terminated; Message is the reason.
 	Terminated bool
-	// Type and Message are the recorded error's type and text.
+	// Type and Message are the recorded error's type and text. Type is
+	// one of the FailureType constants, a type the application chose
+	// ([activity.Error]), or the Go type of a plain error the workflow
+	// returned.
 	Type    string
 	Message string
+	failure *history.Failure
 }
 
 func (e *WorkflowError) Error() string {
@@ -103,13 +107,23 @@ func (e *WorkflowError) Unwrap() error {
 	return &activity.Error{Type: e.Type, Message: e.Message}
 }
 
+// Is reports whether the error the run failed with, as rebuilt from the
+// journal, matches target: for a failure of type [FailureTypeLimitExceeded],
+// errors.Is(err, ErrLimitExceeded) is true.
+func (e *WorkflowError) Is(target error) bool { return engine.FailureCauseIs(e.failure, target) }
+
+// As finds target in the error the run failed with, as rebuilt from the
+// journal: for a failure of type [FailureTypeLimitExceeded], errors.As finds
+// the [*LimitError].
+func (e *WorkflowError) As(target any) bool { return engine.FailureCauseAs(e.failure, target) }
+
 func (e *Engine) runError(info history.RunInfo) error {
 	switch info.Status {
 	case history.StatusFailed, history.StatusCanceled, history.StatusTerminated:
 		we := &WorkflowError{RunID: info.ID, Workflow: info.Workflow, Canceled: info.Status == history.StatusCanceled,
 			Terminated: info.Status == history.StatusTerminated}
 		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
-			we.Type, we.Message = f.Type, f.Message
+			we.Type, we.Message, we.failure = f.Type, f.Message, f
 		} else {
 			we.Message = fmt.Sprintf("(the recorded error does not decode: %v)", err)
 		}

@@ -535,18 +535,18 @@ func (e *Engine) Codec() history.Codec { return e.codec }
 
 // Failure types with a meaning of their own.
 const (
-	FailureTypeCanceled = "Canceled"
-	FailureTypeTimeout  = "StartToCloseTimeout"
+	FailureTypeCanceled = activity.TypeCanceled
+	FailureTypeTimeout  = activity.TypeStartToCloseTimeout
 	// FailureTypeHeartbeatTimeout marks an attempt stopped for lack of
 	// heartbeats.
-	FailureTypeHeartbeatTimeout = "HeartbeatTimeout"
-	FailureTypePanic            = "Panic"
+	FailureTypeHeartbeatTimeout = activity.TypeHeartbeatTimeout
+	FailureTypePanic            = activity.TypePanic
 	// FailureTypeRunNotFound and FailureTypeRunEnded mark a signal sent
 	// by a workflow to a run that does not exist or has ended.
-	FailureTypeRunNotFound = "RunNotFound"
-	FailureTypeRunEnded    = "RunEnded"
+	FailureTypeRunNotFound = activity.TypeRunNotFound
+	FailureTypeRunEnded    = activity.TypeRunEnded
 	// FailureTypeTerminated marks a child run that was terminated.
-	FailureTypeTerminated = "Terminated"
+	FailureTypeTerminated = activity.TypeTerminated
 	// FailureTypeNonDeterminism marks a blocked run's reason; Details holds
 	// the *NonDeterminismError as JSON.
 	FailureTypeNonDeterminism = "NonDeterminism"
@@ -561,9 +561,10 @@ type panicDetails struct {
 	Stack string `json:"stack"`
 }
 
-// BlockedCause rebuilds the error that blocked a run from its stored form: a
-// *NonDeterminismError or a *PanicError (whose Value is then the panic
-// value's text), or nil for other reasons.
+// BlockedCause rebuilds the error that blocked a run, or that an activity
+// or run failed with, from its stored form: a *NonDeterminismError, a
+// *PanicError (whose Value is then the panic value's text) or a
+// *LimitError, or nil for other reasons.
 func BlockedCause(f *history.Failure) error {
 	if f == nil {
 		return nil
@@ -578,6 +579,11 @@ func BlockedCause(f *history.Failure) error {
 		var pd panicDetails
 		if json.Unmarshal(f.Details, &pd) == nil {
 			return &PanicError{Value: pd.Value, Stack: pd.Stack}
+		}
+	case FailureTypeLimitExceeded:
+		var le LimitError
+		if json.Unmarshal(f.Details, &le) == nil && le.Limit != "" {
+			return &le
 		}
 	}
 	return nil
@@ -602,6 +608,7 @@ func FailureOf(err error) *history.Failure {
 	var pe *ActivityPanicError
 	var nde *NonDeterminismError
 	var wp *PanicError
+	var le *LimitError
 	switch {
 	case errors.As(err, &nde):
 		f.Type = FailureTypeNonDeterminism
@@ -617,6 +624,11 @@ func FailureOf(err error) *history.Failure {
 		f.Type = FailureTypeTimeout
 	case errors.As(err, &pe):
 		f.Type = FailureTypePanic
+	case errors.As(err, &le):
+		f.Type, f.NonRetryable = FailureTypeLimitExceeded, true
+		f.Details, _ = json.Marshal(le) // plain strings and numbers
+	case errors.Is(err, history.ErrCorrupt):
+		f.Type = FailureTypeCorrupt
 	}
 	var fr Failurer
 	if errors.As(err, &fr) && any(fr) != any(err) {

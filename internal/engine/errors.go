@@ -5,7 +5,20 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
+)
+
+// Failure types of the reasons that block a run, and of payload and limit
+// failures; the others are in engine.go. Each error type of this package
+// names its failure type with a FailureType method, which
+// activity.TypeOf (and so FailureOf) prefers over the Go type name.
+const (
+	FailureTypeLimitExceeded      = activity.TypeLimitExceeded
+	FailureTypeInvalidPayload     = activity.TypeInvalidPayload
+	FailureTypeUnsupportedVersion = "UnsupportedVersion"
+	FailureTypeNotRegistered      = "NotRegistered"
+	FailureTypeCorrupt            = "Corrupt"
 )
 
 // Sentinel errors, re-exported by the chorus package.
@@ -33,6 +46,9 @@ func (e *NotRegisteredError) Error() string {
 // Is makes errors.Is(err, ErrNotRegistered) true.
 func (e *NotRegisteredError) Is(target error) bool { return target == ErrNotRegistered }
 
+// FailureType returns the type recorded for the error.
+func (e *NotRegisteredError) FailureType() string { return FailureTypeNotRegistered }
+
 // NonDeterminismError reports that replaying a run's journal against the
 // current code diverged: the code did something other than what the journal
 // recorded at that step.
@@ -55,6 +71,9 @@ func (e *NonDeterminismError) Error() string {
 		e.RunID, e.Workflow, e.Step, e.Recorded, e.Issued)
 }
 
+// FailureType returns the type recorded for the error.
+func (e *NonDeterminismError) FailureType() string { return FailureTypeNonDeterminism }
+
 // PanicError reports a panic in workflow code. The run is blocked, not
 // failed: a fix to the code resumes it.
 type PanicError struct {
@@ -65,6 +84,9 @@ type PanicError struct {
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("chorus: workflow code panicked: %v", e.Value)
 }
+
+// FailureType returns the type recorded for the error.
+func (e *PanicError) FailureType() string { return FailureTypeWorkflowPanic }
 
 // PayloadError reports a payload that the codec could not encode or decode.
 type PayloadError struct {
@@ -77,6 +99,9 @@ func (e *PayloadError) Error() string {
 }
 
 func (e *PayloadError) Unwrap() []error { return []error{ErrPayload, e.Err} }
+
+// FailureType returns the type recorded for the error.
+func (e *PayloadError) FailureType() string { return FailureTypeInvalidPayload }
 
 // BlockedError is returned for a run the engine cannot advance with the code
 // it has. Reason says why; the journal is untouched.
@@ -126,4 +151,21 @@ type VersionError struct {
 func (e *VersionError) Error() string {
 	return fmt.Sprintf("chorus: run %q follows version %d of change %q, but the code supports versions %d to %d only",
 		e.RunID, e.Version, e.ChangeID, e.Min, e.Max)
+}
+
+// FailureType returns the type recorded for the error.
+func (e *VersionError) FailureType() string { return FailureTypeUnsupportedVersion }
+
+// FailureCauseIs reports whether the typed error that f records (see
+// BlockedCause) matches target.
+func FailureCauseIs(f *history.Failure, target error) bool {
+	c := BlockedCause(f)
+	return c != nil && errors.Is(c, target)
+}
+
+// FailureCauseAs finds target in the typed error that f records (see
+// BlockedCause).
+func FailureCauseAs(f *history.Failure, target any) bool {
+	c := BlockedCause(f)
+	return c != nil && errors.As(c, target)
 }

@@ -57,6 +57,9 @@ func (e *LimitError) Error() string {
 // Is makes errors.Is(err, ErrLimitExceeded) true.
 func (e *LimitError) Is(target error) bool { return target == ErrLimitExceeded }
 
+// FailureType returns the type recorded for the error.
+func (e *LimitError) FailureType() string { return FailureTypeLimitExceeded }
+
 // CheckPayload returns a *LimitError if b is over MaxPayloadBytes.
 func (e *Engine) CheckPayload(runID string, b []byte) error {
 	if m := e.limits.MaxPayloadBytes; m > 0 && len(b) > m {
