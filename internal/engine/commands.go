@@ -51,6 +51,9 @@ func (r *Run) command(typ history.EventType, name string, payload []byte) (seq i
 	if err := r.eng.CheckPayload(r.id, payload); err != nil {
 		r.Fail(err)
 	}
+	if err := r.checkHistoryRoom(typ, payload); err != nil {
+		r.Fail(err)
+	}
 	return r.appendEvent(typ, name, payload), true
 }
 

@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/chorusdev/chorus/history"
 )
 
 // Limits bound what one run may hold. They are checked before anything is
@@ -68,24 +70,118 @@ func (e *Engine) CheckPayload(runID string, b []byte) error {
 	return nil
 }
 
-// checkHistory reports whether the round would take the run past its
-// history limits, and warns once when it comes near them.
-func (r *Run) checkHistory() error {
+// answered lists the commands whose outcome is journaled later, as an
+// input: the history limits keep room for it from the moment the command is
+// issued.
+func answered(typ history.EventType) bool {
+	switch typ {
+	case history.EventActivityScheduled, history.EventTimerScheduled, history.EventChildStarted, history.EventSignalSent:
+		return true
+	}
+	return false
+}
+
+// ends lists the commands that end a run's generation; they are never
+// refused, so that a run can always end.
+func ends(typ history.EventType) bool {
+	switch typ {
+	case history.EventRunCompleted, history.EventRunFailed, history.EventRunCanceled, history.EventRunContinuedAsNew:
+		return true
+	}
+	return false
+}
+
+// checkHistoryRoom reports whether issuing a command of type typ with payload
+// would take the run past its history limits. A command counts its own
+// event and, from the start, the eventual outcome of every command still
+// waiting for one (an outcome without payload, for MaxHistoryBytes): an
+// outcome always has room, so work done is never thrown away for lack of
+// it. An outcome's payload can take the run past MaxHistoryBytes (by at most
+// MaxPayloadBytes per outcome); the run is then blocked at its next command.
+func (r *Run) checkHistoryRoom(typ history.EventType, payload []byte) error {
+	if ends(typ) {
+		return nil
+	}
 	lim := r.eng.limits
-	n := r.lastSeq - r.firstSeq + 1
+	owed := int64(len(r.pending))
+	if answered(typ) {
+		owed++
+	}
+	n := r.lastSeq - r.firstSeq + 2 + owed
 	if m := int64(lim.MaxHistoryEvents); m > 0 && n > m {
 		return &LimitError{Limit: "MaxHistoryEvents", RunID: r.id, Value: n, Max: m}
 	}
-	if m := lim.MaxHistoryBytes; m > 0 && r.histBytes > m {
-		return &LimitError{Limit: "MaxHistoryBytes", RunID: r.id, Value: r.histBytes, Max: m}
+	b := r.histBytes + int64(len(payload)) + eventOverhead + owed*eventOverhead
+	if m := lim.MaxHistoryBytes; m > 0 && b > m {
+		return &LimitError{Limit: "MaxHistoryBytes", RunID: r.id, Value: b, Max: m}
 	}
+	return nil
+}
+
+// checkSignalRoom reports whether a signal with payload would take the run
+// past its history limits, counting the outcomes owed as checkHistoryRoom
+// does. Such a signal is refused; the run goes on.
+func (r *Run) checkSignalRoom(payload []byte) error {
+	return r.checkHistoryRoom(history.EventSignalReceived, payload)
+}
+
+// warnHistory warns once when the run comes near its history limits.
+func (r *Run) warnHistory() {
+	lim := r.eng.limits
+	n := r.lastSeq - r.firstSeq + 1
 	near := func(v, m int64) bool { return m > 0 && v*5 >= m*4 }
 	if !r.warned && (near(n, int64(lim.MaxHistoryEvents)) || near(r.histBytes, lim.MaxHistoryBytes)) {
 		r.warned = true
 		r.eng.log.Warn("chorus: run's history is near its limit; let it continue as new (workflow.ContinueAsNew)",
 			"run", r.id, "events", n, "max_events", lim.MaxHistoryEvents, "bytes", r.histBytes, "max_bytes", lim.MaxHistoryBytes)
 	}
-	return nil
+}
+
+// roundMark is how far a round had got when its latest input was recorded,
+// before the code ran on it.
+type roundMark struct {
+	events, addTasks, doneTasks, cancel int
+	status                              *history.StatusUpdate
+	outcome                             *Outcome
+}
+
+func (r *Run) markRound() {
+	rd := &r.round
+	rd.mark = &roundMark{events: len(rd.events), addTasks: len(rd.addTasks), doneTasks: len(rd.doneTasks),
+		cancel: len(rd.cancel), status: rd.status, outcome: rd.outcome}
+}
+
+// blockAfterInput blocks a run whose code, running on the round's latest
+// input, would cross a history limit: the round is kept up to that input,
+// so the outcome it records is not lost (the work it reports would be done
+// again otherwise), and what the code did after it is thrown away, to be
+// redone once the limit is raised. It reports false, changing nothing, when
+// the round has no such input; becomeBlocked then throws the round away.
+func (r *Run) blockAfterInput() bool {
+	var le *LimitError
+	m := r.round.mark
+	if m == nil || !errors.As(r.fatal, &le) {
+		return false
+	}
+	e := r.eng
+	reason := r.fatal
+	rd := r.round
+	e.log.Error("chorus: run blocked", "run", r.id, "err", reason)
+	dropped := int64(len(rd.events) - m.events)
+	rd.events, rd.addTasks, rd.doneTasks, rd.cancel = rd.events[:m.events], rd.addTasks[:m.addTasks], rd.doneTasks[:m.doneTasks], rd.cancel[:m.cancel]
+	rd.status, rd.outcome, rd.mark = m.status, m.outcome, nil
+	lastSeq := r.lastSeq - dropped
+	parent, parentStep, firstSeq := r.parent, r.parentStep, r.firstSeq
+	r.kill()
+	r.reset()
+	r.blocked, r.lastSeq, r.parent, r.parentStep, r.firstSeq = reason, lastSeq, parent, parentStep, firstSeq
+	rd.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(reason))}
+	if m.status != nil {
+		rd.status.FirstSeq = m.status.FirstSeq
+	}
+	rd.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason}
+	r.round = rd
+	return true
 }
 
 func (r *Run) pendingSignals() int {

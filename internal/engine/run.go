@@ -126,6 +126,7 @@ type round struct {
 	late          []lateAnswer // answers decided before the commit, sent after it
 	continued     bool
 	continueInput []byte
+	mark          *roundMark // see blockAfterInput
 }
 
 type lateAnswer struct {
@@ -284,6 +285,7 @@ func (r *Run) appendInput(ev history.Event) {
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
 	r.applyInput(ev)
+	r.markRound()
 	if r.fatal == nil && !r.ended {
 		r.runUntilBlocked()
 	}
@@ -385,14 +387,15 @@ func (r *Run) handle(inputs []input) {
 	r.round = round{}
 	r.liveNow = e.clock.Now()
 	for _, in := range inputs {
+		r.round.mark = nil
 		r.handleOne(in)
 		if r.fatal == nil && r.round.continued {
 			r.restartGeneration()
 		}
 		if r.fatal == nil && len(r.round.events) > 0 && !r.ended {
-			r.fatal = r.checkHistory()
+			r.warnHistory()
 		}
-		if r.fatal != nil {
+		if r.fatal != nil && !r.blockAfterInput() {
 			// The inputs left still apply, to the now blocked run.
 			r.becomeBlocked()
 		}
@@ -503,7 +506,7 @@ func (r *Run) restartGeneration() {
 			return
 		}
 		in := r.round.continueInput
-		r.round.continued, r.round.continueInput = false, nil
+		r.round.continued, r.round.continueInput, r.round.mark = false, nil, nil
 		for _, f := range r.pending {
 			if f.kind == futActivity || f.kind == futTimer {
 				r.round.cancel = append(r.round.cancel, f)
@@ -573,6 +576,10 @@ func (r *Run) apply(in input) {
 		}
 		if in.key != "" && r.signalKeys[in.key] {
 			r.round.late = append(r.round.late, lateAnswer{in, nil}) // delivered before a crash
+			return
+		}
+		if err := r.checkSignalRoom(in.payload); err != nil {
+			r.round.late = append(r.round.late, lateAnswer{in, err})
 			return
 		}
 		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload})
