@@ -42,6 +42,9 @@ var (
 	ErrLocked = history.ErrLocked
 	// ErrLimitExceeded: a run reached one of its [Limits]; see [LimitError].
 	ErrLimitExceeded = engine.ErrLimitExceeded
+	// ErrInvalidRunID: a run ID (given to Start, SignalWithStart or a
+	// child) breaks the rules of run IDs; see [RunIDError].
+	ErrInvalidRunID = engine.ErrInvalidRunID
 )
 
 // Error types with fields for the caller.
@@ -66,6 +69,8 @@ type (
 	// VersionError reports a run that follows a version of a change the
 	// code no longer supports; the run is blocked.
 	VersionError = engine.VersionError
+	// RunIDError reports a run ID that breaks the rules.
+	RunIDError = engine.RunIDError
 )
 
 // WorkflowError is the error [Run.Result] returns for a run that failed or

@@ -52,4 +52,8 @@ const (
 	// FailureTypeCorrupt: the run's journal is damaged ([ErrCorrupt]); the
 	// run is blocked.
 	FailureTypeCorrupt = "Corrupt"
+	// FailureTypeInvalidRunID: workflow code gave a child run an ID that
+	// breaks the rules of run IDs ([*RunIDError]); the child's future
+	// fails at once, not retried, and no child run is created.
+	FailureTypeInvalidRunID = "InvalidRunID"
 )

@@ -4,17 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
 	"github.com/chorusdev/chorus/workflow"
 )
 
-// MaxRunIDLength is the longest run ID accepted, in bytes.
-const MaxRunIDLength = 255
+// MaxRunIDLength is the longest run ID accepted, in bytes (255).
+const MaxRunIDLength = engine.MaxRunIDLength
 
 // IfExists says what [Start] does when a run with the requested ID exists.
 type IfExists uint8
@@ -32,23 +31,17 @@ type StartOptions struct {
 	// ID identifies the run. Starting a second run with the same ID never
 	// creates a duplicate. At most [MaxRunIDLength] bytes of UTF-8. Defaults
 	// to a random UUID.
+	// An ID that breaks these rules (or holds a NUL byte) gets a
+	// [*RunIDError].
 	ID string
 	// IfExists says what happens when a run with ID exists already.
 	// Defaults to [FailIfExists].
 	IfExists IfExists
 }
 
-func validateRunID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("chorus: run ID is empty")
-	case len(id) > MaxRunIDLength:
-		return fmt.Errorf("chorus: run ID is %d bytes long; the limit is %d", len(id), MaxRunIDLength)
-	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
-		return fmt.Errorf("chorus: run ID %q is not valid UTF-8 text", id)
-	}
-	return nil
-}
+// validateRunID returns a [*RunIDError] (wrapping [ErrInvalidRunID]) if id
+// breaks the rules of run IDs; its text quotes a bounded prefix of id.
+func validateRunID(id string) error { return engine.ValidateRunID(id) }
 
 // Run is a handle to a run whose workflow returns Out.
 type Run[Out any] struct {

@@ -1,11 +1,15 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
@@ -195,20 +199,48 @@ type childPayload struct {
 	Detach     bool   `json:"detach,omitempty"`
 }
 
+// defaultChildID is the ID of a child run started without one: the
+// parent's ID, "/" and the step. When that would be too long, the parent's
+// ID is cut short and followed by "~" and a hash of all of it, so the ID
+// always fits MaxRunIDLength and stays unique.
+func defaultChildID(parent string, step int64) string {
+	suffix := "/" + strconv.FormatInt(step, 10)
+	if len(parent)+len(suffix) <= MaxRunIDLength {
+		return parent + suffix
+	}
+	sum := sha256.Sum256([]byte(parent))
+	tag := "~" + hex.EncodeToString(sum[:8])
+	keep := MaxRunIDLength - len(tag) - len(suffix)
+	for keep > 0 && !utf8.RuneStart(parent[keep]) {
+		keep--
+	}
+	return parent[:keep] + tag + suffix
+}
+
 // StartChild issues a ChildStarted command for a child run of workflow
-// name with ID id ("" for the default: parent ID, "/", step).
+// name with ID id ("" for the default, see defaultChildID). An ID that
+// breaks the rules of run IDs fails the future at once with a
+// *RunIDError, non-retryable, and issues no command.
 func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool) *Future {
 	f := &Future{kind: futChild, name: name, scope: s, detach: detach}
 	if s.Canceled() {
 		f.settle(nil, canceledFailure())
 		return f
 	}
+	if id != "" {
+		if err := ValidateRunID(id); err != nil {
+			// Refused before any command, the same way on replay.
+			err.(*RunIDError).Child = true
+			f.settle(nil, FailureOf(err))
+			return f
+		}
+	}
 	seq := r.lastSeq + 1
 	if len(r.replay) > 0 {
 		seq = r.replay[0].Seq
 	}
 	if id == "" {
-		id = fmt.Sprintf("%s/%d", r.id, seq)
+		id = defaultChildID(r.id, seq)
 	}
 	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach}
 	payload, _ := json.Marshal(cp)

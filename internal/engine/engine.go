@@ -585,6 +585,11 @@ func BlockedCause(f *history.Failure) error {
 		if json.Unmarshal(f.Details, &le) == nil && le.Limit != "" {
 			return &le
 		}
+	case FailureTypeInvalidRunID:
+		var ie RunIDError
+		if json.Unmarshal(f.Details, &ie) == nil && ie.Reason != "" {
+			return &ie
+		}
 	}
 	return nil
 }
@@ -609,6 +614,7 @@ func FailureOf(err error) *history.Failure {
 	var nde *NonDeterminismError
 	var wp *PanicError
 	var le *LimitError
+	var ie *RunIDError
 	switch {
 	case errors.As(err, &nde):
 		f.Type = FailureTypeNonDeterminism
@@ -627,6 +633,9 @@ func FailureOf(err error) *history.Failure {
 	case errors.As(err, &le):
 		f.Type, f.NonRetryable = FailureTypeLimitExceeded, true
 		f.Details, _ = json.Marshal(le) // plain strings and numbers
+	case errors.As(err, &ie):
+		f.Type, f.NonRetryable = FailureTypeInvalidRunID, true
+		f.Details, _ = json.Marshal(ie) // a cut ID and plain fields
 	case errors.Is(err, history.ErrCorrupt):
 		f.Type = FailureTypeCorrupt
 	}

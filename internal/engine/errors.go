@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
@@ -19,6 +20,7 @@ const (
 	FailureTypeUnsupportedVersion = "UnsupportedVersion"
 	FailureTypeNotRegistered      = "NotRegistered"
 	FailureTypeCorrupt            = "Corrupt"
+	FailureTypeInvalidRunID       = "InvalidRunID"
 )
 
 // Sentinel errors, re-exported by the chorus package.
@@ -168,4 +170,85 @@ func FailureCauseIs(f *history.Failure, target error) bool {
 func FailureCauseAs(f *history.Failure, target any) bool {
 	c := BlockedCause(f)
 	return c != nil && errors.As(c, target)
+}
+
+// MaxRunIDLength is the longest run ID accepted, in bytes.
+const MaxRunIDLength = 255
+
+// ErrInvalidRunID is wrapped by every *RunIDError.
+var ErrInvalidRunID = errors.New("chorus: invalid run ID")
+
+// RunIDError reports a run ID that breaks the rules: empty, longer than
+// MaxRunIDLength bytes, not valid UTF-8, or holding a NUL byte.
+type RunIDError struct {
+	// ID is the ID, cut to its first quotedIDBytes bytes when longer.
+	ID string
+	// Length is the ID's length in bytes.
+	Length int
+	// Reason says which rule the ID breaks.
+	Reason string
+	// Child is set for the ID of a child run.
+	Child bool
+}
+
+func (e *RunIDError) Error() string {
+	what := "run ID"
+	if e.Child {
+		what = "child run ID"
+	}
+	if e.Length == 0 {
+		return fmt.Sprintf("chorus: %s %s", what, e.Reason)
+	}
+	return fmt.Sprintf("chorus: %s %s %s", what, quoteCut(e.ID, e.Length), e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidRunID) true.
+func (e *RunIDError) Is(target error) bool { return target == ErrInvalidRunID }
+
+// FailureType returns the type recorded for the error.
+func (e *RunIDError) FailureType() string { return FailureTypeInvalidRunID }
+
+// quotedIDBytes is how much of a run ID an error text quotes at most.
+const quotedIDBytes = 64
+
+// cutID returns the first quotedIDBytes bytes of id at most, not splitting
+// a character.
+func cutID(id string) string {
+	if len(id) <= quotedIDBytes {
+		return id
+	}
+	n := quotedIDBytes
+	for n > quotedIDBytes-utf8.UTFMax && n > 0 && !utf8.RuneStart(id[n]) {
+		n--
+	}
+	return id[:n]
+}
+
+func quoteCut(cut string, length int) string {
+	if length > len(cut) {
+		return fmt.Sprintf("%q... (%d bytes)", cut, length)
+	}
+	return fmt.Sprintf("%q", cut)
+}
+
+// QuoteID quotes a run ID for an error text: all of it, or its first
+// bytes and its length when it is long.
+func QuoteID(id string) string { return quoteCut(cutID(id), len(id)) }
+
+// ValidateRunID returns a *RunIDError if id breaks the rules of run IDs.
+func ValidateRunID(id string) error {
+	var reason string
+	switch {
+	case id == "":
+		reason = "is empty"
+	case len(id) > MaxRunIDLength:
+		reason = fmt.Sprintf("is %d bytes long; the limit is %d", len(id), MaxRunIDLength)
+	case !utf8.ValidString(id):
+		reason = "is not valid UTF-8 text"
+	case strings.ContainsRune(id, 0):
+		reason = "holds a NUL byte"
+	default:
+		return nil
+	}
+	return &RunIDError{ID: cutID(id), Length: len(id), Reason: reason}
 }
