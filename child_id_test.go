@@ -118,3 +118,30 @@ func TestRunIDErrorsQuoteABoundedPrefix(t *testing.T) {
 		require.Less(t, len(err.Error()), maxQuotedError, err.Error())
 	}
 }
+
+// Every call that names a run answers a bad ID with ErrRunNotFound (no run
+// can have it) and an error text that quotes a bounded prefix of it.
+func TestCallsWithBadRunIDQuoteABoundedPrefix(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wf := workflow.New("wf", func(ctx workflow.Context, n int) (int, error) { return n, nil })
+	q := workflow.NewQuery[int, int]("q")
+	sig := workflow.NewSignal[int]("s")
+	eng, _ := setup(t, nil, wf)
+	id := strings.Repeat("z", 1<<20)
+	calls := map[string]func() error{
+		"Describe":  func() error { _, err := eng.Describe(ctx, id); return err },
+		"History":   func() error { _, err := chorus.History(ctx, eng, id); return err },
+		"Lookup":    func() error { _, err := chorus.Lookup(ctx, eng, wf, id); return err },
+		"Signal":    func() error { return chorus.Signal(ctx, eng, id, sig, 1) },
+		"Query":     func() error { _, err := chorus.Query(ctx, eng, id, q, 1); return err },
+		"Cancel":    func() error { return eng.Cancel(ctx, id) },
+		"Terminate": func() error { return eng.Terminate(ctx, id, "no") },
+	}
+	for name, call := range calls {
+		err := call()
+		require.ErrorIs(t, err, chorus.ErrRunNotFound, name)
+		require.ErrorIs(t, err, chorus.ErrInvalidRunID, name)
+		require.Less(t, len(err.Error()), maxQuotedError, "%s: %.500s", name, err.Error())
+	}
+}

@@ -99,6 +99,9 @@ func (e *Engine) Register(defs ...Definition) error {
 // what to do; returning the cancellation error ends the run as canceled.
 // Canceling twice is harmless; canceling an ended run is [ErrRunEnded].
 func (e *Engine) Cancel(ctx context.Context, runID string) error {
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
 	return e.core.Cancel(ctx, runID)
 }
 

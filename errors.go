@@ -143,6 +143,16 @@ func (e *Engine) runError(info history.RunInfo) error {
 	return nil
 }
 
+// checkRunID refuses, before anything is read, an ID that no run can have:
+// the error wraps [ErrRunNotFound] and the [*RunIDError], whose text quotes
+// a bounded prefix of the ID.
+func checkRunID(id string) error {
+	if err := engine.ValidateRunID(id); err != nil {
+		return fmt.Errorf("%w: %w", ErrRunNotFound, err)
+	}
+	return nil
+}
+
 func blockedError(runID string, cause error) *BlockedError {
 	return &BlockedError{RunID: runID, Reason: cause.Error(), Cause: cause}
 }

@@ -48,6 +48,9 @@ func (e *Engine) runInfo(h history.RunInfo) RunInfo {
 
 // Describe returns a run's current state, or [ErrRunNotFound].
 func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
+	if err := checkRunID(runID); err != nil {
+		return RunInfo{}, err
+	}
 	h, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return RunInfo{}, e.closedErr(err)

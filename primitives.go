@@ -20,6 +20,9 @@ var ErrQueryMisuse = engine.ErrQueryMisuse
 // order, exactly once, even if it is not waiting for it yet. Signaling an
 // unknown run is [ErrRunNotFound]; an ended run, [ErrRunEnded].
 func Signal[T any](ctx context.Context, e *Engine, runID string, sig *workflow.Signal[T], v T) error {
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
 	b, err := e.codec.Marshal(v)
 	if err != nil {
 		return &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
@@ -63,6 +66,9 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 // [ErrUnknownQuery].
 func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflow.Query[In, Out], arg In) (Out, error) {
 	var out Out
+	if err := checkRunID(runID); err != nil {
+		return out, err
+	}
 	b, err := e.codec.Marshal(arg)
 	if err != nil {
 		return out, &PayloadError{What: fmt.Sprintf("encode argument of query %q", q.Name()), Err: err}
@@ -85,6 +91,9 @@ func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflo
 // their context canceled) and its parent, if any, sees the child fail. It
 // works on blocked runs. Terminating an ended run is [ErrRunEnded].
 func (e *Engine) Terminate(ctx context.Context, runID, reason string) error {
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
 	return e.core.Terminate(ctx, runID, reason)
 }
 

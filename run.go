@@ -89,6 +89,9 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 // unknown ID, and with an error naming both workflows if the run belongs to
 // another one.
 func Lookup[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], id string) (*Run[Out], error) {
+	if err := checkRunID(id); err != nil {
+		return nil, err
+	}
 	info, err := e.store.Run(ctx, id)
 	if err != nil {
 		return nil, e.closedErr(err)

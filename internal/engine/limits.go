@@ -45,7 +45,7 @@ type LimitError struct {
 func (e *LimitError) Error() string {
 	s := fmt.Sprintf("chorus: %s exceeded: %d, the limit is %d", e.Limit, e.Value, e.Max)
 	if e.RunID != "" {
-		s = fmt.Sprintf("chorus: run %q: %s exceeded: %d, the limit is %d", e.RunID, e.Limit, e.Value, e.Max)
+		s = fmt.Sprintf("chorus: run %s: %s exceeded: %d, the limit is %d", QuoteID(e.RunID), e.Limit, e.Value, e.Max)
 	}
 	switch e.Limit {
 	case "MaxHistoryEvents", "MaxHistoryBytes":
