@@ -41,7 +41,7 @@ type StartOptions struct {
 
 // validateRunID returns a [*RunIDError] (wrapping [ErrInvalidRunID]) if id
 // breaks the rules of run IDs; its text quotes a bounded prefix of id.
-func validateRunID(id string) error { return engine.ValidateRunID(id) }
+func validateRunID(id string) error { return publicErr(engine.ValidateRunID(id)) }
 
 // Run is a handle to a run whose workflow returns Out.
 type Run[Out any] struct {
@@ -79,7 +79,7 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 		return Lookup(ctx, e, wf, o.ID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, publicErr(err)
 	}
 	return &Run[Out]{e: e, id: o.ID, workflow: wf.Name()}, nil
 }

@@ -276,7 +276,7 @@ func (e *Env) CheckReplay() error {
 			continue // it says why itself; see reportUnfinished
 		}
 		if err := e.core.ReplayRun(ctx, r.ID); err != nil {
-			errs = append(errs, err)
+			errs = append(errs, hook.PublicErr(err))
 		}
 	}
 	return errors.Join(errs...)

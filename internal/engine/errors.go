@@ -252,3 +252,38 @@ func ValidateRunID(id string) error {
 	}
 	return &RunIDError{ID: cutID(id), Length: len(id), Reason: reason}
 }
+
+// publicAs is installed by the chorus package: it lets errors.As find the
+// public types that mirror this package's error types.
+var publicAs func(err error, target any) bool
+
+// SetPublicAs installs f as the As method of every error type of this
+// package: errors.As(err, target) then also matches when f says so. It is
+// called once, from an init function.
+func SetPublicAs(f func(err error, target any) bool) { publicAs = f }
+
+func asPublic(err error, target any) bool { return publicAs != nil && publicAs(err, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *NonDeterminismError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *NotRegisteredError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *BlockedError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *PanicError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *PayloadError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *LimitError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *VersionError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *RunIDError) As(target any) bool { return asPublic(e, target) }
