@@ -10,7 +10,11 @@ import (
 // Limits bound what one run may hold. They are checked before anything is
 // written, so a run that reaches one is left readable and replayable: the
 // step that would cross it is refused (a call gets a *LimitError) or the run
-// is blocked with one, and raising the limit and reopening resumes it.
+// is blocked with one, and raising the limit and reopening resumes it. The
+// history limits keep room for the outcome of every command issued (see
+// checkHistoryRoom), and a block keeps the outcome the round recorded (see
+// blockAfterInput), so no work is done twice. The chorus package documents
+// the rules for users.
 type Limits struct {
 	// MaxPayloadBytes caps one encoded payload: a workflow input or result,
 	// an activity input or result, a signal, a query argument.
