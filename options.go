@@ -59,7 +59,8 @@ const (
 // work is ever done twice for lack of it. MaxHistoryBytes counts an outcome
 // without its payload until it arrives; an outcome may then take the run
 // past the limit (by at most MaxPayloadBytes), and the run is blocked at
-// its next command. The events that end a run are never refused.
+// its next command. The events that end a run, and a cancellation request,
+// are never refused.
 type Limits struct {
 	// MaxPayloadBytes caps one encoded payload: a workflow input or result,
 	// an activity input or result, a signal, a query argument. Defaults to

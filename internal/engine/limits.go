@@ -74,10 +74,10 @@ func (e *Engine) CheckPayload(runID string, b []byte) error {
 	return nil
 }
 
-// answered lists the commands whose outcome is journaled later, as an
+// hasOutcome lists the commands whose outcome is journaled later, as an
 // input: the history limits keep room for it from the moment the command is
 // issued.
-func answered(typ history.EventType) bool {
+func hasOutcome(typ history.EventType) bool {
 	switch typ {
 	case history.EventActivityScheduled, history.EventTimerScheduled, history.EventChildStarted, history.EventSignalSent:
 		return true
@@ -85,9 +85,9 @@ func answered(typ history.EventType) bool {
 	return false
 }
 
-// ends lists the commands that end a run's generation; they are never
-// refused, so that a run can always end.
-func ends(typ history.EventType) bool {
+// endsGeneration lists the commands that end a run's generation; they are
+// never refused, so that a run can always end.
+func endsGeneration(typ history.EventType) bool {
 	switch typ {
 	case history.EventRunCompleted, history.EventRunFailed, history.EventRunCanceled, history.EventRunContinuedAsNew:
 		return true
@@ -103,12 +103,12 @@ func ends(typ history.EventType) bool {
 // it. An outcome's payload can take the run past MaxHistoryBytes (by at most
 // MaxPayloadBytes per outcome); the run is then blocked at its next command.
 func (r *Run) checkHistoryRoom(typ history.EventType, payload []byte) error {
-	if ends(typ) {
+	if endsGeneration(typ) {
 		return nil
 	}
 	lim := r.eng.limits
 	owed := int64(len(r.pending))
-	if answered(typ) {
+	if hasOutcome(typ) {
 		owed++
 	}
 	n := r.lastSeq - r.firstSeq + 2 + owed
