@@ -85,7 +85,7 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 	merged := activity.Merge(r.eng.defaultActivity, opts)
 	optBytes, err := json.Marshal(merged)
 	if err != nil {
-		r.Fail(fmt.Errorf("chorus: encode options of activity %q: %w", name, err))
+		r.Fail(&PayloadError{What: fmt.Sprintf("encode options of activity %q", name), Err: err})
 	}
 	seq, live := r.command(history.EventActivityScheduled, name, input)
 	f.step = seq
