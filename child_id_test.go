@@ -145,3 +145,26 @@ func TestCallsWithBadRunIDQuoteABoundedPrefix(t *testing.T) {
 		require.Less(t, len(err.Error()), maxQuotedError, "%s: %.500s", name, err.Error())
 	}
 }
+
+// A signal that workflow code sends to an ID no run can have fails as
+// RunNotFound, with a text that quotes a bounded prefix of the ID.
+func TestSignalExternalToBadIDQuotesABoundedPrefix(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	sig := workflow.NewSignal[int]("s")
+	type result struct {
+		NotFound bool
+		ErrLen   int
+	}
+	sender := workflow.New("sender", func(ctx workflow.Context, _ int) (result, error) {
+		_, err := workflow.SignalExternal(ctx, strings.Repeat("t", 1<<20), sig, 1).Get(ctx)
+		return result{NotFound: errors.Is(err, chorus.ErrRunNotFound), ErrLen: len(err.Error())}, nil
+	})
+	eng, _ := setup(t, nil, sender)
+	run, err := chorus.Start(ctx, eng, sender, 0, nil)
+	require.NoError(t, err)
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.True(t, got.NotFound)
+	require.Less(t, got.ErrLen, maxQuotedError)
+}

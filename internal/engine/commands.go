@@ -271,11 +271,20 @@ type signalPayload struct {
 
 // SignalExternal issues a SignalSent command: the signal is delivered to
 // run target after the commit, and the future settles when it was (or
-// could not be) delivered.
+// could not be) delivered. A target ID that breaks the rules of run IDs
+// settles the future at once as RunNotFound, without a command.
 func (r *Run) SignalExternal(s *Scope, target, name string, value []byte) *Future {
 	f := &Future{kind: futSignal, name: name, scope: s}
 	if s.Canceled() {
 		f.settle(nil, canceledFailure())
+		return f
+	}
+	if err := ValidateRunID(target); err != nil {
+		// No run can have that ID: refused before any command, the same
+		// way on replay, with a text that quotes a bounded prefix of it.
+		fl := FailureOf(fmt.Errorf("chorus: signal %q to run %s: %w: %w", name, QuoteID(target), history.ErrRunNotFound, err))
+		fl.Type = FailureTypeRunNotFound
+		f.settle(nil, fl)
 		return f
 	}
 	seq := r.lastSeq + 1
