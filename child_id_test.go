@@ -1,6 +1,7 @@
 package chorus_test
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/replay"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -167,4 +169,54 @@ func TestSignalExternalToBadIDQuotesABoundedPrefix(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got.NotFound)
 	require.Less(t, got.ErrLen, maxQuotedError)
+}
+
+// A run recorded before child IDs were checked, which started a child with
+// an ID that breaks today's rules, still replays: the recorded child is
+// kept, not refused.
+func TestRecordedChildWithOldIDStillReplays(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	child := workflow.New("child", func(ctx workflow.Context, n int) (int, error) { return n, nil })
+	sig := workflow.NewSignal[int]("s")
+	parentWith := func(id string) *workflow.Definition[int, int] {
+		return workflow.New("parent", func(ctx workflow.Context, n int) (int, error) {
+			if _, err := workflow.SignalExternal(ctx, id, sig, 1).Get(ctx); err != nil {
+				return 0, err
+			}
+			return workflow.ExecuteChildWorkflow(ctx, child, n, &workflow.ChildOptions{ID: id}).Get(ctx)
+		})
+	}
+	target := workflow.New("target", func(ctx workflow.Context, n int) (int, error) {
+		v, _ := workflow.GetSignalChannel(ctx, sig).Receive(ctx)
+		return v, nil
+	})
+	eng, _ := setup(t, nil, parentWith("short"), child, target)
+	_, err := chorus.Start(ctx, eng, target, 0, &chorus.StartOptions{ID: "short"})
+	require.NoError(t, err)
+	run, err := chorus.Start(ctx, eng, parentWith("short"), 1, &chorus.StartOptions{ID: "p"})
+	require.NoError(t, err)
+	_, err = run.Result(ctx)
+	require.Error(t, err, "the child's ID is the signal target's: in use")
+	x, err := chorus.History(ctx, eng, "p")
+	require.NoError(t, err)
+
+	// Rewrite the journal as an older engine would have written it for an
+	// ID of 300 bytes.
+	long := strings.Repeat("l", 300)
+	for i, ev := range x.Events {
+		var p map[string]any
+		if json.Unmarshal(ev.Payload, &p) != nil {
+			continue
+		}
+		for _, k := range []string{"id", "target"} {
+			if p[k] == "short" {
+				p[k] = long
+				b, err := json.Marshal(p)
+				require.NoError(t, err)
+				x.Events[i].Payload = b
+			}
+		}
+	}
+	require.NoError(t, replay.Run(ctx, x, parentWith(long), child))
 }

@@ -199,6 +199,26 @@ type childPayload struct {
 	Detach     bool   `json:"detach,omitempty"`
 }
 
+// recordedChild reports whether the journal's next event, in replay, is
+// the start of a child of workflow name with ID id: a run recorded before
+// child IDs were checked keeps the child it started.
+func (r *Run) recordedChild(name, id string) bool {
+	if len(r.replay) == 0 || r.replay[0].Type != history.EventChildStarted || r.replay[0].Name != name {
+		return false
+	}
+	var rec childPayload
+	return json.Unmarshal(r.replay[0].Payload, &rec) == nil && rec.ID == id
+}
+
+// recordedSignal is recordedChild for a signal named name sent to target.
+func (r *Run) recordedSignal(name, target string) bool {
+	if len(r.replay) == 0 || r.replay[0].Type != history.EventSignalSent || r.replay[0].Name != name {
+		return false
+	}
+	var rec signalPayload
+	return json.Unmarshal(r.replay[0].Payload, &rec) == nil && rec.Target == target
+}
+
 // defaultChildID is the ID of a child run started without one: the
 // parent's ID, "/" and the step. When that would be too long, the parent's
 // ID is cut short and followed by "~" and a hash of all of it, so the ID
@@ -227,7 +247,7 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool) *
 		f.settle(nil, canceledFailure())
 		return f
 	}
-	if id != "" {
+	if id != "" && !r.recordedChild(name, id) {
 		if err := ValidateRunID(id); err != nil {
 			// Refused before any command, the same way on replay.
 			err.(*RunIDError).Child = true
@@ -279,7 +299,7 @@ func (r *Run) SignalExternal(s *Scope, target, name string, value []byte) *Futur
 		f.settle(nil, canceledFailure())
 		return f
 	}
-	if err := ValidateRunID(target); err != nil {
+	if err := ValidateRunID(target); err != nil && !r.recordedSignal(name, target) {
 		// No run can have that ID: refused before any command, the same
 		// way on replay, with a text that quotes a bounded prefix of it.
 		fl := FailureOf(fmt.Errorf("chorus: signal %q to run %s: %w: %w", name, QuoteID(target), history.ErrRunNotFound, err))
