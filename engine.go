@@ -60,7 +60,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger,
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
-		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: *o.Limits,
+		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
 	})
 	if err != nil {
 		return nil, err
@@ -99,7 +99,10 @@ func (e *Engine) Register(defs ...Definition) error {
 // what to do; returning the cancellation error ends the run as canceled.
 // Canceling twice is harmless; canceling an ended run is [ErrRunEnded].
 func (e *Engine) Cancel(ctx context.Context, runID string) error {
-	return e.core.Cancel(ctx, runID)
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
+	return publicErr(e.core.Cancel(ctx, runID))
 }
 
 // Close stops the engine. Running activity attempts may finish until ctx is

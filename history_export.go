@@ -18,6 +18,9 @@ import (
 // [history.MaxExportEvents] is refused with an error wrapping
 // [history.ErrExportTooLarge].
 func History(ctx context.Context, e *Engine, runID string) (*history.Export, error) {
+	if err := checkRunID(runID); err != nil {
+		return nil, err
+	}
 	info, err := e.store.Run(ctx, runID)
 	if err != nil {
 		return nil, e.closedErr(err)

@@ -7,4 +7,5 @@ import (
 
 func init() {
 	hook.Core = func(e any) *engine.Engine { return e.(*Engine).core }
+	hook.PublicErr = publicErr
 }

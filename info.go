@@ -105,6 +105,9 @@ func (e *Engine) unregistered(h history.RunInfo) []Unregistered {
 
 // Describe returns a run's current state, or [ErrRunNotFound].
 func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
+	if err := checkRunID(runID); err != nil {
+		return RunInfo{}, err
+	}
 	if err := e.core.WaitResume(ctx, runID); err != nil {
 		return RunInfo{}, err
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
-	"github.com/chorusdev/chorus/internal/engine"
 )
 
 // Defaults of [Options].
@@ -35,9 +34,49 @@ const (
 	DefaultMaxPendingSignals = 10_000
 )
 
-// Limits bound what one run may hold; see [Options.Limits]. A negative
-// field disables that limit.
-type Limits = engine.Limits
+// Limits bound what one run may hold; see [Options.Limits]. A zero field
+// takes its default; a negative one disables that limit.
+//
+// The limits are checked before anything is written, so a run that reaches
+// one stays readable and replayable:
+//
+//   - A call from outside that would cross one (Start, Signal, Query,
+//     SignalWithStart) gets a [*LimitError] and changes nothing.
+//   - A signal for which the run's history has no room left is refused the
+//     same way; the run goes on.
+//   - An activity whose result is over MaxPayloadBytes fails at once, not
+//     retried, with failure type [FailureTypeLimitExceeded]: workflow code
+//     gets an error that matches [ErrLimitExceeded] and [*LimitError].
+//   - Workflow code that would cross one (a payload too big, a command for
+//     which the history has no room) blocks the run with a [*LimitError]:
+//     Result and Describe report a [*BlockedError] whose Cause is the
+//     [*LimitError], nothing of the blocked step is written, and raising
+//     the limit and reopening resumes the run where it stopped.
+//
+// MaxHistoryEvents counts, from the moment a command is issued, the event
+// that will record its outcome (an activity's result, a timer firing, a
+// child's end, a signal's delivery): an outcome always has room, so no
+// work is ever done twice for lack of it. MaxHistoryBytes counts an outcome
+// without its payload until it arrives; an outcome may then take the run
+// past the limit (by at most MaxPayloadBytes), and the run is blocked at
+// its next command. The events that end a run, and a cancellation request,
+// are never refused.
+type Limits struct {
+	// MaxPayloadBytes caps one encoded payload: a workflow input or result,
+	// an activity input or result, a signal, a query argument. Defaults to
+	// [DefaultMaxPayloadBytes].
+	MaxPayloadBytes int
+	// MaxHistoryEvents caps the events of a run's current generation
+	// (workflow.ContinueAsNew starts a new one). Defaults to
+	// [DefaultMaxHistoryEvents].
+	MaxHistoryEvents int
+	// MaxHistoryBytes caps the payload bytes of a run's current generation,
+	// plus 48 bytes per event. Defaults to [DefaultMaxHistoryBytes].
+	MaxHistoryBytes int64
+	// MaxPendingSignals caps the signals a run has received and not yet
+	// consumed. Defaults to [DefaultMaxPendingSignals].
+	MaxPendingSignals int
+}
 
 // Options configures an [Engine]. A nil *Options means every default.
 type Options struct {
@@ -75,12 +114,13 @@ type Options struct {
 	// or the calling workflow says otherwise. Defaults to no timeout and
 	// unlimited retries with the [activity.RetryPolicy] defaults.
 	DefaultActivityOptions *activity.Options
-	// Limits bound what one run may hold. They are checked before anything
-	// is written: a call that would cross one gets a [*LimitError]; a run
-	// whose code would cross one is blocked with it, left readable and
-	// replayable, and resumes once the limit is raised. The engine warns in
-	// its log when a run's history passes 80% of a limit. Zero fields
-	// default to [DefaultMaxPayloadBytes], [DefaultMaxHistoryEvents],
+	// Limits bound what one run may hold; see [Limits] for what happens
+	// when one is reached. They are checked before anything is written: a
+	// call that would cross one gets a [*LimitError]; a run whose code
+	// would cross one is blocked with it, left readable and replayable, and
+	// resumes once the limit is raised. The engine warns in its log when a
+	// run's history passes 80% of a limit. Zero fields default to
+	// [DefaultMaxPayloadBytes], [DefaultMaxHistoryEvents],
 	// [DefaultMaxHistoryBytes] and [DefaultMaxPendingSignals]; a negative
 	// field means no limit.
 	Limits *Limits

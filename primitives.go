@@ -20,11 +20,14 @@ var ErrQueryMisuse = engine.ErrQueryMisuse
 // order, exactly once, even if it is not waiting for it yet. Signaling an
 // unknown run is [ErrRunNotFound]; an ended run, [ErrRunEnded].
 func Signal[T any](ctx context.Context, e *Engine, runID string, sig *workflow.Signal[T], v T) error {
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
 	b, err := e.codec.Marshal(v)
 	if err != nil {
 		return &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
 	}
-	return e.core.Signal(ctx, runID, sig.Name(), b)
+	return publicErr(e.core.Signal(ctx, runID, sig.Name(), b))
 }
 
 // SignalWithStart signals the run opts.ID, starting it first with input in
@@ -60,7 +63,7 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 		return nil, &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
 	}
 	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb, engine.IDReusePolicy(opts.IDReusePolicy)); err != nil {
-		return nil, err
+		return nil, publicErr(err)
 	}
 	return Lookup(ctx, e, wf, opts.ID)
 }
@@ -71,16 +74,19 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 // [ErrUnknownQuery].
 func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflow.Query[In, Out], arg In) (Out, error) {
 	var out Out
+	if err := checkRunID(runID); err != nil {
+		return out, err
+	}
 	b, err := e.codec.Marshal(arg)
 	if err != nil {
 		return out, &PayloadError{What: fmt.Sprintf("encode argument of query %q", q.Name()), Err: err}
 	}
 	if err := e.core.CheckPayload(runID, b); err != nil {
-		return out, err
+		return out, publicErr(err)
 	}
 	ans, err := e.core.Query(ctx, runID, q.Name(), b)
 	if err != nil {
-		return out, err
+		return out, publicErr(err)
 	}
 	if err := e.codec.Unmarshal(ans, &out); err != nil {
 		return out, &PayloadError{What: fmt.Sprintf("decode answer of query %q into %T", q.Name(), out), Err: err}
@@ -93,18 +99,35 @@ func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflo
 // their context canceled) and its parent, if any, sees the child fail. It
 // works on blocked runs. Terminating an ended run is [ErrRunEnded].
 func (e *Engine) Terminate(ctx context.Context, runID, reason string) error {
-	return e.core.Terminate(ctx, runID, reason)
+	if err := checkRunID(runID); err != nil {
+		return err
+	}
+	return publicErr(e.core.Terminate(ctx, runID, reason))
 }
 
-// Divergence is a run that the registered code no longer replays: Err is a
-// [*NonDeterminismError] (or the panic, payload or registration error the
-// replay hit).
-type Divergence = engine.Divergence
+// Divergence is a run that the registered code no longer replays.
+type Divergence struct {
+	// RunID and Workflow name the run.
+	RunID    string
+	Workflow string
+	// Err is a [*NonDeterminismError], or the [*VersionError],
+	// [*PanicError], [*PayloadError] or [*NotRegisteredError] the replay
+	// hit.
+	Err error
+}
 
 // CheckUpgrade replays every run that has not ended against the registered
 // code, changing nothing, and returns the runs that would diverge. Run it
 // after deploying new workflow code (or set Options.CheckUpgrade) to learn
 // which in-flight runs the change breaks before any of them is resumed.
 func (e *Engine) CheckUpgrade(ctx context.Context) ([]Divergence, error) {
-	return e.core.CheckUpgrade(ctx)
+	ds, err := e.core.CheckUpgrade(ctx)
+	if ds == nil {
+		return nil, err
+	}
+	out := make([]Divergence, len(ds))
+	for i, d := range ds {
+		out[i] = Divergence{RunID: d.RunID, Workflow: d.Workflow, Err: publicErr(d.Err)}
+	}
+	return out, err
 }

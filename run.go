@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -14,8 +12,8 @@ import (
 	"github.com/chorusdev/chorus/workflow"
 )
 
-// MaxRunIDLength is the longest run ID accepted, in bytes.
-const MaxRunIDLength = 255
+// MaxRunIDLength is the longest run ID accepted, in bytes (255).
+const MaxRunIDLength = engine.MaxRunIDLength
 
 // IfExists says what [Start] does when a run with the requested ID exists.
 type IfExists uint8
@@ -34,6 +32,8 @@ type StartOptions struct {
 	// same time, and a new run takes the ID of an ended one only where
 	// IDReusePolicy allows it. At most [MaxRunIDLength] bytes of UTF-8.
 	// Defaults to a random UUID.
+	// An ID that breaks these rules (or holds a NUL byte) gets a
+	// [*RunIDError].
 	ID string
 	// IfExists says what happens when a run with ID exists already and
 	// IDReusePolicy does not let a new run take its ID. Defaults to
@@ -101,17 +101,9 @@ func (p IDReusePolicy) validate() error {
 	return nil
 }
 
-func validateRunID(id string) error {
-	switch {
-	case id == "":
-		return errors.New("chorus: run ID is empty")
-	case len(id) > MaxRunIDLength:
-		return fmt.Errorf("chorus: run ID is %d bytes long; the limit is %d", len(id), MaxRunIDLength)
-	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
-		return fmt.Errorf("chorus: run ID %q is not valid UTF-8 text", id)
-	}
-	return nil
-}
+// validateRunID returns a [*RunIDError] (wrapping [ErrInvalidRunID]) if id
+// breaks the rules of run IDs; its text quotes a bounded prefix of id.
+func validateRunID(id string) error { return publicErr(engine.ValidateRunID(id)) }
 
 // Run is a handle to a run whose workflow returns Out.
 type Run[Out any] struct {
@@ -152,7 +144,7 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 		return Lookup(ctx, e, wf, o.ID)
 	}
 	if err != nil {
-		return nil, err
+		return nil, publicErr(err)
 	}
 	return &Run[Out]{e: e, id: o.ID, workflow: wf.Name()}, nil
 }
@@ -162,6 +154,9 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 // unknown ID, and with an error naming both workflows if the run belongs to
 // another one.
 func Lookup[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[In, Out], id string) (*Run[Out], error) {
+	if err := checkRunID(id); err != nil {
+		return nil, err
+	}
 	info, err := e.store.Run(ctx, id)
 	if err != nil {
 		return nil, e.closedErr(err)

@@ -49,12 +49,13 @@ func (d *Definition[In, Out]) Options() *Options { return d.opts }
 
 // Invoke decodes input with codec, runs the activity and encodes its result.
 // The engine calls it; tests can call it to run an activity directly. An
-// input that does not decode is reported as a non-retryable error, since
-// retrying cannot fix it.
+// input that does not decode, or a result that does not encode, is reported
+// as a non-retryable [*Error] of type [TypeInvalidPayload], since retrying
+// cannot fix it.
 func (d *Definition[In, Out]) Invoke(ctx context.Context, codec history.Codec, input []byte) ([]byte, error) {
 	var in In
 	if err := codec.Unmarshal(input, &in); err != nil {
-		return nil, NonRetryable(fmt.Errorf("activity %q: decode input: %w", d.name, err))
+		return nil, &Error{Type: TypeInvalidPayload, Message: fmt.Sprintf("activity %q: decode input: %v", d.name, err), NonRetryable: true, cause: err}
 	}
 	out, err := d.fn(ctx, in)
 	if err != nil {
@@ -62,7 +63,7 @@ func (d *Definition[In, Out]) Invoke(ctx context.Context, codec history.Codec, i
 	}
 	b, err := codec.Marshal(out)
 	if err != nil {
-		return nil, NonRetryable(fmt.Errorf("activity %q: encode result: %w", d.name, err))
+		return nil, &Error{Type: TypeInvalidPayload, Message: fmt.Sprintf("activity %q: encode result: %v", d.name, err), NonRetryable: true, cause: err}
 	}
 	return b, nil
 }

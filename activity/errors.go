@@ -55,9 +55,50 @@ func IsNonRetryable(err error) bool {
 	return errors.As(err, &ae) && ae.NonRetryable
 }
 
-// TypeOf returns the type name that retry policies match err on: the Type of
-// the first [*Error] in its chain, or else the Go type of err itself, such as
-// "*net.OpError".
+// Failure types that the engine records for failures it detects itself.
+// [Error.Type] holds one of them when workflow code gets such a failure,
+// and [RetryPolicy.NonRetryableErrorTypes] can name them. Every type the
+// engine records is one of these names or a name the application chose;
+// it is never a Go type name, except that a plain Go error returned by an
+// activity or a workflow is recorded under its Go type (see [TypeOf]).
+const (
+	// TypeCanceled: the activity (or child run) was canceled.
+	TypeCanceled = "Canceled"
+	// TypeStartToCloseTimeout: the attempt outlived its
+	// Options.StartToCloseTimeout.
+	TypeStartToCloseTimeout = "StartToCloseTimeout"
+	// TypeHeartbeatTimeout: the attempt sent no heartbeat within its
+	// Options.HeartbeatTimeout.
+	TypeHeartbeatTimeout = "HeartbeatTimeout"
+	// TypePanic: the activity panicked. It is retried like any error.
+	TypePanic = "Panic"
+	// TypeInvalidPayload: the activity's input does not decode into its
+	// input type, or its result does not encode. Never retried.
+	TypeInvalidPayload = "InvalidPayload"
+	// TypeLimitExceeded: the activity's result is over the engine's
+	// Limits.MaxPayloadBytes. Never retried: the same result would be
+	// refused again. The error unwraps to the engine's limit error.
+	TypeLimitExceeded = "LimitExceeded"
+	// TypeTerminated: a child run was terminated.
+	TypeTerminated = "Terminated"
+	// TypeRunNotFound and TypeRunEnded: a signal sent by workflow code
+	// found no run with the target ID, or a run that had ended.
+	TypeRunNotFound = "RunNotFound"
+	TypeRunEnded    = "RunEnded"
+)
+
+// typedError is an error that names its own failure type.
+type typedError interface {
+	error
+	FailureType() string
+}
+
+// TypeOf returns the type name that retry policies match err on and that
+// the engine records: the Type of the first [*Error] in its chain; else the
+// name returned by the FailureType method of the first error in the chain
+// that has one (the engine's own errors have one, returning the Type
+// constants above; an application error may have one too); or else the Go
+// type of err itself, such as "*net.OpError".
 func TypeOf(err error) string {
 	if err == nil {
 		return ""
@@ -65,6 +106,12 @@ func TypeOf(err error) string {
 	var ae *Error
 	if errors.As(err, &ae) && ae.Type != "" {
 		return ae.Type
+	}
+	var te typedError
+	if errors.As(err, &te) {
+		if t := te.FailureType(); t != "" {
+			return t
+		}
 	}
 	return reflect.TypeOf(err).String()
 }

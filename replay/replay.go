@@ -102,7 +102,7 @@ func (r Replayer) Run(ctx context.Context, h *history.Export, defs ...chorus.Def
 			err = fmt.Errorf("replay: close the replay engine: %w", cerr)
 		}
 	}()
-	return hook.Core(eng).ReplayRun(ctx, x.Run.ID)
+	return hook.PublicErr(hook.Core(eng).ReplayRun(ctx, x.Run.ID))
 }
 
 // FileError is a history file that could not be read or does not replay.

@@ -285,7 +285,7 @@ func (e *Env) CheckReplay() error {
 		}
 		hung, err := e.replayRun(ctx, r)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, hook.PublicErr(err))
 		}
 		if hung {
 			if n := len(runs) - i - 1; n > 0 {

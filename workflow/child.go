@@ -13,9 +13,14 @@ import (
 // ChildOptions configures [ExecuteChildWorkflow]. A nil *ChildOptions means
 // every default.
 type ChildOptions struct {
-	// ID is the child run's ID. It must not be in use by another run.
-	// Defaults to the parent's ID, "/", and the step number, which is
-	// deterministic.
+	// ID is the child run's ID. It must not be in use by another run, and
+	// follows the rules of chorus.Start's IDs (1 to 255 bytes of UTF-8,
+	// no NUL byte): a bad ID fails the child's future at once with a
+	// *chorus.RunIDError (failure type "InvalidRunID", not retried) and
+	// creates no run. Defaults to the parent's ID, "/", and the step
+	// number, which is deterministic; when that would pass 255 bytes, the
+	// parent's ID is cut short and followed by "~" and a hash of all of
+	// it.
 	ID string
 	// Detach keeps the child running when the scope it was started in is
 	// canceled; its future then fails with [ErrCanceled] at once, and the

@@ -26,12 +26,38 @@ func NewSignal[T any](name string) *Signal[T] {
 	return &Signal[T]{name: name}
 }
 
+// SignalDroppedMarker is the name of the marker that records a signal
+// dropped because its value does not decode into the receiver's type; its
+// details are a [DroppedSignal] as JSON.
+const SignalDroppedMarker = engine.SignalDroppedMarker
+
+// DroppedSignal is what a [SignalDroppedMarker] records, as JSON.
+type DroppedSignal struct {
+	// Signal is the signal's name.
+	Signal string `json:"signal"`
+	// Reason says why its value was dropped: the decoding error.
+	Reason string `json:"reason"`
+}
+
 // Name returns the signal's name.
 func (s *Signal[T]) Name() string { return s.name }
 
 // GetSignalChannel returns the channel on which the run receives sig.
 // Signals are journaled when they arrive, so those sent before the code
 // waits for them are kept, in order, and none is lost or delivered twice.
+//
+// A signal whose value does not decode into T (sent under the same name
+// with another type) never reaches the code and never stops the run: the
+// channel drops it when it comes to it, records a [SignalDroppedMarker]
+// marker in the journal with the reason, logs a warning, and goes on with
+// the next signal (Receive waits for one, ReceiveAsync returns false if
+// none is left). Len and IsReady count it until then. Replay drops it the
+// same way, at the same place.
+//
+// The drop is a command of the journal, like a marker: code changed so that
+// such a value now decodes no longer replays a run that dropped it (the run
+// is blocked with a non-determinism error); keep the old type under the old
+// name, or guard the change with [GetVersion].
 func GetSignalChannel[T any](ctx Context, sig *Signal[T]) ReceiveChannel[T] {
 	c := mustImpl(ctx)
 	return &signalChannel[T]{r: c.r, q: c.r.Signals(sig.name), name: sig.name}
@@ -47,28 +73,40 @@ func (s *signalChannel[T]) IsReady() bool { return s.q.Len() > 0 }
 func (s *signalChannel[T]) Len() int      { return s.q.Len() }
 
 func (s *signalChannel[T]) Receive(ctx Context) (T, bool) {
-	mustImpl(ctx).r.Await(s.IsReady)
-	return s.ReceiveAsync()
+	for {
+		mustImpl(ctx).r.Await(s.IsReady)
+		if v, ok := s.ReceiveAsync(); ok {
+			return v, true
+		}
+	}
 }
 
 func (s *signalChannel[T]) ReceiveAsync() (T, bool) {
-	var v T
-	b, ok := s.q.Pop()
-	if !ok {
-		return v, false
+	for {
+		var v T
+		b, ok := s.q.Pop()
+		if !ok {
+			return v, false
+		}
+		err := s.r.Codec().Unmarshal(b, &v)
+		if err == nil {
+			return v, true
+		}
+		s.r.DropSignal(s.name, &engine.PayloadError{What: fmt.Sprintf("decode signal %q into %T", s.name, v), Err: err})
 	}
-	if err := s.r.Codec().Unmarshal(b, &v); err != nil {
-		s.r.Fail(&engine.PayloadError{What: fmt.Sprintf("decode signal %q into %T", s.name, v), Err: err})
-	}
-	return v, true
 }
 
 func (s *signalChannel[T]) ReceiveWithTimeout(ctx Context, timeout time.Duration) (T, bool) {
-	if !receiveOrTimeout(ctx, s, timeout) {
-		var zero T
-		return zero, false
+	deadline := Now(ctx).Add(timeout)
+	for {
+		if !receiveOrTimeout(ctx, s, deadline.Sub(Now(ctx))) {
+			var zero T
+			return zero, false
+		}
+		if v, ok := s.ReceiveAsync(); ok {
+			return v, true
+		}
 	}
-	return s.ReceiveAsync()
 }
 
 // SignalExternal sends sig with value v to the run runID (for example a

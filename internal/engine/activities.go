@@ -261,9 +261,13 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	// The step stays tracked until its outcome is journaled (or dropped).
 	done := func(error) { p.untrack(t) }
 	if err == nil {
-		err = e.CheckPayload(t.RunID, out)
-		if err != nil {
-			err = activity.NonRetryable(err) // the same result would be refused again
+		if lerr := e.CheckPayload(t.RunID, out); lerr != nil {
+			// The same result would be refused again: the activity fails for
+			// good, with the typed limit error.
+			fl := FailureOf(lerr)
+			fl.Attempt = t.Attempt
+			e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: done})
+			return
 		}
 	}
 	if err == nil {
@@ -334,6 +338,11 @@ func (p *activityPool) invoke(ctx context.Context, spec ActivitySpec, t *actTask
 	}()
 	select {
 	case r := <-ch:
+		if r.err != nil && ctx.Err() == nil && tctx.Err() != nil {
+			// The activity gave up because its timeout passed: record the
+			// timeout, not the context error it returned.
+			return nil, &TimeoutError{Activity: t.Name, Timeout: t.opts.StartToCloseTimeout}
+		}
 		return r.out, r.err
 	case <-beat:
 		cancel()
@@ -402,6 +411,14 @@ type TimeoutError struct {
 	Heartbeat bool
 }
 
+// FailureType returns the type recorded for the error.
+func (e *TimeoutError) FailureType() string {
+	if e.Heartbeat {
+		return FailureTypeHeartbeatTimeout
+	}
+	return FailureTypeTimeout
+}
+
 func (e *TimeoutError) Error() string {
 	if e.Heartbeat {
 		return fmt.Sprintf("chorus: activity %q sent no heartbeat within its heartbeat timeout of %v", e.Activity, e.Timeout)
@@ -414,6 +431,9 @@ type ActivityPanicError struct {
 	Value any
 	Stack string
 }
+
+// FailureType returns the type recorded for the error.
+func (e *ActivityPanicError) FailureType() string { return FailureTypePanic }
 
 func (e *ActivityPanicError) Error() string {
 	return fmt.Sprintf("chorus: activity panicked: %v", e.Value)

@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
@@ -52,6 +56,9 @@ func (r *Run) command(typ history.EventType, name string, payload []byte) (seq i
 	if err := r.eng.CheckPayload(r.id, payload); err != nil {
 		r.Fail(err)
 	}
+	if err := r.checkHistoryRoom(typ, payload); err != nil {
+		r.Fail(err)
+	}
 	return r.appendEvent(typ, name, payload), true
 }
 
@@ -79,7 +86,7 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 	merged := activity.Merge(r.eng.defaultActivity, opts)
 	optBytes, err := json.Marshal(merged)
 	if err != nil {
-		r.Fail(fmt.Errorf("chorus: encode options of activity %q: %w", name, err))
+		r.Fail(&PayloadError{What: fmt.Sprintf("encode options of activity %q", name), Err: err})
 	}
 	seq, live := r.command(history.EventActivityScheduled, name, input)
 	f.step = seq
@@ -226,9 +233,49 @@ func (p ParentClosePolicy) resolve(detach bool) ParentClosePolicy {
 	return ParentCloseTerminate
 }
 
+// recordedChild reports whether the journal's next event, in replay, is
+// the start of a child of workflow name with ID id: a run recorded before
+// child IDs were checked keeps the child it started.
+func (r *Run) recordedChild(name, id string) bool {
+	if len(r.replay) == 0 || r.replay[0].Type != history.EventChildStarted || r.replay[0].Name != name {
+		return false
+	}
+	var rec childPayload
+	return json.Unmarshal(r.replay[0].Payload, &rec) == nil && rec.ID == id
+}
+
+// recordedSignal is recordedChild for a signal named name sent to target.
+func (r *Run) recordedSignal(name, target string) bool {
+	if len(r.replay) == 0 || r.replay[0].Type != history.EventSignalSent || r.replay[0].Name != name {
+		return false
+	}
+	var rec signalPayload
+	return json.Unmarshal(r.replay[0].Payload, &rec) == nil && rec.Target == target
+}
+
+// defaultChildID is the ID of a child run started without one: the
+// parent's ID, "/" and the step. When that would be too long, the parent's
+// ID is cut short and followed by "~" and a hash of all of it, so the ID
+// always fits MaxRunIDLength and stays unique.
+func defaultChildID(parent string, step int64) string {
+	suffix := "/" + strconv.FormatInt(step, 10)
+	if len(parent)+len(suffix) <= MaxRunIDLength {
+		return parent + suffix
+	}
+	sum := sha256.Sum256([]byte(parent))
+	tag := "~" + hex.EncodeToString(sum[:8])
+	keep := MaxRunIDLength - len(tag) - len(suffix)
+	for keep > 0 && !utf8.RuneStart(parent[keep]) {
+		keep--
+	}
+	return parent[:keep] + tag + suffix
+}
+
 // StartChild issues a ChildStarted command for a child run of workflow
-// name with ID id ("" for the default: parent ID, "/", step), which the
-// parent-close policy pc governs when the parent ends first.
+// name with ID id ("" for the default, see defaultChildID), which the
+// parent-close policy pc governs when the parent ends first. An ID that
+// breaks the rules of run IDs fails the future at once with a *RunIDError,
+// non-retryable, and issues no command.
 func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, pc ParentClosePolicy) *Future {
 	pc = pc.resolve(detach)
 	f := &Future{kind: futChild, name: name, scope: s, detach: detach, closePolicy: pc}
@@ -236,12 +283,20 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, p
 		f.settle(nil, canceledFailure())
 		return f
 	}
+	if id != "" && !r.recordedChild(name, id) {
+		if err := ValidateRunID(id); err != nil {
+			// Refused before any command, the same way on replay.
+			err.(*RunIDError).Child = true
+			f.settle(nil, FailureOf(err))
+			return f
+		}
+	}
 	seq := r.lastSeq + 1
 	if len(r.replay) > 0 {
 		seq = r.replay[0].Seq
 	}
 	if id == "" {
-		id = fmt.Sprintf("%s/%d", r.id, seq)
+		id = defaultChildID(r.id, seq)
 	}
 	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc}
 	payload, _ := json.Marshal(cp)
@@ -273,11 +328,20 @@ type signalPayload struct {
 
 // SignalExternal issues a SignalSent command: the signal is delivered to
 // run target after the commit, and the future settles when it was (or
-// could not be) delivered.
+// could not be) delivered. A target ID that breaks the rules of run IDs
+// settles the future at once as RunNotFound, without a command.
 func (r *Run) SignalExternal(s *Scope, target, name string, value []byte) *Future {
 	f := &Future{kind: futSignal, name: name, scope: s}
 	if s.Canceled() {
 		f.settle(nil, canceledFailure())
+		return f
+	}
+	if err := ValidateRunID(target); err != nil && !r.recordedSignal(name, target) {
+		// No run can have that ID: refused before any command, the same
+		// way on replay, with a text that quotes a bounded prefix of it.
+		fl := FailureOf(fmt.Errorf("chorus: signal %q to run %s: %w: %w", name, QuoteID(target), history.ErrRunNotFound, err))
+		fl.Type = FailureTypeRunNotFound
+		f.settle(nil, fl)
 		return f
 	}
 	seq := r.lastSeq + 1

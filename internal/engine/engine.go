@@ -545,18 +545,18 @@ func (e *Engine) Codec() history.Codec { return e.codec }
 
 // Failure types with a meaning of their own.
 const (
-	FailureTypeCanceled = "Canceled"
-	FailureTypeTimeout  = "StartToCloseTimeout"
+	FailureTypeCanceled = activity.TypeCanceled
+	FailureTypeTimeout  = activity.TypeStartToCloseTimeout
 	// FailureTypeHeartbeatTimeout marks an attempt stopped for lack of
 	// heartbeats.
-	FailureTypeHeartbeatTimeout = "HeartbeatTimeout"
-	FailureTypePanic            = "Panic"
+	FailureTypeHeartbeatTimeout = activity.TypeHeartbeatTimeout
+	FailureTypePanic            = activity.TypePanic
 	// FailureTypeRunNotFound and FailureTypeRunEnded mark a signal sent
 	// by a workflow to a run that does not exist or has ended.
-	FailureTypeRunNotFound = "RunNotFound"
-	FailureTypeRunEnded    = "RunEnded"
+	FailureTypeRunNotFound = activity.TypeRunNotFound
+	FailureTypeRunEnded    = activity.TypeRunEnded
 	// FailureTypeTerminated marks a child run that was terminated.
-	FailureTypeTerminated = "Terminated"
+	FailureTypeTerminated = activity.TypeTerminated
 	// FailureTypeNonDeterminism marks a blocked run's reason; Details holds
 	// the *NonDeterminismError as JSON.
 	FailureTypeNonDeterminism = "NonDeterminism"
@@ -566,18 +566,15 @@ const (
 // Details holds the panic value's text and the stack as JSON.
 const FailureTypeWorkflowPanic = "WorkflowPanic"
 
-// FailureTypeCorrupt marks a run blocked because its stored journal is
-// damaged (an error wrapping history.ErrCorrupt).
-const FailureTypeCorrupt = "Corrupt"
-
 type panicDetails struct {
 	Value string `json:"value"`
 	Stack string `json:"stack"`
 }
 
-// BlockedCause rebuilds the error that blocked a run from its stored form: a
-// *NonDeterminismError or a *PanicError (whose Value is then the panic
-// value's text), or nil for other reasons.
+// BlockedCause rebuilds the error that blocked a run, or that an activity
+// or run failed with, from its stored form: a *NonDeterminismError, a
+// *PanicError (whose Value is then the panic value's text) or a
+// *LimitError, or nil for other reasons.
 func BlockedCause(f *history.Failure) error {
 	if f == nil {
 		return nil
@@ -595,6 +592,16 @@ func BlockedCause(f *history.Failure) error {
 		}
 	case FailureTypeCorrupt:
 		return history.ErrCorrupt
+	case FailureTypeLimitExceeded:
+		var le LimitError
+		if json.Unmarshal(f.Details, &le) == nil && le.Limit != "" {
+			return &le
+		}
+	case FailureTypeInvalidRunID:
+		var ie RunIDError
+		if json.Unmarshal(f.Details, &ie) == nil && ie.Reason != "" {
+			return &ie
+		}
 	}
 	return nil
 }
@@ -618,6 +625,8 @@ func FailureOf(err error) *history.Failure {
 	var pe *ActivityPanicError
 	var nde *NonDeterminismError
 	var wp *PanicError
+	var le *LimitError
+	var ie *RunIDError
 	switch {
 	case errors.As(err, &nde):
 		f.Type = FailureTypeNonDeterminism
@@ -633,6 +642,12 @@ func FailureOf(err error) *history.Failure {
 		f.Type = FailureTypeTimeout
 	case errors.As(err, &pe):
 		f.Type = FailureTypePanic
+	case errors.As(err, &le):
+		f.Type, f.NonRetryable = FailureTypeLimitExceeded, true
+		f.Details, _ = json.Marshal(le) // plain strings and numbers
+	case errors.As(err, &ie):
+		f.Type, f.NonRetryable = FailureTypeInvalidRunID, true
+		f.Details, _ = json.Marshal(ie) // a cut ID and plain fields
 	case errors.Is(err, history.ErrCorrupt):
 		f.Type = FailureTypeCorrupt
 	}

@@ -4,8 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
+)
+
+// Failure types of the reasons that block a run, and of payload and limit
+// failures; the others are in engine.go. Each error type of this package
+// names its failure type with a FailureType method, which
+// activity.TypeOf (and so FailureOf) prefers over the Go type name.
+const (
+	FailureTypeLimitExceeded      = activity.TypeLimitExceeded
+	FailureTypeInvalidPayload     = activity.TypeInvalidPayload
+	FailureTypeUnsupportedVersion = "UnsupportedVersion"
+	FailureTypeNotRegistered      = "NotRegistered"
+	FailureTypeCorrupt            = "Corrupt"
+	FailureTypeInvalidRunID       = "InvalidRunID"
 )
 
 // Sentinel errors, re-exported by the chorus package.
@@ -33,6 +48,9 @@ func (e *NotRegisteredError) Error() string {
 // Is makes errors.Is(err, ErrNotRegistered) true.
 func (e *NotRegisteredError) Is(target error) bool { return target == ErrNotRegistered }
 
+// FailureType returns the type recorded for the error.
+func (e *NotRegisteredError) FailureType() string { return FailureTypeNotRegistered }
+
 // NonDeterminismError reports that replaying a run's journal against the
 // current code diverged: the code did something other than what the journal
 // recorded at that step.
@@ -55,6 +73,9 @@ func (e *NonDeterminismError) Error() string {
 		e.RunID, e.Workflow, e.Step, e.Recorded, e.Issued)
 }
 
+// FailureType returns the type recorded for the error.
+func (e *NonDeterminismError) FailureType() string { return FailureTypeNonDeterminism }
+
 // PanicError reports a panic in workflow code. The run is blocked, not
 // failed: a fix to the code resumes it.
 type PanicError struct {
@@ -65,6 +86,9 @@ type PanicError struct {
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("chorus: workflow code panicked: %v", e.Value)
 }
+
+// FailureType returns the type recorded for the error.
+func (e *PanicError) FailureType() string { return FailureTypeWorkflowPanic }
 
 // PayloadError reports a payload that the codec could not encode or decode.
 type PayloadError struct {
@@ -77,6 +101,9 @@ func (e *PayloadError) Error() string {
 }
 
 func (e *PayloadError) Unwrap() []error { return []error{ErrPayload, e.Err} }
+
+// FailureType returns the type recorded for the error.
+func (e *PayloadError) FailureType() string { return FailureTypeInvalidPayload }
 
 // BlockedError is returned for a run the engine cannot advance with the code
 // it has. Reason says why; the journal is untouched.
@@ -127,3 +154,136 @@ func (e *VersionError) Error() string {
 	return fmt.Sprintf("chorus: run %q follows version %d of change %q, but the code supports versions %d to %d only",
 		e.RunID, e.Version, e.ChangeID, e.Min, e.Max)
 }
+
+// FailureType returns the type recorded for the error.
+func (e *VersionError) FailureType() string { return FailureTypeUnsupportedVersion }
+
+// FailureCauseIs reports whether the typed error that f records (see
+// BlockedCause) matches target.
+func FailureCauseIs(f *history.Failure, target error) bool {
+	c := BlockedCause(f)
+	return c != nil && errors.Is(c, target)
+}
+
+// FailureCauseAs finds target in the typed error that f records (see
+// BlockedCause).
+func FailureCauseAs(f *history.Failure, target any) bool {
+	c := BlockedCause(f)
+	return c != nil && errors.As(c, target)
+}
+
+// MaxRunIDLength is the longest run ID accepted, in bytes.
+const MaxRunIDLength = 255
+
+// ErrInvalidRunID is wrapped by every *RunIDError.
+var ErrInvalidRunID = errors.New("chorus: invalid run ID")
+
+// RunIDError reports a run ID that breaks the rules: empty, longer than
+// MaxRunIDLength bytes, not valid UTF-8, or holding a NUL byte.
+type RunIDError struct {
+	// ID is the ID, cut to its first quotedIDBytes bytes when longer.
+	ID string
+	// Length is the ID's length in bytes.
+	Length int
+	// Reason says which rule the ID breaks.
+	Reason string
+	// Child is set for the ID of a child run.
+	Child bool
+}
+
+func (e *RunIDError) Error() string {
+	what := "run ID"
+	if e.Child {
+		what = "child run ID"
+	}
+	if e.Length == 0 {
+		return fmt.Sprintf("chorus: %s %s", what, e.Reason)
+	}
+	return fmt.Sprintf("chorus: %s %s %s", what, quoteCut(e.ID, e.Length), e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidRunID) true.
+func (e *RunIDError) Is(target error) bool { return target == ErrInvalidRunID }
+
+// FailureType returns the type recorded for the error.
+func (e *RunIDError) FailureType() string { return FailureTypeInvalidRunID }
+
+// quotedIDBytes is how much of a run ID an error text quotes at most.
+const quotedIDBytes = 64
+
+// cutID returns the first quotedIDBytes bytes of id at most, not splitting
+// a character.
+func cutID(id string) string {
+	if len(id) <= quotedIDBytes {
+		return id
+	}
+	n := quotedIDBytes
+	for n > quotedIDBytes-utf8.UTFMax && n > 0 && !utf8.RuneStart(id[n]) {
+		n--
+	}
+	return id[:n]
+}
+
+func quoteCut(cut string, length int) string {
+	if length > len(cut) {
+		return fmt.Sprintf("%q... (%d bytes)", cut, length)
+	}
+	return fmt.Sprintf("%q", cut)
+}
+
+// QuoteID quotes a run ID for an error text: all of it, or its first
+// bytes and its length when it is long.
+func QuoteID(id string) string { return quoteCut(cutID(id), len(id)) }
+
+// ValidateRunID returns a *RunIDError if id breaks the rules of run IDs.
+func ValidateRunID(id string) error {
+	var reason string
+	switch {
+	case id == "":
+		reason = "is empty"
+	case len(id) > MaxRunIDLength:
+		reason = fmt.Sprintf("is %d bytes long; the limit is %d", len(id), MaxRunIDLength)
+	case !utf8.ValidString(id):
+		reason = "is not valid UTF-8 text"
+	case strings.ContainsRune(id, 0):
+		reason = "holds a NUL byte"
+	default:
+		return nil
+	}
+	return &RunIDError{ID: cutID(id), Length: len(id), Reason: reason}
+}
+
+// publicAs is installed by the chorus package: it lets errors.As find the
+// public types that mirror this package's error types.
+var publicAs func(err error, target any) bool
+
+// SetPublicAs installs f as the As method of every error type of this
+// package: errors.As(err, target) then also matches when f says so. It is
+// called once, from an init function.
+func SetPublicAs(f func(err error, target any) bool) { publicAs = f }
+
+func asPublic(err error, target any) bool { return publicAs != nil && publicAs(err, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *NonDeterminismError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *NotRegisteredError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *BlockedError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *PanicError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *PayloadError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *LimitError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *VersionError) As(target any) bool { return asPublic(e, target) }
+
+// As lets errors.As find the public type that mirrors this one.
+func (e *RunIDError) As(target any) bool { return asPublic(e, target) }

@@ -133,7 +133,8 @@ type round struct {
 	late          []lateAnswer // answers decided before the commit, sent after it
 	continued     bool
 	continueInput []byte
-	restart       int64 // Seq of the RunStarted of a new run that took the ID of an ended one
+	restart       int64      // Seq of the RunStarted of a new run that took the ID of an ended one
+	mark          *roundMark // see blockAfterInput
 }
 
 type lateAnswer struct {
@@ -292,6 +293,7 @@ func (r *Run) appendInput(ev history.Event) {
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
 	r.applyInput(ev)
+	r.markRound()
 	if r.fatal == nil && !r.ended {
 		r.runUntilBlocked()
 	}
@@ -424,14 +426,15 @@ func (r *Run) handle(inputs []input) {
 	r.round = round{}
 	r.liveNow = e.clock.Now()
 	for _, in := range inputs {
+		r.round.mark = nil
 		r.handleOne(in)
 		if r.fatal == nil && r.round.continued {
 			r.restartGeneration()
 		}
 		if r.fatal == nil && len(r.round.events) > 0 && !r.ended {
-			r.fatal = r.checkHistory()
+			r.warnHistory()
 		}
-		if r.fatal != nil {
+		if r.fatal != nil && !r.blockAfterInput() {
 			// The inputs left still apply, to the now blocked run.
 			r.becomeBlocked()
 		}
@@ -542,7 +545,7 @@ func (r *Run) restartGeneration() {
 			return
 		}
 		in := r.round.continueInput
-		r.round.continued, r.round.continueInput = false, nil
+		r.round.continued, r.round.continueInput, r.round.mark = false, nil, nil
 		for _, f := range r.pending {
 			if f.kind == futActivity || f.kind == futTimer {
 				r.round.cancel = append(r.round.cancel, f)
@@ -636,6 +639,10 @@ func (r *Run) apply(in input) {
 		}
 		if in.key != "" && r.signalKeys[in.key] {
 			r.round.late = append(r.round.late, lateAnswer{in, nil}) // delivered before a crash
+			return
+		}
+		if err := r.checkSignalRoom(in.payload); err != nil {
+			r.round.late = append(r.round.late, lateAnswer{in, err})
 			return
 		}
 		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload})
@@ -934,6 +941,10 @@ func (r *Run) stillPending(step int64) bool {
 func (r *Run) commitFailed(err error) {
 	e := r.eng
 	rd := r.round
+	if !rd.create && errors.Is(err, history.ErrCorrupt) {
+		r.commitCorrupt(err)
+		return
+	}
 	r.reset()
 	for _, in := range rd.replies {
 		if !isInternalInput(in.kind) {
@@ -952,6 +963,38 @@ func (r *Run) commitFailed(err error) {
 		// store answers again, start what the journal promises for this run.
 		e.resyncLater(r.id, 0)
 	}
+}
+
+// commitCorrupt blocks the run whose round the store refused because its
+// file is damaged: a damaged file will not take the same batch later, so
+// the round is not retried. The blocked status is written if the store still
+// takes it; either way the run stays blocked in memory and its waiters are
+// told. Outcomes the round recorded are dropped, as for any blocked run:
+// their tasks are still in the journal and run again once it resumes.
+func (r *Run) commitCorrupt(err error) {
+	e := r.eng
+	rd := r.round
+	e.log.Error("chorus: the store refused a commit because its file is damaged; run blocked", "run", r.id, "err", err)
+	lastSeq := r.lastSeq - int64(len(rd.events))
+	parent, parentStep, firstSeq, status := r.parent, r.parentStep, r.firstSeq, r.status
+	r.reset()
+	r.blocked, r.lastSeq, r.parent, r.parentStep, r.firstSeq, r.status = err, lastSeq, parent, parentStep, firstSeq, status
+	r.round = round{}
+	for _, in := range rd.replies {
+		if !isInternalInput(in.kind) {
+			in.answer(err)
+		}
+	}
+	for _, in := range rd.retry {
+		in.answer(nil)
+	}
+	su := &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(err))}
+	if werr := e.w.submit(&history.Batch{RunID: r.id, Time: e.clock.Now(), Status: su}); werr != nil {
+		e.log.Error("chorus: record blocked status", "run", r.id, "err", werr)
+	} else {
+		r.status = history.StatusBlocked
+	}
+	e.notify(r.id, Outcome{Status: history.StatusBlocked, Blocked: err})
 }
 
 // Outcome is how a run ended (or why it is blocked), as told to waiters.

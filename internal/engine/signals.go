@@ -1,6 +1,9 @@
 package engine
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // SignalQueue holds the signals of one name that the run received and the
 // code has not consumed yet, in arrival order. Replay rebuilds it from the
@@ -53,4 +56,28 @@ func joinSignalName(name, key string) string {
 func splitSignalName(s string) (name, key string) {
 	name, key, _ = strings.Cut(s, signalKeySep)
 	return name, key
+}
+
+// SignalDroppedMarker names the marker that records a signal the code
+// dropped because its value does not decode into the receiver's type.
+const SignalDroppedMarker = "chorus.signal-dropped"
+
+// droppedSignal is the payload of a SignalDroppedMarker, as JSON (and
+// workflow.DroppedSignal).
+type droppedSignal struct {
+	Signal string `json:"signal"`
+	Reason string `json:"reason"`
+}
+
+// DropSignal records that the code dropped a signal of name whose value
+// does not decode, with why: a marker in the journal, which replay expects
+// at the same place (the same value fails the same way), and a warning in
+// the log when it happens live.
+func (r *Run) DropSignal(name string, reason error) {
+	b, _ := json.Marshal(droppedSignal{Signal: name, Reason: reason.Error()}) // two strings
+	if !r.IsReplaying() {
+		r.eng.log.Warn("chorus: dropped a signal whose value does not decode into the receiver's type",
+			"run", r.id, "signal", name, "err", reason)
+	}
+	r.Marker(SignalDroppedMarker, b)
 }

@@ -78,6 +78,9 @@ type Rates struct {
 	Only func(runID string) bool
 	// MaxFaults stops injecting after that many faults; 0 means no limit.
 	MaxFaults int
+	// Wrap, when set, is wrapped by every injected error too: for example
+	// history.ErrCorrupt, to play a store that finds its file damaged.
+	Wrap error
 	// OnFault, when set, is called with every fault injected, before the
 	// call it hits returns (with the store's lock held: it must not call
 	// the store).
@@ -236,6 +239,9 @@ func (s *Store) record(f Fault) error {
 	s.stats.Faults[f.Op]++
 	if s.rates.OnFault != nil {
 		s.rates.OnFault(f)
+	}
+	if s.rates.Wrap != nil {
+		return fmt.Errorf("%w: %s (seed %d, fault #%d): %w", ErrInjected, f, s.seed, len(s.faults), s.rates.Wrap)
 	}
 	return fmt.Errorf("%w: %s (seed %d, fault #%d)", ErrInjected, f, s.seed, len(s.faults))
 }

@@ -8,3 +8,7 @@ import "github.com/chorusdev/chorus/internal/engine"
 // Core returns the engine behind a *chorus.Engine. The chorus package sets
 // it in its init.
 var Core func(e any) *engine.Engine
+
+// PublicErr turns an error of the engine's own types into the matching
+// type of the chorus package, which sets it in its init.
+var PublicErr func(err error) error
