@@ -148,6 +148,11 @@ func (e *Engine) blockDivergent() error {
 	}
 	for _, d := range divs {
 		info, err := e.store.Run(e.ctx, d.RunID)
+		if errors.Is(err, history.ErrCorrupt) {
+			// A damaged row is reported where it is read, not rewritten.
+			e.log.Error("chorus: run's row is damaged; left as it is", "run", d.RunID, "err", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
