@@ -21,8 +21,9 @@ import (
 // longer match the row's checksum) does not make Open fail for the whole
 // file, and is never run as if it were data. Open blocks the runs of the
 // damaged rows with the corruption as the reason, durably (a signal does
-// not resume them, nor does the next Open), the other runs complete, and
-// terminating a damaged run is the way out.
+// not resume them, nor does the next Open), the other runs complete (and
+// an ended run keeps its outcome despite a damaged task), and terminating a
+// damaged run is the way out.
 func TestDamagedTaskRowStaysLocal(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -103,6 +104,13 @@ func TestDamagedTaskRowStaysLocal(t *testing.T) {
 		requireBlockedCorrupt(eng, id, reason)
 	}
 	require.NoError(t, eng.Close(ctx))
+	// A damaged task left to a run that has ended does not change how it
+	// ended.
+	db, err = sql.Open("sqlite", path+"?_pragma=busy_timeout(5000)")
+	require.NoError(t, err)
+	_, err = db.Exec(`INSERT INTO tasks (run_id, step, kind, name, attempt) VALUES ('ok1', 9, 99, '', 1)`)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
 
 	// The next Open finds them blocked still, and terminating one clears
 	// its damaged task.
@@ -110,6 +118,11 @@ func TestDamagedTaskRowStaysLocal(t *testing.T) {
 	for id, reason := range damaged {
 		requireBlockedCorrupt(eng, id, reason)
 	}
+	h, err := chorus.Lookup(ctx, eng, wf, "ok1")
+	require.NoError(t, err)
+	out, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "order-ok1|ok", out)
 	require.NoError(t, eng.Terminate(ctx, "input", "damaged task"))
 	info, err := eng.Describe(ctx, "input")
 	require.NoError(t, err)

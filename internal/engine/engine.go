@@ -192,7 +192,7 @@ func (e *Engine) recover() error {
 	}
 	sortTasks(tasks)
 	for _, t := range tasks {
-		if held[t.RunID] {
+		if held[t.RunID] || t.Damaged != nil {
 			continue
 		}
 		if isBlocked[t.RunID] {
@@ -212,21 +212,23 @@ func (e *Engine) recover() error {
 	return nil
 }
 
-// holdDamaged finds the runs with a damaged task and returns them: none of
-// their tasks may run. A run that has not ended is blocked, durably before
-// Open returns, with the damage as the reason (failure type Corrupt), and
-// remembered so that loading it blocks it again instead of resuming it: a
-// task row read wrong would run the wrong work, and one left out would
-// leave the run waiting forever. Terminating the run drops its tasks, the
-// damaged one included. An ended run keeps its outcome; its damaged task
-// (a parent's notification, say) is reported and not run.
+// holdDamaged finds the runs with a damaged task and returns those of them
+// none of whose tasks may run. A run that has not ended is blocked,
+// durably before Open returns, with the damage as the reason (failure type
+// Corrupt), and remembered so that loading it blocks it again instead of
+// resuming it: a task row read wrong would run the wrong work, and one
+// left out would leave the run waiting forever. Terminating the run drops
+// its tasks, the damaged one included. An ended run keeps its outcome and
+// its healthy tasks; its damaged task (a parent's notification, say) is
+// reported and never run.
 func (e *Engine) holdDamaged(tasks []history.Task) (map[string]bool, error) {
 	held := map[string]bool{}
+	seen := map[string]bool{}
 	for _, t := range tasks {
-		if t.Damaged == nil || held[t.RunID] {
+		if t.Damaged == nil || seen[t.RunID] {
 			continue
 		}
-		held[t.RunID] = true
+		seen[t.RunID] = true
 		info, err := e.store.Run(e.ctx, t.RunID)
 		switch {
 		case errors.Is(err, history.ErrCorrupt):
@@ -234,6 +236,7 @@ func (e *Engine) holdDamaged(tasks []history.Task) (map[string]bool, error) {
 			// leave it as it is; loading the run reports the damage.
 			e.log.Error("chorus: a pending task of a run with a damaged row is damaged; its tasks do not run",
 				"run", t.RunID, "step", t.Step, "err", t.Damaged)
+			held[t.RunID] = true
 			continue
 		case err != nil:
 			return nil, fmt.Errorf("chorus: recover: read run %q of a damaged task: %w", t.RunID, err)
@@ -242,6 +245,7 @@ func (e *Engine) holdDamaged(tasks []history.Task) (map[string]bool, error) {
 				"run", t.RunID, "step", t.Step, "err", t.Damaged)
 			continue
 		}
+		held[t.RunID] = true
 		e.mu.Lock()
 		if e.damaged == nil {
 			e.damaged = map[string]error{}
