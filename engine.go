@@ -148,6 +148,9 @@ func (e *Engine) CheckRegistrations(ctx context.Context) error {
 		return fmt.Errorf("chorus: check registrations: %w", err)
 	}
 	for _, t := range tasks {
+		if t.Damaged != nil {
+			continue // its name cannot be trusted; Open blocked its run
+		}
 		if (t.Kind == history.TaskActivity || t.Kind == 0) && !e.core.HasActivity(t.Name) {
 			missing[NotRegisteredError{Kind: "activity", Name: t.Name}] = true
 		}

@@ -194,6 +194,14 @@ type Task struct {
 	// ignored when a task is written.
 	Workflow    string
 	ScheduledAt time.Time
+	// Damaged is set, by [Store.Tasks] only, on a task whose row the store
+	// found damaged (a checksum that does not match, a kind this code does
+	// not know, a column holding a value it cannot hold): an error wrapping
+	// [ErrCorrupt] that names the run and the step. RunID is then the run
+	// the row belongs to, and the other fields hold what could be read and
+	// must not be trusted: such a task is never to be run. Stores never
+	// write it.
+	Damaged error
 }
 
 // Failure is the stored form of an error: errors cross the journal as data,

@@ -97,7 +97,12 @@ type Store interface {
 	// pass for the workflow's data.
 	Events(ctx context.Context, runID string, afterSeq int64) ([]Event, error)
 
-	// Tasks returns every pending task, ordered by run and step.
+	// Tasks returns every pending task, ordered by run and step. A task
+	// whose row is damaged is returned in its place with Task.Damaged set
+	// rather than failing the call: one bad row never hides the other
+	// tasks. (An error wrapping [ErrCorrupt] remains possible when the
+	// damage is such that the store cannot tell which run the row belongs
+	// to.)
 	Tasks(ctx context.Context) ([]Task, error)
 
 	// Close releases the store's resources. It is safe to call twice.

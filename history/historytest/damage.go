@@ -21,6 +21,9 @@ type Damager interface {
 	// DamageRun changes one byte of the result of run runID's index row in
 	// place, and nothing else.
 	DamageRun(t *testing.T, runID string)
+	// DamageTask changes one byte of the input of the pending task step of
+	// run runID in place, and nothing else.
+	DamageTask(t *testing.T, runID string, step int64)
 }
 
 // RunDamage checks that damage stays local to the run it hits, beyond what
@@ -33,6 +36,10 @@ type Damager interface {
 //     it in its place with RunInfo.Damaged wrapping [history.ErrCorrupt],
 //     and lists every other run as usual, with or without a filter, in
 //     pages too.
+//   - Tasks lists a task whose row is damaged in its place with
+//     Task.Damaged wrapping [history.ErrCorrupt], whose message holds the
+//     run's ID and the task's Step, and lists every other task as usual.
+//     Deleting the damaged task (DoneTasks or DropTasks) removes it.
 //   - Commit, Tasks and reads of the healthy runs go on working.
 //
 // open returns a fresh, empty store and a Damager for it. Each subtest
@@ -45,6 +52,7 @@ func RunDamage(t *testing.T, open func(t *testing.T) (history.Store, Damager)) {
 	}{
 		{"Event", testDamagedEvent},
 		{"Run", testDamagedRun},
+		{"Task", testDamagedTask},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -150,4 +158,54 @@ func testDamagedRun(t *testing.T, s history.Store, d Damager) {
 	c, err := s.Run(ctx, "c")
 	require.NoError(t, err)
 	require.Equal(t, history.StatusFailed, c.Status)
+}
+
+func testDamagedTask(t *testing.T, s history.Store, d Damager) {
+	ctx := t.Context()
+	damageRuns(t, s)
+	commit(t, s, &history.Batch{RunID: "c", Time: at(time.Minute),
+		AddTasks: []history.Task{{Step: 4, Kind: history.TaskTimer, NotBefore: at(time.Hour)}}})
+	d.DamageTask(t, "c", 2)
+
+	tasks := func() []string {
+		t.Helper()
+		ts, err := s.Tasks(ctx)
+		require.NoError(t, err, "one damaged row does not fail Tasks")
+		var out []string
+		for _, k := range ts {
+			mark := ""
+			if k.Damaged != nil {
+				require.ErrorIs(t, k.Damaged, history.ErrCorrupt, k.RunID)
+				require.ErrorContains(t, k.Damaged, strconv.Quote(k.RunID), "the error names the run")
+				require.ErrorContains(t, k.Damaged, strconv.FormatInt(k.Step, 10), "the error names the step")
+				mark = "!"
+			}
+			out = append(out, fmt.Sprintf("%s/%d%s", k.RunID, k.Step, mark))
+		}
+		return out
+	}
+	require.Equal(t, []string{"a/2", "c/2!", "c/4"}, tasks())
+
+	// The runs' rows and journals are intact.
+	runs, err := s.ListRuns(ctx, history.ListFilter{})
+	require.NoError(t, err)
+	require.Len(t, runs, 3)
+	for _, r := range runs {
+		require.NoError(t, r.Damaged, r.ID)
+		evs, err := s.Events(ctx, r.ID, 0)
+		require.NoError(t, err, r.ID)
+		require.Len(t, evs, 3, r.ID)
+	}
+
+	// The healthy tasks go on: a retry rewrites one and it reads back
+	// healthy; deleting the damaged one removes it.
+	commit(t, s, &history.Batch{RunID: "a", Time: at(2 * time.Minute),
+		UpdateTasks: []history.Task{{Step: 2, Attempt: 2, NotBefore: at(3 * time.Minute)}}})
+	commit(t, s, &history.Batch{RunID: "c", Time: at(2 * time.Minute), DoneTasks: []int64{2}})
+	require.Equal(t, []string{"a/2", "c/4"}, tasks())
+	ts, err := s.Tasks(ctx)
+	require.NoError(t, err)
+	requireBytes(t, []byte(`{"step":2}`), ts[0].Input, "input of the healthy task")
+	require.Equal(t, 2, ts[0].Attempt)
+	require.True(t, ts[0].NotBefore.Equal(at(3*time.Minute)))
 }

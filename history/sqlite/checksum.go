@@ -109,6 +109,8 @@ const (
 	tagEvent   = 'E'
 	tagRun     = 'R'
 	tagOutcome = 'O'
+	tagTask    = 'T'
+	tagAttempt = 'A'
 )
 
 // eventSum is the checksum of the events row of e in run runID.
@@ -142,5 +144,29 @@ func outcomeSum(id string, status history.RunStatus, result, failure []byte) int
 	s.int(int64(status))
 	s.bytes(result)
 	s.bytes(failure)
+	return s.value()
+}
+
+// taskSum is the checksum of the columns a task row fixes when it is
+// added, with kind as stored (never zero).
+func taskSum(runID string, step int64, kind history.TaskKind, name string, input, options []byte) int64 {
+	s := newSummer(tagTask)
+	s.text(runID)
+	s.int(step)
+	s.int(int64(kind))
+	s.text(name)
+	s.bytes(input)
+	s.bytes(options)
+	return s.value()
+}
+
+// attemptSum is the checksum of a task row's attempt and not_before, which
+// an update rewrites together.
+func attemptSum(runID string, step int64, attempt int, notBefore time.Time) int64 {
+	s := newSummer(tagAttempt)
+	s.text(runID)
+	s.int(step)
+	s.int(int64(attempt))
+	s.time(notBefore)
 	return s.value()
 }

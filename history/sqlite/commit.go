@@ -312,12 +312,13 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 			kind = history.TaskActivity
 		}
 		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, blob(k.Input), blob(k.Options),
-			int64(k.Attempt), encTime(k.NotBefore)); err != nil {
+			int64(k.Attempt), encTime(k.NotBefore),
+			taskSum(id, k.Step, kind, k.Name, k.Input, k.Options), attemptSum(id, k.Step, k.Attempt, k.NotBefore)); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}
 	for _, k := range b.UpdateTasks {
-		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), id, k.Step)
+		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), attemptSum(id, k.Step, k.Attempt, k.NotBefore), id, k.Step)
 		if err != nil {
 			return nil, fail(err, history.ErrConflict, "update task %d", k.Step)
 		}

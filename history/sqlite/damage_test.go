@@ -43,6 +43,11 @@ func (d fileDamager) DamageRun(t *testing.T, runID string) {
 	d.flipByte(t, "SELECT result FROM runs WHERE id = ?", "UPDATE runs SET result = ? WHERE id = ?", runID)
 }
 
+func (d fileDamager) DamageTask(t *testing.T, runID string, step int64) {
+	d.flipByte(t, "SELECT input FROM tasks WHERE run_id = ? AND step = ?",
+		"UPDATE tasks SET input = ? WHERE run_id = ? AND step = ?", runID, step)
+}
+
 // TestDamageConformance: a damaged row of the file is reported as
 // corruption of its run, and of its run only.
 func TestDamageConformance(t *testing.T) {

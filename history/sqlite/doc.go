@@ -80,12 +80,14 @@
 //     its checksum (sum);
 //   - tasks, the pending work (activities, timers, children to start or
 //     cancel, parents to notify, signals to deliver), keyed by run and step,
-//     with its kind ([history.TaskKind]) and name.
+//     with its kind ([history.TaskKind]) and name, and the checksums sum
+//     and attempt_sum.
 //
 // Migration 0002 brought task kinds, generations and parent links; a
 // database of version 1 reads back with every task an activity, every run's
-// first_seq 1 and no parents. Migration 0003 brought the checksums below;
-// rows written before it have none and are read unchecked.
+// first_seq 1 and no parents. Migration 0003 brought the checksums below
+// to events and runs, and 0004 to tasks; rows written before them have none
+// and are read unchecked.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.
@@ -96,25 +98,33 @@
 // seq, type, name, ref, payload and time, and every run row with one of
 // the columns it fixes at creation (workflow, created_at, parent) and one
 // of its outcome (status, result, failure), rewritten with each status
-// change. A row whose content no longer matches its checksum was damaged
+// change. Every task row is written with a checksum of the columns it
+// fixes when it is added (run, step, kind, name, input, options) and one of
+// its attempt and not_before, rewritten with each retry. A row whose
+// content no longer matches its checksum was damaged
 // after it was written (by the disk, a bad copy, a hand edit); it is
 // reported, like a row that cannot be decoded at all (an unknown event type,
 // status or task kind, a value of the wrong type, a first_seq outside the
 // journal, a gap in a journal), with an error wrapping [history.ErrCorrupt]
-// that names the run and, for an event, its sequence number. The damage
+// that names the run and, for an event or a task, its sequence number or
+// step. The damage
 // stays with its run:
 //
 //   - [Store.Events] and [Store.Run] of that run fail, and never return the
 //     altered data as if it were the workflow's; the engine blocks the run
 //     with the error as its reason, and other runs go on;
 //   - [Store.ListRuns] lists a run whose row is damaged in its place, with
-//     [history.RunInfo.Damaged] set, and lists the other runs as usual.
+//     [history.RunInfo.Damaged] set, and lists the other runs as usual;
+//   - [Store.Tasks] lists a task whose row is damaged in its place, with
+//     [history.Task.Damaged] set, and lists the other tasks as usual; the
+//     engine runs none of that run's tasks and blocks the run with the
+//     error as its reason.
 //
 // Damage inside SQLite's own structures (a malformed page, rather than a
 // well-formed row with wrong content) is reported by SQLite for whatever
 // read crosses it, also as [history.ErrCorrupt]; [Store.IntegrityCheck]
 // finds it. A checksum tells damage from data; it does not stop someone who
-// can write the file from recomputing it. Pending tasks carry no checksum.
+// can write the file from recomputing it.
 //
 // Errors never carry a driver type: the store translates them to the
 // sentinels of package history where one fits and keeps only the driver's

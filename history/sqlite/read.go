@@ -36,7 +36,8 @@ var readSQL = [numReadStmts]string{
 		WHERE r.id = ? ORDER BY e.seq`,
 	// The LEFT JOIN keeps a task even when the journal has no event at its
 	// step; its ScheduledAt is then the zero time.
-	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time
+	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time,
+		t.sum, t.attempt_sum
 		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
 		ORDER BY t.run_id, t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
@@ -303,8 +304,10 @@ func decodeEvent(runID string, v []any) (history.Event, error) {
 // Tasks returns every pending task, ordered by run ID and step, with the
 // Workflow of its run and, as ScheduledAt, the Time of the journal event at
 // its Step (the zero time when the journal has no such event). Every task
-// reads back with a known, non-zero Kind; a stored kind this code does not
-// know is reported as corrupt.
+// reads back with a known, non-zero Kind. A task whose row is damaged (a
+// stored kind this code does not know, a column holding a value it cannot
+// hold, a checksum that does not match) is returned in its place with
+// Task.Damaged set, and the other tasks as usual.
 func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	if err := s.enter("read tasks", ""); err != nil {
 		return nil, err
@@ -329,7 +332,10 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 		}
 		k, err := decodeTask(v)
 		if err != nil {
-			return nil, err
+			if k.RunID == "" {
+				return nil, err // no run to charge the damage to
+			}
+			k.Damaged = err
 		}
 		tasks = append(tasks, k)
 	}
@@ -340,10 +346,12 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 }
 
 // numTaskColumns is the number of columns of the task query.
-const numTaskColumns = 10
+const numTaskColumns = 12
 
 // decodeTask converts run_id, step, kind, name, input, options, attempt,
-// not_before, the run's workflow and the time of the step's event.
+// not_before, the run's workflow and the time of the step's event, and
+// checks sum and attempt_sum when they are not NULL (rows written before
+// migration 0004 have none). On error, k holds the columns decoded so far.
 func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	var k history.Task
 	var ok bool
@@ -383,6 +391,21 @@ func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	}
 	if k.ScheduledAt, ok = colTime(v[9]); !ok {
 		return k, bad("time of the step's event", v[9])
+	}
+	sum, present, ok := colSum(v[10])
+	if !ok {
+		return k, bad("sum", v[10])
+	}
+	if want := taskSum(k.RunID, k.Step, k.Kind, k.Name, k.Input, k.Options); present && sum != want {
+		return k, corruptf("run %q, task %d: the row's checksum does not match its kind, name, input and options (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			k.RunID, k.Step, sum, want)
+	}
+	if sum, present, ok = colSum(v[11]); !ok {
+		return k, bad("attempt_sum", v[11])
+	}
+	if want := attemptSum(k.RunID, k.Step, k.Attempt, k.NotBefore); present && sum != want {
+		return k, corruptf("run %q, task %d: the row's checksum does not match its attempt and not_before (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			k.RunID, k.Step, sum, want)
 	}
 	return k, nil
 }

@@ -384,8 +384,19 @@ func TestCorruptRows(t *testing.T) {
 	require.ErrorContains(t, list[1].Damaged, `run "r": column status`)
 	requireNoDriverError(t, list[1].Damaged)
 
+	// A damaged task is listed in its place, marked.
+	taskDamage := func() error {
+		t.Helper()
+		tasks, err := s.Tasks(ctx)
+		require.NoError(t, err, "one damaged task does not fail Tasks")
+		require.Len(t, tasks, 2)
+		require.Equal(t, "q", tasks[0].RunID)
+		require.Equal(t, "r", tasks[1].RunID)
+		require.NoError(t, tasks[1].Damaged, "the other task reads as usual")
+		return tasks[0].Damaged
+	}
 	rawExec(t, path, "UPDATE tasks SET attempt = -1 WHERE run_id = 'q'")
-	_, err = s.Tasks(ctx)
+	err = taskDamage()
 	require.ErrorIs(t, err, history.ErrCorrupt)
 	require.ErrorContains(t, err, `run "q", task 2`)
 	rawExec(t, path, "UPDATE tasks SET attempt = 1 WHERE run_id = 'q'")
@@ -393,14 +404,22 @@ func TestCorruptRows(t *testing.T) {
 	// Every task reads back with a kind this code knows.
 	for _, kind := range []string{"0", "8", "-1", "300"} {
 		rawExec(t, path, "UPDATE tasks SET kind = "+kind+" WHERE run_id = 'q'")
-		_, err = s.Tasks(ctx)
+		err = taskDamage()
 		require.ErrorIs(t, err, history.ErrCorrupt, "kind %s", kind)
 		require.ErrorContains(t, err, `run "q", task 2: column kind holds int64 `+kind)
+		requireNoDriverError(t, err)
 	}
+	// Another known kind fails the row's checksum; a row without one
+	// (written before migration 0004) is read unchecked.
 	rawExec(t, path, "UPDATE tasks SET kind = 6 WHERE run_id = 'q'")
+	err = taskDamage()
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	require.ErrorContains(t, err, `run "q", task 2: the row's checksum does not match`)
+	rawExec(t, path, "UPDATE tasks SET sum = NULL WHERE run_id = 'q'")
 	tasks, err := s.Tasks(ctx)
 	require.NoError(t, err)
 	require.Equal(t, "q", tasks[0].RunID)
+	require.NoError(t, tasks[0].Damaged)
 	require.Equal(t, history.TaskCancelChild, tasks[0].Kind)
 
 	// first_seq lies within the journal, and parent_run and parent_step

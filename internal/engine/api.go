@@ -88,11 +88,14 @@ func (e *Engine) Terminate(ctx context.Context, id, reason string) error {
 type Divergence struct {
 	RunID    string
 	Workflow string
-	Err      error // a *NonDeterminismError, *VersionError, *PanicError, *PayloadError, *NotRegisteredError, ...
+	Err      error // a *NonDeterminismError, *VersionError, *PanicError, *PayloadError, *NotRegisteredError, or an error wrapping history.ErrCorrupt, ...
 }
 
 // CheckUpgrade replays every run that has not ended against the registered
-// code, without changing anything, and returns those that diverge.
+// code, without changing anything, and returns those that diverge. A run
+// whose stored row or journal is damaged is returned too, with an error
+// wrapping history.ErrCorrupt; a damaged row is not replayed, since where
+// its current generation starts cannot be trusted.
 func (e *Engine) CheckUpgrade(ctx context.Context) ([]Divergence, error) {
 	var out []Divergence
 	for _, status := range []history.RunStatus{history.StatusRunning, history.StatusBlocked} {
@@ -103,6 +106,10 @@ func (e *Engine) CheckUpgrade(ctx context.Context) ([]Divergence, error) {
 				return nil, fmt.Errorf("chorus: check upgrade: %w", err)
 			}
 			for _, info := range runs {
+				if info.Damaged != nil {
+					out = append(out, Divergence{RunID: info.ID, Workflow: info.Workflow, Err: info.Damaged})
+					continue
+				}
 				if err := e.dryReplay(ctx, info); err != nil {
 					if isStoreError(err) || ctx.Err() != nil {
 						return nil, fmt.Errorf("chorus: check upgrade of run %q: %w", info.ID, err)

@@ -85,6 +85,7 @@ type Engine struct {
 	parked   map[string][]parkedInput  // by workflow name, until it is registered
 	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
 	resuming map[string]chan struct{}  // blocked runs whose resume is under way, closed once applied
+	damaged  map[string]error          // runs held blocked since Open for a damaged task, with the damage
 	closed   chan struct{}
 }
 
@@ -148,6 +149,11 @@ func (e *Engine) blockDivergent() error {
 	}
 	for _, d := range divs {
 		info, err := e.store.Run(e.ctx, d.RunID)
+		if errors.Is(err, history.ErrCorrupt) {
+			// A damaged row is reported where it is read, not rewritten.
+			e.log.Error("chorus: run's row is damaged; left as it is", "run", d.RunID, "err", err)
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -165,7 +171,9 @@ func (e *Engine) blockDivergent() error {
 }
 
 // recover dispatches the pending tasks of the journal. Those of blocked runs
-// wait until the run replays cleanly again.
+// wait until the run replays cleanly again. A run with a damaged task is
+// blocked with the damage as the reason and none of its tasks run; it stays
+// blocked (see holdDamaged) while the other runs recover as usual.
 func (e *Engine) recover() error {
 	blocked, err := e.store.ListRuns(e.ctx, history.ListFilter{Status: history.StatusBlocked})
 	if err != nil {
@@ -179,8 +187,15 @@ func (e *Engine) recover() error {
 	if err != nil {
 		return fmt.Errorf("chorus: recover: read pending tasks: %w", err)
 	}
+	held, err := e.holdDamaged(tasks)
+	if err != nil {
+		return err
+	}
 	sortTasks(tasks)
 	for _, t := range tasks {
+		if held[t.RunID] || t.Damaged != nil {
+			continue
+		}
 		if isBlocked[t.RunID] {
 			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
 			continue
@@ -188,12 +203,77 @@ func (e *Engine) recover() error {
 		e.runTask(t, t.Workflow, nil)
 	}
 	for _, b := range blocked {
-		e.deliver(b.ID, e.resumeInput(b.ID))
+		if !held[b.ID] {
+			e.deliver(b.ID, e.resumeInput(b.ID))
+		}
 	}
 	if len(tasks) > 0 || len(blocked) > 0 {
-		e.log.Info("chorus: recovered", "pending_tasks", len(tasks), "blocked_runs", len(blocked))
+		e.log.Info("chorus: recovered", "pending_tasks", len(tasks), "blocked_runs", len(blocked), "damaged_runs", len(held))
 	}
 	return nil
+}
+
+// holdDamaged finds the runs with a damaged task and returns those of them
+// none of whose tasks may run. A run that has not ended is blocked,
+// durably before Open returns, with the damage as the reason (failure type
+// Corrupt), and remembered so that loading it blocks it again instead of
+// resuming it: a task row read wrong would run the wrong work, and one
+// left out would leave the run waiting forever. Terminating the run drops
+// its tasks, the damaged one included. An ended run keeps its outcome and
+// its healthy tasks; its damaged task (a parent's notification, say) is
+// reported and never run.
+func (e *Engine) holdDamaged(tasks []history.Task) (map[string]bool, error) {
+	held := map[string]bool{}
+	seen := map[string]bool{}
+	for _, t := range tasks {
+		if t.Damaged == nil || seen[t.RunID] {
+			continue
+		}
+		seen[t.RunID] = true
+		info, err := e.store.Run(e.ctx, t.RunID)
+		switch {
+		case errors.Is(err, history.ErrCorrupt):
+			// The row is damaged too: its status cannot be trusted, so
+			// leave it as it is; loading the run reports the damage.
+			e.log.Error("chorus: a pending task of a run with a damaged row is damaged; its tasks do not run",
+				"run", t.RunID, "step", t.Step, "err", t.Damaged)
+			held[t.RunID] = true
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("chorus: recover: read run %q of a damaged task: %w", t.RunID, err)
+		case info.Status.Ended():
+			e.log.Error("chorus: a pending task of an ended run is damaged; it does not run",
+				"run", t.RunID, "step", t.Step, "err", t.Damaged)
+			continue
+		}
+		held[t.RunID] = true
+		e.mu.Lock()
+		if e.damaged == nil {
+			e.damaged = map[string]error{}
+		}
+		e.damaged[t.RunID] = t.Damaged
+		e.mu.Unlock()
+		if info.Status == history.StatusBlocked {
+			if f, err := e.decodeFailure(info.Failure); err == nil && f.Type == FailureTypeCorrupt {
+				continue // blocked for it at an earlier Open
+			}
+		}
+		e.log.Error("chorus: a pending task of the run is damaged; blocked", "run", t.RunID, "step", t.Step, "err", t.Damaged)
+		err = e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(),
+			Status: &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(t.Damaged))}})
+		if err != nil {
+			return nil, fmt.Errorf("chorus: recover: block run %q with a damaged task: %w", t.RunID, err)
+		}
+	}
+	return held, nil
+}
+
+// taskDamage returns the damaged task for which the run was blocked at
+// Open, or nil.
+func (e *Engine) taskDamage(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.damaged[id]
 }
 
 // redispatchRecovered dispatches the tasks held back at Open for a blocked

@@ -324,6 +324,10 @@ func (r *Run) load() error {
 		r.blocked = fmt.Errorf("%w: run %q: the journal of its current generation does not begin with RunStarted", history.ErrCorrupt, r.id)
 		return nil
 	}
+	if err := e.taskDamage(r.id); err != nil && !info.Status.Ended() {
+		r.blocked = err // held since Open: resuming would run without the damaged task
+		return nil
+	}
 	spec, ok := e.reg.workflow(events[0].Name)
 	if !ok && info.Status.Ended() {
 		// Nothing of an ended run needs its code (a new run may still take

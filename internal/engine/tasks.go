@@ -369,7 +369,7 @@ func (e *Engine) resync(id string) error {
 		return err
 	}
 	for _, t := range tasks {
-		if t.RunID == id {
+		if t.RunID == id && t.Damaged == nil {
 			e.runTask(t, info.Workflow, nil)
 		}
 	}
