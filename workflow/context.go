@@ -67,6 +67,9 @@ type doneChannel struct{ c *wfContext }
 
 func (d doneChannel) IsReady() bool { return d.c.scope.Canceled() }
 func (d doneChannel) Len() int      { return 0 }
+
+// closedAndDrained makes a selector consume a Done case once it fired.
+func (d doneChannel) closedAndDrained() bool { return d.IsReady() }
 func (d doneChannel) Receive(ctx Context) (struct{}, bool) {
 	mustImpl(ctx).r.Await(d.IsReady)
 	return struct{}{}, false

@@ -29,6 +29,18 @@
 // the journal holds and what the code did, and marks the run blocked: the
 // journal is left untouched, and a process with fixed code resumes it.
 //
+// # Selectors
+//
+// A [Selector] waits for the first ready of several futures and channels,
+// trying its cases in the order they were added. As in Temporal's SDK, a
+// case fires once per thing that became ready, so one selector can be
+// selected on in a loop: a future case is consumed when it fires (N futures
+// are merged by N calls to Select, each once), and a receive case fires
+// once per value its callback takes from the channel, then one last time
+// when the channel is closed and drained (for [Context.Done]: once it is
+// canceled). Select on a selector whose every case was consumed and that
+// has no default panics rather than wait forever.
+//
 // # Errors
 //
 // An activity that fails for good surfaces in the workflow as an
