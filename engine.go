@@ -61,6 +61,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: *o.Limits,
+		DeadlockTimeout: o.DeadlockTimeout,
 	})
 	if err != nil {
 		return nil, err

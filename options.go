@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/benbjohnson/clock"
 
@@ -33,6 +34,10 @@ const (
 	// DefaultMaxPendingSignals caps the signals a run received and has not
 	// consumed yet.
 	DefaultMaxPendingSignals = 10_000
+	// DefaultDeadlockTimeout is how long workflow code may run without
+	// yielding to the engine before its run is blocked with a
+	// [*DeadlockError].
+	DefaultDeadlockTimeout = time.Second
 )
 
 // Limits bound what one run may hold; see [Options.Limits]. A negative
@@ -86,6 +91,17 @@ type Options struct {
 	// of them is started blind. [Engine.CheckUpgrade] lists them. Defaults
 	// to false.
 	CheckUpgrade bool
+	// DeadlockTimeout bounds how long workflow code may keep control
+	// without reaching a workflow call that waits (an activity's Get, a
+	// timer, a channel, a Selector). Code that is blocked outside the
+	// workflow API (a Go channel, select, mutex, time.Sleep, I/O) or that
+	// computes for longer is abandoned, and its run is blocked with a
+	// [*DeadlockError] instead of hanging the engine. It is measured in
+	// real time, whatever the Clock, and per stretch of one goroutine's
+	// execution, so replaying a long history never trips it. Defaults to
+	// [DefaultDeadlockTimeout]; a negative value disables the detector
+	// (for stepping through workflow code in a debugger).
+	DeadlockTimeout time.Duration
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -114,6 +130,9 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if c.MaxCommitBatch == 0 {
 		c.MaxCommitBatch = DefaultMaxCommitBatch
+	}
+	if c.DeadlockTimeout == 0 {
+		c.DeadlockTimeout = DefaultDeadlockTimeout
 	}
 	var l Limits
 	if c.Limits != nil {

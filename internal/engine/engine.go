@@ -36,6 +36,10 @@ type Config struct {
 	CheckUpgrade bool
 	// Limits bound what one run may hold; zero fields mean no limit.
 	Limits Limits
+	// DeadlockTimeout is how long workflow code may keep control without
+	// yielding before its run is blocked with a *DeadlockError; zero or
+	// less disables the detector.
+	DeadlockTimeout time.Duration
 	// OnSettle, when set, is called each time the engine may have become
 	// quiescent (a run's inbox drained, an activity attempt ended), so a
 	// test environment can skip time when nothing else can happen.
@@ -59,6 +63,7 @@ type Engine struct {
 	defaultActivity *activity.Options
 	cacheSize       int
 	limits          Limits
+	deadlockTimeout time.Duration
 
 	reg    *registry
 	w      *writer
@@ -99,6 +104,7 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
 		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, limits: cfg.Limits,
+		deadlockTimeout: cfg.DeadlockTimeout,
 		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 		redeliver: map[*clock.Timer]time.Time{},
@@ -464,17 +470,32 @@ func (e *Engine) Closed() <-chan struct{} { return e.closed }
 // Close stops the engine: callers are refused at once, running activity
 // attempts may finish (and be recorded) until ctx is done, then everything
 // in flight is stopped without being marked failed. Runs resume after the
-// next Open.
+// next Open. Close returns when ctx is done even if something does not
+// stop (an activity that ignores its context, workflow code stuck with the
+// deadlock detector off): it then refuses everything at once and the rest
+// of the shutdown goes on in the background; Closed tells when it is over.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if e.state != stateOpen {
-		e.mu.Unlock()
-		<-e.closed
-		return nil
+	first := e.state == stateOpen
+	if first {
+		e.state = stateClosing
 	}
-	e.state = stateClosing
 	e.mu.Unlock()
+	if first {
+		go e.shutdown(ctx)
+	}
+	select {
+	case <-e.closed:
+		return nil
+	case <-ctx.Done():
+		e.mu.Lock()
+		e.state = stateClosed
+		e.mu.Unlock()
+		return fmt.Errorf("chorus: close: gave up waiting for work in flight, which stops in the background: %w", ctx.Err())
+	}
+}
 
+func (e *Engine) shutdown(ctx context.Context) {
 	e.timers.close()
 	e.mu.Lock()
 	for t := range e.redeliver {
@@ -502,7 +523,6 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.cancel()
 	close(e.closed)
-	return nil
 }
 
 // Store returns the engine's store.
@@ -552,6 +572,13 @@ const (
 	FailureTypeNonDeterminism = "NonDeterminism"
 )
 
+// FailureTypeDeadlock and FailureTypeGoroutine mark a run blocked by a
+// *DeadlockError or a *GoroutineError; Details holds the error as JSON.
+const (
+	FailureTypeDeadlock  = "Deadlock"
+	FailureTypeGoroutine = "ForeignGoroutine"
+)
+
 // FailureTypeWorkflowPanic marks a run blocked by a panic in workflow code;
 // Details holds the panic value's text and the stack as JSON.
 const FailureTypeWorkflowPanic = "WorkflowPanic"
@@ -562,8 +589,9 @@ type panicDetails struct {
 }
 
 // BlockedCause rebuilds the error that blocked a run from its stored form: a
-// *NonDeterminismError or a *PanicError (whose Value is then the panic
-// value's text), or nil for other reasons.
+// *NonDeterminismError, a *PanicError (whose Value is then the panic
+// value's text), a *DeadlockError or a *GoroutineError, or nil for other
+// reasons.
 func BlockedCause(f *history.Failure) error {
 	if f == nil {
 		return nil
@@ -578,6 +606,16 @@ func BlockedCause(f *history.Failure) error {
 		var pd panicDetails
 		if json.Unmarshal(f.Details, &pd) == nil {
 			return &PanicError{Value: pd.Value, Stack: pd.Stack}
+		}
+	case FailureTypeDeadlock:
+		var de DeadlockError
+		if json.Unmarshal(f.Details, &de) == nil {
+			return &de
+		}
+	case FailureTypeGoroutine:
+		var ge GoroutineError
+		if json.Unmarshal(f.Details, &ge) == nil {
+			return &ge
 		}
 	}
 	return nil
@@ -602,7 +640,15 @@ func FailureOf(err error) *history.Failure {
 	var pe *ActivityPanicError
 	var nde *NonDeterminismError
 	var wp *PanicError
+	var de *DeadlockError
+	var ge *GoroutineError
 	switch {
+	case errors.As(err, &de):
+		f.Type = FailureTypeDeadlock
+		f.Details, _ = json.Marshal(de)
+	case errors.As(err, &ge):
+		f.Type = FailureTypeGoroutine
+		f.Details, _ = json.Marshal(ge)
 	case errors.As(err, &nde):
 		f.Type = FailureTypeNonDeterminism
 		f.Details, _ = json.Marshal(nde) // plain strings and numbers
