@@ -105,7 +105,7 @@ func New(cfg Config) (*Engine, error) {
 		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
 		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, limits: cfg.Limits,
 		deadlockTimeout: cfg.DeadlockTimeout,
-		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
+		reg:             newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 		redeliver: map[*clock.Timer]time.Time{},
 	}
