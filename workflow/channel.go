@@ -90,6 +90,7 @@ func (c *channel[T]) Send(ctx Context, v T) {
 }
 
 func (c *channel[T]) SendAsync(v T) bool {
+	c.r.Guard("SendAsync")
 	if c.closed || (c.size > 0 && len(c.buf) >= c.size) || c.size == 0 {
 		return false
 	}
@@ -97,7 +98,10 @@ func (c *channel[T]) SendAsync(v T) bool {
 	return true
 }
 
-func (c *channel[T]) Close() { c.closed = true }
+func (c *channel[T]) Close() {
+	c.r.Guard("Close")
+	c.closed = true
+}
 
 func (c *channel[T]) Receive(ctx Context) (T, bool) {
 	mustImpl(ctx).r.Await(c.IsReady)
@@ -105,6 +109,7 @@ func (c *channel[T]) Receive(ctx Context) (T, bool) {
 }
 
 func (c *channel[T]) ReceiveAsync() (T, bool) {
+	c.r.Guard("ReceiveAsync")
 	var zero T
 	if len(c.buf) == 0 {
 		return zero, false
@@ -190,6 +195,7 @@ func (s *Selector) AddDefault(fn func()) *Selector {
 // Select waits until a case is ready and runs the first ready one, in the
 // order the cases were added. With a default case it never waits.
 func (s *Selector) Select(ctx Context) {
+	mustImpl(ctx)
 	if i := s.ready(); i >= 0 {
 		s.fire(i)
 		return
@@ -226,17 +232,18 @@ func (s *Selector) fire(i int) {
 
 // WaitGroup waits for workflow goroutines, like sync.WaitGroup.
 type WaitGroup struct {
+	r *engine.Run
 	n int
 }
 
 // NewWaitGroup returns a wait group with a zero counter.
 func NewWaitGroup(ctx Context) *WaitGroup {
-	mustImpl(ctx)
-	return &WaitGroup{}
+	return &WaitGroup{r: mustImpl(ctx).r}
 }
 
 // Add adds delta to the counter.
 func (wg *WaitGroup) Add(delta int) {
+	wg.r.Guard("WaitGroup.Add")
 	wg.n += delta
 	if wg.n < 0 {
 		panic("workflow: negative WaitGroup counter")

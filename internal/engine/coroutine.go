@@ -3,6 +3,7 @@ package engine
 import (
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,8 +117,13 @@ func (r *Run) coroutineMain(co *coroutine, fn func()) {
 // coroutine silently, a goroutine the code started with the go statement
 // after reporting the mistake, which blocks the run. what names the call
 // for the report.
+//
+// Guard is also what orders the coroutine's accesses to run state before
+// the scheduler's: its compare-and-swap publishes them, so a coroutine
+// abandoned later is no data race with the scheduler that goes on. Call it
+// again when leaving a workflow call that changed run state.
 func (r *Run) Guard(what string) {
-	if g := curg(); g != r.guard.owner.Load() {
+	if g := curg(); !r.guard.owner.CompareAndSwap(g, g) {
 		r.intruder(g, what)
 	}
 }
@@ -133,7 +139,7 @@ func (r *Run) intruder(g uintptr, what string) {
 	}
 	first := gs.misuse == nil
 	if first {
-		gs.misuse = &GoroutineError{RunID: r.id, Workflow: gs.workflow, Call: what, Stack: string(debug.Stack())}
+		gs.misuse = &GoroutineError{RunID: r.id, Workflow: gs.workflow, Call: apiCall(what), Stack: string(debug.Stack())}
 		gs.flagged.Store(true)
 	}
 	misuse := *gs.misuse
@@ -142,6 +148,26 @@ func (r *Run) intruder(g uintptr, what string) {
 		r.eng.reportIntruder(r, &misuse)
 	}
 	runtime.Goexit()
+}
+
+// apiCall names the workflow package's function through which the caller
+// entered, or what when there is none.
+func apiCall(what string) string {
+	pcs := make([]uintptr, 32)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
+	const pkg = "github.com/chorusdev/chorus/workflow."
+	for {
+		f, more := frames.Next()
+		if name, ok := strings.CutPrefix(f.Function, pkg); ok {
+			if i := strings.IndexAny(name, "[."); i > 0 && name[0] != '(' {
+				name = name[:i]
+			}
+			what = "workflow." + name
+		}
+		if !more {
+			return what
+		}
+	}
 }
 
 // reportIntruder makes the run notice a foreign goroutine's call: its

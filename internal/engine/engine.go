@@ -469,11 +469,13 @@ func (e *Engine) Closed() <-chan struct{} { return e.closed }
 
 // Close stops the engine: callers are refused at once, running activity
 // attempts may finish (and be recorded) until ctx is done, then everything
-// in flight is stopped without being marked failed. Runs resume after the
-// next Open. Close returns when ctx is done even if something does not
-// stop (an activity that ignores its context, workflow code stuck with the
-// deadlock detector off): it then refuses everything at once and the rest
-// of the shutdown goes on in the background; Closed tells when it is over.
+// in flight is interrupted without being marked failed. Runs resume after
+// the next Open. Close waits for the interrupted work at most
+// InterruptGrace after ctx is done: if something does not stop by then (an
+// activity that ignores its context, workflow code stuck with the deadlock
+// detector off), Close refuses everything, returns an error wrapping
+// ctx.Err(), and the rest of the shutdown goes on in the background;
+// Closed tells when it is over.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	first := e.state == stateOpen
@@ -488,12 +490,24 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-e.closed:
 		return nil
 	case <-ctx.Done():
-		e.mu.Lock()
-		e.state = stateClosed
-		e.mu.Unlock()
-		return fmt.Errorf("chorus: close: gave up waiting for work in flight, which stops in the background: %w", ctx.Err())
 	}
+	grace := time.NewTimer(InterruptGrace)
+	defer grace.Stop()
+	select {
+	case <-e.closed:
+		return nil
+	case <-grace.C:
+	}
+	e.mu.Lock()
+	e.state = stateClosed
+	e.mu.Unlock()
+	e.cancel()
+	return fmt.Errorf("chorus: close: work in flight did not stop when interrupted; it goes on stopping in the background: %w", ctx.Err())
 }
+
+// InterruptGrace is how long Close waits, once its context is done, for
+// the work it interrupted to stop.
+const InterruptGrace = 200 * time.Millisecond
 
 func (e *Engine) shutdown(ctx context.Context) {
 	e.timers.close()
