@@ -29,6 +29,25 @@
 // the journal holds and what the code did, and marks the run blocked: the
 // journal is left untouched, and a process with fixed code resumes it.
 //
+// # Mistakes the engine catches
+//
+// Two mistakes would otherwise hang or crash the host process, so the engine
+// catches them and blocks the run instead, with a reason that says what to
+// change; code fixed accordingly resumes the run after the next Open:
+//
+//   - Code blocked outside this package (on a Go channel, in select, on a
+//     mutex, in time.Sleep, in I/O) or computing without end never hands
+//     control back to the engine. When a workflow goroutine keeps control
+//     longer than the engine's deadlock timeout (Options.DeadlockTimeout of
+//     package chorus, 1 s by default, measured in real time per stretch of
+//     execution), its run is blocked with a *chorus.DeadlockError that holds
+//     the goroutine's stack. The goroutine cannot be killed; it is abandoned
+//     and ends at its next call into this package, without effect.
+//   - A goroutine started with the go statement (or any goroutine other
+//     than the run's own) that calls this package is stopped at that call
+//     with runtime.Goexit, every time, and the run is blocked with a
+//     *chorus.GoroutineError. Use [Go] instead.
+//
 // # Selectors
 //
 // A [Selector] waits for the first ready of several futures and channels,
