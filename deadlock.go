@@ -9,7 +9,7 @@ import (
 // DeadlockError reports workflow code that kept control longer than
 // [Options.DeadlockTimeout] without reaching a workflow call that waits:
 // it is blocked outside the workflow API (a Go channel, select, a mutex,
-// time.Sleep, I/O) or computes for too long. The run is blocked, like a
+// time.Sleep, I/O), or it computed for more than ten times that long. The run is blocked, like a
 // run whose code panicked: [Run.Result] and [Engine.Describe] report a
 // [*BlockedError] from which errors.As extracts the DeadlockError, and
 // code fixed to wait through the workflow package (channels, timers,

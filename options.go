@@ -94,10 +94,12 @@ type Options struct {
 	// DeadlockTimeout bounds how long workflow code may keep control
 	// without reaching a workflow call that waits (an activity's Get, a
 	// timer, a channel, a Selector). Code that is blocked outside the
-	// workflow API (a Go channel, select, mutex, time.Sleep, I/O) or that
-	// computes for longer is abandoned, and its run is blocked with a
-	// [*DeadlockError] instead of hanging the engine. It is measured in
-	// real time, whatever the Clock, and per stretch of one goroutine's
+	// workflow API (a Go channel, select, mutex, time.Sleep, I/O) is
+	// abandoned, and its run is blocked with a [*DeadlockError] instead of
+	// hanging the engine. Code that is still running or waiting for a CPU
+	// at that point (a long computation, or a loaded machine) gets up to
+	// ten times the bound before the same happens. It is measured in real
+	// time, whatever the Clock, and per stretch of one goroutine's
 	// execution, so replaying a long history never trips it. Defaults to
 	// [DefaultDeadlockTimeout]; a negative value disables the detector
 	// (for stepping through workflow code in a debugger).

@@ -40,7 +40,8 @@
 //     control back to the engine. When a workflow goroutine keeps control
 //     longer than the engine's deadlock timeout (Options.DeadlockTimeout of
 //     package chorus, 1 s by default, measured in real time per stretch of
-//     execution), its run is blocked with a *chorus.DeadlockError that holds
+//     execution; ten times that for code still computing), its run is
+//     blocked with a *chorus.DeadlockError that holds
 //     the goroutine's stack. The goroutine cannot be killed; it is abandoned
 //     and ends at its next call into this package, without effect.
 //   - A goroutine started with the go statement (or any goroutine other

@@ -34,10 +34,11 @@ type coroutine struct {
 	gone   chan struct{} // closed when the scheduler abandons the coroutine
 	// cond, when set, is what the coroutine waits for; it is only evaluated
 	// by the scheduler while every coroutine is parked.
-	cond func() bool
-	done bool
-	g    uintptr // curg of its goroutine
-	goid uint64  // its goroutine's number, to show its stack
+	cond  func() bool
+	done  bool
+	g     uintptr // curg of its goroutine
+	goid  uint64  // its goroutine's number, to show its stack
+	stack string  // its stack when it was abandoned
 }
 
 // yieldMsg is what a coroutine tells the scheduler when it gives control
@@ -312,18 +313,45 @@ func (r *Run) waitYield(co *coroutine) (yieldMsg, bool) {
 	} else {
 		t.Reset(d)
 	}
-	select {
-	case msg := <-co.yield:
-		t.Stop()
-		return msg, true
-	case <-t.C:
-		return yieldMsg{}, false
+	for waited := d; ; waited += d {
+		select {
+		case msg := <-co.yield:
+			t.Stop()
+			return msg, true
+		case <-t.C:
+		}
+		// Blocked (on a channel, in a sleep, in I/O): abandon it now. Still
+		// running or waiting for a CPU: it may be starved by a loaded
+		// machine rather than stuck, so it gets more time, up to a cap
+		// that still catches a loop without end.
+		stack := goroutineStack(co.goid)
+		if waited >= computeFactor*d || !computing(stack) {
+			co.stack = stack
+			return yieldMsg{}, false
+		}
+		t.Reset(d)
 	}
+}
+
+// computeFactor is how many deadlock timeouts code that keeps computing
+// (rather than being blocked) gets before it is abandoned.
+const computeFactor = 10
+
+// computing reports whether a goroutine's stack trace says it is running
+// or runnable, rather than blocked.
+func computing(stack string) bool {
+	head, _, _ := strings.Cut(stack, "\n")
+	_, state, ok := strings.Cut(head, "[")
+	if !ok {
+		return false
+	}
+	state, _, _ = strings.Cut(strings.TrimSuffix(state, "]:"), ",")
+	return state == "running" || state == "runnable"
 }
 
 // deadlock is the error of a coroutine that was abandoned.
 func (r *Run) deadlock(co *coroutine) error {
-	err := &DeadlockError{RunID: r.id, Timeout: r.eng.deadlockTimeout, Stack: goroutineStack(co.goid)}
+	err := &DeadlockError{RunID: r.id, Timeout: r.eng.deadlockTimeout, Stack: co.stack}
 	if r.spec != nil {
 		err.Workflow = r.spec.Name()
 	}
@@ -407,7 +435,7 @@ func (r *Run) kill() {
 		}
 		if _, ok := r.switchTo(co, self); !ok && r.eng != nil {
 			r.eng.log.Error("chorus: workflow code did not yield while the run was torn down; its goroutine is abandoned",
-				"run", r.id, "stack", goroutineStack(co.goid))
+				"run", r.id, "stack", co.stack)
 		}
 	}
 	r.current = nil

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -105,6 +106,41 @@ func TestForeignGoroutineIsStoppedWhileACoroutineRuns(t *testing.T) {
 	}
 	if called {
 		t.Fatal("the intruder's call returned")
+	}
+	r.kill()
+}
+
+// Code that keeps computing (or waits for a CPU on a loaded machine) is
+// not taken for blocked at the first timeout; a loop without end is still
+// abandoned, later.
+func TestDeadlockGivesComputingCodeMoreTime(t *testing.T) {
+	const timeout = 20 * time.Millisecond
+	r := deadlockRun(timeout)
+	var stop atomic.Bool
+	defer stop.Store(true)
+	spins := 0
+	r.spawn(func() {
+		for start := time.Now(); time.Since(start) < 3*timeout; {
+			spins++ // computing, not blocked
+		}
+		r.Await(never)
+	})
+	r.runUntilBlocked()
+	if r.fatal != nil || spins == 0 {
+		t.Fatalf("a stretch of computing three timeouts long was abandoned: %v", r.fatal)
+	}
+	r.kill()
+
+	r = deadlockRun(timeout)
+	r.spawn(func() {
+		for !stop.Load() {
+			spins++
+		}
+	})
+	r.runUntilBlocked()
+	var de *DeadlockError
+	if !errors.As(r.fatal, &de) || !strings.Contains(de.Stack, "TestDeadlockGivesComputingCodeMoreTime") {
+		t.Fatalf("fatal = %v, want a *DeadlockError with the looping goroutine's stack", r.fatal)
 	}
 	r.kill()
 }

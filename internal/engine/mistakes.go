@@ -8,7 +8,7 @@ import (
 // DeadlockError reports workflow code that kept control longer than the
 // deadlock timeout without reaching a workflow call that waits: it is
 // blocked outside the workflow API (a Go channel, select, mutex,
-// time.Sleep, I/O) or computes for too long. The run is blocked; the stuck
+// time.Sleep, I/O), or it computed for more than ten times that long. The run is blocked; the stuck
 // goroutine is abandoned.
 type DeadlockError struct {
 	RunID    string
