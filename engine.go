@@ -61,6 +61,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
+		DeadlockTimeout: o.DeadlockTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -108,7 +109,10 @@ func (e *Engine) Cancel(ctx context.Context, runID string) error {
 // Close stops the engine. Running activity attempts may finish until ctx is
 // done; then they are interrupted, without being recorded as failed, and run
 // again after the next Open. Every run resumes after the next Open. Close
-// closes the store.
+// closes the store. It returns at most a short grace (200 ms) after ctx is
+// done: if something does not stop when interrupted (an activity that
+// ignores its context), Close returns an error wrapping ctx.Err() and the
+// rest of the shutdown goes on in the background. Give ctx a deadline.
 func (e *Engine) Close(ctx context.Context) error {
 	err := e.core.Close(ctx)
 	return errors.Join(err, e.store.Close())

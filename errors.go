@@ -206,6 +206,10 @@ func publicErr(err error) error {
 		return (*VersionError)(e)
 	case *engine.RunIDError:
 		return (*RunIDError)(e)
+	case *engine.DeadlockError:
+		return (*DeadlockError)(e)
+	case *engine.GoroutineError:
+		return (*GoroutineError)(e)
 	}
 	return err
 }

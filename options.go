@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/benbjohnson/clock"
 
@@ -32,6 +33,10 @@ const (
 	// DefaultMaxPendingSignals caps the signals a run received and has not
 	// consumed yet.
 	DefaultMaxPendingSignals = 10_000
+	// DefaultDeadlockTimeout is how long workflow code may run without
+	// yielding to the engine before its run is blocked with a
+	// [*DeadlockError].
+	DefaultDeadlockTimeout = time.Second
 )
 
 // Limits bound what one run may hold; see [Options.Limits]. A zero field
@@ -134,6 +139,19 @@ type Options struct {
 	// of them is started blind. [Engine.CheckUpgrade] lists them. Defaults
 	// to false.
 	CheckUpgrade bool
+	// DeadlockTimeout bounds how long workflow code may keep control
+	// without reaching a workflow call that waits (an activity's Get, a
+	// timer, a channel, a Selector). Code that is blocked outside the
+	// workflow API (a Go channel, select, mutex, time.Sleep, I/O) is
+	// abandoned, and its run is blocked with a [*DeadlockError] instead of
+	// hanging the engine. Code that is still running or waiting for a CPU
+	// at that point (a long computation, or a loaded machine) gets up to
+	// ten times the bound before the same happens. It is measured in real
+	// time, whatever the Clock, and per stretch of one goroutine's
+	// execution, so replaying a long history never trips it. Defaults to
+	// [DefaultDeadlockTimeout]; a negative value disables the detector
+	// (for stepping through workflow code in a debugger).
+	DeadlockTimeout time.Duration
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -165,6 +183,9 @@ func (o *Options) WithDefaults() *Options {
 	}
 	if c.MaxCommitBatch == 0 {
 		c.MaxCommitBatch = DefaultMaxCommitBatch
+	}
+	if c.DeadlockTimeout == 0 {
+		c.DeadlockTimeout = DefaultDeadlockTimeout
 	}
 	var l Limits
 	if c.Limits != nil {

@@ -28,6 +28,7 @@ type Future[T any] interface {
 // [ErrCanceled].
 func ExecuteActivity[In, Out any](ctx Context, a *activity.Definition[In, Out], in In) Future[Out] {
 	c := mustImpl(ctx)
+	defer c.leave()
 	b, err := c.r.Codec().Marshal(in)
 	if err != nil {
 		return &activityFuture[Out]{err: &engine.PayloadError{What: fmt.Sprintf("encode input of activity %q", a.Name()), Err: err}}

@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/chorusdev/chorus/internal/engine"
@@ -64,8 +66,9 @@ type channel[T any] struct {
 	closed bool
 }
 
-func (c *channel[T]) IsReady() bool { return len(c.buf) > 0 || c.closed }
-func (c *channel[T]) Len() int      { return len(c.buf) }
+func (c *channel[T]) IsReady() bool          { return len(c.buf) > 0 || c.closed }
+func (c *channel[T]) Len() int               { return len(c.buf) }
+func (c *channel[T]) closedAndDrained() bool { return c.closed && len(c.buf) == 0 }
 
 func (c *channel[T]) Send(ctx Context, v T) {
 	r := mustImpl(ctx).r
@@ -87,6 +90,7 @@ func (c *channel[T]) Send(ctx Context, v T) {
 }
 
 func (c *channel[T]) SendAsync(v T) bool {
+	c.r.Guard("SendAsync")
 	if c.closed || (c.size > 0 && len(c.buf) >= c.size) || c.size == 0 {
 		return false
 	}
@@ -94,7 +98,10 @@ func (c *channel[T]) SendAsync(v T) bool {
 	return true
 }
 
-func (c *channel[T]) Close() { c.closed = true }
+func (c *channel[T]) Close() {
+	c.r.Guard("Close")
+	c.closed = true
+}
 
 func (c *channel[T]) Receive(ctx Context) (T, bool) {
 	mustImpl(ctx).r.Await(c.IsReady)
@@ -102,6 +109,7 @@ func (c *channel[T]) Receive(ctx Context) (T, bool) {
 }
 
 func (c *channel[T]) ReceiveAsync() (T, bool) {
+	c.r.Guard("ReceiveAsync")
 	var zero T
 	if len(c.buf) == 0 {
 		return zero, false
@@ -123,14 +131,38 @@ func (c *channel[T]) ReceiveWithTimeout(ctx Context, timeout time.Duration) (T, 
 
 // Selector waits for the first of several futures and channels. Cases are
 // checked in the order they were added, so the choice is deterministic.
+//
+// A case fires once per thing that became ready, as in Temporal's SDK, so a
+// selector can be kept and selected on in a loop:
+//
+//   - A future case fires once: after its callback ran, the case is
+//     consumed and later calls to Select skip it, although the future stays
+//     ready. N futures added to one selector are merged by exactly N calls.
+//   - A receive case fires once per value: its callback is expected to take
+//     the value (ReceiveAsync or Receive); a value it leaves in the channel
+//     makes the case fire again at the next Select. Once the channel is
+//     closed and drained (or, for [Context.Done], once the context is
+//     canceled), the case fires one last time and is consumed.
+//
+// Select on a selector whose every case was consumed, without a default,
+// panics (it could never return), which blocks the run with a
+// *PanicError that says so.
 type Selector struct {
 	cases []selectCase
 	dflt  func()
 }
 
 type selectCase struct {
-	w  Waitable
-	fn func()
+	w      Waitable
+	fn     func()
+	future bool
+	used   bool // fired for good: a future, or a receive on a closed channel
+}
+
+// closable is implemented by the receive channels that can be closed, so a
+// selector consumes their case once it reported the closure.
+type closable interface {
+	closedAndDrained() bool
 }
 
 // NewSelector returns an empty selector.
@@ -140,15 +172,17 @@ func NewSelector(ctx Context) *Selector {
 }
 
 // AddFuture adds a case that is ready when f is; fn typically calls f.Get.
+// The case fires once.
 func (s *Selector) AddFuture(f Waitable, fn func()) *Selector {
-	s.cases = append(s.cases, selectCase{f, fn})
+	s.cases = append(s.cases, selectCase{w: f, fn: fn, future: true})
 	return s
 }
 
 // AddReceive adds a case that is ready when c has a value (or is closed); fn
-// typically calls c.ReceiveAsync or c.Receive.
+// typically calls c.ReceiveAsync. The case fires once per value, and once
+// more when c is closed and drained.
 func (s *Selector) AddReceive(c Waitable, fn func()) *Selector {
-	s.cases = append(s.cases, selectCase{c, fn})
+	s.cases = append(s.cases, selectCase{w: c, fn: fn})
 	return s
 }
 
@@ -161,39 +195,55 @@ func (s *Selector) AddDefault(fn func()) *Selector {
 // Select waits until a case is ready and runs the first ready one, in the
 // order the cases were added. With a default case it never waits.
 func (s *Selector) Select(ctx Context) {
-	ready := func() int {
-		for i, c := range s.cases {
-			if c.w.IsReady() {
-				return i
-			}
-		}
-		return -1
-	}
-	if i := ready(); i >= 0 {
-		s.cases[i].fn()
+	mustImpl(ctx)
+	if i := s.ready(); i >= 0 {
+		s.fire(i)
 		return
 	}
 	if s.dflt != nil {
 		s.dflt()
 		return
 	}
-	mustImpl(ctx).r.Await(func() bool { return ready() >= 0 })
-	s.cases[ready()].fn()
+	if !slices.ContainsFunc(s.cases, func(c selectCase) bool { return !c.used }) {
+		panic(fmt.Sprintf("workflow: Select on a selector whose %d cases have all fired already and that has no default: it would wait forever", len(s.cases)))
+	}
+	mustImpl(ctx).r.Await(func() bool { return s.ready() >= 0 })
+	s.fire(s.ready())
+}
+
+func (s *Selector) ready() int {
+	for i, c := range s.cases {
+		if !c.used && c.w.IsReady() {
+			return i
+		}
+	}
+	return -1
+}
+
+func (s *Selector) fire(i int) {
+	c := &s.cases[i]
+	if c.future {
+		c.used = true
+	} else if cl, ok := c.w.(closable); ok && cl.closedAndDrained() {
+		c.used = true
+	}
+	c.fn()
 }
 
 // WaitGroup waits for workflow goroutines, like sync.WaitGroup.
 type WaitGroup struct {
+	r *engine.Run
 	n int
 }
 
 // NewWaitGroup returns a wait group with a zero counter.
 func NewWaitGroup(ctx Context) *WaitGroup {
-	mustImpl(ctx)
-	return &WaitGroup{}
+	return &WaitGroup{r: mustImpl(ctx).r}
 }
 
 // Add adds delta to the counter.
 func (wg *WaitGroup) Add(delta int) {
+	wg.r.Guard("WaitGroup.Add")
 	wg.n += delta
 	if wg.n < 0 {
 		panic("workflow: negative WaitGroup counter")

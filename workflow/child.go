@@ -83,6 +83,7 @@ type ChildFuture[T any] interface {
 // ends, its outcome is journaled in the parent.
 func ExecuteChildWorkflow[In, Out any](ctx Context, wf *Definition[In, Out], in In, opts *ChildOptions) ChildFuture[Out] {
 	c := mustImpl(ctx)
+	defer c.leave()
 	var o ChildOptions
 	if opts != nil {
 		o = *opts

@@ -43,6 +43,11 @@ type wfContext struct {
 
 func (c *wfContext) impl() *wfContext { return c }
 
+// leave publishes what a workflow call changed in the run's state, so that
+// code which gets stuck right after it is no data race with the scheduler
+// that abandons it (see engine.Run.Guard).
+func (c *wfContext) leave() { c.r.Guard("the workflow API") }
+
 func (c *wfContext) Value(key any) any {
 	for x := c; x != nil; x = x.parent {
 		if x.key != nil && x.key == key {
@@ -67,6 +72,9 @@ type doneChannel struct{ c *wfContext }
 
 func (d doneChannel) IsReady() bool { return d.c.scope.Canceled() }
 func (d doneChannel) Len() int      { return 0 }
+
+// closedAndDrained makes a selector consume a Done case once it fired.
+func (d doneChannel) closedAndDrained() bool { return d.IsReady() }
 func (d doneChannel) Receive(ctx Context) (struct{}, bool) {
 	mustImpl(ctx).r.Await(d.IsReady)
 	return struct{}{}, false
@@ -89,7 +97,11 @@ func mustImpl(ctx Context) *wfContext {
 	if ctx == nil {
 		panic("chorus: nil workflow.Context")
 	}
-	return ctx.impl()
+	c := ctx.impl()
+	// A goroutine of the code's own making (the go statement) is stopped
+	// here, before it touches the run; see workflow.Go.
+	c.r.Guard("the workflow API")
+	return c
 }
 
 // WithValue returns a copy of ctx that carries val under key. Keys compare
@@ -151,7 +163,11 @@ func WithCancel(ctx Context) (Context, CancelFunc) {
 	c := mustImpl(ctx).child()
 	c.scope = engine.NewScope(c.scope)
 	s, r := c.scope, c.r
-	return c, func() { r.CancelScope(s) }
+	return c, func() {
+		r.Guard("a workflow.CancelFunc")
+		r.CancelScope(s)
+		r.Guard("a workflow.CancelFunc")
+	}
 }
 
 // NewDisconnectedContext returns a context that keeps ctx's values and
@@ -167,9 +183,12 @@ func NewDisconnectedContext(ctx Context) Context {
 // Go starts fn as a workflow goroutine. Workflow goroutines run one at a
 // time, in a fixed order, and only switch at blocking workflow calls, so
 // they stay deterministic under replay. Use them instead of the go
-// statement.
+// statement: a goroutine started with the go statement that calls the
+// workflow API is stopped at that call (with runtime.Goexit) and the run is
+// blocked with a *chorus.GoroutineError.
 func Go(ctx Context, fn func(ctx Context)) {
 	c := mustImpl(ctx)
+	defer c.leave()
 	c.r.Spawn(func() { fn(c) })
 }
 

@@ -29,6 +29,38 @@
 // the journal holds and what the code did, and marks the run blocked: the
 // journal is left untouched, and a process with fixed code resumes it.
 //
+// # Mistakes the engine catches
+//
+// Two mistakes would otherwise hang or crash the host process, so the engine
+// catches them and blocks the run instead, with a reason that says what to
+// change; code fixed accordingly resumes the run after the next Open:
+//
+//   - Code blocked outside this package (on a Go channel, in select, on a
+//     mutex, in time.Sleep, in I/O) or computing without end never hands
+//     control back to the engine. When a workflow goroutine keeps control
+//     longer than the engine's deadlock timeout (Options.DeadlockTimeout of
+//     package chorus, 1 s by default, measured in real time per stretch of
+//     execution; ten times that for code still computing), its run is
+//     blocked with a *chorus.DeadlockError that holds
+//     the goroutine's stack. The goroutine cannot be killed; it is abandoned
+//     and ends at its next call into this package, without effect.
+//   - A goroutine started with the go statement (or any goroutine other
+//     than the run's own) that calls this package is stopped at that call
+//     with runtime.Goexit, every time, and the run is blocked with a
+//     *chorus.GoroutineError. Use [Go] instead.
+//
+// # Selectors
+//
+// A [Selector] waits for the first ready of several futures and channels,
+// trying its cases in the order they were added. As in Temporal's SDK, a
+// case fires once per thing that became ready, so one selector can be
+// selected on in a loop: a future case is consumed when it fires (N futures
+// are merged by N calls to Select, each once), and a receive case fires
+// once per value its callback takes from the channel, then one last time
+// when the channel is closed and drained (for [Context.Done]: once it is
+// canceled). Select on a selector whose every case was consumed and that
+// has no default panics rather than wait forever.
+//
 // # Errors
 //
 // An activity that fails for good surfaces in the workflow as an

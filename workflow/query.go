@@ -29,6 +29,7 @@ func (q *Query[In, Out]) Name() string { return q.name }
 // the live run, or on a replay of the run when it is not in memory.
 func SetQueryHandler[In, Out any](ctx Context, q *Query[In, Out], h func(In) (Out, error)) {
 	c := mustImpl(ctx)
+	defer c.leave()
 	codec := c.r.Codec()
 	c.r.SetQueryHandler(q.name, func(arg []byte) ([]byte, error) {
 		var in In

@@ -16,6 +16,7 @@ import (
 // that can fail or takes time belongs in an activity.
 func SideEffect[T any](ctx Context, fn func() T) T {
 	c := mustImpl(ctx)
+	defer c.leave()
 	codec := c.r.Codec()
 	b := c.r.Record("side-effect", func() ([]byte, error) { return codec.Marshal(fn()) })
 	var v T
@@ -28,6 +29,7 @@ func SideEffect[T any](ctx Context, fn func() T) T {
 // NewUUID returns a random UUID that stays the same on replay.
 func NewUUID(ctx Context) uuid.UUID {
 	c := mustImpl(ctx)
+	defer c.leave()
 	b := c.r.Record("uuid", func() ([]byte, error) {
 		u := uuid.New()
 		return u[:], nil
@@ -43,6 +45,7 @@ func NewUUID(ctx Context) uuid.UUID {
 // it yields the same numbers on replay. Draw from it only in workflow code.
 func NewRandom(ctx Context) *rand.Rand {
 	c := mustImpl(ctx)
+	defer c.leave()
 	b := c.r.Record("random-seed", func() ([]byte, error) {
 		seed := make([]byte, 16)
 		binary.LittleEndian.PutUint64(seed, rand.Uint64())
@@ -61,6 +64,7 @@ func NewRandom(ctx Context) *rand.Rand {
 // replay expects it at the same place, under the same name.
 func RecordMarker(ctx Context, name string, details any) {
 	c := mustImpl(ctx)
+	defer c.leave()
 	b, err := c.r.Codec().Marshal(details)
 	if err != nil {
 		c.r.Fail(&engine.PayloadError{What: fmt.Sprintf("encode marker %q", name), Err: err})
@@ -89,5 +93,7 @@ const DefaultVersion = engine.DefaultVersion
 // the old branch. A run whose version is outside [minSupported,
 // maxSupported] is blocked with an error that names the change.
 func GetVersion(ctx Context, changeID string, minSupported, maxSupported int) int {
-	return mustImpl(ctx).r.Version(changeID, minSupported, maxSupported)
+	c := mustImpl(ctx)
+	defer c.leave()
+	return c.r.Version(changeID, minSupported, maxSupported)
 }

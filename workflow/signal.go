@@ -60,6 +60,7 @@ func (s *Signal[T]) Name() string { return s.name }
 // name, or guard the change with [GetVersion].
 func GetSignalChannel[T any](ctx Context, sig *Signal[T]) ReceiveChannel[T] {
 	c := mustImpl(ctx)
+	defer c.leave()
 	return &signalChannel[T]{r: c.r, q: c.r.Signals(sig.name), name: sig.name}
 }
 
@@ -82,6 +83,7 @@ func (s *signalChannel[T]) Receive(ctx Context) (T, bool) {
 }
 
 func (s *signalChannel[T]) ReceiveAsync() (T, bool) {
+	s.r.Guard("ReceiveAsync")
 	for {
 		var v T
 		b, ok := s.q.Pop()
@@ -115,6 +117,7 @@ func (s *signalChannel[T]) ReceiveWithTimeout(ctx Context, timeout time.Duration
 // the target run does not exist or has ended.
 func SignalExternal[T any](ctx Context, runID string, sig *Signal[T], v T) Future[struct{}] {
 	c := mustImpl(ctx)
+	defer c.leave()
 	b, err := c.r.Codec().Marshal(v)
 	if err != nil {
 		return &errFuture[struct{}]{err: &engine.PayloadError{What: fmt.Sprintf("encode signal %q", sig.name), Err: err}}

@@ -13,6 +13,7 @@ import (
 // returns [ErrCanceled].
 func NewTimer(ctx Context, d time.Duration) Future[struct{}] {
 	c := mustImpl(ctx)
+	defer c.leave()
 	return &timerFuture{f: c.r.NewTimer(c.scope, d)}
 }
 

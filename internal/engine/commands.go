@@ -21,6 +21,7 @@ import (
 type errQueryMisuse struct{ what string }
 
 func (r *Run) checkCommand(what string) {
+	r.Guard(what)
 	if r.inQuery {
 		panic(errQueryMisuse{what})
 	}
@@ -31,7 +32,7 @@ func (r *Run) checkCommand(what string) {
 		runtime.Goexit()
 	}
 	if r.current == nil {
-		panic("chorus: workflow API called outside the workflow's own code (a plain goroutine or after the run ended); use workflow.Go for concurrency")
+		panic("chorus: a workflow command (" + what + ") inside the condition of workflow.Await or of a Selector")
 	}
 }
 
@@ -369,6 +370,7 @@ func (e *ContinueAsNewError) Error() string {
 
 // complete issues the terminal command once the main function returned.
 func (r *Run) complete(out []byte, err error) {
+	r.Guard("return")
 	var can *ContinueAsNewError
 	if errors.As(err, &can) {
 		r.continueAsNew(can)

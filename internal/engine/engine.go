@@ -36,6 +36,10 @@ type Config struct {
 	CheckUpgrade bool
 	// Limits bound what one run may hold; zero fields mean no limit.
 	Limits Limits
+	// DeadlockTimeout is how long workflow code may keep control without
+	// yielding before its run is blocked with a *DeadlockError; zero or
+	// less disables the detector.
+	DeadlockTimeout time.Duration
 	// OnSettle, when set, is called each time the engine may have become
 	// quiescent (a run's inbox drained, an activity attempt ended), so a
 	// test environment can skip time when nothing else can happen.
@@ -59,6 +63,7 @@ type Engine struct {
 	defaultActivity *activity.Options
 	cacheSize       int
 	limits          Limits
+	deadlockTimeout time.Duration
 
 	reg    *registry
 	w      *writer
@@ -101,7 +106,8 @@ func New(cfg Config) (*Engine, error) {
 	e := &Engine{
 		store: cfg.Store, clock: cfg.Clock, codec: cfg.Codec, log: cfg.Logger,
 		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, limits: cfg.Limits,
-		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
+		deadlockTimeout: cfg.DeadlockTimeout,
+		reg:             newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 		redeliver: map[*clock.Timer]time.Time{},
 	}
@@ -553,18 +559,47 @@ func (e *Engine) Closed() <-chan struct{} { return e.closed }
 
 // Close stops the engine: callers are refused at once, running activity
 // attempts may finish (and be recorded) until ctx is done, then everything
-// in flight is stopped without being marked failed. Runs resume after the
-// next Open.
+// in flight is interrupted without being marked failed. Runs resume after
+// the next Open. Close waits for the interrupted work at most
+// InterruptGrace after ctx is done: if something does not stop by then (an
+// activity that ignores its context, workflow code stuck with the deadlock
+// detector off), Close refuses everything, returns an error wrapping
+// ctx.Err(), and the rest of the shutdown goes on in the background;
+// Closed tells when it is over.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
-	if e.state != stateOpen {
-		e.mu.Unlock()
-		<-e.closed
-		return nil
+	first := e.state == stateOpen
+	if first {
+		e.state = stateClosing
 	}
-	e.state = stateClosing
 	e.mu.Unlock()
+	if first {
+		go e.shutdown(ctx)
+	}
+	select {
+	case <-e.closed:
+		return nil
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(InterruptGrace)
+	defer grace.Stop()
+	select {
+	case <-e.closed:
+		return nil
+	case <-grace.C:
+	}
+	e.mu.Lock()
+	e.state = stateClosed
+	e.mu.Unlock()
+	e.cancel()
+	return fmt.Errorf("chorus: close: work in flight did not stop when interrupted; it goes on stopping in the background: %w", ctx.Err())
+}
 
+// InterruptGrace is how long Close waits, once its context is done, for
+// the work it interrupted to stop.
+const InterruptGrace = 200 * time.Millisecond
+
+func (e *Engine) shutdown(ctx context.Context) {
 	e.timers.close()
 	e.mu.Lock()
 	for t := range e.redeliver {
@@ -592,7 +627,6 @@ func (e *Engine) Close(ctx context.Context) error {
 	}
 	e.cancel()
 	close(e.closed)
-	return nil
 }
 
 // Store returns the engine's store.
@@ -642,6 +676,13 @@ const (
 	FailureTypeNonDeterminism = "NonDeterminism"
 )
 
+// FailureTypeDeadlock and FailureTypeGoroutine mark a run blocked by a
+// *DeadlockError or a *GoroutineError; Details holds the error as JSON.
+const (
+	FailureTypeDeadlock  = "Deadlock"
+	FailureTypeGoroutine = "ForeignGoroutine"
+)
+
 // FailureTypeWorkflowPanic marks a run blocked by a panic in workflow code;
 // Details holds the panic value's text and the stack as JSON.
 const FailureTypeWorkflowPanic = "WorkflowPanic"
@@ -653,8 +694,9 @@ type panicDetails struct {
 
 // BlockedCause rebuilds the error that blocked a run, or that an activity
 // or run failed with, from its stored form: a *NonDeterminismError, a
-// *PanicError (whose Value is then the panic value's text) or a
-// *LimitError, or nil for other reasons.
+// *PanicError (whose Value is then the panic value's text), a *LimitError,
+// a *RunIDError, a *DeadlockError or a *GoroutineError, or nil for other
+// reasons.
 func BlockedCause(f *history.Failure) error {
 	if f == nil {
 		return nil
@@ -682,6 +724,16 @@ func BlockedCause(f *history.Failure) error {
 		if json.Unmarshal(f.Details, &ie) == nil && ie.Reason != "" {
 			return &ie
 		}
+	case FailureTypeDeadlock:
+		var de DeadlockError
+		if json.Unmarshal(f.Details, &de) == nil {
+			return &de
+		}
+	case FailureTypeGoroutine:
+		var ge GoroutineError
+		if json.Unmarshal(f.Details, &ge) == nil {
+			return &ge
+		}
 	}
 	return nil
 }
@@ -707,7 +759,15 @@ func FailureOf(err error) *history.Failure {
 	var wp *PanicError
 	var le *LimitError
 	var ie *RunIDError
+	var de *DeadlockError
+	var ge *GoroutineError
 	switch {
+	case errors.As(err, &de):
+		f.Type = FailureTypeDeadlock
+		f.Details, _ = json.Marshal(de)
+	case errors.As(err, &ge):
+		f.Type = FailureTypeGoroutine
+		f.Details, _ = json.Marshal(ge)
 	case errors.As(err, &nde):
 		f.Type = FailureTypeNonDeterminism
 		f.Details, _ = json.Marshal(nde) // plain strings and numbers

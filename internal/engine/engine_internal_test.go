@@ -51,7 +51,7 @@ func TestFailureOf(t *testing.T) {
 // and workflow API calls made from them exit instead of blocking.
 func TestKillUnwindsParkedCoroutines(t *testing.T) {
 	t.Parallel()
-	r := &Run{yielded: make(chan struct{})}
+	r := &Run{}
 	var order []string
 	r.spawn(func() {
 		defer func() { order = append(order, "first deferred") }()
@@ -79,7 +79,7 @@ func TestKillUnwindsParkedCoroutines(t *testing.T) {
 func TestSchedulerOrderIsDeterministic(t *testing.T) {
 	t.Parallel()
 	for range 50 {
-		r := &Run{yielded: make(chan struct{})}
+		r := &Run{}
 		var trace []int
 		turn := 0
 		for id := range 4 {
@@ -100,7 +100,7 @@ func TestSchedulerOrderIsDeterministic(t *testing.T) {
 
 func TestPanicInCoroutineIsFatal(t *testing.T) {
 	t.Parallel()
-	r := &Run{yielded: make(chan struct{})}
+	r := &Run{}
 	r.spawn(func() { panic("kaboom") })
 	r.spawn(func() { t.Error("a coroutine ran after a fatal panic") })
 	r.runUntilBlocked()
@@ -113,7 +113,7 @@ func TestPanicInCoroutineIsFatal(t *testing.T) {
 // BenchmarkSchedulerStep measures one hand-over between the scheduler and a
 // parked coroutine: the cost every blocking workflow call pays.
 func BenchmarkSchedulerStep(b *testing.B) {
-	r := &Run{yielded: make(chan struct{})}
+	r := &Run{}
 	turn := 0
 	r.spawn(func() {
 		for i := 0; ; i++ {

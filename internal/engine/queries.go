@@ -53,7 +53,9 @@ func (r *Run) answerQuery(in input) {
 
 func (r *Run) callQuery(h QueryHandler, arg []byte) (ans []byte, err error) {
 	r.inQuery = true
+	r.control()
 	defer func() {
+		r.release()
 		r.inQuery = false
 		if p := recover(); p != nil {
 			if m, ok := p.(errQueryMisuse); ok {

@@ -110,7 +110,7 @@ type Run struct {
 
 	cos     []*coroutine
 	current *coroutine
-	yielded chan struct{}
+	guard   guardState
 	killing bool
 	fatal   error
 
@@ -178,7 +178,6 @@ func (r *Run) prepare(spec WorkflowSpec) {
 	r.signalKeys = map[string]bool{}
 	r.queries = map[string]QueryHandler{}
 	r.versions = map[string]int{}
-	r.yielded = make(chan struct{})
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.ended, r.canceled, r.terminated = false, false, false
 }
@@ -209,6 +208,7 @@ func (r *Run) Logger() *slog.Logger { return r.eng.log }
 // that does not decode). The run is blocked, not failed, and nothing of the
 // current step is recorded. Fail does not return.
 func (r *Run) Fail(err error) {
+	r.Guard("a workflow call")
 	if r.fatal == nil {
 		r.fatal = err
 	}
@@ -432,6 +432,9 @@ func (r *Run) handle(inputs []input) {
 	for _, in := range inputs {
 		r.round.mark = nil
 		r.handleOne(in)
+		if r.fatal == nil {
+			r.noteMisuse()
+		}
 		if r.fatal == nil && r.round.continued {
 			r.restartGeneration()
 		}
