@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -19,20 +20,21 @@ import (
 // FuzzReplay feeds mutated and truncated history documents to the decoder
 // and, when they decode, to the replayer with the example workflows: it
 // must never panic or hang, and every error must be one of the documented
-// types. The seed corpus is the golden histories, their first halves, and
-// the files under testdata/fuzz/FuzzReplay.
+// types. The seeds are short documents of the example workflows that
+// replay (fuzzReplaySeeds) and the files under testdata/fuzz/FuzzReplay;
+// documents longer than fuzzReplayLimit are not tried. (FuzzReplayEvents
+// mutates the golden histories themselves.)
+//
+//	go test -run '^$' -fuzz '^FuzzReplay$' -fuzztime 60s ./replay
 func FuzzReplay(f *testing.F) {
-	golden, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
-	require.NoError(f, err)
-	require.NotEmpty(f, golden)
-	for _, p := range golden {
-		b, err := os.ReadFile(p)
-		require.NoError(f, err)
-		f.Add(b)
-		f.Add(b[:len(b)/2])
+	for _, s := range fuzzReplaySeeds {
+		f.Add([]byte(s))
 	}
 	defs := exampleDefs()
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > fuzzReplayLimit {
+			return
+		}
 		h, err := history.UnmarshalExport(data)
 		if err != nil {
 			var fe *history.FormatError
@@ -41,6 +43,29 @@ func FuzzReplay(f *testing.F) {
 		}
 		replayChecked(t, h, defs)
 	})
+}
+
+// fuzzReplayLimit bounds the documents FuzzReplay tries. The fuzzing
+// engine minimizes each new interesting input before it explores further,
+// for up to a minute (-fuzzminimizetime), with a number of runs that grows
+// with the square of the input's size: from the golden histories (1 to 5
+// KB) as seeds, and even from 1 KB ones, a 15-second run spent all but its
+// first few dozen inputs minimizing. A document of this size holds three
+// or four events, enough for every rule of the format and every kind of
+// event; FuzzReplayEvents replays whole journals.
+const fuzzReplayLimit = 512
+
+// fuzzReplaySeeds are short histories of the example workflows that
+// replay: activities, an activity failure, a cancellation request, side
+// effects, continue-as-new. The corpus in testdata/fuzz/FuzzReplay adds
+// the documents that once failed, shortened to fit fuzzReplayLimit.
+var fuzzReplaySeeds = []string{
+	`{"format":"chorus-history","version":1,"run":{"id":"o","workflow":"place-order","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"place-order","time":"2025-06-02T09:00:00Z","payload":{"ID":"o"}},{"seq":2,"type":"ActivityScheduled","name":"reserve-inventory","time":"2025-06-02T09:00:00Z"},{"seq":3,"type":"ActivityCompleted","ref":2,"time":"2025-06-02T09:00:00Z","payload":{"ID":"R"}}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"o","workflow":"place-order","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"place-order","time":"2025-06-02T09:00:00Z","payload":{}},{"seq":2,"type":"ActivityScheduled","name":"reserve-inventory","time":"2025-06-02T09:00:00Z"},{"seq":3,"type":"CancelRequested","time":"2025-06-02T09:00:00Z"}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"c","workflow":"handle-claim","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"handle-claim","time":"2025-06-02T09:00:00Z","payload":{"Cents":9}},{"seq":2,"type":"ActivityScheduled","name":"assess-claim","time":"2025-06-02T09:00:00Z"},{"seq":3,"type":"ActivityFailed","ref":2,"time":"2025-06-02T09:00:00Z","payload":{"message":"x"}}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"b","workflow":"run-batch","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"run-batch","time":"2025-06-02T09:00:00Z","payload":{"Items":1}},{"seq":2,"type":"SideEffect","name":"uuid","time":"2025-06-02T09:00:00Z","payload_base64":"9o+FKjIxRIGzZGUtVyE7Rg=="},{"seq":3,"type":"SideEffect","name":"side-effect","time":"2025-06-02T09:00:00Z","payload":"h"}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"s","workflow":"subscription","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":3},"events":[{"seq":1,"type":"RunStarted","name":"subscription","time":"2025-06-02T09:00:00Z"},{"seq":2,"type":"RunContinuedAsNew","time":"2025-06-02T09:00:00Z","payload":{"Month":2}},{"seq":3,"type":"RunStarted","name":"subscription","time":"2025-06-02T09:00:00Z","payload":{"Month":2}}]}`,
+	`{"format":"chorus-history","version":1,"run":{"id":"t","workflow":"book-trip","status":"running","created_at":"2025-06-02T09:00:00Z","updated_at":"2025-06-02T09:00:00Z","first_seq":1},"events":[{"seq":1,"type":"RunStarted","name":"book-trip","time":"2025-06-02T09:00:00Z","payload":{}},{"seq":2,"type":"ActivityScheduled","name":"book-flight","time":"2025-06-02T09:00:00Z"},{"seq":3,"type":"ActivityFailed","ref":2,"time":"2025-06-02T09:00:00Z","payload":{"message":"x","non_retryable":true}}]}`,
 }
 
 // FuzzReplayEvents mutates the journals of the golden histories event by
@@ -143,4 +168,33 @@ func replayChecked(t *testing.T, h *history.Export, defs []chorus.Definition) {
 // GetVersion value outside the range the code supports.
 func isVersionOutOfRange(err error) bool {
 	return strings.Contains(err.Error(), "but the code supports versions")
+}
+
+// TestFuzzReplaySeeds keeps FuzzReplay's inputs useful: every seed and
+// every file of its corpus fits fuzzReplayLimit (a longer one would be
+// skipped), and every seed replays, so that mutations start deep in the
+// replayer rather than at the decoder's first error.
+func TestFuzzReplaySeeds(t *testing.T) {
+	t.Parallel()
+	defs := exampleDefs()
+	for i, s := range fuzzReplaySeeds {
+		require.LessOrEqual(t, len(s), fuzzReplayLimit, "seed %d", i)
+		h, err := history.UnmarshalExport([]byte(s))
+		require.NoError(t, err, "seed %d", i)
+		require.NoError(t, replay.Run(testContext(t), h, defs...), "seed %d", i)
+	}
+	corpus, err := filepath.Glob(filepath.Join("testdata", "fuzz", "FuzzReplay", "*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, corpus)
+	for _, p := range corpus {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		head, arg, ok := strings.Cut(strings.TrimSpace(string(b)), "\n")
+		require.True(t, ok && head == "go test fuzz v1", "%s: not a corpus file", p)
+		quoted, ok := strings.CutPrefix(arg, "[]byte(")
+		require.True(t, ok, "%s: not a []byte input", p)
+		doc, err := strconv.Unquote(strings.TrimSuffix(quoted, ")"))
+		require.NoError(t, err, p)
+		require.LessOrEqual(t, len(doc), fuzzReplayLimit, p)
+	}
 }
