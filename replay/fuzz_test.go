@@ -73,6 +73,15 @@ var fuzzReplaySeeds = []string{
 // most inputs are valid histories that reach the replayer, which FuzzReplay's
 // byte mutations rarely produce. The history also goes through the format
 // (Marshal, then UnmarshalExport) on its way.
+//
+// Its arguments are numbers, none a byte slice: the fuzzing engine
+// minimizes every new interesting input that has one, with hundreds of
+// runs of this body (a whole golden history replayed: milliseconds each),
+// and short runs spent most of their time minimizing. A payload is one of
+// eventPayloads or another event's payload; FuzzReplay and the codec's
+// fuzz targets try arbitrary bytes.
+//
+//	go test -run '^$' -fuzz '^FuzzReplayEvents$' -fuzztime 60s ./replay
 func FuzzReplayEvents(f *testing.F) {
 	paths, err := filepath.Glob(filepath.Join(goldenDir, "*.json"))
 	require.NoError(f, err)
@@ -85,14 +94,15 @@ func FuzzReplayEvents(f *testing.F) {
 		goldens = append(goldens, x)
 	}
 	require.NotEmpty(f, goldens)
-	f.Add(uint8(0), uint16(0), uint16(0), uint8(0), int16(-1), []byte(nil))
-	f.Add(uint8(1), uint16(5), uint16(4), uint8(history.EventActivityCompleted), int16(3), []byte(`"x"`))
-	f.Add(uint8(2), uint16(0), uint16(4), uint8(history.EventTimerFired), int16(1), []byte(nil))
-	f.Add(uint8(3), uint16(0), uint16(2), uint8(history.EventCancelRequested), int16(0), []byte(nil))
-	f.Add(uint8(4), uint16(9), uint16(6), uint8(history.EventSignalReceived), int16(-1), []byte(`{"Approve":false}`))
-	f.Add(uint8(5), uint16(0), uint16(10), uint8(history.EventVersionMarker), int16(-1), []byte(`7`))
+	f.Add(uint8(0), uint16(0), uint16(0), uint8(0), int16(-1), uint8(0))
+	f.Add(uint8(1), uint16(5), uint16(4), uint8(history.EventActivityCompleted), int16(3), eventPayload(`"x"`))
+	f.Add(uint8(2), uint16(0), uint16(4), uint8(history.EventTimerFired), int16(1), uint8(0))
+	f.Add(uint8(3), uint16(0), uint16(2), uint8(history.EventCancelRequested), int16(0), uint8(0))
+	f.Add(uint8(4), uint16(9), uint16(6), uint8(history.EventSignalReceived), int16(-1), eventPayload(`{"Approve":false}`))
+	f.Add(uint8(5), uint16(0), uint16(10), uint8(history.EventVersionMarker), int16(-1), eventPayload(`7`))
+	f.Add(uint8(1), uint16(0), uint16(2), uint8(0), int16(-1), uint8(len(eventPayloads)+1)) // the claim as the assessment
 	defs := exampleDefs()
-	f.Fuzz(func(t *testing.T, which uint8, cut, at uint16, typ uint8, ref int16, payload []byte) {
+	f.Fuzz(func(t *testing.T, which uint8, cut, at uint16, typ uint8, ref int16, payload uint8) {
 		g := goldens[int(which)%len(goldens)]
 		x := &history.Export{Run: g.Run, Events: slices.Clone(g.Events)}
 		if n := int(cut); n > 0 && n < len(x.Events) {
@@ -106,8 +116,12 @@ func FuzzReplayEvents(f *testing.F) {
 		if ref >= 0 {
 			e.Ref = int64(ref)
 		}
-		if len(payload) > 0 {
-			e.Payload = payload
+		switch p := int(payload) - 1; {
+		case p < 0:
+		case p < len(eventPayloads):
+			e.Payload = eventPayloads[p]
+		default:
+			e.Payload = x.Events[(p-len(eventPayloads))%len(x.Events)].Payload
 		}
 		for _, e := range x.Events {
 			if e.Type == history.EventRunStarted {
@@ -123,6 +137,27 @@ func FuzzReplayEvents(f *testing.F) {
 		require.NoError(t, err, "a valid history must survive the format:\n%s", b)
 		replayChecked(t, h, defs)
 	})
+}
+
+// eventPayloads are what FuzzReplayEvents puts in an event: no payload,
+// values of other types or ranges than the examples' types hold, and
+// bytes that are not JSON.
+var eventPayloads = [][]byte{
+	nil, []byte(`null`), []byte(`""`), []byte(`"x"`), []byte(`0`), []byte(`-1`), []byte(`7`), []byte(`1e309`),
+	[]byte(`99999999999999999999`), []byte(`true`), []byte(`[]`), []byte(`{}`), []byte(`{"Approve":false}`),
+	[]byte(`{"ID":42}`), []byte(`{"Items":-1}`), []byte(`{"Items":65}`), []byte(`{"message":1}`),
+	[]byte(`{"message":"x","non_retryable":true}`), []byte(`{"fire_at":"x","duration":-1}`),
+	[]byte(`{"id":"","workflow":"x"}`), []byte(`"\u0000"`), []byte(`[1,2`), {0xff, 0x00},
+}
+
+// eventPayload returns FuzzReplayEvents' payload argument for s, one of
+// eventPayloads.
+func eventPayload(s string) uint8 {
+	i := slices.IndexFunc(eventPayloads, func(p []byte) bool { return p != nil && string(p) == s })
+	if i < 0 {
+		panic("eventPayload: not in eventPayloads: " + s)
+	}
+	return uint8(i + 1)
 }
 
 // replayChecked replays h and fails t unless it replays or fails with one
