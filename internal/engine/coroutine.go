@@ -337,8 +337,13 @@ func (r *Run) waitYield(co *coroutine) (yieldMsg, bool) {
 // (rather than being blocked) gets before it is abandoned.
 const computeFactor = 10
 
-// computing reports whether a goroutine's stack trace says it is running
-// or runnable, rather than blocked.
+// computing reports whether a goroutine's stack trace says it may still be
+// making progress, rather than being blocked where only something outside
+// the run could wake it. Only the states of such waits (channels, select,
+// sleep, I/O, the sync package, system calls) count as blocked; any other
+// state (running, runnable, preempted, assisting or waiting for the garbage
+// collector, a stack copy) is taken as computing, so a loaded machine is
+// never mistaken for a deadlock.
 func computing(stack string) bool {
 	head, _, _ := strings.Cut(stack, "\n")
 	_, state, ok := strings.Cut(head, "[")
@@ -346,7 +351,12 @@ func computing(stack string) bool {
 		return false
 	}
 	state, _, _ = strings.Cut(strings.TrimSuffix(state, "]:"), ",")
-	return state == "running" || state == "runnable"
+	for _, blocked := range []string{"chan ", "select", "sleep", "IO wait", "sync.", "semacquire", "syscall"} {
+		if strings.HasPrefix(state, blocked) {
+			return false
+		}
+	}
+	return true
 }
 
 // deadlock is the error of a coroutine that was abandoned.
