@@ -164,3 +164,53 @@ func TestNegativeTimeoutIsRefused(t *testing.T) {
 	_, err = eng.Describe(ctx, "neg")
 	require.True(t, errors.Is(err, chorus.ErrRunNotFound), "no run was created: %v", err)
 }
+
+// TestBlockedRunTimesOut: a run blocked by a panic in its code still times
+// out, in the process where it blocked and in one that opens the database
+// after the deadline.
+func TestBlockedRunTimesOut(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	boom := workflow.NewSignal[int]("boom")
+	fragile := workflow.New("timeout-fragile", func(ctx workflow.Context, _ int) (int, error) {
+		n, _ := workflow.GetSignalChannel(ctx, boom).Receive(ctx)
+		if n > 0 {
+			panic("boom")
+		}
+		return n, nil
+	})
+	mock := clock.NewMock()
+	eng, path := setup(t, &chorus.Options{Clock: mock}, fragile)
+	for _, id := range []string{"here", "later"} {
+		timeout := time.Hour
+		if id == "later" {
+			timeout = 2 * time.Hour
+		}
+		run, err := chorus.Start(ctx, eng, fragile, 0, &chorus.StartOptions{ID: id, ExecutionTimeout: timeout})
+		require.NoError(t, err)
+		_ = chorus.Signal(ctx, eng, id, boom, 1) // answered with the block
+		_, err = run.Result(ctx)
+		var be *chorus.BlockedError
+		require.ErrorAs(t, err, &be)
+	}
+	waitStatus := func(eng *chorus.Engine, id string) {
+		t.Helper()
+		require.Eventually(t, func() bool { // a failure guard: the timeout is applied asynchronously
+			info, err := eng.Describe(ctx, id)
+			return err == nil && info.Status == chorus.StatusTimedOut
+		}, testTimeout, time.Millisecond, "run %q times out", id)
+	}
+	mock.Add(time.Hour)
+	waitStatus(eng, "here")
+	info, err := eng.Describe(ctx, "later")
+	require.NoError(t, err)
+	require.Equal(t, chorus.StatusBlocked, info.Status)
+
+	closeEngine(t, eng)
+	mock.Add(time.Hour)
+	eng = openEngine(t, path, &chorus.Options{Clock: mock, Definitions: []chorus.Definition{fragile}})
+	waitStatus(eng, "later")
+	info, err = eng.Describe(ctx, "later")
+	require.NoError(t, err)
+	require.ErrorIs(t, info.Err, chorus.ErrWorkflowTimeout)
+}
