@@ -214,3 +214,31 @@ func TestBlockedRunTimesOut(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, info.Err, chorus.ErrWorkflowTimeout)
 }
+
+// TestTimeoutWithSignalWithStartAndTerminate: SignalWithStart gives a new
+// run its timeouts; terminating a run removes its deadline, which then
+// never fires.
+func TestTimeoutWithSignalWithStartAndTerminate(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	sig := workflow.NewSignal[int]("s")
+	mock := clock.NewMock()
+	eng, _ := setup(t, &chorus.Options{Clock: mock}, sleepy)
+	run, err := chorus.SignalWithStart(ctx, eng, sleepy, 0, &chorus.StartOptions{ID: "sws", RunTimeout: time.Hour}, sig, 1)
+	require.NoError(t, err)
+	_, err = chorus.Start(ctx, eng, sleepy, 0, &chorus.StartOptions{ID: "term", ExecutionTimeout: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, eng.Terminate(ctx, "term", "enough"))
+	tasks, err := hook.Core(eng).Store().Tasks(ctx)
+	require.NoError(t, err)
+	for _, task := range tasks {
+		require.NotEqual(t, "term", task.RunID, "the terminated run keeps no task (%v)", task.Kind)
+	}
+
+	mock.Add(time.Hour)
+	_, err = run.Result(ctx)
+	requireTimedOut(t, err, "run")
+	info, err := eng.Describe(ctx, "term")
+	require.NoError(t, err)
+	require.Equal(t, chorus.StatusTerminated, info.Status, "a terminated run stays terminated past its deadline")
+}
