@@ -46,6 +46,17 @@
 // removes its un-awaited activities and timers, and its children follow their
 // workflow.ChildOptions.ParentClosePolicy (terminated by default).
 //
+// [StartOptions.ExecutionTimeout] bounds a run across all its generations
+// (continue-as-new keeps the deadline) and [StartOptions.RunTimeout] each
+// generation; workflow.ChildOptions has both for children. The deadline is
+// journaled with the generation's start and measured on [Options].Clock, so
+// it holds across restarts and a process down at the deadline ends the run
+// when it opens the database again. A run past its deadline ends as a
+// terminated one does, blocked or not, with status [StatusTimedOut]: its
+// journal ends with RunTerminated holding a failure of type
+// [FailureTypeWorkflowTimeout], and its error (from [Run.Result], or a
+// child's in its parent) matches [ErrWorkflowTimeout].
+//
 // # Registration
 //
 // Workflows and activities are registered under the names given to

@@ -46,6 +46,10 @@ var (
 	// ErrInvalidRunID: a run ID (given to Start, SignalWithStart or a
 	// child) breaks the rules of run IDs; see [RunIDError].
 	ErrInvalidRunID = engine.ErrInvalidRunID
+	// ErrWorkflowTimeout: a run passed its execution or run timeout (see
+	// [StartOptions]); the [*WorkflowError] of such a run, or the
+	// workflow.ChildWorkflowError of such a child, matches it.
+	ErrWorkflowTimeout = engine.ErrWorkflowTimeout
 )
 
 // The error types below are the engine's own, shown here with their
@@ -244,6 +248,9 @@ type WorkflowError struct {
 	Canceled bool
 	// Terminated is set when the run was terminated; Message is the reason.
 	Terminated bool
+	// TimedOut is set when the run passed its execution or run timeout
+	// (status [StatusTimedOut], Type [FailureTypeWorkflowTimeout]).
+	TimedOut bool
 	// Type and Message are the recorded error's type and text. Type is
 	// one of the FailureType constants, a type the application chose
 	// ([activity.Error]), or the Go type of a plain error the workflow
@@ -256,6 +263,9 @@ type WorkflowError struct {
 func (e *WorkflowError) Error() string {
 	if e.Terminated {
 		return fmt.Sprintf("chorus: run %q of workflow %q was terminated: %s", e.RunID, e.Workflow, e.Message)
+	}
+	if e.TimedOut {
+		return fmt.Sprintf("chorus: run %q of workflow %q timed out: %s", e.RunID, e.Workflow, e.Message)
 	}
 	if e.Canceled {
 		return fmt.Sprintf("chorus: run %q of workflow %q was canceled: %s", e.RunID, e.Workflow, e.Message)
@@ -284,9 +294,9 @@ func (e *WorkflowError) As(target any) bool { return engine.FailureCauseAs(e.fai
 
 func (e *Engine) runError(info history.RunInfo) error {
 	switch info.Status {
-	case history.StatusFailed, history.StatusCanceled, history.StatusTerminated:
+	case history.StatusFailed, history.StatusCanceled, history.StatusTerminated, history.StatusTimedOut:
 		we := &WorkflowError{RunID: info.ID, Workflow: info.Workflow, Canceled: info.Status == history.StatusCanceled,
-			Terminated: info.Status == history.StatusTerminated}
+			Terminated: info.Status == history.StatusTerminated, TimedOut: info.Status == history.StatusTimedOut}
 		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
 			we.Type, we.Message, we.failure = f.Type, f.Message, f
 		} else {

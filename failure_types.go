@@ -1,6 +1,9 @@
 package chorus
 
-import "github.com/chorusdev/chorus/activity"
+import (
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/internal/engine"
+)
 
 // Failure types: the names under which the engine records the failures it
 // detects itself, in the journal (see [History]) and in [WorkflowError.Type].
@@ -56,4 +59,9 @@ const (
 	// breaks the rules of run IDs ([*RunIDError]); the child's future
 	// fails at once, not retried, and no child run is created.
 	FailureTypeInvalidRunID = "InvalidRunID"
+	// FailureTypeWorkflowTimeout: a run passed its execution or run
+	// timeout ([StartOptions].ExecutionTimeout, RunTimeout, and the same
+	// in workflow.ChildOptions) and was ended with [StatusTimedOut]; the
+	// error matches [ErrWorkflowTimeout].
+	FailureTypeWorkflowTimeout = engine.FailureTypeWorkflowTimeout
 )

@@ -19,6 +19,9 @@ const (
 	StatusCanceled   = history.StatusCanceled
 	StatusBlocked    = history.StatusBlocked
 	StatusTerminated = history.StatusTerminated
+	// StatusTimedOut: the run passed its StartOptions.ExecutionTimeout or
+	// RunTimeout (see [StartOptions]).
+	StatusTimedOut = history.StatusTimedOut
 )
 
 // RunInfo describes a run.

@@ -50,6 +50,9 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err := opts.IDReusePolicy.validate(); err != nil {
 		return nil, err
 	}
+	if err := opts.timeouts().Check("StartOptions"); err != nil {
+		return nil, err
+	}
 	spec, ok := e.core.Workflow(wf.Name())
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
@@ -62,7 +65,7 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
 	}
-	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb, engine.IDReusePolicy(opts.IDReusePolicy)); err != nil {
+	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb, engine.IDReusePolicy(opts.IDReusePolicy), opts.timeouts()); err != nil {
 		return nil, publicErr(err)
 	}
 	return Lookup(ctx, e, wf, opts.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -45,6 +46,24 @@ type StartOptions struct {
 	// [IDReuseAllowDuplicate] for [SignalWithStart] (a signal to an ended
 	// run starts a new one).
 	IDReusePolicy IDReusePolicy
+	// ExecutionTimeout bounds the whole run from its start, across every
+	// generation (continue-as-new keeps the deadline). RunTimeout bounds
+	// each generation from its own start (continue-as-new starts it
+	// over). Zero means no bound; a negative value is an error naming
+	// the field. When a deadline passes, the engine ends the run as it
+	// would a termination (its pending activities and timers are
+	// dropped, its children follow their parent-close policies) with
+	// status [StatusTimedOut]; [Run.Result] then returns a
+	// [*WorkflowError] with TimedOut set, Type [FailureTypeWorkflowTimeout]
+	// and errors.Is(err, [ErrWorkflowTimeout]) true. The deadline is
+	// journaled with the start, so it holds across restarts, and it is
+	// measured on the engine's clock ([Options].Clock).
+	ExecutionTimeout time.Duration
+	RunTimeout       time.Duration
+}
+
+func (o *StartOptions) timeouts() engine.Timeouts {
+	return engine.Timeouts{Execution: o.ExecutionTimeout, Run: o.RunTimeout}
 }
 
 // IDReusePolicy says whether a new run may take the ID of a run that exists.
@@ -131,6 +150,9 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if err := o.IDReusePolicy.validate(); err != nil {
 		return nil, err
 	}
+	if err := o.timeouts().Check("StartOptions"); err != nil {
+		return nil, err
+	}
 	spec, ok := e.core.Workflow(wf.Name())
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
@@ -139,7 +161,7 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
 	}
-	err = e.core.Start(ctx, spec, o.ID, payload, engine.IDReusePolicy(o.IDReusePolicy))
+	err = e.core.Start(ctx, spec, o.ID, payload, engine.IDReusePolicy(o.IDReusePolicy), o.timeouts())
 	if errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists {
 		return Lookup(ctx, e, wf, o.ID)
 	}

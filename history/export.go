@@ -891,7 +891,7 @@ func (d *decoder) run(r *RunInfo) error {
 	}
 	status, err := ParseRunStatus(w.Status)
 	if err != nil {
-		return corrupt("run.status", -1, nil, "%q, want running, completed, failed, canceled, blocked or terminated", w.Status)
+		return corrupt("run.status", -1, nil, "%q, want running, completed, failed, canceled, blocked, terminated or timed-out", w.Status)
 	}
 	if w.FirstSeq < 1 {
 		return corrupt("run.first_seq", -1, nil, "missing or %d, want the seq of the RunStarted of the current generation", w.FirstSeq)

@@ -28,6 +28,10 @@ const (
 	// StatusTerminated: the run was stopped from outside without its code
 	// having a say (chorus.Terminate).
 	StatusTerminated RunStatus = 6
+	// StatusTimedOut: the run passed its execution or run timeout and the
+	// engine ended it, as a termination would (its journal ends with a
+	// RunTerminated whose failure has type "WorkflowTimeout").
+	StatusTimedOut RunStatus = 7
 )
 
 var statusNames = map[RunStatus]string{
@@ -37,6 +41,7 @@ var statusNames = map[RunStatus]string{
 	StatusCanceled:   "canceled",
 	StatusBlocked:    "blocked",
 	StatusTerminated: "terminated",
+	StatusTimedOut:   "timed-out",
 }
 
 // String returns the status in lower case, such as "running".
@@ -55,7 +60,7 @@ func (s RunStatus) Valid() bool {
 
 // Ended reports whether the run is over and will never change again.
 func (s RunStatus) Ended() bool {
-	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled || s == StatusTerminated
+	return s == StatusCompleted || s == StatusFailed || s == StatusCanceled || s == StatusTerminated || s == StatusTimedOut
 }
 
 // ParseRunStatus is the inverse of [RunStatus.String].
@@ -65,7 +70,7 @@ func ParseRunStatus(s string) (RunStatus, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("history: unknown run status %q (want running, completed, failed, canceled, blocked or terminated)", s)
+	return 0, fmt.Errorf("history: unknown run status %q (want running, completed, failed, canceled, blocked, terminated or timed-out)", s)
 }
 
 // RunInfo is a run's index row.
@@ -140,12 +145,17 @@ const (
 	// ask them to cancel); Step is the negated Seq of the event that ended
 	// it, and Input the engine's encoding of the children.
 	TaskCloseChildren TaskKind = 7
+	// TaskRunTimeout ends the run as timed out at NotBefore, the earlier of
+	// its execution and run deadlines; Step is the negated Seq of the
+	// RunStarted of the generation it bounds, and Input the engine's
+	// encoding of the deadlines.
+	TaskRunTimeout TaskKind = 8
 )
 
 var taskKindNames = map[TaskKind]string{
 	TaskActivity: "activity", TaskTimer: "timer", TaskStartChild: "start-child",
 	TaskNotifyParent: "notify-parent", TaskSendSignal: "send-signal", TaskCancelChild: "cancel-child",
-	TaskCloseChildren: "close-children",
+	TaskCloseChildren: "close-children", TaskRunTimeout: "run-timeout",
 }
 
 // String returns the kind's name, such as "timer".

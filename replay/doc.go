@@ -121,7 +121,8 @@
 //	"workflow"        string   required; the workflow's registered name, which
 //	                           must be the name of the RunStarted at first_seq
 //	"status"          string   required; "running", "completed", "failed",
-//	                           "canceled", "blocked" or "terminated"
+//	                           "canceled", "blocked", "terminated" or
+//	                           "timed-out"
 //	"created_at"      time     required; when the run started
 //	"updated_at"      time     required; when its row last changed
 //	"first_seq"       integer  required; the seq of the RunStarted of the run's
@@ -165,7 +166,9 @@
 //	SignalSent         command  the signal              -                {"target", "signal", "value" (base64), "from", "step"}
 //	SignalDelivered    input    the signal              its SignalSent   empty, or a failure if not delivered
 //	ChildStarted       command  the child's workflow    -                {"id", "workflow", "input" (base64), "parent",
-//	                                                                     "parent_step", "detach", "parent_close"}
+//	                                                                     "parent_step", "detach", "parent_close",
+//	                                                                     "timeouts": {"execution", "run"}
+//	                                                                     (nanoseconds)}
 //	ChildCompleted     input    the child's workflow    its ChildStarted  the child's result
 //	ChildFailed        input    the child's workflow    its ChildStarted  a failure
 //	                            ("" when the child was
@@ -180,6 +183,8 @@
 //	RunCanceled        command  -                       -                a failure
 //	RunContinuedAsNew  command  -                       -                the next generation's input
 //	RunTerminated      input    -                       -                a failure holding the reason
+//	                                                                     (type "WorkflowTimeout" for a run
+//	                                                                     that timed out)
 //
 // Inputs, results and values are what the engine's codec made of the Go
 // values (JSON by default). A failure is the codec's encoding of

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
+	"time"
 
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
@@ -33,7 +35,21 @@ type ChildOptions struct {
 	// terminated, or continues as new). Defaults to
 	// [ParentCloseTerminate], or [ParentCloseAbandon] for a detached child.
 	ParentClosePolicy ParentClosePolicy
+	// ExecutionTimeout bounds the child run from its start, across its
+	// generations; RunTimeout bounds each of its generations. Zero means
+	// no bound. They work as chorus.StartOptions' fields of the same
+	// names: a child that passes one ends with status timed-out, and its
+	// future fails with a [*ChildWorkflowError] of Type "WorkflowTimeout"
+	// that matches [ErrWorkflowTimeout]. A negative value fails the future
+	// at once with an error naming the field, and starts no child.
+	ExecutionTimeout time.Duration
+	RunTimeout       time.Duration
 }
+
+// ErrWorkflowTimeout is matched (errors.Is) by the [*ChildWorkflowError]
+// of a child run that passed its execution or run timeout. It is
+// chorus.ErrWorkflowTimeout.
+var ErrWorkflowTimeout = engine.ErrWorkflowTimeout
 
 // ParentClosePolicy says what happens to a child run that is still running
 // when its parent ends. The policy is applied in the same commit that ends
@@ -91,11 +107,15 @@ func ExecuteChildWorkflow[In, Out any](ctx Context, wf *Definition[In, Out], in 
 	if o.ParentClosePolicy > ParentCloseAbandon {
 		return &childFuture[Out]{err: fmt.Errorf("chorus: child workflow %q: ChildOptions.ParentClosePolicy has unknown value %d", wf.Name(), o.ParentClosePolicy)}
 	}
+	to := engine.Timeouts{Execution: o.ExecutionTimeout, Run: o.RunTimeout}
+	if err := to.Check("ChildOptions"); err != nil {
+		return &childFuture[Out]{err: fmt.Errorf("chorus: child workflow %q: %s", wf.Name(), strings.TrimPrefix(err.Error(), "chorus: "))}
+	}
 	b, err := c.r.Codec().Marshal(in)
 	if err != nil {
 		return &childFuture[Out]{err: &engine.PayloadError{What: fmt.Sprintf("encode input of child workflow %q", wf.Name()), Err: err}}
 	}
-	f := c.r.StartChild(c.scope, wf.Name(), o.ID, b, o.Detach, engine.ParentClosePolicy(o.ParentClosePolicy))
+	f := c.r.StartChild(c.scope, wf.Name(), o.ID, b, o.Detach, engine.ParentClosePolicy(o.ParentClosePolicy), to)
 	return &childFuture[Out]{f: f, name: wf.Name()}
 }
 

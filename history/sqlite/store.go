@@ -66,10 +66,10 @@ var writeSQL = [numWriteStmts]string{
 	stTouchRun: `UPDATE runs SET updated_at = ? WHERE id = ?`,
 	// The last parameter is true when the batch itself ends the run the
 	// new one replaces; otherwise that run must have ended (completed,
-	// failed, canceled or terminated).
+	// failed, canceled, terminated or timed out).
 	stReuseRun: `UPDATE runs SET workflow = ?, status = ?, created_at = ?, updated_at = ?, last_seq = ?, first_seq = ?,
 		parent_run = ?, parent_step = ?, result = ?, failure = ?, sum = ?, outcome_sum = ?
-		WHERE id = ? AND last_seq = ? AND (? OR status IN (2, 3, 4, 6))`,
+		WHERE id = ? AND last_seq = ? AND (? OR status IN (2, 3, 4, 6, 7))`,
 	// No first_seq: a StatusUpdate.FirstSeq must name an event of its batch,
 	// so a batch without events has none (see validateBatch).
 	stTouchRunStatus: `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ? WHERE id = ?`,

@@ -402,7 +402,7 @@ func TestCorruptRows(t *testing.T) {
 	rawExec(t, path, "UPDATE tasks SET attempt = 1 WHERE run_id = 'q'")
 
 	// Every task reads back with a kind this code knows.
-	for _, kind := range []string{"0", "8", "-1", "300"} {
+	for _, kind := range []string{"0", "9", "-1", "300"} {
 		rawExec(t, path, "UPDATE tasks SET kind = "+kind+" WHERE run_id = 'q'")
 		err = taskDamage()
 		require.ErrorIs(t, err, history.ErrCorrupt, "kind %s", kind)

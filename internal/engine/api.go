@@ -19,12 +19,13 @@ func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) er
 // SignalWithStart signals the run, starting it first unless it exists. A
 // new run and its signal are committed together, and the signal is in its
 // channel before the run's code first runs.
-// On a run that has ended, reuse says whether a new run takes its ID.
-func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte, reuse IDReusePolicy) error {
+// On a run that has ended, reuse says whether a new run takes its ID; to
+// bounds how long a new run may go on.
+func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte, reuse IDReusePolicy, to Timeouts) error {
 	if err := errors.Join(e.CheckPayload(id, startInput), e.CheckPayload(id, payload)); err != nil {
 		return err
 	}
-	return e.call(ctx, id, input{kind: inStart, spec: spec, payload: startInput, startOnly: true, sigName: name, sigPayload: payload, reuse: reuse})
+	return e.call(ctx, id, input{kind: inStart, spec: spec, payload: startInput, startOnly: true, sigName: name, sigPayload: payload, reuse: reuse, timeouts: to})
 }
 
 // IDReusePolicy says whether a new run may take the ID of a run that

@@ -203,6 +203,8 @@ type childPayload struct {
 	// ParentCloseDefault once recorded; journals written before policies
 	// existed have none, which means the default.
 	ParentClose ParentClosePolicy `json:"parent_close,omitempty"`
+	// Timeouts bound the child run; absent means none.
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
 }
 
 // ParentClosePolicy says what happens to a child run still going when the
@@ -274,10 +276,11 @@ func defaultChildID(parent string, step int64) string {
 
 // StartChild issues a ChildStarted command for a child run of workflow
 // name with ID id ("" for the default, see defaultChildID), which the
-// parent-close policy pc governs when the parent ends first. An ID that
+// parent-close policy pc governs when the parent ends first, bounded by
+// the timeouts to (counted from the child's start). An ID that
 // breaks the rules of run IDs fails the future at once with a *RunIDError,
 // non-retryable, and issues no command.
-func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, pc ParentClosePolicy) *Future {
+func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, pc ParentClosePolicy, to Timeouts) *Future {
 	pc = pc.resolve(detach)
 	f := &Future{kind: futChild, name: name, scope: s, detach: detach, closePolicy: pc}
 	if s.Canceled() {
@@ -300,6 +303,9 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, p
 		id = defaultChildID(r.id, seq)
 	}
 	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc}
+	if !to.IsZero() {
+		cp.Timeouts = &to
+	}
 	payload, _ := json.Marshal(cp)
 	step, live := r.command(history.EventChildStarted, name, payload)
 	if !live {
@@ -409,6 +415,7 @@ func (r *Run) complete(out []byte, err error) {
 // endLive records how a run ended in the current round: its status, the
 // outcome for waiters, and the notice its parent is owed.
 func (r *Run) endLive(su *history.StatusUpdate) {
+	r.dropTimeout()
 	r.releaseWork()
 	if prev := r.round.status; prev != nil && su.FirstSeq == 0 {
 		su.FirstSeq = prev.FirstSeq // a generation started in this same round

@@ -202,7 +202,7 @@ func (e *Engine) recover() error {
 		if held[t.RunID] || t.Damaged != nil {
 			continue
 		}
-		if isBlocked[t.RunID] {
+		if isBlocked[t.RunID] && t.Kind != history.TaskRunTimeout { // a blocked run still times out
 			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
 			continue
 		}
@@ -354,13 +354,14 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 }
 
 // Start records a new run and executes its code up to its first wait.
-// reuse says whether it may take the ID of a run that exists.
-func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte, reuse IDReusePolicy) error {
+// reuse says whether it may take the ID of a run that exists; to bounds how
+// long the new run may go on.
+func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input []byte, reuse IDReusePolicy, to Timeouts) error {
 	if err := e.CheckPayload(id, input); err != nil {
 		return err
 	}
 	in := inputStart(spec, input)
-	in.reuse = reuse
+	in.reuse, in.timeouts = reuse, to
 	return e.call(ctx, id, in)
 }
 
@@ -719,6 +720,8 @@ func BlockedCause(f *history.Failure) error {
 		if json.Unmarshal(f.Details, &le) == nil && le.Limit != "" {
 			return &le
 		}
+	case FailureTypeWorkflowTimeout:
+		return workflowTimeoutCause(f)
 	case FailureTypeInvalidRunID:
 		var ie RunIDError
 		if json.Unmarshal(f.Details, &ie) == nil && ie.Reason != "" {

@@ -26,6 +26,7 @@ const (
 	inChildResult
 	inSignalDelivered
 	inTerminate
+	inTimeout
 )
 
 // input is one thing that happens to a run.
@@ -47,6 +48,8 @@ type input struct {
 	// Start and signal-with-start: may a new run take the ID of one that
 	// exists?
 	reuse IDReusePolicy
+	// Start, signal-with-start and a child's start: the run's timeouts.
+	timeouts Timeouts
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -107,6 +110,9 @@ type Run struct {
 	firstSeq    int64 // Seq of the current generation's RunStarted
 	histBytes   int64 // the current generation's size, for MaxHistoryBytes
 	warned      bool  // the run was warned that its history nears a limit
+	// timeout is the deadlines of the current generation, or nil. It is
+	// set wherever a generation starts or is loaded, not by reset.
+	timeout *runTimeout
 
 	cos     []*coroutine
 	current *coroutine
@@ -134,6 +140,7 @@ type round struct {
 	continued     bool
 	continueInput []byte
 	restart       int64      // Seq of the RunStarted of a new run that took the ID of an ended one
+	stopTimeouts  []int64    // steps of run-timeout tasks whose timers to stop after commit
 	mark          *roundMark // see blockAfterInput
 }
 
@@ -317,6 +324,10 @@ func (r *Run) load() error {
 		r.lastSeq = events[len(events)-1].Seq
 	}
 	r.firstSeq = first
+	r.timeout = nil
+	if t := e.committedTimeout(r.id); t != nil && t.Step == -first {
+		r.timeout = t
+	}
 	for _, ev := range events {
 		r.histBytes += int64(len(ev.Payload)) + eventOverhead
 	}
@@ -353,7 +364,7 @@ func (r *Run) load() error {
 		return nil
 	}
 	r.loaded = true
-	if info.Status == history.StatusTerminated {
+	if info.Status == history.StatusTerminated || info.Status == history.StatusTimedOut {
 		r.ended, r.terminated = true, true
 	}
 	return nil
@@ -399,6 +410,7 @@ func (r *Run) create(in input) {
 	r.now = r.liveNow
 	r.firstSeq = 1
 	r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
+	r.setTimeout(in.timeouts, 0, 1)
 	if in.startOnly {
 		r.signalAtStart(in)
 	}
@@ -537,7 +549,7 @@ func (r *Run) loadFailed(in input, err error) {
 
 func isInternalInput(k inputKind) bool {
 	switch k {
-	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
+	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered, inTimeout:
 		return true
 	}
 	return false
@@ -567,6 +579,8 @@ func (r *Run) restartGeneration() {
 		})
 		r.round.doneTasks = nil
 		r.round.dropTasks = true
+		prev := r.timeout
+		r.dropTimeout()
 		r.releaseChildren()
 		spec := r.spec
 		r.kill()
@@ -575,6 +589,11 @@ func (r *Run) restartGeneration() {
 		r.histBytes = 0
 		seq := r.appendEvent(history.EventRunStarted, spec.Name(), in)
 		r.firstSeq = seq
+		if prev != nil {
+			// The execution deadline holds across generations; the run
+			// deadline starts over.
+			r.setTimeout(Timeouts{Execution: prev.Execution, Run: prev.Run}, prev.ExecutionDeadline, seq)
+		}
 		r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 		r.round.outcome = nil
 		r.startMain(in)
@@ -606,6 +625,8 @@ func (r *Run) apply(in input) {
 		r.answerQuery(in)
 	case in.kind == inTerminate:
 		r.terminate(in)
+	case in.kind == inTimeout:
+		r.timeOut(in)
 	case r.blocked != nil && !r.ended:
 		// Answered after the commit, which may record the blocked status.
 		var err error
@@ -700,6 +721,7 @@ func (r *Run) restartRun(in input) {
 	r.histBytes = 0
 	seq := r.appendEvent(history.EventRunStarted, in.spec.Name(), in.payload)
 	r.firstSeq = seq
+	r.setTimeout(in.timeouts, 0, seq)
 	if in.startOnly {
 		r.signalAtStart(in)
 	}
@@ -757,7 +779,13 @@ func (r *Run) dropStale(in input) {
 }
 
 // terminate ends the run at once with a recorded reason.
-func (r *Run) terminate(in input) {
+func (r *Run) terminate(in input) { r.end(in, history.StatusTerminated) }
+
+// end ends the run at once, whatever its code is doing, with the failure
+// in.failure and status (terminated or timed out): a RunTerminated input
+// is journaled, its pending work dropped, and its children follow their
+// parent-close policies.
+func (r *Run) end(in input, status history.RunStatus) {
 	if r.ended {
 		in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		return
@@ -780,7 +808,7 @@ func (r *Run) terminate(in input) {
 	r.round.doneTasks = nil
 	r.round.dropTasks = true
 	r.ended, r.terminated, r.loaded = true, true, true
-	r.endLive(&history.StatusUpdate{Status: history.StatusTerminated, Failure: fl})
+	r.endLive(&history.StatusUpdate{Status: status, Failure: fl})
 	r.round.replies = append(r.round.replies, in)
 }
 
@@ -813,6 +841,7 @@ func (r *Run) becomeBlocked() {
 	parent, parentStep, firstSeq := r.parent, r.parentStep, r.firstSeq
 	r.reset()
 	r.blocked, r.lastSeq, r.parent, r.parentStep, r.firstSeq = reason, lastSeq, parent, parentStep, firstSeq
+	r.timeout = e.committedTimeout(r.id) // a blocked run still times out
 	r.round = round{late: rd.late}
 	r.round.status = &history.StatusUpdate{Status: history.StatusBlocked, Failure: e.encodeFailure(FailureOf(reason))}
 	r.round.outcome = &Outcome{Status: history.StatusBlocked, Blocked: reason}
@@ -874,6 +903,9 @@ func (r *Run) commitRound() {
 	}
 	for _, f := range rd.cancel {
 		e.stopWork(r.id, f)
+	}
+	for _, s := range rd.stopTimeouts {
+		e.stopTimeout(r.id, s)
 	}
 	var workflow string
 	if r.spec != nil { // nil for a blocked run that was terminated
@@ -986,6 +1018,7 @@ func (r *Run) commitCorrupt(err error) {
 	parent, parentStep, firstSeq, status := r.parent, r.parentStep, r.firstSeq, r.status
 	r.reset()
 	r.blocked, r.lastSeq, r.parent, r.parentStep, r.firstSeq, r.status = err, lastSeq, parent, parentStep, firstSeq, status
+	r.timeout = e.committedTimeout(r.id)
 	r.round = round{}
 	for _, in := range rd.replies {
 		if !isInternalInput(in.kind) {

@@ -31,6 +31,8 @@ func (e *Engine) runTask(t history.Task, workflow string, events []history.Event
 		e.cancelChild(t)
 	case history.TaskCloseChildren:
 		e.closeChildren(t)
+	case history.TaskRunTimeout:
+		e.armTimeout(t)
 	default:
 		e.log.Error("chorus: unknown task kind", "run", t.RunID, "step", t.Step, "kind", t.Kind)
 	}
@@ -64,6 +66,9 @@ type timers struct {
 	mu     sync.Mutex
 	armed  map[taskKey]armedTimer
 	closed bool
+	// deadlines holds, by run, those of the generation whose run-timeout
+	// task was committed last.
+	deadlines map[string]runTimeout
 }
 
 type armedTimer struct {
@@ -89,9 +94,14 @@ func (ts *timers) next() (time.Time, bool) {
 }
 
 func (ts *timers) arm(run string, step int64, at time.Time) {
+	ts.armInput(run, at, input{kind: inTimerFired, step: step})
+}
+
+// armInput delivers in to run at time at; the timer is known by in.step.
+func (ts *timers) armInput(run string, at time.Time, in input) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	k := taskKey{run, step}
+	k := taskKey{run, in.step}
 	if _, ok := ts.armed[k]; ts.closed || ok {
 		return
 	}
@@ -104,7 +114,7 @@ func (ts *timers) arm(run string, step int64, at time.Time) {
 		closed := ts.closed
 		ts.mu.Unlock()
 		if !closed {
-			_ = ts.e.deliver(run, input{kind: inTimerFired, step: step})
+			_ = ts.e.deliver(run, in)
 		}
 	}
 	d := at.Sub(ts.e.clock.Now())
@@ -147,6 +157,9 @@ func (e *Engine) startChild(t history.Task) {
 		return
 	}
 	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true}
+	if cp.Timeouts != nil {
+		in.timeouts = *cp.Timeouts
+	}
 	in.spec, _ = e.reg.workflow(cp.Workflow)
 	in.after = func(err error) {
 		switch {
