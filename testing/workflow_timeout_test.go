@@ -129,11 +129,13 @@ func TestNegativeChildTimeoutFailsTheFuture(t *stdtesting.T) {
 	require.ErrorIs(t, err, chorus.ErrRunNotFound)
 }
 
-// stuckStopped receives once stuck's attempt sees its context end.
-var stuckStopped = make(chan struct{}, 1)
+// stuckStarted receives once stuck's attempt runs; stuckStopped once it
+// sees its context end.
+var stuckStarted, stuckStopped = make(chan struct{}, 1), make(chan struct{}, 1)
 
 // stuck is an activity that waits until its context ends.
 var stuck = activity.New("tmo-stuck", func(ctx context.Context, _ int) (int, error) {
+	stuckStarted <- struct{}{}
 	<-ctx.Done()
 	stuckStopped <- struct{}{}
 	return 0, ctx.Err()
@@ -155,8 +157,13 @@ func TestTimeoutDropsWorkAndClosesChildren(t *stdtesting.T) {
 	env := chorustest.New(t, &chorustest.Options{Definitions: []chorus.Definition{busyParent, waitForever, stuck}})
 	run := chorustest.Start(env, busyParent, 0, &chorus.StartOptions{ID: "busy", ExecutionTimeout: time.Hour})
 	// The activity attempt counts as work in flight, so the env does not
-	// move the clock by itself: move it to the deadline. (The deadline's
-	// timer was armed before Start returned.)
+	// move the clock by itself: once the attempt runs, move it to the
+	// deadline. (The deadline's timer was armed before Start returned.)
+	select {
+	case <-stuckStarted:
+	case <-time.After(10 * time.Second): // a failure guard, not a timing
+		t.Fatal("the activity attempt never started")
+	}
 	env.Clock().Add(time.Hour)
 	_, err := chorustest.Result(env, run)
 	require.ErrorIs(t, err, chorus.ErrWorkflowTimeout)
