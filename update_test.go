@@ -406,3 +406,80 @@ func TestUpdateFailedHandler(t *testing.T) {
 	}
 	require.Equal(t, 1, runs)
 }
+
+// TestUpdateHistoryLimitKeepsRoomForOutcome: an update is refused, with
+// nothing written, when its acceptance and the outcome its handler owes
+// would not both fit under MaxHistoryEvents.
+func TestUpdateHistoryLimitKeepsRoomForOutcome(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wf := counterWorkflow()
+	eng, _ := setup(t, &chorus.Options{Limits: &chorus.Limits{MaxHistoryEvents: 4}}, wf)
+	run, err := chorus.Start(ctx, eng, wf, 0, nil)
+	require.NoError(t, err)
+	got, err := chorus.Update(ctx, eng, run.ID(), updAdd, 1)
+	require.NoError(t, err)
+	require.Equal(t, 1, got)
+	before := historyOf(t, eng, run.ID())
+	require.Len(t, before, 3)
+	// A fourth event would fit, but not the fifth the handler owes.
+	_, err = chorus.Update(ctx, eng, run.ID(), updAdd, 2)
+	var lim *chorus.LimitError
+	require.ErrorAs(t, err, &lim)
+	require.Equal(t, "MaxHistoryEvents", lim.Limit)
+	require.Equal(t, before, historyOf(t, eng, run.ID()))
+}
+
+// TestUpdateUnfinishedAtContinueAsNew: update IDs belong to a generation; a
+// handler still running when the run continues as new never finishes.
+func TestUpdateUnfinishedAtContinueAsNew(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	u := workflow.NewUpdate[int, int]("slow")
+	wf := workflow.New("upd-can", func(ctx workflow.Context, gen int) (int, error) {
+		workflow.SetUpdateHandler(ctx, u, func(ctx workflow.Context, n int) (int, error) {
+			return n + gen, workflow.Sleep(ctx, time.Hour)
+		}, nil)
+		workflow.GetSignalChannel(ctx, updFinish).Receive(ctx)
+		if gen == 0 {
+			return 0, workflow.ContinueAsNewWith(ctx, 1)
+		}
+		return gen, nil
+	})
+	eng, _ := setup(t, nil, wf)
+	run, err := chorus.Start(ctx, eng, wf, 0, nil)
+	require.NoError(t, err)
+	h, err := chorus.StartUpdate(ctx, eng, run.ID(), "u", u, 3)
+	require.NoError(t, err)
+	require.NoError(t, chorus.Signal(ctx, eng, run.ID(), updFinish, ""))
+	_, err = h.Result(ctx)
+	require.ErrorIs(t, err, chorus.ErrUpdateUnfinished)
+	require.ErrorContains(t, err, "continued as new")
+}
+
+// TestUpdateInRoundOfHandlerRegistration: an update that arrives with the
+// signal that makes the code register its handler is accepted, since the
+// inputs of a round apply in order.
+func TestUpdateInRoundOfHandlerRegistration(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	u := workflow.NewUpdate[int, int]("late")
+	open := workflow.NewSignal[int]("open")
+	wf := workflow.New("upd-late", func(ctx workflow.Context, _ int) (int, error) {
+		base, _ := workflow.GetSignalChannel(ctx, open).Receive(ctx)
+		workflow.SetUpdateHandler(ctx, u, func(ctx workflow.Context, n int) (int, error) { return base + n, nil }, nil)
+		workflow.GetSignalChannel(ctx, updFinish).Receive(ctx)
+		return 0, nil
+	})
+	eng, _ := setup(t, nil, wf)
+	run, err := chorus.SignalWithStart(ctx, eng, wf, 0, &chorus.StartOptions{ID: "upd-late"}, open, 100)
+	require.NoError(t, err)
+	got, err := chorus.Update(ctx, eng, run.ID(), u, 1)
+	require.NoError(t, err)
+	require.Equal(t, 101, got)
+
+	r2, err := chorus.Start(ctx, eng, wf, 0, nil)
+	require.NoError(t, err)
+	_, err = chorus.Update(ctx, eng, r2.ID(), u, 1)
+	require.ErrorIs(t, err, chorus.ErrUnknownUpdate, "before the code registered the handler")
+}

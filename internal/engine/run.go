@@ -103,8 +103,7 @@ type Run struct {
 	signals     map[string]*SignalQueue
 	signalKeys  map[string]bool // keys of signals received from other runs
 	queries     map[string]QueryHandler
-	updHandlers map[string]UpdateHandler
-	updates     map[string]*updateState // by update ID, this generation's
+	upd         *updateBook
 	versions    map[string]int
 	inQuery     bool
 	replaying   bool  // the run was rebuilt by replay and has not had a live input since
@@ -166,7 +165,7 @@ func (r *Run) reset() {
 	r.spec, r.loaded, r.ended, r.terminated, r.blocked, r.status = nil, false, false, false, nil, 0
 	r.parent, r.parentStep, r.lastSeq, r.replay, r.lastPayload = "", 0, 0, nil, nil
 	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery, r.replaying = false, nil, nil, nil, nil, nil, false, false
-	r.updHandlers, r.updates = nil, nil
+	r.upd = nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.firstSeq, r.histBytes = 0, 0
 }
@@ -182,7 +181,7 @@ func (r *Run) prepare(spec WorkflowSpec) {
 	r.signals = map[string]*SignalQueue{}
 	r.signalKeys = map[string]bool{}
 	r.queries = map[string]QueryHandler{}
-	r.updHandlers, r.updates = map[string]UpdateHandler{}, map[string]*updateState{}
+	r.upd = newUpdateBook()
 	r.versions = map[string]int{}
 	r.yielded = make(chan struct{})
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil

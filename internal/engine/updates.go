@@ -90,23 +90,39 @@ type updateState struct {
 	outcome UpdateOutcome
 }
 
+// updateBook is what a generation of a run knows of updates.
+type updateBook struct {
+	handlers map[string]UpdateHandler
+	byID     map[string]*updateState
+	running  int // accepted, handler not returned
+}
+
+func newUpdateBook() *updateBook {
+	return &updateBook{handlers: map[string]UpdateHandler{}, byID: map[string]*updateState{}}
+}
+
+// state returns the update accepted under id, or nil.
+func (b *updateBook) state(id string) *updateState {
+	if b == nil {
+		return nil
+	}
+	return b.byID[id]
+}
+
 // SetUpdateHandler registers h under name for the run; a later registration
 // replaces an earlier one.
 func (r *Run) SetUpdateHandler(name string, h UpdateHandler) {
 	r.checkCommand("SetUpdateHandler")
-	r.updHandlers[name] = h
+	r.upd.handlers[name] = h
 }
 
 // UpdatesRunning returns how many accepted updates' handlers have not
 // returned yet.
 func (r *Run) UpdatesRunning() int {
-	n := 0
-	for _, st := range r.updates {
-		if !st.done {
-			n++
-		}
+	if r.upd == nil {
+		return 0
 	}
-	return n
+	return r.upd.running
 }
 
 // Update asks the run to handle the update name with ID updID and argument
@@ -150,7 +166,7 @@ func (r *Run) applyUpdate(in input) {
 		refuse(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		return
 	}
-	if st := r.updates[in.upd.id]; st != nil {
+	if st := r.upd.state(in.upd.id); st != nil {
 		if st.name != in.name {
 			refuse(fmt.Errorf("%w: run %s accepted update %q under ID %q, not %q", ErrUpdateIDReused, QuoteID(r.id), st.name, in.upd.id, in.name))
 			return
@@ -163,10 +179,10 @@ func (r *Run) applyUpdate(in input) {
 		in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		return
 	}
-	h, ok := r.updHandlers[in.name]
+	h, ok := r.upd.handlers[in.name]
 	if !ok {
-		names := make([]string, 0, len(r.updHandlers))
-		for n := range r.updHandlers {
+		names := make([]string, 0, len(r.upd.handlers))
+		for n := range r.upd.handlers {
 			names = append(names, n)
 		}
 		slices.Sort(names)
@@ -207,8 +223,8 @@ func (r *Run) callValidator(v func([]byte) error, arg []byte) (err error) {
 // startUpdate starts the handler of an accepted update, live or in replay.
 func (r *Run) startUpdate(ev history.Event) {
 	name, id := splitSignalName(ev.Name)
-	h, ok := r.updHandlers[name]
-	if !ok || r.updates[id] != nil {
+	h, ok := r.upd.handlers[name]
+	if !ok || r.upd.byID[id] != nil {
 		issued := "has no handler for it"
 		if ok {
 			issued = "has accepted an update with that ID already"
@@ -217,7 +233,8 @@ func (r *Run) startUpdate(ev history.Event) {
 		return
 	}
 	st := &updateState{name: name, seq: ev.Seq}
-	r.updates[id] = st
+	r.upd.byID[id] = st
+	r.upd.running++
 	arg := ev.Payload
 	r.spawn(func() {
 		out, err := h.Run(arg)
@@ -259,6 +276,7 @@ func (r *Run) finishUpdate(st *updateState, evName string, out []byte, err error
 		}
 	}
 	st.done = true
+	r.upd.running--
 	st.outcome = UpdateOutcome{Failure: fl}
 	if fl == nil {
 		st.outcome.Result = payload
@@ -273,7 +291,7 @@ func (r *Run) settleUpdates() {
 		return
 	}
 	for _, c := range calls {
-		st := r.updates[c.id]
+		st := r.upd.state(c.id)
 		var res updateResult
 		switch {
 		case st != nil && st.done:
