@@ -483,3 +483,56 @@ func TestUpdateInRoundOfHandlerRegistration(t *testing.T) {
 	_, err = chorus.Update(ctx, eng, r2.ID(), u, 1)
 	require.ErrorIs(t, err, chorus.ErrUnknownUpdate, "before the code registered the handler")
 }
+
+// TestUpdateResultOverPayloadLimit: a handler result over MaxPayloadBytes
+// cannot be kept; the update fails, saying why, and the run goes on.
+func TestUpdateResultOverPayloadLimit(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	u := workflow.NewUpdate[int, string]("big")
+	wf := workflow.New("upd-big", func(ctx workflow.Context, _ int) (int, error) {
+		workflow.SetUpdateHandler(ctx, u, func(ctx workflow.Context, n int) (string, error) {
+			return strings.Repeat("x", n), nil
+		}, nil)
+		workflow.GetSignalChannel(ctx, updFinish).Receive(ctx)
+		return 7, nil
+	})
+	eng, _ := setup(t, &chorus.Options{Limits: &chorus.Limits{MaxPayloadBytes: 64}}, wf)
+	run, err := chorus.Start(ctx, eng, wf, 0, nil)
+	require.NoError(t, err)
+	_, err = chorus.Update(ctx, eng, run.ID(), u, 100)
+	var ue *chorus.UpdateError
+	require.ErrorAs(t, err, &ue)
+	require.ErrorIs(t, err, chorus.ErrLimitExceeded)
+	got, err := chorus.Update(ctx, eng, run.ID(), u, 3)
+	require.NoError(t, err)
+	require.Equal(t, "xxx", got)
+	require.NoError(t, chorus.Signal(ctx, eng, run.ID(), updFinish, ""))
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 7, out)
+}
+
+// TestUpdateReplayWithoutHandlerDiverges: code that no longer handles an
+// update the journal accepted does not replay the run.
+func TestUpdateReplayWithoutHandlerDiverges(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	wf := counterWorkflow()
+	eng, _ := setup(t, nil, wf)
+	run, err := chorus.Start(ctx, eng, wf, 0, nil)
+	require.NoError(t, err)
+	_, err = chorus.UpdateWithID(ctx, eng, run.ID(), "u1", updAdd, 1)
+	require.NoError(t, err)
+	h, err := chorus.History(ctx, eng, run.ID())
+	require.NoError(t, err)
+	changed := workflow.New("upd-counter", func(ctx workflow.Context, start int) (int, error) {
+		workflow.GetSignalChannel(ctx, updFinish).Receive(ctx)
+		return start, nil
+	})
+	err = replay.Run(ctx, h, changed)
+	var nd *chorus.NonDeterminismError
+	require.ErrorAs(t, err, &nd)
+	require.Contains(t, err.Error(), "UpdateAccepted")
+	require.Contains(t, err.Error(), "has no handler for it")
+}

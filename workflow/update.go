@@ -47,10 +47,13 @@ type UpdateOptions[In any] struct {
 // without h running again.
 //
 // Register handlers at the start of the workflow function, before it first
-// waits: an update to a run with no handler for it is refused (the error
-// wraps chorus.ErrUnknownUpdate and names the update), and one that arrives
-// in the same round as the handler's registration (with the run's start)
-// is accepted. A later registration replaces an earlier one.
+// waits (chorus.Start returns once the code reached its first wait, so an
+// update sent after it finds them). An update to a run with no handler for
+// it is refused, with nothing written: the error wraps
+// chorus.ErrUnknownUpdate and names the update. The run's inputs apply one
+// after the other, so an update that arrives right behind the signal whose
+// handling registers the handler finds it. A later registration replaces an
+// earlier one. A handler that panics blocks the run, like any workflow code.
 //
 // An argument that does not decode into In refuses the update, like a
 // validator does. A workflow that returns while a handler is still running

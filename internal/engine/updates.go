@@ -262,10 +262,16 @@ func (r *Run) finishUpdate(st *updateState, evName string, out []byte, err error
 			typ = next.Type
 		}
 	}
-	_, live := r.command(typ, evName, payload)
-	if live {
+	if len(r.replay) == 0 {
+		// Live, and never refused: the history limits kept room for it, and
+		// a failure is the engine's own text, which MaxPayloadBytes does not
+		// bound (as for an activity's).
+		r.checkCommand(typ.String())
+		r.replaying = false
+		r.appendEvent(typ, evName, payload)
 		r.round.events[len(r.round.events)-1].Ref = st.seq
 	} else {
+		r.command(typ, evName, nil)
 		payload = r.lastPayload
 		fl = nil
 		if typ == history.EventUpdateFailed {
