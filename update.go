@@ -106,7 +106,8 @@ func UpdateWithID[In, Out any](ctx context.Context, e *Engine, runID, updateID s
 type UpdateHandle[Out any] struct {
 	e               *Engine
 	runID, name, id string
-	wait            func(context.Context) (engine.UpdateOutcome, error)
+	arg             []byte
+	wait            func(context.Context) (engine.UpdateOutcome, error) // nil: ask the run again
 	done            bool
 	out             Out
 	err             error
@@ -117,16 +118,26 @@ func (h *UpdateHandle[Out]) ID() string { return h.id }
 
 // Result waits until the update's handler returned and returns its result,
 // or the error [UpdateWithID] describes. Once it returned, it returns the
-// same again.
+// same again; if ctx ended first, a later call asks the run again under the
+// same update ID. A handle is not safe for concurrent use.
 func (h *UpdateHandle[Out]) Result(ctx context.Context) (Out, error) {
 	if h.done {
 		return h.out, h.err
+	}
+	if h.wait == nil {
+		wait, err := h.e.core.Update(ctx, h.runID, h.name, h.id, h.arg)
+		if err != nil {
+			var zero Out
+			return zero, publicErr(err)
+		}
+		h.wait = wait
 	}
 	o, err := h.wait(ctx)
 	switch {
 	case err != nil:
 		if ctx.Err() != nil {
-			return h.out, publicErr(err) // the caller may ask again
+			h.wait = nil // it stopped waiting
+			return h.out, publicErr(err)
 		}
 		h.err = publicErr(err)
 	case o.Failure != nil:
@@ -166,7 +177,7 @@ func StartUpdate[In, Out any](ctx context.Context, e *Engine, runID, updateID st
 	if err != nil {
 		return nil, publicErr(err)
 	}
-	return &UpdateHandle[Out]{e: e, runID: runID, name: u.Name(), id: updateID, wait: wait}, nil
+	return &UpdateHandle[Out]{e: e, runID: runID, name: u.Name(), id: updateID, arg: b, wait: wait}, nil
 }
 
 func checkUpdateID(id string) error {

@@ -536,3 +536,33 @@ func TestUpdateReplayWithoutHandlerDiverges(t *testing.T) {
 	require.Contains(t, err.Error(), "UpdateAccepted")
 	require.Contains(t, err.Error(), "has no handler for it")
 }
+
+// TestUpdateHandleResultAfterGivingUp: a caller whose context ended while
+// the handler ran asks again through the same handle and gets the outcome.
+func TestUpdateHandleResultAfterGivingUp(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	u := workflow.NewUpdate[int, int]("gated")
+	gate := workflow.NewSignal[int]("gate")
+	wf := workflow.New("upd-gated", func(ctx workflow.Context, _ int) (int, error) {
+		workflow.SetUpdateHandler(ctx, u, func(ctx workflow.Context, n int) (int, error) {
+			g, _ := workflow.GetSignalChannel(ctx, gate).Receive(ctx)
+			return n + g, nil
+		}, nil)
+		workflow.GetSignalChannel(ctx, updFinish).Receive(ctx)
+		return 0, nil
+	})
+	eng, _ := setup(t, nil, wf)
+	run, err := chorus.Start(ctx, eng, wf, 0, nil)
+	require.NoError(t, err)
+	h, err := chorus.StartUpdate(ctx, eng, run.ID(), "g1", u, 1)
+	require.NoError(t, err)
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = h.Result(short)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, chorus.Signal(ctx, eng, run.ID(), gate, 10))
+	got, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 11, got)
+}
