@@ -533,7 +533,7 @@ func TestUpdateReplayWithoutHandlerDiverges(t *testing.T) {
 	err = replay.Run(ctx, h, changed)
 	var nd *chorus.NonDeterminismError
 	require.ErrorAs(t, err, &nd)
-	require.Contains(t, err.Error(), "UpdateAccepted")
+	require.Contains(t, err.Error(), `UpdateAccepted "add" (update ID "u1")`)
 	require.Contains(t, err.Error(), "has no handler for it")
 }
 

@@ -90,6 +90,10 @@ type updateState struct {
 	outcome UpdateOutcome
 }
 
+func updateEvent(t history.EventType) bool {
+	return t == history.EventUpdateAccepted || t == history.EventUpdateCompleted || t == history.EventUpdateFailed
+}
+
 // updateBook is what a generation of a run knows of updates.
 type updateBook struct {
 	handlers map[string]UpdateHandler
