@@ -69,6 +69,24 @@
 // [Engine.Describe] lists, in [RunInfo].Unregistered, the activities and
 // child workflows a run waits for that are not registered.
 //
+// # Updates
+//
+// An update is a request into a running run that returns its handler's
+// result, like Temporal's: define it with workflow.NewUpdate, handle it with
+// workflow.SetUpdateHandler, send it with [Update] (or [UpdateWithID],
+// [StartUpdate]). The handler's validator runs first, read-only like a
+// query handler; an update it refuses ([*UpdateRejectedError]), one the run
+// has no handler for ([ErrUnknownUpdate]; register handlers before the
+// code first waits), an ended run ([ErrRunEnded]) or a blocked one
+// ([*BlockedError]) writes nothing. An accepted update is journaled
+// (UpdateAccepted, then UpdateCompleted or UpdateFailed), and its handler
+// runs as a workflow goroutine that may execute activities and wait; replay
+// runs it again at the same point. Its update ID makes it idempotent within
+// the run's current generation: the same ID again returns the recorded
+// outcome, also after the engine was closed and reopened. A run that ends
+// while a handler still runs ends anyway, and that update's caller gets
+// [ErrUpdateUnfinished]; workflow.AllHandlersFinished lets the code wait.
+//
 // # Related packages
 //
 // Workflow code imports [github.com/chorusdev/chorus/workflow], activity

@@ -86,6 +86,19 @@ const (
 	// each compensation). Name is the marker's name, Payload its encoded
 	// details.
 	EventMarker EventType = 21
+	// EventUpdateAccepted is an input: an update passed its validator and
+	// its handler started. Name is the update name, a NUL and the update
+	// ID; Payload is the encoded argument. Replay starts the handler again
+	// at this point.
+	EventUpdateAccepted EventType = 40
+	// EventUpdateCompleted is a command: the handler of the update accepted
+	// at step Ref returned a result. Name is the same as the
+	// UpdateAccepted's; Payload is the encoded result.
+	EventUpdateCompleted EventType = 41
+	// EventUpdateFailed is a command: the handler of the update accepted at
+	// step Ref returned an error. Name is the same as the UpdateAccepted's;
+	// Payload is an encoded [Failure].
+	EventUpdateFailed EventType = 42
 )
 
 var eventTypeNames = map[EventType]string{
@@ -110,6 +123,9 @@ var eventTypeNames = map[EventType]string{
 	EventRunContinuedAsNew: "RunContinuedAsNew",
 	EventRunTerminated:     "RunTerminated",
 	EventMarker:            "Marker",
+	EventUpdateAccepted:    "UpdateAccepted",
+	EventUpdateCompleted:   "UpdateCompleted",
+	EventUpdateFailed:      "UpdateFailed",
 }
 
 // String returns the type's name, such as "ActivityScheduled".
@@ -132,7 +148,7 @@ func (t EventType) IsCommand() bool {
 	switch t {
 	case EventActivityScheduled, EventRunCompleted, EventRunFailed, EventRunCanceled,
 		EventTimerScheduled, EventSideEffect, EventVersionMarker, EventChildStarted,
-		EventSignalSent, EventRunContinuedAsNew, EventMarker:
+		EventSignalSent, EventRunContinuedAsNew, EventMarker, EventUpdateCompleted, EventUpdateFailed:
 		return true
 	}
 	return false
@@ -158,7 +174,8 @@ type Event struct {
 	// Name is the workflow or activity name the event concerns, if any.
 	Name string
 	// Ref is the Seq of the command an input answers (for example the
-	// ActivityScheduled event an ActivityCompleted event completes); for a
+	// ActivityScheduled event an ActivityCompleted event completes, or the
+	// UpdateAccepted event an UpdateCompleted event finishes); for a
 	// SignalReceived delivered with the start of a generation
 	// (signal-with-start), the Seq of its RunStarted; or 0.
 	Ref int64

@@ -142,7 +142,8 @@ func timeInRange(t time.Time) bool {
 //   - an ActivityCompleted or ActivityFailed has as Ref the Seq of an
 //     ActivityScheduled, a TimerFired that of a TimerScheduled, a
 //     ChildCompleted or ChildFailed that of a ChildStarted, a
-//     SignalDelivered that of a SignalSent: an earlier event of the same
+//     SignalDelivered that of a SignalSent, an UpdateCompleted or
+//     UpdateFailed that of an UpdateAccepted: an earlier event of the same
 //     generation, which no other event answers; a SignalReceived delivered
 //     with the start of a generation (signal-with-start) has as Ref the Seq
 //     of that generation's RunStarted, which it follows directly (or after
@@ -278,7 +279,7 @@ func withStart(before []Event, start int64) bool {
 }
 
 // answers maps each input that answers a command to the type of that
-// command.
+// command, and each command that finishes an update to UpdateAccepted.
 var answers = map[EventType]EventType{
 	EventActivityCompleted: EventActivityScheduled,
 	EventActivityFailed:    EventActivityScheduled,
@@ -286,6 +287,8 @@ var answers = map[EventType]EventType{
 	EventChildCompleted:    EventChildStarted,
 	EventChildFailed:       EventChildStarted,
 	EventSignalDelivered:   EventSignalSent,
+	EventUpdateCompleted:   EventUpdateAccepted,
+	EventUpdateFailed:      EventUpdateAccepted,
 }
 
 func checkRunID(field, id string) error {

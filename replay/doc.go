@@ -46,10 +46,13 @@
 // ActivityScheduled (the activity's name), TimerScheduled, ChildStarted (the
 // child's workflow name), SignalSent (the signal name), SideEffect (its kind:
 // "side-effect", "uuid", "random-seed"), VersionMarker (the change ID), Marker
-// (its name), and the command that ends the run (RunCompleted, RunFailed,
-// RunCanceled, RunContinuedAsNew). Inputs (ActivityCompleted, TimerFired,
+// (its name), UpdateCompleted and UpdateFailed (the update's name and ID),
+// and the command that ends the run (RunCompleted, RunFailed, RunCanceled,
+// RunContinuedAsNew). Inputs (ActivityCompleted, TimerFired,
 // SignalReceived, CancelRequested, ...) are fed back to the code in journal
-// order. Payloads are not compared: the code gets the recorded results.
+// order; an UpdateAccepted starts the update's handler again there, without
+// its validator. Payloads are not compared: the code gets the recorded
+// results.
 //
 // These changes make an old run diverge (each is a row of this package's
 // TestMutationTable; "step" is the first journal position that differs):
@@ -177,6 +180,10 @@
 //	                            or "random-seed"                         random seed as 16 raw bytes)
 //	VersionMarker      command  the change ID           -                the version, a JSON integer
 //	Marker             command  the marker              -                its details
+//	UpdateAccepted     input    the update, NUL, the    -                the argument
+//	                            update ID
+//	UpdateCompleted    command  as its UpdateAccepted   its UpdateAccepted  the handler's result
+//	UpdateFailed       command  as its UpdateAccepted   its UpdateAccepted  a failure
 //	CancelRequested    input    -                       -                -
 //	RunCompleted       command  -                       -                the result
 //	RunFailed          command  -                       -                a failure
@@ -196,7 +203,8 @@
 //
 // The journal as a whole must hold together: an input's "ref" names an
 // earlier command of the type the table gives, in the same generation, and
-// no command is answered twice; a SignalReceived whose "ref" names a
+// no command is answered twice (an UpdateCompleted or UpdateFailed names
+// its UpdateAccepted the same way, and finishes it once); a SignalReceived whose "ref" names a
 // RunStarted follows it directly (or after other such signals); the first
 // event is a RunStarted; a RunStarted after the first directly follows a
 // RunContinuedAsNew (a new generation), or a RunCompleted, RunFailed,

@@ -91,6 +91,7 @@ type Engine struct {
 	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
 	resuming map[string]chan struct{}  // blocked runs whose resume is under way, closed once applied
 	damaged  map[string]error          // runs held blocked since Open for a damaged task, with the damage
+	updates  updateWaiters
 	closed   chan struct{}
 }
 

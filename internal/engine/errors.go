@@ -132,7 +132,10 @@ func describeEvent(ev history.Event) string {
 	if name != "" {
 		fmt.Fprintf(&b, " %q", name)
 	}
-	if key != "" {
+	switch {
+	case key != "" && updateEvent(ev.Type):
+		fmt.Fprintf(&b, " (update ID %q)", key)
+	case key != "":
 		fmt.Fprintf(&b, " (from %s)", key)
 	}
 	if ev.Ref != 0 {

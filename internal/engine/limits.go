@@ -75,11 +75,13 @@ func (e *Engine) CheckPayload(runID string, b []byte) error {
 }
 
 // hasOutcome lists the commands whose outcome is journaled later, as an
-// input: the history limits keep room for it from the moment the command is
-// issued.
+// input, and the UpdateAccepted input, whose handler's outcome is journaled
+// later as a command: the history limits keep room for it from the moment
+// the event is recorded (and that outcome is never refused).
 func hasOutcome(typ history.EventType) bool {
 	switch typ {
-	case history.EventActivityScheduled, history.EventTimerScheduled, history.EventChildStarted, history.EventSignalSent:
+	case history.EventActivityScheduled, history.EventTimerScheduled, history.EventChildStarted, history.EventSignalSent,
+		history.EventUpdateAccepted:
 		return true
 	}
 	return false
@@ -103,11 +105,11 @@ func endsGeneration(typ history.EventType) bool {
 // it. An outcome's payload can take the run past MaxHistoryBytes (by at most
 // MaxPayloadBytes per outcome); the run is then blocked at its next command.
 func (r *Run) checkHistoryRoom(typ history.EventType, payload []byte) error {
-	if endsGeneration(typ) {
-		return nil
+	if endsGeneration(typ) || typ == history.EventUpdateCompleted || typ == history.EventUpdateFailed {
+		return nil // an owed outcome
 	}
 	lim := r.eng.limits
-	owed := int64(len(r.pending))
+	owed := int64(len(r.pending) + r.UpdatesRunning())
 	if hasOutcome(typ) {
 		owed++
 	}

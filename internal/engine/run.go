@@ -27,6 +27,7 @@ const (
 	inSignalDelivered
 	inTerminate
 	inTimeout
+	inUpdate
 )
 
 // input is one thing that happens to a run.
@@ -62,6 +63,7 @@ type input struct {
 	child string
 	reply chan error  // answered once the input is durable (or refused); may be nil
 	query chan []byte // inQuery: the answer, sent before reply
+	upd   *updateCall // inUpdate: the update's ID and where its outcome goes
 	after func(error) // called with the outcome of the commit that recorded the input
 }
 
@@ -104,6 +106,7 @@ type Run struct {
 	signals     map[string]*SignalQueue
 	signalKeys  map[string]bool // keys of signals received from other runs
 	queries     map[string]QueryHandler
+	upd         *updateBook
 	versions    map[string]int
 	inQuery     bool
 	replaying   bool  // the run was rebuilt by replay and has not had a live input since
@@ -169,6 +172,7 @@ func (r *Run) reset() {
 	r.spec, r.loaded, r.ended, r.terminated, r.blocked, r.status = nil, false, false, false, nil, 0
 	r.parent, r.parentStep, r.lastSeq, r.replay, r.lastPayload = "", 0, 0, nil, nil
 	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery, r.replaying = false, nil, nil, nil, nil, nil, false, false
+	r.upd = nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.firstSeq, r.histBytes = 0, 0
 }
@@ -184,6 +188,7 @@ func (r *Run) prepare(spec WorkflowSpec) {
 	r.signals = map[string]*SignalQueue{}
 	r.signalKeys = map[string]bool{}
 	r.queries = map[string]QueryHandler{}
+	r.upd = newUpdateBook()
 	r.versions = map[string]int{}
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.ended, r.canceled, r.terminated = false, false, false
@@ -283,6 +288,8 @@ func (r *Run) applyInput(ev history.Event) {
 		r.settleCanceled()
 	case history.EventRunTerminated:
 		r.ended, r.terminated = true, true
+	case history.EventUpdateAccepted:
+		r.startUpdate(ev)
 	default:
 		r.fatal = &NonDeterminismError{
 			RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
@@ -627,6 +634,8 @@ func (r *Run) apply(in input) {
 		r.terminate(in)
 	case in.kind == inTimeout:
 		r.timeOut(in)
+	case in.kind == inUpdate:
+		r.applyUpdate(in)
 	case r.blocked != nil && !r.ended:
 		// Answered after the commit, which may record the blocked status.
 		var err error
@@ -869,6 +878,7 @@ func (r *Run) commitRound() {
 		for _, in := range rd.replies {
 			in.answer(nil)
 		}
+		r.settleUpdates()
 		return
 	}
 	b := &history.Batch{RunID: r.id, Time: e.clock.Now(), Events: rd.events, Status: rd.status,
@@ -922,6 +932,7 @@ func (r *Run) commitRound() {
 	for _, in := range rd.replies {
 		in.answer(nil)
 	}
+	r.settleUpdates()
 	if rd.outcome != nil {
 		e.notify(r.id, *rd.outcome)
 	}
