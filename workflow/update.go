@@ -61,6 +61,7 @@ type UpdateOptions[In any] struct {
 // wait with [AllHandlersFinished] before returning to avoid that.
 func SetUpdateHandler[In, Out any](ctx Context, u *Update[In, Out], h func(ctx Context, in In) (Out, error), opts *UpdateOptions[In]) {
 	c := mustImpl(ctx)
+	defer c.leave()
 	codec := c.r.Codec()
 	var validator func(In) error
 	if opts != nil {
