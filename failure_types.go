@@ -64,4 +64,11 @@ const (
 	// in workflow.ChildOptions) and was ended with [StatusTimedOut]; the
 	// error matches [ErrWorkflowTimeout].
 	FailureTypeWorkflowTimeout = engine.FailureTypeWorkflowTimeout
+	// FailureTypeDeadlock: workflow code kept control longer than
+	// [Options.DeadlockTimeout] ([*DeadlockError]); the run is blocked.
+	FailureTypeDeadlock = engine.FailureTypeDeadlock
+	// FailureTypeForeignGoroutine: a goroutine that is not one of the
+	// workflow's own called the workflow API ([*GoroutineError]); the run
+	// is blocked.
+	FailureTypeForeignGoroutine = engine.FailureTypeGoroutine
 )
