@@ -211,7 +211,9 @@ func (r *Run) applyUpdate(in input) {
 // callValidator runs a validator as a query runs: read-only.
 func (r *Run) callValidator(v func([]byte) error, arg []byte) (err error) {
 	r.inQuery = true
+	r.control() // the validator may read the run, like a query handler
 	defer func() {
+		r.release()
 		r.inQuery = false
 		if p := recover(); p != nil {
 			if m, ok := p.(errQueryMisuse); ok {
