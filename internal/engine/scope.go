@@ -71,8 +71,12 @@ type Future struct {
 	scope   *Scope
 	// Children only: detach keeps the child running when the scope is
 	// canceled; cancelSent records that the child was asked to cancel.
-	detach      bool
-	cancelSent  bool
+	detach     bool
+	cancelSent bool
+	// Activities only: waitCancel settles the future from the attempt's
+	// outcome when its scope is canceled (cancelSent then records that the
+	// attempt was told).
+	waitCancel  bool
 	child       string
 	closePolicy ParentClosePolicy
 }
@@ -124,6 +128,15 @@ func (r *Run) settleCanceled() {
 		f := r.pending[s]
 		switch f.kind {
 		case futActivity, futTimer:
+			if f.waitCancel {
+				if !f.cancelSent {
+					f.cancelSent = true
+					if live {
+						r.round.cancel = append(r.round.cancel, f)
+					}
+				}
+				continue
+			}
 			f.settle(nil, canceledFailure())
 			delete(r.pending, s)
 			if live {

@@ -1,0 +1,376 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+)
+
+// Errors of asynchronous activity completion.
+var (
+	// ErrActivityNotFound: the key names no activity of the run (or is not
+	// a key at all).
+	ErrActivityNotFound = errors.New("chorus: activity not found")
+	// ErrActivityCompleted: the activity already has an outcome (it was
+	// completed or failed before); a completion is taken once.
+	ErrActivityCompleted = errors.New("chorus: activity already completed")
+)
+
+// pendingAttempt is an attempt that returned activity.ErrResultPending.
+type pendingAttempt struct {
+	t  *actTask
+	tm *clock.Timer // its start-to-close deadline, or nil
+}
+
+// await records that attempt t, started at started, waits to be completed
+// from outside, so that neither a retry nor a restart runs it again.
+func (p *activityPool) await(t *actTask, started time.Time, heartbeat []byte) {
+	e := p.e
+	next := *t
+	next.Pending = started
+	next.Heartbeat = heartbeat
+	next.heartbeat = heartbeat
+	werr := e.w.submit(&history.Batch{RunID: t.RunID, Time: e.clock.Now(), UpdateTasks: []history.Task{next.Task}})
+	switch {
+	case errors.Is(werr, history.ErrConflict), errors.Is(werr, history.ErrRunNotFound):
+		p.untrack(t) // completed, or canceled, meanwhile
+		return
+	case werr != nil && !stopping(werr):
+		e.log.Error("chorus: record pending activity; a crash before its completion runs it again", "run", t.RunID, "step", t.Step, "err", werr)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := taskKey{t.RunID, t.Step}
+	if p.closed || p.dead[k] {
+		// Completed or canceled while it was being recorded.
+		delete(p.dead, k)
+		delete(p.tracked, k)
+		return
+	}
+	p.awaitLocked(&next)
+}
+
+// awaitLocked holds a pending attempt (tracked already) until it is
+// completed, canceled or timed out.
+func (p *activityPool) awaitLocked(t *actTask) {
+	k := taskKey{t.RunID, t.Step}
+	pa := &pendingAttempt{t: t}
+	p.pending[k] = pa
+	if t.opts.StartToCloseTimeout <= 0 {
+		return
+	}
+	at := t.Pending.Add(t.opts.StartToCloseTimeout)
+	pa.tm = p.e.clock.AfterFunc(max(at.Sub(p.e.clock.Now()), 0), func() {
+		p.e.busy.Add(1) // before the timer stops being visible to NextWake
+		defer p.e.settled()
+		p.mu.Lock()
+		if p.pending[k] != pa {
+			p.mu.Unlock()
+			return
+		}
+		delete(p.pending, k)
+		delete(p.timers, pa.tm)
+		p.mu.Unlock()
+		p.report(t, nil, &TimeoutError{Activity: t.Name, Timeout: t.opts.StartToCloseTimeout}, t.heartbeat)
+	})
+	p.timers[pa.tm] = at
+}
+
+// dropPendingLocked forgets the pending attempt of k, if any, and returns
+// it, still tracked.
+func (p *activityPool) dropPendingLocked(k taskKey) *pendingAttempt {
+	pa := p.pending[k]
+	if pa == nil {
+		return nil
+	}
+	delete(p.pending, k)
+	delete(p.tracked, k)
+	if pa.tm != nil {
+		pa.tm.Stop()
+		delete(p.timers, pa.tm)
+	}
+	return pa
+}
+
+// completed stops what remains of an activity whose outcome was journaled
+// from outside: its pending attempt, or its attempt still running.
+func (p *activityPool) completed(run string, step int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := taskKey{run, step}
+	if p.dropPendingLocked(k) != nil || !p.tracked[k] {
+		return
+	}
+	p.dead[k] = true
+	if c := p.running[k]; c != nil {
+		c()
+	}
+}
+
+// retryPending applies the retry policy to a failure reported from outside
+// for a pending attempt. It reports false, changing nothing, when the
+// activity has no pending attempt here or the failure is final; the
+// failure is then to be recorded as the activity's outcome.
+func (p *activityPool) retryPending(run string, step int64, err error) (attempt int, retried bool) {
+	p.mu.Lock()
+	k := taskKey{run, step}
+	pa := p.pending[k]
+	if pa == nil {
+		p.mu.Unlock()
+		return 0, false
+	}
+	policy := activity.Merge(p.e.defaultActivity, &pa.t.opts).RetryPolicy.WithDefaults()
+	if finalFailure(policy, pa.t.Attempt, err) {
+		p.mu.Unlock()
+		return pa.t.Attempt, false
+	}
+	p.dropPendingLocked(k)
+	p.tracked[k] = true // until report journals the retry
+	p.mu.Unlock()
+	p.report(pa.t, nil, err, pa.t.heartbeat)
+	return pa.t.Attempt, true
+}
+
+// cancelWait cancels the running attempt of a step whose workflow waits for
+// the attempt to return (activity.Options.WaitForCancellation). A step
+// without a running attempt is settled as canceled at once.
+func (p *activityPool) cancelWait(run string, step int64) {
+	p.mu.Lock()
+	k := taskKey{run, step}
+	if c := p.running[k]; c != nil {
+		p.waiting[k] = true
+		c()
+		p.mu.Unlock()
+		return
+	}
+	p.dropPendingLocked(k)
+	p.dead[k] = true
+	p.mu.Unlock()
+	_ = p.e.deliver(run, input{kind: inActivityResult, step: step, failure: canceledFailure()})
+}
+
+// waitsCancel reports, once, whether the attempt of t was canceled by a
+// workflow that waits for its outcome.
+func (p *activityPool) waitsCancel(t *actTask) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := taskKey{t.RunID, t.Step}
+	w := p.waiting[k]
+	delete(p.waiting, k)
+	return w
+}
+
+// ParseActivityKey splits an activity's idempotency key into its run ID and
+// step.
+func ParseActivityKey(key string) (run string, step int64, err error) {
+	i := strings.LastIndexByte(key, '/')
+	if i > 0 {
+		step, err = strconv.ParseInt(key[i+1:], 10, 64)
+		if err == nil && step > 0 {
+			return key[:i], step, nil
+		}
+	}
+	return "", 0, fmt.Errorf("%w: %q is not an activity key (want the activity's Info.IdempotencyKey, \"<run ID>/<step>\")", ErrActivityNotFound, key)
+}
+
+// errNotWaiting is a run's answer to a completion for a step whose
+// activity it does not wait for; CompleteActivity says why.
+var errNotWaiting = errors.New("chorus: the run does not wait for this activity")
+
+// CompleteActivity records the outcome of the activity whose idempotency
+// key is key, completed from outside the engine: its encoded result, or
+// failure when not nil (recorded as final). name, when not empty, must be
+// the activity's name. It returns once the outcome is journaled.
+func (e *Engine) CompleteActivity(ctx context.Context, key, name string, payload []byte, failure *history.Failure) error {
+	run, step, err := ParseActivityKey(key)
+	if err != nil {
+		return err
+	}
+	if failure == nil {
+		if err := e.CheckPayload(run, payload); err != nil {
+			return err
+		}
+	}
+	in := input{kind: inActivityResult, step: step, name: name, payload: payload, failure: failure, external: true}
+	in.after = func(err error) {
+		if err == nil {
+			e.acts.completed(run, step)
+		}
+	}
+	err = e.call(ctx, run, in)
+	switch {
+	case errors.Is(err, errNotWaiting):
+		return e.whyNotWaiting(ctx, key, run, step)
+	case errors.Is(err, ErrRunEnded):
+		// Say so when the activity itself is unknown or has its outcome.
+		if why := e.whyNotWaiting(ctx, key, run, step); errors.Is(why, ErrActivityCompleted) || errors.Is(why, ErrActivityNotFound) {
+			return why
+		}
+	}
+	return err
+}
+
+// FailActivity reports that the activity whose idempotency key is key
+// failed, from outside the engine. When the activity's attempt is pending
+// here and its retry policy allows, the failure counts as the attempt's
+// and the activity is retried (its function runs again); otherwise the
+// failure is the activity's outcome.
+func (e *Engine) FailActivity(ctx context.Context, key, name string, cause error) error {
+	run, step, err := ParseActivityKey(key)
+	if err != nil {
+		return err
+	}
+	if cause == nil {
+		return errors.New("chorus: FailActivity: nil error")
+	}
+	if name == "" || e.pendingName(run, step) == name {
+		if _, retried := e.acts.retryPending(run, step, cause); retried {
+			return nil
+		}
+	}
+	fl := FailureOf(cause)
+	fl.Attempt = e.pendingAttempt(run, step)
+	return e.CompleteActivity(ctx, key, name, nil, fl)
+}
+
+func (e *Engine) pendingName(run string, step int64) string {
+	p := e.acts
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pa := p.pending[taskKey{run, step}]; pa != nil {
+		return pa.t.Name
+	}
+	return ""
+}
+
+func (e *Engine) pendingAttempt(run string, step int64) int {
+	p := e.acts
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pa := p.pending[taskKey{run, step}]; pa != nil {
+		return pa.t.Attempt
+	}
+	return 0
+}
+
+// whyNotWaiting reads the journal of a run that does not wait for the
+// activity at step, to tell the caller why.
+func (e *Engine) whyNotWaiting(ctx context.Context, key, run string, step int64) error {
+	evs, err := e.store.Events(ctx, run, 0)
+	if err != nil {
+		return fmt.Errorf("chorus: activity %q is not waiting for completion: %w", key, err)
+	}
+	var name string
+	for _, ev := range evs {
+		switch {
+		case ev.Seq == step && ev.Type == history.EventActivityScheduled:
+			name = ev.Name
+		case ev.Seq == step:
+			return fmt.Errorf("%w: %q: step %d of run %q is a %v event, not an activity", ErrActivityNotFound, key, step, run, ev.Type)
+		case name != "" && ev.Ref == step && (ev.Type == history.EventActivityCompleted || ev.Type == history.EventActivityFailed):
+			return fmt.Errorf("%w: activity %q (key %q) has its outcome already (%v)", ErrActivityCompleted, name, key, ev.Type)
+		}
+	}
+	if name == "" {
+		return fmt.Errorf("%w: %q: run %q has no step %d", ErrActivityNotFound, key, run, step)
+	}
+	return fmt.Errorf("chorus: activity %q (key %q) was canceled before it completed: %w", name, key, ErrCanceled)
+}
+
+// heartbeatThrottle bounds how often the details of an attempt's heartbeats
+// are written: at most one write per interval, the latest details winning.
+const maxHeartbeatThrottle = 30 * time.Second
+
+func heartbeatThrottle(o activity.Options) time.Duration {
+	if o.HeartbeatTimeout > 0 {
+		return min(o.HeartbeatTimeout*4/5, maxHeartbeatThrottle)
+	}
+	return maxHeartbeatThrottle
+}
+
+// newHeartbeater returns the heartbeater of attempt t, which journals its
+// details at a bounded rate.
+func (p *activityPool) newHeartbeater(t *actTask) *heartbeater {
+	h := &heartbeater{codec: p.e.codec, prev: t.heartbeat}
+	h.save = func(details []byte) {
+		next := t.Task
+		next.Heartbeat = details
+		err := p.e.w.submit(&history.Batch{RunID: t.RunID, Time: p.e.clock.Now(), UpdateTasks: []history.Task{next}})
+		if err != nil && !errors.Is(err, history.ErrConflict) && !stopping(err) {
+			p.e.log.Warn("chorus: record heartbeat details", "run", t.RunID, "step", t.Step, "err", err)
+		}
+	}
+	h.clock, h.every = p.e.clock, heartbeatThrottle(t.opts)
+	return h
+}
+
+// journal writes the details of a heartbeat, at once if none was written
+// for an interval, or else once the interval has passed, coalesced with
+// the heartbeats that follow. It is called with h.mu held.
+func (h *heartbeater) journalLocked() (writeNow []byte) {
+	if h.save == nil || h.stopped {
+		return nil
+	}
+	now := h.clock.Now()
+	if h.written.IsZero() || now.Sub(h.written) >= h.every {
+		if h.flush != nil {
+			h.flush.Stop()
+			h.flush = nil
+		}
+		h.written, h.dirty = now, false
+		h.writing.Add(1)
+		return h.details
+	}
+	h.dirty = true
+	if h.flush == nil {
+		h.flush = h.clock.AfterFunc(h.written.Add(h.every).Sub(now), func() {
+			h.mu.Lock()
+			h.flush = nil
+			if !h.dirty || h.stopped {
+				h.mu.Unlock()
+				return
+			}
+			h.written, h.dirty = h.clock.Now(), false
+			d := h.details
+			h.writing.Add(1)
+			h.mu.Unlock()
+			defer h.writing.Done()
+			h.save(d)
+		})
+	}
+	return nil
+}
+
+// stop ends the journaling of heartbeat details when the attempt is over,
+// waiting for a write under way, so none lands after the attempt's outcome.
+func (h *heartbeater) stop() {
+	h.mu.Lock()
+	h.stopped = true
+	if h.flush != nil {
+		h.flush.Stop()
+		h.flush = nil
+	}
+	h.mu.Unlock()
+	h.writing.Wait()
+}
+
+// heartbeatWrites is the journaling state of a heartbeater.
+type heartbeatWrites struct {
+	save    func([]byte)
+	clock   clock.Clock
+	every   time.Duration
+	written time.Time // when details were last written
+	dirty   bool      // details changed since
+	flush   *clock.Timer
+	stopped bool
+	writing sync.WaitGroup
+}
