@@ -61,13 +61,14 @@ type activityPool struct {
 	// attempt.
 	tracked map[taskKey]bool
 	timers  map[*clock.Timer]time.Time // retry backoffs and pending deadlines, by fire time
-	// pending holds the attempts that returned activity.ErrResultPending
-	// and wait to be completed from outside; they stay tracked.
-	pending map[taskKey]*pendingAttempt
-	parked  map[string][]*actTask // by activity name, until it is registered
+	parked  map[string][]*actTask      // by activity name, until it is registered
 	wg      sync.WaitGroup
 	ctx     context.Context // canceled when Close gives up waiting
 	stopAll context.CancelFunc
+
+	// pending holds the attempts that returned activity.ErrResultPending
+	// and wait to be completed from outside; they stay tracked.
+	pending map[taskKey]*pendingAttempt
 }
 
 func newActivityPool(e *Engine, workers int) *activityPool {

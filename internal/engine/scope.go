@@ -71,14 +71,15 @@ type Future struct {
 	scope   *Scope
 	// Children only: detach keeps the child running when the scope is
 	// canceled; cancelSent records that the child was asked to cancel.
-	detach     bool
-	cancelSent bool
+	detach      bool
+	cancelSent  bool
+	child       string
+	closePolicy ParentClosePolicy
+
 	// Activities only: waitCancel settles the future from the attempt's
 	// outcome when its scope is canceled (cancelSent then records that the
 	// attempt was told).
-	waitCancel  bool
-	child       string
-	closePolicy ParentClosePolicy
+	waitCancel bool
 }
 
 func (f *Future) settle(payload []byte, fl *history.Failure) {
