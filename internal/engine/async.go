@@ -212,8 +212,12 @@ func (e *Engine) CompleteActivity(ctx context.Context, key, name string, payload
 		return e.whyNotWaiting(ctx, key, run, step)
 	case errors.Is(err, ErrRunEnded):
 		// Say so when the activity itself is unknown or has its outcome.
-		if why := e.whyNotWaiting(ctx, key, run, step); errors.Is(why, ErrActivityCompleted) || errors.Is(why, ErrActivityNotFound) {
+		why := e.whyNotWaiting(ctx, key, run, step)
+		if errors.Is(why, ErrActivityCompleted) || errors.Is(why, ErrActivityNotFound) {
 			return why
+		}
+		if errors.Is(why, ErrCanceled) {
+			return fmt.Errorf("%w (%w)", why, err)
 		}
 	}
 	return err
@@ -283,7 +287,7 @@ func (e *Engine) whyNotWaiting(ctx context.Context, key, run string, step int64)
 	if name == "" {
 		return fmt.Errorf("%w: %q: run %q has no step %d", ErrActivityNotFound, key, run, step)
 	}
-	return fmt.Errorf("chorus: activity %q (key %q) was canceled before it completed: %w", name, key, ErrCanceled)
+	return fmt.Errorf("chorus: activity %q (key %q) was canceled before it completed (its scope was canceled, or its run ended): %w", name, key, ErrCanceled)
 }
 
 // heartbeatThrottle bounds how often the details of an attempt's heartbeats
