@@ -290,10 +290,14 @@ func (e *Engine) whyNotWaiting(ctx context.Context, key, run string, step int64)
 	return fmt.Errorf("chorus: activity %q (key %q) was canceled before it completed (its scope was canceled, or its run ended): %w", name, key, ErrCanceled)
 }
 
-// heartbeatThrottle bounds how often the details of an attempt's heartbeats
-// are written: at most one write per interval, the latest details winning.
+// maxHeartbeatThrottle caps the interval between two writes of an
+// attempt's heartbeat details.
 const maxHeartbeatThrottle = 30 * time.Second
 
+// heartbeatThrottle is the interval between two writes of the heartbeat
+// details of an attempt with options o: 80% of its heartbeat timeout, so
+// that details are written before the timeout can stop the attempt, capped
+// at maxHeartbeatThrottle.
 func heartbeatThrottle(o activity.Options) time.Duration {
 	if o.HeartbeatTimeout > 0 {
 		return min(o.HeartbeatTimeout*4/5, maxHeartbeatThrottle)
@@ -317,9 +321,11 @@ func (p *activityPool) newHeartbeater(t *actTask) *heartbeater {
 	return h
 }
 
-// journal writes the details of a heartbeat, at once if none was written
-// for an interval, or else once the interval has passed, coalesced with
-// the heartbeats that follow. It is called with h.mu held.
+// journalLocked schedules the write of the details of a heartbeat: it
+// returns them to be written at once (the caller writes them, then calls
+// h.writing.Done) if none were written for an interval, or else arms a
+// timer that writes the latest details once the interval has passed, so
+// the heartbeats in between cost no write. It is called with h.mu held.
 func (h *heartbeater) journalLocked() (writeNow []byte) {
 	if h.save == nil || h.stopped {
 		return nil
