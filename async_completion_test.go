@@ -208,3 +208,41 @@ func openWatched(t *testing.T, opts *chorus.Options, defs ...chorus.Definition) 
 	require.NoError(t, eng.Register(defs...))
 	return eng, seen
 }
+
+// TestCompleteActivityRace: of two completions racing, one wins and the
+// other is told the activity has its outcome already.
+func TestCompleteActivityRace(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	keys := make(chan string, 32)
+	var execs atomic.Int32
+	act := pendingActivity("ac-race-act", keys, &execs)
+	wf := workflow.New("ac-race-wf", func(ctx workflow.Context, in string) (string, error) {
+		return workflow.ExecuteActivity(ctx, act, in).Get(ctx)
+	})
+	eng, seen := openWatched(t, nil, wf, act)
+	for i := range 10 {
+		id := fmt.Sprintf("ac-race-%d", i)
+		run, err := chorus.Start(ctx, eng, wf, "x", &chorus.StartOptions{ID: id})
+		require.NoError(t, err)
+		key := recv(t, keys, "the activity's key")
+		if i%2 == 0 {
+			require.Equal(t, "pending "+key, recv(t, seen, "the pending mark"))
+		}
+		errs := make(chan error, 2)
+		for _, v := range []string{"a", "b"} {
+			go func() { errs <- chorus.CompleteActivity(ctx, eng, act, key, v) }()
+		}
+		e1, e2 := recv(t, errs, "a completion"), recv(t, errs, "a completion")
+		if e1 != nil {
+			e1, e2 = e2, e1
+		}
+		require.NoError(t, e1)
+		require.ErrorIs(t, e2, chorus.ErrActivityCompleted)
+		out, err := run.Result(ctx)
+		require.NoError(t, err)
+		require.Contains(t, []string{"a", "b"}, out)
+		drain(seen, "")
+	}
+	require.EqualValues(t, 10, execs.Load())
+}

@@ -633,7 +633,8 @@ func (r *Run) apply(in input) {
 			in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		case inActivityResult, inTimerFired:
 			if in.external {
-				in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
+				// After the commit: the caller reads the journal to say more.
+				r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: run %q", ErrRunEnded, r.id)})
 				break
 			}
 			// A task an older version left behind when the run ended:
@@ -728,7 +729,8 @@ func (r *Run) applyOutcome(in input) {
 	want := map[inputKind]futureKind{inActivityResult: futActivity, inTimerFired: futTimer, inChildResult: futChild, inSignalDelivered: futSignal}[in.kind]
 	if f == nil || f.kind != want {
 		if in.external {
-			in.answer(errNotWaiting)
+			// After the commit: the caller reads the journal to say why.
+			r.round.late = append(r.round.late, lateAnswer{in, errNotWaiting})
 			return
 		}
 		r.dropStale(in)
