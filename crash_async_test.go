@@ -6,6 +6,7 @@ package chorus_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -22,6 +23,7 @@ import (
 func init() {
 	childModes["async-pending"] = asyncPendingChild
 	childModes["async-heartbeat"] = asyncHeartbeatChild
+	childModes["async-waitcancel"] = asyncWaitCancelChild
 }
 
 type asyncCrashDefs struct {
@@ -66,6 +68,9 @@ func (s pendingWatch) Commit(ctx context.Context, bs []*history.Batch) ([]error,
 			}
 			if k.Heartbeat != nil {
 				s.say("heartbeat %s/%d %s", b.RunID, k.Step, k.Heartbeat)
+			}
+			if k.Canceled {
+				s.say("canceled %s/%d", b.RunID, k.Step)
 			}
 		}
 	}
@@ -207,4 +212,86 @@ func TestHeartbeatDetailsCrash(t *testing.T) {
 	lines, err := testutil.ReadLines(s.counter)
 	require.NoError(t, err)
 	require.Equal(t, []string{"1 " + id + " async-progress", "final " + id + " async-progress"}, lines)
+}
+
+var asyncStop = workflow.NewSignal[string]("stop")
+
+// newAsyncWaitCancelDefs: the workflow runs async-cleanup with
+// WaitForCancellation, cancels it when signaled, and returns whether its
+// future failed as canceled. In the child, the activity's cleanup never
+// ends (the process dies during it); in the final process, a new attempt
+// returns "ran again".
+func newAsyncWaitCancelDefs(env primEnv, running chan<- struct{}) asyncCrashDefs {
+	var d asyncCrashDefs
+	d.act = primActivity(env, "async-cleanup", func(ctx context.Context, info activity.Info, _ string) error {
+		if env.say == nil {
+			return nil
+		}
+		running <- struct{}{}
+		<-ctx.Done()
+		env.report("cleanup %s", info.IdempotencyKey)
+		select {} // a cleanup that the crash cuts short
+	}, func(string) string { return "ran again" }).WithOptions(activity.Options{WaitForCancellation: true})
+	act := d.act
+	d.wf = workflow.New("async-waitcancel-wf", func(ctx workflow.Context, in string) (string, error) {
+		sub, cancel := workflow.WithCancel(ctx)
+		f := workflow.ExecuteActivity(sub, act, in)
+		workflow.GetSignalChannel(ctx, asyncStop).Receive(ctx)
+		cancel()
+		out, err := f.Get(ctx)
+		if errors.Is(err, workflow.ErrCanceled) {
+			return "canceled", nil
+		}
+		return out, err
+	})
+	return d
+}
+
+func asyncWaitCancelChild() {
+	p := newPrimProc()
+	eng := p.openWatched()
+	running := make(chan struct{}, 1)
+	d := newAsyncWaitCancelDefs(p.env, running)
+	p.register(eng, d.all()...)
+	id := p.prefix + "-1"
+	if _, err := chorus.Start(p.ctx, eng, d.wf, "in", &chorus.StartOptions{ID: id}); err != nil {
+		p.Fail("start %s: %v", id, err)
+	}
+	<-running
+	if err := chorus.Signal(p.ctx, eng, id, asyncStop, "now"); err != nil {
+		p.Fail("signal %s: %v", id, err)
+	}
+	p.awaitKill()
+}
+
+// TestWaitForCancellationCrash kills the process while the workflow waits
+// for a canceled activity's cleanup; after the reopen the activity is not
+// run again (its cancellation was journaled), and the workflow's future
+// fails as canceled.
+func TestWaitForCancellationCrash(t *testing.T) {
+	t.Parallel()
+	s := newCrashSetup(t)
+	id := "async-wc-1"
+	c := primStartChild(t, "async-waitcancel", s, "1", "async-wc")
+	var marked, cleanup bool
+	killed := primKillWhen(t, c, func(l string) bool {
+		switch {
+		case strings.HasPrefix(l, "canceled "):
+			marked = true
+		case strings.HasPrefix(l, "cleanup "):
+			cleanup = true
+		}
+		return marked && cleanup
+	})
+	require.True(t, killed, c.Report())
+
+	ctx, cancel := context.WithTimeout(context.Background(), primDeadline)
+	defer cancel()
+	d := newAsyncWaitCancelDefs(primEnv{counter: s.counter, gen: "final"}, nil)
+	eng, closeEng := primOpen(t, s, nil, d.all()...)
+	out, err := primResult(t, ctx, eng, s, d.wf, id)
+	require.NoError(t, err)
+	require.Equal(t, "canceled", out)
+	closeEng()
+	require.Equal(t, map[string]int{"1": 1}, crashCountExecs(s.execs(t), id, "async-cleanup"), s.counterText(t))
 }

@@ -39,8 +39,10 @@ type Options struct {
 	// [TypeCanceled]), so the workflow code after it runs after the
 	// activity's cleanup. An activity that has no attempt running (waiting
 	// out a retry backoff, or pending completion from outside) settles at
-	// once. Defaults to false: the future settles as canceled at once and
-	// the attempt is abandoned.
+	// once. The cancellation is journaled before the attempt learns of it:
+	// if the process dies during the cleanup, the activity is not run
+	// again after the restart and settles as canceled. Defaults to false:
+	// the future settles as canceled at once and the attempt is abandoned.
 	WaitForCancellation bool `json:"wait_for_cancellation,omitempty"`
 }
 

@@ -197,6 +197,10 @@ type Task struct {
 	// Heartbeat is the encoded details of the last heartbeat recorded by an
 	// attempt of the activity, nil for none.
 	Heartbeat []byte
+	// Canceled says that the workflow canceled the activity and waits for
+	// its running attempt to return: an attempt cut short by a crash is not
+	// run again, the activity settles as canceled.
+	Canceled bool
 	// Workflow is the name of the run's workflow, and ScheduledAt the time
 	// of the journal event at Step. [Store.Tasks] fills them in; they are
 	// ignored when a task is written.

@@ -172,13 +172,18 @@ func attemptSum(runID string, step int64, attempt int, notBefore time.Time) int6
 	return s.value()
 }
 
-// stateSum is the checksum of a task row's pending and heartbeat, which an
-// update rewrites together.
-func stateSum(runID string, step int64, pending time.Time, heartbeat []byte) int64 {
+// stateSum is the checksum of a task row's pending, heartbeat and
+// canceled, which an update rewrites together.
+func stateSum(runID string, step int64, pending time.Time, heartbeat []byte, canceled bool) int64 {
 	s := newSummer(tagState)
 	s.text(runID)
 	s.int(step)
 	s.time(pending)
 	s.bytes(heartbeat)
+	var c int64
+	if canceled {
+		c = 1
+	}
+	s.int(c)
 	return s.value()
 }

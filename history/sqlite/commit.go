@@ -58,8 +58,8 @@ import (
 // the steps of the tasks it dropped. The RunID of a task may be left empty.
 // A task's Kind zero is stored as history.TaskActivity; an activity task
 // needs a Name, other kinds may leave it empty. Attempt must not be
-// negative. UpdateTasks change only Attempt, NotBefore, Pending and
-// Heartbeat, so their Kind, Name, Input and Options are ignored. Tasks of DoneTasks that do not exist are ignored; an
+// negative. UpdateTasks change only Attempt, NotBefore, Pending, Heartbeat
+// and Canceled, so their Kind, Name, Input and Options are ignored. Tasks of DoneTasks that do not exist are ignored; an
 // UpdateTasks entry for a task that does not exist, or an AddTasks entry for
 // one that does, fails the batch with history.ErrConflict.
 //
@@ -314,13 +314,13 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, blob(k.Input), blob(k.Options),
 			int64(k.Attempt), encTime(k.NotBefore),
 			taskSum(id, k.Step, kind, k.Name, k.Input, k.Options), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
-			encTime(k.Pending), blob(k.Heartbeat), stateSum(id, k.Step, k.Pending, k.Heartbeat)); err != nil {
+			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled)); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}
 	for _, k := range b.UpdateTasks {
 		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
-			encTime(k.Pending), blob(k.Heartbeat), stateSum(id, k.Step, k.Pending, k.Heartbeat), id, k.Step)
+			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled), id, k.Step)
 		if err != nil {
 			return nil, fail(err, history.ErrConflict, "update task %d", k.Step)
 		}
@@ -492,6 +492,14 @@ func optSeq(seq int64) any {
 		return nil
 	}
 	return seq
+}
+
+// flag is how an optional flag is stored: NULL when false.
+func flag(b bool) any {
+	if !b {
+		return nil
+	}
+	return int64(1)
 }
 
 // blob is how a payload is stored: NULL when empty.

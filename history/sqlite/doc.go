@@ -83,16 +83,17 @@
 //     with its kind ([history.TaskKind]) and name, the state of an activity
 //     attempt that must survive a crash (pending: the start of an attempt
 //     that waits to be completed from outside; heartbeat: the last
-//     heartbeat details), and the checksums sum, attempt_sum and
-//     state_sum.
+//     heartbeat details; canceled: a cancellation the workflow waits on),
+//     and the checksums sum, attempt_sum and state_sum.
 //
 // Migration 0002 brought task kinds, generations and parent links; a
 // database of version 1 reads back with every task an activity, every run's
 // first_seq 1 and no parents. Migration 0003 brought the checksums below
 // to events and runs, and 0004 to tasks; rows written before them have none
-// and are read unchecked. Migration 0005 brought the pending and heartbeat
-// columns of tasks and their checksum state_sum; older rows have NULLs: not
-// pending, no details, nothing to check.
+// and are read unchecked. Migration 0005 brought the pending, heartbeat
+// and canceled columns of tasks and their checksum state_sum; older rows
+// have NULLs there: not pending, no details, not canceled, nothing to
+// check.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.
@@ -106,7 +107,7 @@
 // change. Every task row is written with a checksum of the columns it
 // fixes when it is added (run, step, kind, name, input, options), one of
 // its attempt and not_before, rewritten with each retry, and one of its
-// pending mark and heartbeat details. A row whose
+// pending mark, heartbeat details and cancellation. A row whose
 // content no longer matches its checksum was damaged
 // after it was written (by the disk, a bad copy, a hand edit); it is
 // reported, like a row that cannot be decoded at all (an unknown event type,

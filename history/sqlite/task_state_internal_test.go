@@ -11,8 +11,8 @@ import (
 	"github.com/chorusdev/chorus/history"
 )
 
-// TestTaskState checks that a task's pending mark and heartbeat details
-// are written by AddTasks and UpdateTasks, read back after a reopen, cleared
+// TestTaskState checks that a task's pending mark, heartbeat details and
+// cancellation mark are written by AddTasks and UpdateTasks, read back after a reopen, cleared
 // by an update without them, and that a change behind the store's back is
 // reported as damage of that task alone.
 func TestTaskState(t *testing.T) {
@@ -68,6 +68,15 @@ func TestTaskState(t *testing.T) {
 	require.Equal(t, 2, ts[0].Attempt)
 	require.Equal(t, `8`, string(ts[0].Heartbeat))
 
+	// The cancellation mark is written and read back, and cleared.
+	commit(&history.Batch{RunID: "r", Time: t0, UpdateTasks: []history.Task{{Step: 3, Attempt: 1, Canceled: true}}})
+	ts = read()
+	require.True(t, ts[1].Canceled)
+	require.False(t, ts[0].Canceled)
+	require.Nil(t, ts[1].Heartbeat)
+	commit(&history.Batch{RunID: "r", Time: t0, UpdateTasks: []history.Task{{Step: 3, Attempt: 1}}})
+	require.False(t, read()[1].Canceled)
+
 	// Out-of-range times are refused.
 	errs, err := s.Commit(ctx, []*history.Batch{{RunID: "r", Time: t0, UpdateTasks: []history.Task{{Step: 2, Attempt: 2, Pending: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)}}}})
 	require.NoError(t, err)
@@ -80,4 +89,28 @@ func TestTaskState(t *testing.T) {
 	require.ErrorIs(t, ts[0].Damaged, history.ErrCorrupt)
 	require.ErrorContains(t, ts[0].Damaged, "heartbeat")
 	require.NoError(t, ts[1].Damaged)
+}
+
+// TestTaskStateCanceledDamage: a canceled column changed behind the
+// store's back is damage.
+func TestTaskStateCanceledDamage(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "c.db"), nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	t0 := time.Date(2026, time.March, 4, 5, 6, 7, 8, time.UTC)
+	errs, err := s.Commit(ctx, []*history.Batch{{RunID: "r", Time: t0, Create: &history.RunInfo{Workflow: "wf"},
+		Events:   []history.Event{{Seq: 1, Type: history.EventRunStarted, Name: "wf", Time: t0}, {Seq: 2, Type: history.EventActivityScheduled, Name: "a", Time: t0}},
+		AddTasks: []history.Task{{Step: 2, Name: "a", Attempt: 1}}}})
+	require.NoError(t, err)
+	require.NoError(t, errors.Join(errs...))
+	for _, v := range []string{"1", "2"} {
+		_, err = s.w.ExecContext(ctx, `UPDATE tasks SET canceled = `+v+` WHERE run_id = 'r'`)
+		require.NoError(t, err)
+		ts, err := s.Tasks(ctx)
+		require.NoError(t, err)
+		require.Len(t, ts, 1)
+		require.ErrorIs(t, ts[0].Damaged, history.ErrCorrupt, "canceled = %s", v)
+	}
 }

@@ -69,13 +69,20 @@ type activityPool struct {
 	// pending holds the attempts that returned activity.ErrResultPending
 	// and wait to be completed from outside; they stay tracked.
 	pending map[taskKey]*pendingAttempt
+	// attempts holds the tasks of the running attempts, by the same keys
+	// as running.
+	attempts map[taskKey]*actTask
+	// marking holds the attempts whose pending mark is being written; the
+	// channel is closed once it is recorded (or dropped).
+	marking map[taskKey]chan struct{}
 }
 
 func newActivityPool(e *Engine, workers int) *activityPool {
 	p := &activityPool{
 		e: e, running: map[taskKey]context.CancelFunc{}, dead: map[taskKey]bool{}, tracked: map[taskKey]bool{},
 		timers: map[*clock.Timer]time.Time{}, parked: map[string][]*actTask{}, pending: map[taskKey]*pendingAttempt{},
-		waiting: map[taskKey]bool{},
+		waiting: map[taskKey]bool{}, attempts: map[taskKey]*actTask{},
+		marking: map[taskKey]chan struct{}{},
 	}
 	p.cond = sync.NewCond(&p.mu)
 	p.ctx, p.stopAll = context.WithCancel(context.Background())
@@ -95,6 +102,14 @@ func (p *activityPool) dispatch(t *actTask) {
 		return
 	}
 	p.tracked[k] = true
+	if t.Canceled {
+		// Canceled while the workflow waited for an attempt that a crash
+		// cut short: there is nothing left to wait for.
+		fl := canceledFailure()
+		fl.Attempt = t.Attempt
+		go p.e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: func(error) { p.untrack(t) }})
+		return
+	}
 	if !t.Pending.IsZero() {
 		p.awaitLocked(t)
 		return
@@ -197,12 +212,14 @@ func (p *activityPool) worker() {
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
 		p.running[k] = cancel
+		p.attempts[k] = t
 		p.mu.Unlock()
 
 		p.run(ctx, t)
 
 		p.mu.Lock()
 		delete(p.running, k)
+		delete(p.attempts, k)
 		p.mu.Unlock()
 		cancel()
 		p.finished()

@@ -35,6 +35,17 @@ type pendingAttempt struct {
 // from outside, so that neither a retry nor a restart runs it again.
 func (p *activityPool) await(t *actTask, started time.Time, heartbeat []byte) {
 	e := p.e
+	k := taskKey{t.RunID, t.Step}
+	marked := make(chan struct{})
+	p.mu.Lock()
+	p.marking[k] = marked
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.marking, k)
+		p.mu.Unlock()
+		close(marked)
+	}()
 	next := *t
 	next.Pending = started
 	next.Heartbeat = heartbeat
@@ -49,7 +60,6 @@ func (p *activityPool) await(t *actTask, started time.Time, heartbeat []byte) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := taskKey{t.RunID, t.Step}
 	if p.closed || p.dead[k] {
 		// Completed or canceled while it was being recorded.
 		delete(p.dead, k)
@@ -121,8 +131,14 @@ func (p *activityPool) completed(run string, step int64) {
 // activity has no pending attempt here or the failure is final; the
 // failure is then to be recorded as the activity's outcome.
 func (p *activityPool) retryPending(run string, step int64, err error) (attempt int, retried bool) {
-	p.mu.Lock()
 	k := taskKey{run, step}
+	p.mu.Lock()
+	if marked := p.marking[k]; marked != nil {
+		// The attempt has just returned: wait until it is pending.
+		p.mu.Unlock()
+		<-marked
+		p.mu.Lock()
+	}
 	pa := p.pending[k]
 	if pa == nil {
 		p.mu.Unlock()
@@ -148,8 +164,18 @@ func (p *activityPool) cancelWait(run string, step int64) {
 	k := taskKey{run, step}
 	if c := p.running[k]; c != nil {
 		p.waiting[k] = true
-		c()
+		t := p.attempts[k]
 		p.mu.Unlock()
+		// Journal the cancellation before the attempt learns of it: after
+		// a crash during its cleanup, the activity settles as canceled
+		// instead of running again.
+		next := t.Task
+		next.Pending, next.Heartbeat, next.Canceled = time.Time{}, t.heartbeat, true
+		werr := p.e.w.submit(&history.Batch{RunID: run, Time: p.e.clock.Now(), UpdateTasks: []history.Task{next}})
+		if werr != nil && !errors.Is(werr, history.ErrConflict) && !stopping(werr) {
+			p.e.log.Warn("chorus: record activity cancellation", "run", run, "step", step, "err", werr)
+		}
+		c()
 		return
 	}
 	p.dropPendingLocked(k)
@@ -309,9 +335,13 @@ func heartbeatThrottle(o activity.Options) time.Duration {
 // details at a bounded rate.
 func (p *activityPool) newHeartbeater(t *actTask) *heartbeater {
 	h := &heartbeater{codec: p.e.codec, prev: t.heartbeat}
+	k := taskKey{t.RunID, t.Step}
 	h.save = func(details []byte) {
 		next := t.Task
 		next.Heartbeat = details
+		p.mu.Lock()
+		next.Canceled = p.waiting[k]
+		p.mu.Unlock()
 		err := p.e.w.submit(&history.Batch{RunID: t.RunID, Time: p.e.clock.Now(), UpdateTasks: []history.Task{next}})
 		if err != nil && !errors.Is(err, history.ErrConflict) && !stopping(err) {
 			p.e.log.Warn("chorus: record heartbeat details", "run", t.RunID, "step", t.Step, "err", err)
