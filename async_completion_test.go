@@ -246,3 +246,55 @@ func TestCompleteActivityRace(t *testing.T) {
 	}
 	require.EqualValues(t, 10, execs.Load())
 }
+
+// TestPendingActivityReopen: a pending attempt stays pending across a
+// close and reopen (its body does not run again), and its start-to-close
+// deadline, counted from the attempt's start, still applies: a deadline
+// that passed while the engine was closed fires right after Open.
+func TestPendingActivityReopen(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	mock := clock.NewMock()
+	keys := make(chan string, 4)
+	var execs atomic.Int32
+	act := pendingActivity("ac-reopen-act", keys, &execs).WithOptions(activity.Options{
+		StartToCloseTimeout: time.Hour, RetryPolicy: fastRetry(1),
+	})
+	wf := workflow.New("ac-reopen-wf", func(ctx workflow.Context, in string) (string, error) {
+		return workflow.ExecuteActivity(ctx, act, in).Get(ctx)
+	})
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	st, err := sqlite.Open(ctx, path, nil)
+	require.NoError(t, err)
+	seen := make(chan string, 16)
+	eng, err := chorus.OpenStore(ctx, pendingWatch{Store: st, say: func(format string, args ...any) { seen <- fmt.Sprintf(format, args...) }},
+		&chorus.Options{Clock: mock, Definitions: []chorus.Definition{wf, act}})
+	require.NoError(t, err)
+	for _, id := range []string{"ac-reopen-1", "ac-reopen-2"} {
+		_, err := chorus.Start(ctx, eng, wf, id, &chorus.StartOptions{ID: id})
+		require.NoError(t, err)
+		key := recv(t, keys, "the activity's key")
+		require.Equal(t, "pending "+key, recv(t, seen, "the pending mark"))
+	}
+	closeEngine(t, eng)
+
+	mock.Add(30 * time.Minute)
+	eng = openEngine(t, path, &chorus.Options{Clock: mock}, wf, act)
+	require.NoError(t, chorus.CompleteActivity(ctx, eng, act, "ac-reopen-1/2", "done"))
+	run1, err := chorus.Lookup(ctx, eng, wf, "ac-reopen-1")
+	require.NoError(t, err)
+	out, err := run1.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "done", out)
+	closeEngine(t, eng)
+
+	mock.Add(30 * time.Minute) // the second attempt's deadline passes while closed
+	eng = openEngine(t, path, &chorus.Options{Clock: mock}, wf, act)
+	run2, err := chorus.Lookup(ctx, eng, wf, "ac-reopen-2")
+	require.NoError(t, err)
+	_, err = run2.Result(ctx)
+	var ae *activity.Error
+	require.ErrorAs(t, err, &ae)
+	require.Equal(t, activity.TypeStartToCloseTimeout, ae.Type)
+	require.EqualValues(t, 2, execs.Load(), "one execution per run: none after a reopen")
+}

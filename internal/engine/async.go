@@ -79,8 +79,7 @@ func (p *activityPool) awaitLocked(t *actTask) {
 		return
 	}
 	at := t.Pending.Add(t.opts.StartToCloseTimeout)
-	pa.tm = p.e.clock.AfterFunc(max(at.Sub(p.e.clock.Now()), 0), func() {
-		p.e.busy.Add(1) // before the timer stops being visible to NextWake
+	fire := func() { // counted as busy by the caller
 		defer p.e.settled()
 		p.mu.Lock()
 		if p.pending[k] != pa {
@@ -88,9 +87,22 @@ func (p *activityPool) awaitLocked(t *actTask) {
 			return
 		}
 		delete(p.pending, k)
-		delete(p.timers, pa.tm)
+		if pa.tm != nil {
+			delete(p.timers, pa.tm)
+		}
 		p.mu.Unlock()
 		p.report(t, nil, &TimeoutError{Activity: t.Name, Timeout: t.opts.StartToCloseTimeout}, t.heartbeat)
+	}
+	d := at.Sub(p.e.clock.Now())
+	if d <= 0 {
+		// Passed while the process was down, or passes now.
+		p.e.busy.Add(1)
+		go fire()
+		return
+	}
+	pa.tm = p.e.clock.AfterFunc(d, func() {
+		p.e.busy.Add(1) // before the timer stops being visible to NextWake
+		fire()
 	})
 	p.timers[pa.tm] = at
 }
