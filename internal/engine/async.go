@@ -107,8 +107,8 @@ func (p *activityPool) awaitLocked(t *actTask) {
 	p.timers[pa.tm] = at
 }
 
-// dropPendingLocked forgets the pending attempt of k, if any, and returns
-// it, still tracked.
+// dropPendingLocked forgets the pending attempt of k, if any (stopping its
+// deadline and its tracking), and returns it.
 func (p *activityPool) dropPendingLocked(k taskKey) *pendingAttempt {
 	pa := p.pending[k]
 	if pa == nil {
