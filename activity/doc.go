@@ -24,4 +24,23 @@
 // [NonRetryable], or give it a type with [NewError] and list that type in
 // [RetryPolicy.NonRetryableErrorTypes]. A panic inside an activity is
 // recovered and treated as a retryable failure; it never crashes the engine.
+//
+// # Completion from outside
+//
+// An activity whose result comes from elsewhere (a webhook, a callback, a
+// person) hands its [Info.IdempotencyKey] over and returns
+// [ErrResultPending]. The engine journals that the attempt is pending, so
+// it is neither retried nor run again after a restart, until
+// chorus.CompleteActivity or chorus.FailActivity gives its outcome by that
+// key (from any goroutine, even before the attempt has returned). A
+// start-to-close timeout still bounds the attempt.
+//
+// # Heartbeats and cancellation
+//
+// A long activity calls [Heartbeat] with its progress; the details are
+// journaled at a bounded rate, so the next attempt, even after a crash,
+// resumes from [HeartbeatDetails]. When the workflow cancels an activity,
+// its attempt's context is canceled and the workflow goes on at once;
+// with [Options].WaitForCancellation the workflow waits until the attempt
+// has returned (its cleanup done).
 package activity

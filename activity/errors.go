@@ -6,6 +6,18 @@ import (
 	"reflect"
 )
 
+// ErrResultPending, returned by an activity (with any result, which is
+// ignored), says that the attempt has handed its work to someone else (a
+// webhook, a callback, a person) who completes the activity later, from
+// outside the engine, by its [Info.IdempotencyKey] with
+// chorus.CompleteActivity or chorus.FailActivity. The engine records that
+// the attempt is pending: it neither retries it nor runs it again after a
+// restart. Options.StartToCloseTimeout, when set, still bounds the attempt,
+// counted from its start; when it passes, the attempt fails with a
+// start-to-close timeout and is retried by the retry policy.
+// Options.HeartbeatTimeout does not apply once the attempt is pending.
+var ErrResultPending = errors.New("activity: result pending (the activity is completed from outside the engine)")
+
 // Error is an application error with a type that retry policies and workflow
 // code can match on. Return one from an activity with [NewError].
 type Error struct {

@@ -21,7 +21,9 @@ type Info struct {
 	Attempt int
 	// IdempotencyKey is the same for every attempt of this activity, across
 	// retries and crashes, and different for every other activity: hand it to
-	// external APIs so a repeated attempt does not repeat the effect.
+	// external APIs so a repeated attempt does not repeat the effect. It is
+	// RunID + "/" + Step in decimal, and is also the key by which an
+	// activity that returned [ErrResultPending] is completed.
 	IdempotencyKey string
 	// ScheduledAt is when the workflow scheduled the activity.
 	ScheduledAt time.Time
@@ -75,8 +77,14 @@ func Heartbeat(ctx context.Context, details any) {
 
 // HeartbeatDetails decodes into v the details that an earlier attempt of
 // this activity last passed to [Heartbeat], and reports whether there were
-// any. Details are kept in memory across retries; an attempt that follows a
-// crash of the process starts without them.
+// any. Details are journaled with the activity's task, so they survive a
+// crash of the process; to bound the writes, the engine records the first
+// heartbeat with details of an attempt at once (Heartbeat returns after it
+// is durable) and then at most one write per throttle interval (80% of
+// Options.HeartbeatTimeout, at most 30 seconds, 30 seconds without a
+// heartbeat timeout), keeping only the latest details. An attempt that
+// follows a crash sees the last details written; one that follows a
+// failure sees the very last details.
 func HeartbeatDetails(ctx context.Context, v any) bool {
 	h, ok := ctx.Value(heartbeatKey{}).(Heartbeater)
 	return ok && h.PreviousDetails(v)

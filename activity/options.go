@@ -31,6 +31,19 @@ type Options struct {
 	// engine's policy, which itself defaults to retrying forever with the
 	// default intervals.
 	RetryPolicy *RetryPolicy `json:"retry_policy,omitempty"`
+	// WaitForCancellation, when set, makes a canceled activity settle only
+	// once its running attempt has returned: when the workflow cancels the
+	// activity's scope, the attempt's context is canceled and the
+	// activity's future waits for the attempt's outcome (recorded as usual:
+	// its result if it completed anyway, else a failure of type
+	// [TypeCanceled]), so the workflow code after it runs after the
+	// activity's cleanup. An activity that has no attempt running (waiting
+	// out a retry backoff, or pending completion from outside) settles at
+	// once. The cancellation is journaled before the attempt learns of it:
+	// if the process dies during the cleanup, the activity is not run
+	// again after the restart and settles as canceled. Defaults to false:
+	// the future settles as canceled at once and the attempt is abandoned.
+	WaitForCancellation bool `json:"wait_for_cancellation,omitempty"`
 }
 
 // RetryPolicy says how failed attempts are retried: attempt n+1 starts
@@ -125,6 +138,9 @@ func Merge(base, o *Options) Options {
 	}
 	if o.RetryPolicy != nil {
 		m.RetryPolicy = o.RetryPolicy
+	}
+	if o.WaitForCancellation {
+		m.WaitForCancellation = true
 	}
 	return m
 }

@@ -199,6 +199,18 @@ type Task struct {
 	// NotBefore is the earliest time the attempt may start (after a retry
 	// backoff); the zero time means at once.
 	NotBefore time.Time
+	// Pending, when not the zero time, says that attempt Attempt has run
+	// and returned "result pending": it is completed from outside the
+	// engine, and must not run again. It holds when that attempt started,
+	// from which its start-to-close timeout counts.
+	Pending time.Time
+	// Heartbeat is the encoded details of the last heartbeat recorded by an
+	// attempt of the activity, nil for none.
+	Heartbeat []byte
+	// Canceled says that the workflow canceled the activity and waits for
+	// its running attempt to return: an attempt cut short by a crash is not
+	// run again, the activity settles as canceled.
+	Canceled bool
 	// Workflow is the name of the run's workflow, and ScheduledAt the time
 	// of the journal event at Step. [Store.Tasks] fills them in; they are
 	// ignored when a task is written.

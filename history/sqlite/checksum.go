@@ -111,6 +111,7 @@ const (
 	tagOutcome = 'O'
 	tagTask    = 'T'
 	tagAttempt = 'A'
+	tagState   = 'S'
 )
 
 // eventSum is the checksum of the events row of e in run runID.
@@ -168,5 +169,21 @@ func attemptSum(runID string, step int64, attempt int, notBefore time.Time) int6
 	s.int(step)
 	s.int(int64(attempt))
 	s.time(notBefore)
+	return s.value()
+}
+
+// stateSum is the checksum of a task row's pending, heartbeat and
+// canceled, which an update rewrites together.
+func stateSum(runID string, step int64, pending time.Time, heartbeat []byte, canceled bool) int64 {
+	s := newSummer(tagState)
+	s.text(runID)
+	s.int(step)
+	s.time(pending)
+	s.bytes(heartbeat)
+	var c int64
+	if canceled {
+		c = 1
+	}
+	s.int(c)
 	return s.value()
 }

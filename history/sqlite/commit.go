@@ -58,8 +58,8 @@ import (
 // the steps of the tasks it dropped. The RunID of a task may be left empty.
 // A task's Kind zero is stored as history.TaskActivity; an activity task
 // needs a Name, other kinds may leave it empty. Attempt must not be
-// negative. UpdateTasks change only Attempt and NotBefore, so their Kind and
-// Name are ignored. Tasks of DoneTasks that do not exist are ignored; an
+// negative. UpdateTasks change only Attempt, NotBefore, Pending, Heartbeat
+// and Canceled, so their Kind, Name, Input and Options are ignored. Tasks of DoneTasks that do not exist are ignored; an
 // UpdateTasks entry for a task that does not exist, or an AddTasks entry for
 // one that does, fails the batch with history.ErrConflict.
 //
@@ -313,12 +313,14 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		}
 		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, blob(k.Input), blob(k.Options),
 			int64(k.Attempt), encTime(k.NotBefore),
-			taskSum(id, k.Step, kind, k.Name, k.Input, k.Options), attemptSum(id, k.Step, k.Attempt, k.NotBefore)); err != nil {
+			taskSum(id, k.Step, kind, k.Name, k.Input, k.Options), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
+			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled)); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}
 	for _, k := range b.UpdateTasks {
-		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), attemptSum(id, k.Step, k.Attempt, k.NotBefore), id, k.Step)
+		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
+			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled), id, k.Step)
 		if err != nil {
 			return nil, fail(err, history.ErrConflict, "update task %d", k.Step)
 		}
@@ -430,6 +432,8 @@ func validateBatch(b *history.Batch) error {
 				return bad("task %d: Attempt %d, want 0 or more", k.Step, k.Attempt)
 			case !timeOK(k.NotBefore):
 				return bad("task %d: NotBefore %v is out of range", k.Step, k.NotBefore)
+			case !timeOK(k.Pending):
+				return bad("task %d: Pending %v is out of range", k.Step, k.Pending)
 			}
 		}
 	}
@@ -488,6 +492,14 @@ func optSeq(seq int64) any {
 		return nil
 	}
 	return seq
+}
+
+// flag is how an optional flag is stored: NULL when false.
+func flag(b bool) any {
+	if !b {
+		return nil
+	}
+	return int64(1)
 }
 
 // blob is how a payload is stored: NULL when empty.

@@ -80,14 +80,20 @@
 //     its checksum (sum);
 //   - tasks, the pending work (activities, timers, children to start or
 //     cancel, parents to notify, signals to deliver), keyed by run and step,
-//     with its kind ([history.TaskKind]) and name, and the checksums sum
-//     and attempt_sum.
+//     with its kind ([history.TaskKind]) and name, the state of an activity
+//     attempt that must survive a crash (pending: the start of an attempt
+//     that waits to be completed from outside; heartbeat: the last
+//     heartbeat details; canceled: a cancellation the workflow waits on),
+//     and the checksums sum, attempt_sum and state_sum.
 //
 // Migration 0002 brought task kinds, generations and parent links; a
 // database of version 1 reads back with every task an activity, every run's
 // first_seq 1 and no parents. Migration 0003 brought the checksums below
 // to events and runs, and 0004 to tasks; rows written before them have none
-// and are read unchecked.
+// and are read unchecked. Migration 0005 brought the pending, heartbeat
+// and canceled columns of tasks and their checksum state_sum; older rows
+// have NULLs there: not pending, no details, not canceled, nothing to
+// check.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.
@@ -99,8 +105,9 @@
 // the columns it fixes at creation (workflow, created_at, parent) and one
 // of its outcome (status, result, failure), rewritten with each status
 // change. Every task row is written with a checksum of the columns it
-// fixes when it is added (run, step, kind, name, input, options) and one of
-// its attempt and not_before, rewritten with each retry. A row whose
+// fixes when it is added (run, step, kind, name, input, options), one of
+// its attempt and not_before, rewritten with each retry, and one of its
+// pending mark, heartbeat details and cancellation. A row whose
 // content no longer matches its checksum was damaged
 // after it was written (by the disk, a bad copy, a hand edit); it is
 // reported, like a row that cannot be decoded at all (an unknown event type,

@@ -37,7 +37,7 @@ var readSQL = [numReadStmts]string{
 	// The LEFT JOIN keeps a task even when the journal has no event at its
 	// step; its ScheduledAt is then the zero time.
 	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time,
-		t.sum, t.attempt_sum
+		t.sum, t.attempt_sum, t.pending, t.heartbeat, t.canceled, t.state_sum
 		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
 		ORDER BY t.run_id, t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
@@ -346,12 +346,12 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 }
 
 // numTaskColumns is the number of columns of the task query.
-const numTaskColumns = 12
+const numTaskColumns = 16
 
 // decodeTask converts run_id, step, kind, name, input, options, attempt,
-// not_before, the run's workflow and the time of the step's event, and
-// checks sum and attempt_sum when they are not NULL (rows written before
-// migration 0004 have none). On error, k holds the columns decoded so far.
+// not_before, the run's workflow, the time of the step's event, pending,
+// heartbeat and canceled, and checks sum, attempt_sum and state_sum when they are not
+// NULL (rows written before migrations 0004 and 0005 have none). On error, k holds the columns decoded so far.
 func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	var k history.Task
 	var ok bool
@@ -405,6 +405,26 @@ func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	}
 	if want := attemptSum(k.RunID, k.Step, k.Attempt, k.NotBefore); present && sum != want {
 		return k, corruptf("run %q, task %d: the row's checksum does not match its attempt and not_before (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			k.RunID, k.Step, sum, want)
+	}
+	if k.Pending, ok = colTime(v[12]); !ok {
+		return k, bad("pending", v[12])
+	}
+	if k.Heartbeat, ok = colBlob(v[13]); !ok {
+		return k, bad("heartbeat", v[13])
+	}
+	switch c, ok := colInt(v[14]); {
+	case v[14] == nil:
+	case ok && c == 1:
+		k.Canceled = true
+	default:
+		return k, bad("canceled", v[14])
+	}
+	if sum, present, ok = colSum(v[15]); !ok {
+		return k, bad("state_sum", v[15])
+	}
+	if want := stateSum(k.RunID, k.Step, k.Pending, k.Heartbeat, k.Canceled); present && sum != want {
+		return k, corruptf("run %q, task %d: the row's checksum does not match its pending state, heartbeat details and cancellation (stored %d, computed %d): the row was damaged or changed outside Chorus",
 			k.RunID, k.Step, sum, want)
 	}
 	return k, nil

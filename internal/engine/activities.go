@@ -34,7 +34,7 @@ type taskKey struct {
 }
 
 func newActTask(t history.Task, workflow string, events []history.Event) *actTask {
-	at := &actTask{Task: t, workflow: workflow, scheduledAt: t.ScheduledAt}
+	at := &actTask{Task: t, workflow: workflow, scheduledAt: t.ScheduledAt, heartbeat: t.Heartbeat}
 	_ = json.Unmarshal(t.Options, &at.opts) // written by this engine; zero options are a safe fallback
 	for _, ev := range events {
 		if ev.Seq == t.Step {
@@ -54,22 +54,35 @@ type activityPool struct {
 	closed  bool
 	running map[taskKey]context.CancelFunc
 	dead    map[taskKey]bool // canceled steps: never run or retry again
+	waiting map[taskKey]bool // canceled steps whose workflow waits for the attempt's outcome
 	// tracked holds the steps queued, running, waiting out a backoff, or
 	// whose outcome is on its way to the journal: dispatching one of them
 	// again (a resync after an unknown commit) must not start a second
 	// attempt.
 	tracked map[taskKey]bool
-	timers  map[*clock.Timer]time.Time // retry backoffs, by fire time
+	timers  map[*clock.Timer]time.Time // retry backoffs and pending deadlines, by fire time
 	parked  map[string][]*actTask      // by activity name, until it is registered
 	wg      sync.WaitGroup
 	ctx     context.Context // canceled when Close gives up waiting
 	stopAll context.CancelFunc
+
+	// pending holds the attempts that returned activity.ErrResultPending
+	// and wait to be completed from outside; they stay tracked.
+	pending map[taskKey]*pendingAttempt
+	// attempts holds the tasks of the running attempts, by the same keys
+	// as running.
+	attempts map[taskKey]*actTask
+	// marking holds the attempts whose pending mark is being written; the
+	// channel is closed once it is recorded (or dropped).
+	marking map[taskKey]chan struct{}
 }
 
 func newActivityPool(e *Engine, workers int) *activityPool {
 	p := &activityPool{
 		e: e, running: map[taskKey]context.CancelFunc{}, dead: map[taskKey]bool{}, tracked: map[taskKey]bool{},
-		timers: map[*clock.Timer]time.Time{}, parked: map[string][]*actTask{},
+		timers: map[*clock.Timer]time.Time{}, parked: map[string][]*actTask{}, pending: map[taskKey]*pendingAttempt{},
+		waiting: map[taskKey]bool{}, attempts: map[taskKey]*actTask{},
+		marking: map[taskKey]chan struct{}{},
 	}
 	p.cond = sync.NewCond(&p.mu)
 	p.ctx, p.stopAll = context.WithCancel(context.Background())
@@ -89,6 +102,18 @@ func (p *activityPool) dispatch(t *actTask) {
 		return
 	}
 	p.tracked[k] = true
+	if t.Canceled {
+		// Canceled while the workflow waited for an attempt that a crash
+		// cut short: there is nothing left to wait for.
+		fl := canceledFailure()
+		fl.Attempt = t.Attempt
+		go p.e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: func(error) { p.untrack(t) }})
+		return
+	}
+	if !t.Pending.IsZero() {
+		p.awaitLocked(t)
+		return
+	}
 	if d := t.NotBefore.Sub(p.e.clock.Now()); !t.NotBefore.IsZero() && d > 0 {
 		var tm *clock.Timer
 		tm = p.e.clock.AfterFunc(d, func() {
@@ -130,6 +155,9 @@ func (p *activityPool) cancel(run string, step int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	k := taskKey{run, step}
+	if p.dropPendingLocked(k) != nil {
+		return // no attempt runs
+	}
 	p.dead[k] = true
 	if c := p.running[k]; c != nil {
 		c()
@@ -184,12 +212,14 @@ func (p *activityPool) worker() {
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
 		p.running[k] = cancel
+		p.attempts[k] = t
 		p.mu.Unlock()
 
 		p.run(ctx, t)
 
 		p.mu.Lock()
 		delete(p.running, k)
+		delete(p.attempts, k)
 		p.mu.Unlock()
 		cancel()
 		p.finished()
@@ -208,6 +238,7 @@ func (p *activityPool) shutdown(ctx context.Context) {
 	p.e.busy.Add(-int64(len(p.queue)))
 	p.queue = nil
 	clear(p.tracked)
+	clear(p.pending)
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	done := make(chan struct{})
@@ -250,14 +281,35 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,
 		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
 	})
-	hb := &heartbeater{codec: e.codec, prev: t.heartbeat}
+	hb := p.newHeartbeater(t)
+	started := e.clock.Now()
 	out, err := p.invoke(ctx, spec, t, hb)
+	hb.stop()
 	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {
 		// Canceled by Close or because the run no longer wants it: nothing
 		// to record.
 		p.untrack(t)
 		return
 	}
+	if p.waitsCancel(t) && err != nil {
+		// Canceled by the workflow, which waits for this outcome: the
+		// attempt's error is the cancellation, not a failure to retry.
+		fl := canceledFailure()
+		fl.Attempt = t.Attempt
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: func(error) { p.untrack(t) }})
+		return
+	}
+	if errors.Is(err, activity.ErrResultPending) {
+		p.await(t, started, hb.last())
+		return
+	}
+	p.report(t, out, err, hb.last())
+}
+
+// report records the outcome of attempt t: its result (out, when err is
+// nil), its final failure, or a retry.
+func (p *activityPool) report(t *actTask, out []byte, err error, heartbeat []byte) {
+	e := p.e
 	// The step stays tracked until its outcome is journaled (or dropped).
 	done := func(error) { p.untrack(t) }
 	if err == nil {
@@ -282,7 +334,9 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		return
 	}
 	next := *t
-	next.heartbeat = hb.last()
+	next.heartbeat = heartbeat
+	next.Heartbeat = heartbeat
+	next.Pending = time.Time{}
 	next.Attempt++
 	next.NotBefore = e.clock.Now().Add(backoff(policy, t.Attempt))
 	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Name, "run", t.RunID, "step", t.Step,
@@ -363,6 +417,7 @@ type heartbeater struct {
 	details []byte
 	prev    []byte
 	onBeat  func()
+	heartbeatWrites
 }
 
 func (h *heartbeater) RecordHeartbeat(details any) {
@@ -371,11 +426,17 @@ func (h *heartbeater) RecordHeartbeat(details any) {
 		b, _ = h.codec.Marshal(details) // undecodable details are dropped, the beat still counts
 	}
 	h.mu.Lock()
+	var write []byte
 	if b != nil {
 		h.details = b
+		write = h.journalLocked()
 	}
 	f := h.onBeat
 	h.mu.Unlock()
+	if write != nil {
+		h.save(write)
+		h.writing.Done()
+	}
 	if f != nil {
 		f()
 	}

@@ -91,6 +91,7 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 	}
 	seq, live := r.command(history.EventActivityScheduled, name, input)
 	f.step = seq
+	f.waitCancel = merged.WaitForCancellation
 	r.addPending(f)
 	if live {
 		r.round.addTasks = append(r.round.addTasks, history.Task{

@@ -58,6 +58,10 @@ type input struct {
 	// child to start or cancel, a signal between runs): they wait for a
 	// missing registration instead of failing.
 	internal bool
+	// inActivityResult only: the outcome comes from outside the engine
+	// (asynchronous completion), whose caller is told when the run does
+	// not wait for it; name, when set, is the activity it must be for.
+	external bool
 	// inChildResult only: the child run, whose notify task is deleted once
 	// the parent recorded the outcome.
 	child string
@@ -641,6 +645,10 @@ func (r *Run) apply(in input) {
 		var err error
 		switch in.kind {
 		case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
+			if in.external {
+				err = &BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked}
+				break
+			}
 			e.log.Warn("chorus: dropping an outcome for a blocked run; the work is redone once the run resumes",
 				"run", r.id, "step", in.step, "reason", r.blocked)
 		case inResume, inStart:
@@ -657,6 +665,11 @@ func (r *Run) apply(in input) {
 		case inCancel, inSignal:
 			in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
 		case inActivityResult, inTimerFired:
+			if in.external {
+				// After the commit: the caller reads the journal to say more.
+				r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: run %q", ErrRunEnded, r.id)})
+				break
+			}
 			// A task an older version left behind when the run ended:
 			// delete it, or it runs again at every Open.
 			e.doneTask(r.id, in.step)
@@ -749,7 +762,16 @@ func (r *Run) applyOutcome(in input) {
 	f := r.pending[in.step]
 	want := map[inputKind]futureKind{inActivityResult: futActivity, inTimerFired: futTimer, inChildResult: futChild, inSignalDelivered: futSignal}[in.kind]
 	if f == nil || f.kind != want {
+		if in.external {
+			// After the commit: the caller reads the journal to say why.
+			r.round.late = append(r.round.late, lateAnswer{in, errNotWaiting})
+			return
+		}
 		r.dropStale(in)
+		return
+	}
+	if in.external && in.name != "" && in.name != f.name {
+		in.answer(fmt.Errorf("%w: the key names activity %q, not %q", ErrActivityNotFound, f.name, in.name))
 		return
 	}
 	ev := history.Event{Ref: in.step, Name: f.name, Payload: in.payload}

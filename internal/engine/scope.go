@@ -75,6 +75,11 @@ type Future struct {
 	cancelSent  bool
 	child       string
 	closePolicy ParentClosePolicy
+
+	// Activities only: waitCancel settles the future from the attempt's
+	// outcome when its scope is canceled (cancelSent then records that the
+	// attempt was told).
+	waitCancel bool
 }
 
 func (f *Future) settle(payload []byte, fl *history.Failure) {
@@ -124,6 +129,15 @@ func (r *Run) settleCanceled() {
 		f := r.pending[s]
 		switch f.kind {
 		case futActivity, futTimer:
+			if f.waitCancel {
+				if !f.cancelSent {
+					f.cancelSent = true
+					if live {
+						r.round.cancel = append(r.round.cancel, f)
+					}
+				}
+				continue
+			}
 			f.settle(nil, canceledFailure())
 			delete(r.pending, s)
 			if live {

@@ -43,6 +43,10 @@ func (e *Engine) runTask(t history.Task, workflow string, events []history.Event
 func (e *Engine) stopWork(run string, f *Future) {
 	switch f.kind {
 	case futActivity:
+		if f.waitCancel && f.cancelSent && !f.ready {
+			e.acts.cancelWait(run, f.step)
+			return
+		}
 		e.acts.cancel(run, f.step)
 	case futTimer:
 		e.timers.stop(run, f.step)
