@@ -134,6 +134,12 @@ type Options struct {
 	// of them is started blind. [Engine.CheckUpgrade] lists them. Defaults
 	// to false.
 	CheckUpgrade bool
+	// ContextPropagators carry values (a tenant, a user, a request ID, a
+	// trace context) from the context of [Start] and [SignalWithStart]
+	// into workflow code, activities and child runs, journaled with the
+	// run's start so they survive restarts; see [ContextPropagator].
+	// Defaults to none.
+	ContextPropagators []ContextPropagator
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -190,6 +196,9 @@ func (o *Options) validate() error {
 		return fmt.Errorf("chorus: Options.Synchronous is %q (want FULL or NORMAL)", o.Synchronous)
 	case o.FileMode&^os.ModePerm != 0:
 		return fmt.Errorf("chorus: Options.FileMode is %v (want permission bits only, such as 0o600)", o.FileMode)
+	}
+	if err := validatePropagators(o.ContextPropagators); err != nil {
+		return err
 	}
 	if err := o.DefaultActivityOptions.Validate(); err != nil {
 		return fmt.Errorf("chorus: Options.DefaultActivityOptions: %w", err)

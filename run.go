@@ -139,6 +139,9 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
 	}
+	if ctx, err = e.inject(ctx, o.ID); err != nil {
+		return nil, err
+	}
 	err = e.core.Start(ctx, spec, o.ID, payload, engine.IDReusePolicy(o.IDReusePolicy))
 	if errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists {
 		return Lookup(ctx, e, wf, o.ID)

@@ -41,7 +41,7 @@ func (d *Definition[In, Out]) Execute(r *engine.Run, input []byte) ([]byte, erro
 	if err := r.Codec().Unmarshal(input, &in); err != nil {
 		return nil, &engine.PayloadError{What: fmt.Sprintf("decode input of workflow %q into %T", d.name, in), Err: err}
 	}
-	out, err := d.fn(&wfContext{r: r, scope: r.RootScope(), inType: reflect.TypeFor[In]()}, in)
+	out, err := d.fn(rootContext(&wfContext{r: r, scope: r.RootScope(), inType: reflect.TypeFor[In]()}), in)
 	if err != nil {
 		return nil, err
 	}

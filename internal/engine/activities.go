@@ -26,6 +26,7 @@ type actTask struct {
 	workflow    string
 	scheduledAt time.Time
 	heartbeat   []byte // details of the last heartbeat of an earlier attempt
+	header      map[string][]byte
 }
 
 type taskKey struct {
@@ -36,6 +37,7 @@ type taskKey struct {
 func newActTask(t history.Task, workflow string, events []history.Event) *actTask {
 	at := &actTask{Task: t, workflow: workflow, scheduledAt: t.ScheduledAt}
 	_ = json.Unmarshal(t.Options, &at.opts) // written by this engine; zero options are a safe fallback
+	at.header = taskHeader(t.Options)
 	for _, ev := range events {
 		if ev.Seq == t.Step {
 			at.scheduledAt = ev.Time
@@ -250,6 +252,11 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,
 		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
 	})
+	ctx, pfl := e.toActivity(ctx, t)
+	if pfl != nil {
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: pfl, after: func(error) { p.untrack(t) }})
+		return
+	}
 	hb := &heartbeater{codec: e.codec, prev: t.heartbeat}
 	out, err := p.invoke(ctx, spec, t, hb)
 	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {

@@ -84,7 +84,7 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 		return f
 	}
 	merged := activity.Merge(r.eng.defaultActivity, opts)
-	optBytes, err := json.Marshal(merged)
+	optBytes, err := r.encodeTaskOptions(merged)
 	if err != nil {
 		r.Fail(&PayloadError{What: fmt.Sprintf("encode options of activity %q", name), Err: err})
 	}
@@ -148,6 +148,7 @@ func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
 // Marker records a named fact in the journal. Replay matches it like any
 // command.
 func (r *Run) Marker(name string, payload []byte) {
+	r.checkMarkerName(name)
 	r.command(history.EventMarker, name, payload)
 }
 
@@ -202,6 +203,8 @@ type childPayload struct {
 	// ParentCloseDefault once recorded; journals written before policies
 	// existed have none, which means the default.
 	ParentClose ParentClosePolicy `json:"parent_close,omitempty"`
+	// Header is the parent's propagated context, which the child gets.
+	Header map[string][]byte `json:"header,omitempty"`
 }
 
 // ParentClosePolicy says what happens to a child run still going when the
@@ -298,7 +301,7 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, p
 	if id == "" {
 		id = defaultChildID(r.id, seq)
 	}
-	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc}
+	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc, Header: r.header}
 	payload, _ := json.Marshal(cp)
 	step, live := r.command(history.EventChildStarted, name, payload)
 	if !live {

@@ -40,6 +40,9 @@ type Config struct {
 	// quiescent (a run's inbox drained, an activity attempt ended), so a
 	// test environment can skip time when nothing else can happen.
 	OnSettle func()
+	// Propagation, when set, carries the values of a run's header into
+	// its workflow code and activities.
+	Propagation *Propagation
 }
 
 type engineState uint8
@@ -59,6 +62,7 @@ type Engine struct {
 	defaultActivity *activity.Options
 	cacheSize       int
 	limits          Limits
+	prop            *Propagation
 
 	reg    *registry
 	w      *writer
@@ -103,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 		defaultActivity: cfg.DefaultActivityOptions, cacheSize: cfg.CacheSize, limits: cfg.Limits,
 		reg: newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
-		redeliver: map[*clock.Timer]time.Time{},
+		redeliver: map[*clock.Timer]time.Time{}, prop: cfg.Propagation,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if cfg.OnSettle != nil {
@@ -370,6 +374,9 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 // call delivers a caller's input and waits until it is durable.
 func (e *Engine) call(ctx context.Context, id string, in input) error {
 	in.reply = make(chan error, 1)
+	if in.kind == inStart {
+		in.header = headerOf(ctx)
+	}
 	e.mu.Lock()
 	open := e.state == stateOpen
 	e.mu.Unlock()

@@ -47,6 +47,8 @@ type input struct {
 	// Start and signal-with-start: may a new run take the ID of one that
 	// exists?
 	reuse IDReusePolicy
+	// Start and signal-with-start: the header the new run propagates.
+	header map[string][]byte
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -108,6 +110,9 @@ type Run struct {
 	histBytes   int64 // the current generation's size, for MaxHistoryBytes
 	warned      bool  // the run was warned that its history nears a limit
 
+	// header is the current generation's propagated context.
+	header map[string][]byte
+
 	cos     []*coroutine
 	current *coroutine
 	yielded chan struct{}
@@ -164,6 +169,7 @@ func (r *Run) reset() {
 	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery, r.replaying = false, nil, nil, nil, nil, nil, false, false
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.firstSeq, r.histBytes = 0, 0
+	r.header = nil
 }
 
 // prepare readies the run to execute spec from the start of a generation.
@@ -370,6 +376,9 @@ func (r *Run) replayEvents(spec WorkflowSpec, events []history.Event) error {
 		r.replay = r.replay[1:]
 		r.applyInput(ev)
 	}
+	if err := r.replayHeader(); err != nil {
+		return err
+	}
 	r.startMain(events[0].Payload)
 	r.runUntilBlocked()
 	for r.fatal == nil && len(r.replay) > 0 {
@@ -402,6 +411,7 @@ func (r *Run) create(in input) {
 	if in.startOnly {
 		r.signalAtStart(in)
 	}
+	r.journalHeader(in.header)
 	r.loaded = true
 	r.startMain(in.payload)
 	r.runUntilBlocked()
@@ -572,6 +582,7 @@ func (r *Run) restartGeneration() {
 		r.histBytes = 0
 		seq := r.appendEvent(history.EventRunStarted, spec.Name(), in)
 		r.firstSeq = seq
+		r.journalHeader(r.header) // the next generation keeps the context
 		r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 		r.round.outcome = nil
 		r.startMain(in)
@@ -700,6 +711,7 @@ func (r *Run) restartRun(in input) {
 	if in.startOnly {
 		r.signalAtStart(in)
 	}
+	r.journalHeader(in.header)
 	r.round.restart = seq
 	r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 	r.round.outcome = nil

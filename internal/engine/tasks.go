@@ -146,7 +146,7 @@ func (e *Engine) startChild(t history.Task) {
 		e.log.Error("chorus: corrupt start-child task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
-	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true}
+	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true, header: cp.Header}
 	in.spec, _ = e.reg.workflow(cp.Workflow)
 	in.after = func(err error) {
 		switch {
