@@ -171,7 +171,9 @@ func TestPropagationReplay(t *testing.T) {
 // failingInject fails to read the caller's context.
 type failingInject struct{ *chorus.StringPropagator }
 
-func (failingInject) Inject(context.Context, chorus.Header) error { return errors.New("no trace context") }
+func (failingInject) Inject(context.Context, chorus.Header) error {
+	return errors.New("no trace context")
+}
 
 // TestPropagationInjectFailureWritesNothing: a propagator whose Inject fails
 // makes Start (and SignalWithStart) fail with a *PropagatorError naming
