@@ -185,10 +185,12 @@ func (p *activityPool) worker() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
-		p.running[k] = cancel
+		sus := &suspension{e: p.e}
+		p.running[k] = sus.onCancel(cancel)
 		p.mu.Unlock()
 
-		p.run(ctx, t)
+		p.run(context.WithValue(ctx, suspensionKey{}, sus), t)
+		sus.end()
 
 		p.mu.Lock()
 		delete(p.running, k)

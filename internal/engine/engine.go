@@ -73,6 +73,7 @@ type Engine struct {
 	cancel context.CancelFunc
 
 	onSettle atomic.Pointer[func()]
+	sigHook  atomic.Pointer[SignalInterceptor] // see SetSignalInterceptor
 	// busy counts work in flight: drains running, activity attempts queued
 	// or running, timers being delivered. Work handed from one stage to
 	// the next is counted in the next before it leaves the previous, so

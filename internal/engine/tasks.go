@@ -221,6 +221,9 @@ func (e *Engine) sendSignal(t history.Task) {
 		e.log.Error("chorus: corrupt send-signal task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
+	if e.interceptSignal(t, sp) {
+		return
+	}
 	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value, internal: true, key: fmt.Sprintf("%s/%d", sp.From, t.Step)}
 	in.after = func(err error) {
 		if stopping(err) {
