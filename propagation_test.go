@@ -209,8 +209,7 @@ func TestPropagationInjectFailureWritesNothing(t *testing.T) {
 func TestPropagationSignalWithStartAndContinueAsNew(t *testing.T) {
 	t.Parallel()
 	sig := workflow.NewSignal[string]("prop-go")
-	var wf *workflow.Definition[int, string]
-	wf = workflow.New("prop-sws", func(ctx workflow.Context, gen int) (string, error) {
+	wf := workflow.New("prop-sws", func(ctx workflow.Context, gen int) (string, error) {
 		if gen == 0 {
 			workflow.GetSignalChannel(ctx, sig).Receive(ctx)
 			return "", workflow.ContinueAsNewWith(ctx, 1)
