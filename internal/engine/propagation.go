@@ -111,18 +111,6 @@ func (r *Run) ExtractToWorkflow(ctx any) any {
 	return x
 }
 
-// Header returns a copy of the run's propagated header.
-func (r *Run) Header() map[string][]byte {
-	if len(r.header) == 0 {
-		return nil
-	}
-	c := make(map[string][]byte, len(r.header))
-	for k, v := range r.header {
-		c[k] = v
-	}
-	return c
-}
-
 // taskOptions is how an activity task records its options and the header
 // of the run that scheduled it. Options' fields stay at the top level, so
 // tasks written before headers existed read the same.
