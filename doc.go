@@ -46,18 +46,6 @@
 // removes its un-awaited activities and timers, and its children follow their
 // workflow.ChildOptions.ParentClosePolicy (terminated by default).
 //
-// # Registration
-//
-// Workflows and activities are registered under the names given to
-// workflow.New and activity.New. Work found in the journal for a name not
-// registered yet waits for it: pass the definitions in
-// [Options.Definitions] (or register right after [Open]), and
-// [Engine.CheckRegistrations] names anything the journal needs that the
-// binary lacks. Nothing waits silently: the engine logs a warning for each
-// such wait (to slog.Default() unless [Options].Logger says otherwise), and
-// [Engine.Describe] lists, in [RunInfo].Unregistered, the activities and
-// child workflows a run waits for that are not registered.
-//
 // # Context propagation
 //
 // [Options].ContextPropagators carry values such as a tenant, a user, a
@@ -69,6 +57,18 @@
 // its replay, see the same values. [NewStringPropagator] carries string
 // values ([WithStringValue], [StringValue]); see [ContextPropagator] for
 // others.
+//
+// # Registration
+//
+// Workflows and activities are registered under the names given to
+// workflow.New and activity.New. Work found in the journal for a name not
+// registered yet waits for it: pass the definitions in
+// [Options.Definitions] (or register right after [Open]), and
+// [Engine.CheckRegistrations] names anything the journal needs that the
+// binary lacks. Nothing waits silently: the engine logs a warning for each
+// such wait (to slog.Default() unless [Options].Logger says otherwise), and
+// [Engine.Describe] lists, in [RunInfo].Unregistered, the activities and
+// child workflows a run waits for that are not registered.
 //
 // # Related packages
 //

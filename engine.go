@@ -58,11 +58,10 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		return nil, err
 	}
 	core, err := engine.New(engine.Config{
-		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger,
+		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger, Propagation: propagation(o.ContextPropagators),
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
-		Propagation: propagation(o.ContextPropagators),
 	})
 	if err != nil {
 		return nil, err

@@ -128,18 +128,18 @@ type Options struct {
 	// work, as if passed to [Engine.Register] right after Open. Defaults to
 	// none.
 	Definitions []Definition
-	// CheckUpgrade makes Open replay every run that has not ended against
-	// Definitions before anything is resumed, and mark blocked (with a
-	// [*NonDeterminismError]) each run the code no longer replays, so none
-	// of them is started blind. [Engine.CheckUpgrade] lists them. Defaults
-	// to false.
-	CheckUpgrade bool
 	// ContextPropagators carry values (a tenant, a user, a request ID, a
 	// trace context) from the context of [Start] and [SignalWithStart]
 	// into workflow code, activities and child runs, journaled with the
 	// run's start so they survive restarts; see [ContextPropagator].
 	// Defaults to none.
 	ContextPropagators []ContextPropagator
+	// CheckUpgrade makes Open replay every run that has not ended against
+	// Definitions before anything is resumed, and mark blocked (with a
+	// [*NonDeterminismError]) each run the code no longer replays, so none
+	// of them is started blind. [Engine.CheckUpgrade] lists them. Defaults
+	// to false.
+	CheckUpgrade bool
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.

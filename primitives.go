@@ -58,12 +58,12 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
 	}
+	if ctx, err = e.inject(ctx, opts.ID); err != nil {
+		return nil, err
+	}
 	sb, err := e.codec.Marshal(v)
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}
-	}
-	if ctx, err = e.inject(ctx, opts.ID); err != nil {
-		return nil, err
 	}
 	if err := e.core.SignalWithStart(ctx, spec, opts.ID, payload, sig.Name(), sb, engine.IDReusePolicy(opts.IDReusePolicy)); err != nil {
 		return nil, publicErr(err)

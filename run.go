@@ -135,12 +135,13 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
 	}
+	ctx, err := e.inject(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
 	payload, err := e.codec.Marshal(in)
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
-	}
-	if ctx, err = e.inject(ctx, o.ID); err != nil {
-		return nil, err
 	}
 	err = e.core.Start(ctx, spec, o.ID, payload, engine.IDReusePolicy(o.IDReusePolicy))
 	if errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists {

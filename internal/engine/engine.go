@@ -62,7 +62,6 @@ type Engine struct {
 	defaultActivity *activity.Options
 	cacheSize       int
 	limits          Limits
-	prop            *Propagation
 
 	reg    *registry
 	w      *writer
@@ -74,6 +73,7 @@ type Engine struct {
 
 	onSettle atomic.Pointer[func()]
 	sigHook  atomic.Pointer[SignalInterceptor] // see SetSignalInterceptor
+	prop     *Propagation
 	// busy counts work in flight: drains running, activity attempts queued
 	// or running, timers being delivered. Work handed from one stage to
 	// the next is counted in the next before it leaves the previous, so

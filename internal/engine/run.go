@@ -44,11 +44,12 @@ type input struct {
 	// RunStarted of a new run, before its code first runs.
 	sigName    string
 	sigPayload []byte
+	// Start, signal-with-start and a child's start: the header the new run
+	// propagates.
+	header map[string][]byte
 	// Start and signal-with-start: may a new run take the ID of one that
 	// exists?
 	reuse IDReusePolicy
-	// Start and signal-with-start: the header the new run propagates.
-	header map[string][]byte
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -582,9 +583,9 @@ func (r *Run) restartGeneration() {
 		r.histBytes = 0
 		seq := r.appendEvent(history.EventRunStarted, spec.Name(), in)
 		r.firstSeq = seq
-		r.journalHeader(r.header) // the next generation keeps the context
 		r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 		r.round.outcome = nil
+		r.journalHeader(r.header) // the next generation keeps the context
 		r.startMain(in)
 		r.runUntilBlocked()
 	}
