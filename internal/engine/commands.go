@@ -199,12 +199,12 @@ type childPayload struct {
 	Parent     string `json:"parent"`
 	ParentStep int64  `json:"parent_step"`
 	Detach     bool   `json:"detach,omitempty"`
+	// Header is the parent's propagated context, which the child gets.
+	Header map[string][]byte `json:"header,omitempty"`
 	// ParentClose is the child's parent-close policy, never
 	// ParentCloseDefault once recorded; journals written before policies
 	// existed have none, which means the default.
 	ParentClose ParentClosePolicy `json:"parent_close,omitempty"`
-	// Header is the parent's propagated context, which the child gets.
-	Header map[string][]byte `json:"header,omitempty"`
 }
 
 // ParentClosePolicy says what happens to a child run still going when the

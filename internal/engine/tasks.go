@@ -146,8 +146,9 @@ func (e *Engine) startChild(t history.Task) {
 		e.log.Error("chorus: corrupt start-child task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
-	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true, header: cp.Header}
+	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true}
 	in.spec, _ = e.reg.workflow(cp.Workflow)
+	in.header = cp.Header
 	in.after = func(err error) {
 		switch {
 		case err == nil:
