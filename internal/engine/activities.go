@@ -186,10 +186,11 @@ func (p *activityPool) worker() {
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
 		sus := &suspension{e: p.e}
-		p.running[k] = sus.onCancel(cancel)
+		ctx, cancel = context.WithValue(ctx, suspensionKey{}, sus), sus.onCancel(cancel)
+		p.running[k] = cancel
 		p.mu.Unlock()
 
-		p.run(context.WithValue(ctx, suspensionKey{}, sus), t)
+		p.run(ctx, t)
 		sus.end()
 
 		p.mu.Lock()
@@ -250,15 +251,15 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		}
 		spec, _ = e.reg.activity(t.Name)
 	}
-	ctx = activity.WithInfo(ctx, activity.Info{
-		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,
-		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
-	})
 	ctx, pfl := e.toActivity(ctx, t)
 	if pfl != nil {
 		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: pfl, after: func(error) { p.untrack(t) }})
 		return
 	}
+	ctx = activity.WithInfo(ctx, activity.Info{
+		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,
+		IdempotencyKey: t.RunID + "/" + strconv.FormatInt(t.Step, 10), ScheduledAt: t.scheduledAt,
+	})
 	hb := &heartbeater{codec: e.codec, prev: t.heartbeat}
 	out, err := p.invoke(ctx, spec, t, hb)
 	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {
