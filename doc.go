@@ -17,6 +17,18 @@
 //	run, err := chorus.Start(ctx, eng, PlaceOrder, order, &chorus.StartOptions{ID: "order-42"})
 //	conf, err := run.Result(ctx)
 //
+// # Context propagation
+//
+// [Options].ContextPropagators carry values such as a tenant, a user, a
+// request ID or a trace context from the context given to [Start] (and
+// [SignalWithStart]) into the run: its workflow code reads them from its
+// workflow.Context, each activity attempt from its context.Context, and
+// child runs and generations continued as new get them too. They are
+// journaled with the run's start, so a run rebuilt after a restart, and
+// its replay, see the same values. [NewStringPropagator] carries string
+// values ([WithStringValue], [StringValue]); see [ContextPropagator] for
+// others.
+//
 // # Recovery
 //
 // Every step is committed to the journal before anything depends on it. When

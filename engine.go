@@ -18,6 +18,7 @@ type Engine struct {
 	core  *engine.Engine
 	store history.Store
 	codec history.Codec
+	props []ContextPropagator
 }
 
 // Open opens (or creates) the Chorus database at path and recovers the work
@@ -57,7 +58,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		return nil, err
 	}
 	core, err := engine.New(engine.Config{
-		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger,
+		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger, Propagation: propagation(o.ContextPropagators),
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
@@ -66,7 +67,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{core: core, store: st, codec: o.Codec}, nil
+	return &Engine{core: core, store: st, codec: o.Codec, props: o.ContextPropagators}, nil
 }
 
 // Definition is a workflow or activity definition, as made by workflow.New

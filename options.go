@@ -133,6 +133,12 @@ type Options struct {
 	// work, as if passed to [Engine.Register] right after Open. Defaults to
 	// none.
 	Definitions []Definition
+	// ContextPropagators carry values (a tenant, a user, a request ID, a
+	// trace context) from the context of [Start] and [SignalWithStart]
+	// into workflow code, activities and child runs, journaled with the
+	// run's start so they survive restarts; see [ContextPropagator].
+	// Defaults to none.
+	ContextPropagators []ContextPropagator
 	// CheckUpgrade makes Open replay every run that has not ended against
 	// Definitions before anything is resumed, and mark blocked (with a
 	// [*NonDeterminismError]) each run the code no longer replays, so none
@@ -211,6 +217,9 @@ func (o *Options) validate() error {
 		return fmt.Errorf("chorus: Options.Synchronous is %q (want FULL or NORMAL)", o.Synchronous)
 	case o.FileMode&^os.ModePerm != 0:
 		return fmt.Errorf("chorus: Options.FileMode is %v (want permission bits only, such as 0o600)", o.FileMode)
+	}
+	if err := validatePropagators(o.ContextPropagators); err != nil {
+		return err
 	}
 	if err := o.DefaultActivityOptions.Validate(); err != nil {
 		return fmt.Errorf("chorus: Options.DefaultActivityOptions: %w", err)

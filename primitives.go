@@ -61,6 +61,9 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
 	}
+	if ctx, err = e.inject(ctx, opts.ID); err != nil {
+		return nil, err
+	}
 	sb, err := e.codec.Marshal(v)
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode signal %q", sig.Name()), Err: err}

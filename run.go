@@ -157,6 +157,10 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
 	}
+	ctx, err := e.inject(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
 	payload, err := e.codec.Marshal(in)
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}

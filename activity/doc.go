@@ -9,6 +9,9 @@
 //		return payments.Charge(ctx, in, info.IdempotencyKey)
 //	})
 //
+// An activity with nothing to return is defined with [NewVoid] and returns
+// only an error.
+//
 // # Execution guarantees
 //
 // The engine runs an activity at least once and records its outcome exactly

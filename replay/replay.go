@@ -72,6 +72,10 @@ type Replayer struct {
 	// Codec must be the payload codec the histories were recorded with
 	// (chorus.Options.Codec). Defaults to history.JSONCodec.
 	Codec history.Codec
+	// ContextPropagators must be those the histories were recorded with
+	// (chorus.Options.ContextPropagators), when workflow code reads the
+	// values they carry. Defaults to none.
+	ContextPropagators []chorus.ContextPropagator
 }
 
 // Run is [Run] with r's settings.
@@ -93,7 +97,8 @@ func (r Replayer) Run(ctx context.Context, h *history.Export, defs ...chorus.Def
 	if err := chorus.ImportHistory(ctx, st, &x); err != nil {
 		return errors.Join(err, st.Close())
 	}
-	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: defs, Codec: r.Codec, Clock: clock.NewMock()})
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: defs, Codec: r.Codec, Clock: clock.NewMock(),
+		ContextPropagators: r.ContextPropagators})
 	if err != nil {
 		return errors.Join(err, st.Close())
 	}

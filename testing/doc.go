@@ -88,6 +88,16 @@
 // firing everything due on the way in order; [Env.Now] and [Env.Elapsed]
 // read it.
 //
+// An env.At callback may deliver every kind of input, each at its fake
+// time: [Start] and [SignalWithStart] (a run that begins later),
+// [Signal], [Query] (which answers from the state at that time),
+// [Env.Cancel], [Env.Terminate], and any call on [Env.Engine]. Calls that
+// answer a run from outside, such as an Update or the completion of an
+// activity that completes asynchronously, are made the same way, from
+// inside the callback, through their chorus functions on [Env.Engine]: the
+// env counts the callback as work in flight until it returns, so the
+// clock does not move while such a call is on its way.
+//
 // # Mocks
 //
 // The env registers each definition behind a wrapper of the same name that
@@ -106,6 +116,26 @@
 // answer set runs the real activity and only counts. [OnWorkflow] mocks
 // runs of a workflow the same way, typically child workflows; a mocked run
 // is still a real run with a journal.
+//
+// A mock can take fake time to answer: [ActivityMock.After] makes each
+// attempt it answers last d of fake time (the env skips it like a timer;
+// the attempt's start-to-close timeout and cancellation apply as to a
+// long attempt), and [WorkflowMock.After] makes a mocked run wait d on a
+// durable timer before it answers:
+//
+//	chorustest.OnActivity(env, Charge).After(2*time.Hour).Return(Receipt{ID: "r-1"}, nil)
+//
+// [OnSignalExternal] mocks the signals workflow code sends to other runs
+// with workflow.SignalExternal: a matching mock answers in place of the
+// delivery (nil, or chorus.ErrRunNotFound as if the target did not exist),
+// and its Targets and Values tell what was sent.
+//
+// # Context propagation
+//
+// Propagators go in [Options].Engine (chorus.Options.ContextPropagators);
+// [StartContext] and [SignalWithStartContext] start a run with the values
+// of a context, which its code, its activities (mocked or real) and its
+// children then see.
 //
 // # Inspecting the journal
 //

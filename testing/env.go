@@ -102,6 +102,8 @@ type Env struct {
 	// attempts holds, by run and step, what the env saw of the attempts of
 	// activities that have not succeeded, for failure messages.
 	attempts map[attemptKey]*attemptState
+	// sigMocks holds the mocks of signals between runs, by signal name.
+	sigMocks map[string][]sigMocker
 
 	logClosed atomic.Bool
 }
@@ -353,6 +355,9 @@ func (e *Env) reportUnfinished() {
 	ats := slices.Clone(e.ats)
 	e.mu.Unlock()
 	for _, a := range ats {
+		if a.internal {
+			continue
+		}
 		t.Logf("chorustest: the env.At callback for +%v never ran: the test did not wait until then (fake time +%v)",
 			a.at.Sub(e.start), e.Elapsed())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
 )
 
 // History returns the run's journal, every generation of it, as the engine
@@ -41,12 +42,13 @@ func (e *Env) ActivitiesRun(runID string) []string {
 // Markers returns the names of the markers the run recorded with
 // workflow.RecordMarker (the saga package marks each compensation), in
 // order. Their details are the Payload of the EventMarker events of
-// [Env.History].
+// [Env.History], where the marker that journals the run's propagated
+// context (chorus.ContextPropagator) is also found.
 func (e *Env) Markers(runID string) []string {
 	e.t.Helper()
 	var names []string
 	for _, ev := range e.History(runID) {
-		if ev.Type == history.EventMarker {
+		if ev.Type == history.EventMarker && ev.Name != engine.HeaderMarker {
 			names = append(names, ev.Name)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
@@ -111,6 +112,7 @@ type ActivityMock[In, Out any] struct {
 	match  func(In) bool
 	times  int
 	do     func(context.Context, In) (Out, error)
+	after  time.Duration
 	calls  int
 	inputs []In
 }
@@ -184,6 +186,22 @@ func (m *ActivityMock[In, Out]) Times(n int) *ActivityMock[In, Out] {
 // Once is Times(1).
 func (m *ActivityMock[In, Out]) Once() *ActivityMock[In, Out] { return m.Times(1) }
 
+// After makes each attempt the mock answers take d of fake time before it
+// answers (or runs the real activity): the env skips the time as it skips
+// a timer's, and the workflow gets the result d later in workflow time.
+// Timers, env.At callbacks and other work due meanwhile happen in order.
+// The attempt's context behaves as in a long attempt: if it ends first
+// (the start-to-close timeout passes on the fake clock, or the run cancels
+// the activity), the attempt returns the context's error there. A waiting
+// mock sends no heartbeats: give the activity no heartbeat timeout shorter
+// than d.
+func (m *ActivityMock[In, Out]) After(d time.Duration) *ActivityMock[In, Out] {
+	m.env.mu.Lock()
+	defer m.env.mu.Unlock()
+	m.after = d
+	return m
+}
+
 // When makes the mock answer only attempts whose input satisfies match.
 func (m *ActivityMock[In, Out]) When(match func(in In) bool) *ActivityMock[In, Out] {
 	m.env.mu.Lock()
@@ -217,11 +235,19 @@ func (m *ActivityMock[In, Out]) take(codec history.Codec, input []byte) (func(co
 	}
 	m.calls++
 	m.inputs = append(m.inputs, in)
-	do, real := m.do, m.real
+	do, real, after, env := m.do, m.real, m.after, m.env
 	if do == nil {
-		return func(ctx context.Context) ([]byte, error) { return real.Invoke(ctx, codec, input) }, true
+		return func(ctx context.Context) ([]byte, error) {
+			if err := env.takeFakeTime(ctx, after); err != nil {
+				return nil, err
+			}
+			return real.Invoke(ctx, codec, input)
+		}, true
 	}
 	return func(ctx context.Context) ([]byte, error) {
+		if err := env.takeFakeTime(ctx, after); err != nil {
+			return nil, err
+		}
 		out, err := do(ctx, in)
 		if err != nil {
 			return nil, err
@@ -296,9 +322,11 @@ func (w *wfWrapper) Execute(r *engine.Run, input []byte) ([]byte, error) {
 type WorkflowMock[In, Out any] struct {
 	env    *Env
 	name   string
+	real   engine.WorkflowSpec
 	match  func(In) bool
 	times  int
 	do     func(workflow.Context, In) (Out, error)
+	after  time.Duration
 	calls  int
 	inputs []In
 }
@@ -312,7 +340,7 @@ type WorkflowMock[In, Out any] struct {
 func OnWorkflow[In, Out any](env *Env, wf *workflow.Definition[In, Out]) *WorkflowMock[In, Out] {
 	env.t.Helper()
 	w := env.ensureWorkflow(wf)
-	m := &WorkflowMock[In, Out]{env: env, name: wf.Name()}
+	m := &WorkflowMock[In, Out]{env: env, name: wf.Name(), real: w.orig}
 	env.mu.Lock()
 	w.mocks = append(w.mocks, m)
 	env.mu.Unlock()
@@ -368,6 +396,17 @@ func (m *WorkflowMock[In, Out]) Times(n int) *WorkflowMock[In, Out] {
 // Once is Times(1).
 func (m *WorkflowMock[In, Out]) Once() *WorkflowMock[In, Out] { return m.Times(1) }
 
+// After makes each run the mock answers wait d of fake time, on a durable
+// timer journaled in the mocked run, before it answers (or executes the
+// real code): its parent gets the result d later in workflow time.
+// Canceling the run during the wait ends it as canceled.
+func (m *WorkflowMock[In, Out]) After(d time.Duration) *WorkflowMock[In, Out] {
+	m.env.mu.Lock()
+	defer m.env.mu.Unlock()
+	m.after = d
+	return m
+}
+
 // When makes the mock answer only runs whose input satisfies match.
 func (m *WorkflowMock[In, Out]) When(match func(in In) bool) *WorkflowMock[In, Out] {
 	m.env.mu.Lock()
@@ -400,8 +439,30 @@ func (m *WorkflowMock[In, Out]) take(codec history.Codec, input []byte) (engine.
 	}
 	m.calls++
 	m.inputs = append(m.inputs, in)
+	var spec engine.WorkflowSpec = m.real
+	if m.do != nil {
+		spec = workflow.New(m.name, m.do)
+	}
+	if m.after > 0 {
+		return delayedWorkflow{WorkflowSpec: spec, d: m.after}, true
+	}
 	if m.do == nil {
 		return nil, true
 	}
-	return workflow.New(m.name, m.do), true
+	return spec, true
+}
+
+// delayedWorkflow executes its workflow after a durable timer of d.
+type delayedWorkflow struct {
+	engine.WorkflowSpec
+	d time.Duration
+}
+
+func (w delayedWorkflow) Execute(r *engine.Run, input []byte) ([]byte, error) {
+	f := r.NewTimer(r.RootScope(), w.d)
+	r.Await(f.Ready)
+	if _, fl := f.Outcome(); fl != nil {
+		return nil, engine.ErrCanceled
+	}
+	return w.WorkflowSpec.Execute(r, input)
 }

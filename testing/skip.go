@@ -92,6 +92,9 @@ type atCallback struct {
 	at  time.Time
 	seq int
 	fn  func()
+	// internal marks the env's own callbacks (a mock's delay), which the
+	// end of the test does not report.
+	internal bool
 }
 
 // At arranges for fn to run once the fake time reaches the env's start plus
@@ -109,9 +112,15 @@ func (e *Env) At(offset time.Duration, fn func()) {
 		e.t.Helper()
 		e.t.Fatalf("chorustest: env.At(%v) with a nil function", offset)
 	}
+	e.addAt(atCallback{at: e.start.Add(offset), fn: fn})
+}
+
+// addAt registers a callback, in order of time and then of registration,
+// and returns its sequence number.
+func (e *Env) addAt(a atCallback) int {
 	e.mu.Lock()
 	e.atSeq++
-	a := atCallback{at: e.start.Add(offset), seq: e.atSeq, fn: fn}
+	a.seq = e.atSeq
 	i, _ := slices.BinarySearchFunc(e.ats, a, func(x, y atCallback) int {
 		if c := x.at.Compare(y.at); c != 0 {
 			return c
@@ -121,6 +130,7 @@ func (e *Env) At(offset time.Duration, fn func()) {
 	e.ats = slices.Insert(e.ats, i, a)
 	e.mu.Unlock()
 	e.kick()
+	return a.seq
 }
 
 // popDueAt removes and returns the first env.At callback due at now.

@@ -11,6 +11,14 @@
 //		...
 //	})
 //
+// A workflow that returns only an error is defined with [NewVoid]; [Wait]
+// waits for any future and returns only its error, which suits activities
+// defined with activity.NewVoid, timers and signals:
+//
+//	if err := workflow.Wait(ctx, workflow.ExecuteActivity(ctx, SendEmail, e)); err != nil {
+//		return err
+//	}
+//
 // # Determinism
 //
 // The engine journals every command the function issues (each activity it

@@ -41,7 +41,7 @@ func (d *Definition[In, Out]) Execute(r *engine.Run, input []byte) ([]byte, erro
 	if err := r.Codec().Unmarshal(input, &in); err != nil {
 		return nil, &engine.PayloadError{What: fmt.Sprintf("decode input of workflow %q into %T", d.name, in), Err: err}
 	}
-	ctx := &wfContext{r: r, scope: r.RootScope(), inType: reflect.TypeFor[In]()}
+	ctx := rootContext(&wfContext{r: r, scope: r.RootScope(), inType: reflect.TypeFor[In]()})
 	r.Guard("the workflow function") // publishes the reads above; see Run.Guard
 	out, err := d.fn(ctx, in)
 	if err != nil {

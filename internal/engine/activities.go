@@ -26,6 +26,7 @@ type actTask struct {
 	workflow    string
 	scheduledAt time.Time
 	heartbeat   []byte // details of the last heartbeat of an earlier attempt
+	header      map[string][]byte
 }
 
 type taskKey struct {
@@ -36,6 +37,7 @@ type taskKey struct {
 func newActTask(t history.Task, workflow string, events []history.Event) *actTask {
 	at := &actTask{Task: t, workflow: workflow, scheduledAt: t.ScheduledAt, heartbeat: t.Heartbeat}
 	_ = json.Unmarshal(t.Options, &at.opts) // written by this engine; zero options are a safe fallback
+	at.header = taskHeader(t.Options)
 	for _, ev := range events {
 		if ev.Seq == t.Step {
 			at.scheduledAt = ev.Time
@@ -211,11 +213,14 @@ func (p *activityPool) worker() {
 			continue
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
+		sus := &suspension{e: p.e}
+		ctx, cancel = context.WithValue(ctx, suspensionKey{}, sus), sus.onCancel(cancel)
 		p.running[k] = cancel
 		p.attempts[k] = t
 		p.mu.Unlock()
 
 		p.run(ctx, t)
+		sus.end()
 
 		p.mu.Lock()
 		delete(p.running, k)
@@ -276,6 +281,11 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 			return
 		}
 		spec, _ = e.reg.activity(t.Name)
+	}
+	ctx, pfl := e.toActivity(ctx, t)
+	if pfl != nil {
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: pfl, after: func(error) { p.untrack(t) }})
+		return
 	}
 	ctx = activity.WithInfo(ctx, activity.Info{
 		RunID: t.RunID, Workflow: t.workflow, Activity: t.Name, Step: t.Step, Attempt: t.Attempt,

@@ -85,7 +85,7 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 		return f
 	}
 	merged := activity.Merge(r.eng.defaultActivity, opts)
-	optBytes, err := json.Marshal(merged)
+	optBytes, err := r.encodeTaskOptions(merged)
 	if err != nil {
 		r.Fail(&PayloadError{What: fmt.Sprintf("encode options of activity %q", name), Err: err})
 	}
@@ -150,6 +150,7 @@ func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
 // Marker records a named fact in the journal. Replay matches it like any
 // command.
 func (r *Run) Marker(name string, payload []byte) {
+	r.checkMarkerName(name)
 	r.command(history.EventMarker, name, payload)
 }
 
@@ -200,6 +201,8 @@ type childPayload struct {
 	Parent     string `json:"parent"`
 	ParentStep int64  `json:"parent_step"`
 	Detach     bool   `json:"detach,omitempty"`
+	// Header is the parent's propagated context, which the child gets.
+	Header map[string][]byte `json:"header,omitempty"`
 	// ParentClose is the child's parent-close policy, never
 	// ParentCloseDefault once recorded; journals written before policies
 	// existed have none, which means the default.
@@ -303,7 +306,7 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, p
 	if id == "" {
 		id = defaultChildID(r.id, seq)
 	}
-	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc}
+	cp := childPayload{ID: id, Workflow: name, Input: input, Parent: r.id, ParentStep: seq, Detach: detach, ParentClose: pc, Header: r.header}
 	if !to.IsZero() {
 		cp.Timeouts = &to
 	}

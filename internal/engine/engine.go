@@ -44,6 +44,9 @@ type Config struct {
 	// quiescent (a run's inbox drained, an activity attempt ended), so a
 	// test environment can skip time when nothing else can happen.
 	OnSettle func()
+	// Propagation, when set, carries the values of a run's header into
+	// its workflow code and activities.
+	Propagation *Propagation
 }
 
 type engineState uint8
@@ -74,6 +77,8 @@ type Engine struct {
 	cancel context.CancelFunc
 
 	onSettle atomic.Pointer[func()]
+	sigHook  atomic.Pointer[SignalInterceptor] // see SetSignalInterceptor
+	prop     *Propagation
 	// busy counts work in flight: drains running, activity attempts queued
 	// or running, timers being delivered. Work handed from one stage to
 	// the next is counted in the next before it leaves the previous, so
@@ -110,7 +115,7 @@ func New(cfg Config) (*Engine, error) {
 		deadlockTimeout: cfg.DeadlockTimeout,
 		reg:             newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
-		redeliver: map[*clock.Timer]time.Time{},
+		redeliver: map[*clock.Timer]time.Time{}, prop: cfg.Propagation,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if cfg.OnSettle != nil {
@@ -378,6 +383,9 @@ func (e *Engine) Cancel(ctx context.Context, id string) error {
 // call delivers a caller's input and waits until it is durable.
 func (e *Engine) call(ctx context.Context, id string, in input) error {
 	in.reply = make(chan error, 1)
+	if in.kind == inStart {
+		in.header = headerOf(ctx)
+	}
 	e.mu.Lock()
 	open := e.state == stateOpen
 	e.mu.Unlock()

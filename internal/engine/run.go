@@ -46,6 +46,9 @@ type input struct {
 	// RunStarted of a new run, before its code first runs.
 	sigName    string
 	sigPayload []byte
+	// Start, signal-with-start and a child's start: the header the new run
+	// propagates.
+	header map[string][]byte
 	// Start and signal-with-start: may a new run take the ID of one that
 	// exists?
 	reuse IDReusePolicy
@@ -121,6 +124,9 @@ type Run struct {
 	// set wherever a generation starts or is loaded, not by reset.
 	timeout *runTimeout
 
+	// header is the current generation's propagated context.
+	header map[string][]byte
+
 	cos     []*coroutine
 	current *coroutine
 	guard   guardState
@@ -179,6 +185,7 @@ func (r *Run) reset() {
 	r.upd = nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.firstSeq, r.histBytes = 0, 0
+	r.header = nil
 }
 
 // prepare readies the run to execute spec from the start of a generation.
@@ -392,6 +399,9 @@ func (r *Run) replayEvents(spec WorkflowSpec, events []history.Event) error {
 		r.replay = r.replay[1:]
 		r.applyInput(ev)
 	}
+	if err := r.replayHeader(); err != nil {
+		return err
+	}
 	r.startMain(events[0].Payload)
 	r.runUntilBlocked()
 	for r.fatal == nil && len(r.replay) > 0 {
@@ -425,6 +435,7 @@ func (r *Run) create(in input) {
 	if in.startOnly {
 		r.signalAtStart(in)
 	}
+	r.journalHeader(in.header)
 	r.loaded = true
 	r.startMain(in.payload)
 	r.runUntilBlocked()
@@ -607,6 +618,7 @@ func (r *Run) restartGeneration() {
 		}
 		r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 		r.round.outcome = nil
+		r.journalHeader(r.header) // the next generation keeps the context
 		r.startMain(in)
 		r.runUntilBlocked()
 	}
@@ -747,6 +759,7 @@ func (r *Run) restartRun(in input) {
 	if in.startOnly {
 		r.signalAtStart(in)
 	}
+	r.journalHeader(in.header)
 	r.round.restart = seq
 	r.round.status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: seq}
 	r.round.outcome = nil

@@ -165,6 +165,7 @@ func (e *Engine) startChild(t history.Task) {
 		in.timeouts = *cp.Timeouts
 	}
 	in.spec, _ = e.reg.workflow(cp.Workflow)
+	in.header = cp.Header
 	in.after = func(err error) {
 		switch {
 		case err == nil:
@@ -236,6 +237,9 @@ func (e *Engine) sendSignal(t history.Task) {
 	var sp signalPayload
 	if err := json.Unmarshal(t.Input, &sp); err != nil {
 		e.log.Error("chorus: corrupt send-signal task", "run", t.RunID, "step", t.Step, "err", err)
+		return
+	}
+	if e.interceptSignal(t, sp) {
 		return
 	}
 	in := input{kind: inSignal, name: sp.Signal, payload: sp.Value, internal: true, key: fmt.Sprintf("%s/%d", sp.From, t.Step)}
