@@ -276,7 +276,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	if !ok {
 		p.untrack(t) // unpark dispatches it again
 		if p.park(t) {
-			e.log.Warn("chorus: activity not registered; its task waits until it is", "activity", t.Name, "run", t.RunID, "step", t.Step,
+			e.warnUnregistered("activity", t.Name, "chorus: activity not registered; its task waits until it is", "activity", t.Name, "run", t.RunID, "step", t.Step,
 				"err", &NotRegisteredError{Kind: "activity", Name: t.Name})
 			return
 		}

@@ -355,8 +355,34 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 	}
 	// Not answered: whoever waits for this input (a task's completion
 	// callback) must not think it is done before it is journaled.
-	e.log.Warn("chorus: run's workflow is not registered; its input waits until it is", "run", run,
+	e.warnUnregistered("workflow", workflow, "chorus: run's workflow is not registered; its input waits until it is", "run", run,
 		"err", &NotRegisteredError{Kind: "workflow", Name: workflow})
+}
+
+// unregisteredGrace is how long a name may stay unregistered before the
+// work waiting for it is logged: an application that registers its
+// definitions right after Open (a documented way) is not warned about the
+// work that recovery found first.
+const unregisteredGrace = time.Second
+
+// warnUnregistered logs msg at the warning level unless the activity or
+// workflow name (kind says which) is registered within unregisteredGrace of
+// real time, or the engine has closed by then.
+func (e *Engine) warnUnregistered(kind, name, msg string, args ...any) {
+	time.AfterFunc(unregisteredGrace, func() {
+		var registered bool
+		if kind == "activity" {
+			_, registered = e.reg.activity(name)
+		} else {
+			_, registered = e.reg.workflow(name)
+		}
+		e.mu.Lock()
+		closed := e.state == stateClosed
+		e.mu.Unlock()
+		if !registered && !closed {
+			e.log.Warn(msg, args...)
+		}
+	})
 }
 
 // Start records a new run and executes its code up to its first wait.
