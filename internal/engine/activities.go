@@ -27,6 +27,7 @@ type actTask struct {
 	scheduledAt time.Time
 	heartbeat   []byte // details of the last heartbeat of an earlier attempt
 	header      map[string][]byte
+	recovered   bool // dispatched by recovery at Open, before the application registered anything
 }
 
 type taskKey struct {
@@ -276,7 +277,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	if !ok {
 		p.untrack(t) // unpark dispatches it again
 		if p.park(t) {
-			e.warnUnregistered("activity", t.Name, "chorus: activity not registered; its task waits until it is", "activity", t.Name, "run", t.RunID, "step", t.Step,
+			e.warnUnregistered(t.recovered, "activity", t.Name, "chorus: activity not registered; its task waits until it is", "activity", t.Name, "run", t.RunID, "step", t.Step,
 				"err", &NotRegisteredError{Kind: "activity", Name: t.Name})
 			return
 		}

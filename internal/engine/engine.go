@@ -212,6 +212,12 @@ func (e *Engine) recover() error {
 			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
 			continue
 		}
+		if t.Kind == history.TaskActivity || t.Kind == 0 {
+			at := newActTask(t, t.Workflow, nil)
+			at.recovered = true
+			e.acts.dispatch(at)
+			continue
+		}
 		e.runTask(t, t.Workflow, nil)
 	}
 	for _, b := range blocked {
@@ -355,20 +361,25 @@ func (e *Engine) parkInput(workflow, run string, in input) {
 	}
 	// Not answered: whoever waits for this input (a task's completion
 	// callback) must not think it is done before it is journaled.
-	e.warnUnregistered("workflow", workflow, "chorus: run's workflow is not registered; its input waits until it is", "run", run,
+	e.warnUnregistered(in.kind == inResume, "workflow", workflow, "chorus: run's workflow is not registered; its input waits until it is", "run", run,
 		"err", &NotRegisteredError{Kind: "workflow", Name: workflow})
 }
 
 // unregisteredGrace is how long a name may stay unregistered before the
-// work waiting for it is logged: an application that registers its
-// definitions right after Open (a documented way) is not warned about the
-// work that recovery found first.
+// work that recovery found waiting for it is logged: an application that
+// registers its definitions right after Open (a documented way) is not
+// warned about it.
 const unregisteredGrace = time.Second
 
-// warnUnregistered logs msg at the warning level unless the activity or
-// workflow name (kind says which) is registered within unregisteredGrace of
-// real time, or the engine has closed by then.
-func (e *Engine) warnUnregistered(kind, name, msg string, args ...any) {
+// warnUnregistered logs msg at the warning level: at once, or, for work
+// recovery found (recovered), unless the activity or workflow name (kind
+// says which) is registered within unregisteredGrace of real time or the
+// engine has closed by then.
+func (e *Engine) warnUnregistered(recovered bool, kind, name, msg string, args ...any) {
+	if !recovered {
+		e.log.Warn(msg, args...)
+		return
+	}
 	time.AfterFunc(unregisteredGrace, func() {
 		var registered bool
 		if kind == "activity" {
