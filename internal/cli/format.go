@@ -88,7 +88,7 @@ func (f *failure) String() string {
 		return ""
 	}
 	s := f.Message
-	if f.Type != "" {
+	if f.Type != "" && !strings.HasPrefix(s, f.Type+":") {
 		s = f.Type + ": " + s
 	}
 	if f.Cause != nil && !strings.Contains(s, f.Cause.Message) {
