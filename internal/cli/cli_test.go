@@ -34,6 +34,9 @@ var t0 = time.Date(2026, time.March, 2, 9, 0, 0, 0, time.UTC)
 type fixture struct {
 	path string
 	eng  *chorus.Engine
+	// startOrder starts an order run and waits for its end.
+	startOrder func(t *testing.T, id string, secs int)
+	closed     bool
 	// masks are strings of the outputs that vary between test runs (a
 	// retry's jittered time), replaced by a placeholder.
 	masks map[string]string
@@ -121,7 +124,7 @@ func newFixture(t *testing.T) *fixture {
 	require.NoError(t, eng.Register(order, pay, broken, trip, child, parent, approval, work, decline, flaky, undo))
 
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	finish := func(err error) {
 		t.Helper()
 		require.NoError(t, err)
@@ -157,6 +160,13 @@ func newFixture(t *testing.T) *fixture {
 	// Wait, reading the file as the CLI does, until the activity's first
 	// attempt failed and its retry is scheduled, and the timer is set.
 	f := &fixture{path: path, eng: eng, masks: map[string]string{}}
+	f.startOrder = func(t *testing.T, id string, secs int) {
+		t.Helper()
+		r, err := chorus.Start(tctx, eng, order, secs, &chorus.StartOptions{ID: id})
+		require.NoError(t, err)
+		_, err = r.Result(tctx)
+		require.NoError(t, err)
+	}
 	ro, err := sqlite.OpenReadOnly(tctx, path, nil)
 	finish(err)
 	defer ro.Close()
@@ -187,13 +197,23 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// close closes the engine, which then no longer holds the file.
+func (f *fixture) close(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, f.eng.Close(ctx))
+}
+
 // run runs the command and returns its exit status and its output, stdout
 // then stderr, with the database path and the masked strings replaced.
 func (f *fixture) run(args ...string) (int, string) {
 	var out, errOut bytes.Buffer
 	code := cli.Run(context.Background(), args, &out, &errOut)
 	s := out.String() + errOut.String()
-	s = strings.ReplaceAll(s, f.path, "FILE")
+	if f.path != "" {
+		s = strings.ReplaceAll(s, f.path, "FILE")
+	}
 	for k, v := range f.masks {
 		// Padded to the masked string's width, to keep tables aligned.
 		s = strings.ReplaceAll(s, k, v+strings.Repeat(" ", max(len(k)-len(v), 0)))

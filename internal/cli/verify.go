@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -17,7 +18,7 @@ type verifyView struct {
 	File      string   `json:"file"`
 	Integrity string   `json:"integrity_check"` // "ok" or SQLite's report
 	Runs      int      `json:"runs"`
-	Events    int64    `json:"events"`
+	Events    int64    `json:"events_read"`
 	Tasks     int      `json:"tasks"`
 	Damage    []damage `json:"damage"`
 	OK        bool     `json:"ok"`
@@ -28,7 +29,10 @@ type damage struct {
 	Run   string `json:"run"`
 	Table string `json:"table"` // runs, events or tasks
 	Seq   int64  `json:"seq,omitempty"`
-	Error string `json:"error"`
+	// LastSeq is, for a journal with more than one damaged event, the
+	// last of them (events between Seq and LastSeq may be intact).
+	LastSeq int64  `json:"last_seq,omitempty"`
+	Error   string `json:"error"`
 }
 
 func verifyCmd() *cobra.Command {
@@ -38,8 +42,8 @@ func verifyCmd() *cobra.Command {
 		Long: `verify runs SQLite's integrity check on the file, then reads every run's row,
 journal and pending tasks and checks each row's checksum. It reports each
 damaged row by run and seq and exits with status 1 when it found any. For a
-damaged journal, the error names the first damaged event and SEQ is the last
-one.`,
+journal with several damaged events, SEQ shows the first and the last
+("3…8"); the events between them may be intact.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -64,7 +68,11 @@ one.`,
 				events, err := st.Events(ctx, r.ID, 0)
 				v.Events += int64(len(events))
 				if err != nil {
-					v.Damage = append(v.Damage, damage{Run: r.ID, Table: "events", Seq: lastDamaged(ctx, st, r), Error: err.Error()})
+					d := damage{Run: r.ID, Table: "events", Seq: firstDamaged(err), LastSeq: lastDamaged(ctx, st, r), Error: err.Error()}
+					if d.Seq == 0 || d.LastSeq == d.Seq {
+						d.Seq, d.LastSeq = max(d.Seq, d.LastSeq), 0
+					}
+					v.Damage = append(v.Damage, d)
 				}
 			}
 			tasks, err := st.Tasks(ctx)
@@ -95,6 +103,20 @@ one.`,
 	}
 }
 
+// eventSeq finds the seq in the store's error for a damaged event.
+var eventSeq = regexp.MustCompile(`, event (\d+)`)
+
+// firstDamaged returns the seq that the error of a whole read of a journal
+// names: its first damaged event, or 0 when it names none.
+func firstDamaged(err error) int64 {
+	m := eventSeq.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
 // lastDamaged finds the highest damaged seq of run r's journal (the error
 // of a whole read names the first). Reading from after seq s succeeds
 // exactly when no event past s is damaged, so a binary search over s finds
@@ -119,7 +141,7 @@ func (v *verifyView) print(w io.Writer) error {
 	t := newTable(w, "CHECK", "RESULT")
 	t.row("integrity", v.Integrity)
 	t.row("runs", strconv.Itoa(v.Runs))
-	t.row("events", strconv.FormatInt(v.Events, 10))
+	t.row("events read", strconv.FormatInt(v.Events, 10))
 	t.row("tasks", strconv.Itoa(v.Tasks))
 	t.row("damaged rows", strconv.Itoa(len(v.Damage)))
 	if err := t.flush(); err != nil {
@@ -132,6 +154,9 @@ func (v *verifyView) print(w io.Writer) error {
 			seq := ""
 			if d.Seq != 0 {
 				seq = strconv.FormatInt(d.Seq, 10)
+			}
+			if d.LastSeq != 0 {
+				seq += "…" + strconv.FormatInt(d.LastSeq, 10)
 			}
 			t.row(d.Run, d.Table, seq, d.Error)
 		}
