@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,14 +115,30 @@ func newFixture(t *testing.T) *fixture {
 		return f.Get(ctx)
 	})
 
-	eng, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock})
+	// A run started by older code, which the code below no longer matches:
+	// it sleeps first, the new code calls an activity first.
+	oldCode := workflow.New("upgrade", func(ctx workflow.Context, n int) (int, error) {
+		return n, workflow.Sleep(ctx, time.Hour)
+	})
+	newCode := workflow.New("upgrade", func(ctx workflow.Context, n int) (int, error) {
+		return workflow.ExecuteActivity(ctx, work, n).Get(ctx)
+	})
+	quiet := slog.New(slog.DiscardHandler) // blocked runs are expected
+	old, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock, Logger: quiet})
+	require.NoError(t, err)
+	require.NoError(t, old.Register(oldCode))
+	_, err = chorus.Start(ctx, old, oldCode, 1, &chorus.StartOptions{ID: "upgrade-1"})
+	require.NoError(t, err)
+	require.NoError(t, old.Close(ctx))
+
+	eng, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock, Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		require.NoError(t, eng.Close(cctx))
 	})
-	require.NoError(t, eng.Register(order, pay, broken, trip, child, parent, approval, work, decline, flaky, undo))
+	require.NoError(t, eng.Register(order, pay, broken, trip, child, parent, approval, newCode, work, decline, flaky, undo))
 
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
 	t.Cleanup(cancel)
@@ -150,6 +167,20 @@ func newFixture(t *testing.T) *fixture {
 	finish(err)
 	_, err = rt.Result(tctx)
 	require.Error(t, err)
+	// The diverged run is blocked once the new code replays it, which a
+	// signal makes it do.
+	if err := chorus.Signal(tctx, eng, "upgrade-1", Approve, map[string]string{"by": "bob"}); err != nil {
+		require.ErrorIs(t, err, chorus.ErrRunBlocked)
+	}
+	for {
+		info, err := eng.Describe(tctx, "upgrade-1")
+		finish(err)
+		if info.Status == chorus.StatusBlocked {
+			break
+		}
+		require.NoError(t, tctx.Err(), "the diverged run was never blocked")
+		time.Sleep(5 * time.Millisecond)
+	}
 	rc, err := chorus.Start(tctx, eng, parent, 3, &chorus.StartOptions{ID: "parent-1"})
 	finish(err)
 	_, err = rc.Result(tctx)
@@ -251,6 +282,8 @@ func TestCommands(t *testing.T) {
 		{"runs-show-completed", 0, []string{"runs", "show", "@", "order-1"}},
 		{"runs-show-failed", 0, []string{"runs", "show", "@", "pay-1"}},
 		{"runs-show-blocked", 0, []string{"runs", "show", "@", "broken-1"}},
+		{"runs-show-diverged", 0, []string{"runs", "show", "@", "upgrade-1"}},
+		{"runs-show-diverged-json", 0, []string{"runs", "show", "@", "upgrade-1", "--json"}},
 		{"runs-show-saga", 0, []string{"runs", "show", "@", "trip-1"}},
 		{"runs-show-saga-json", 0, []string{"runs", "show", "@", "trip-1", "--json"}},
 		{"runs-show-parent", 0, []string{"runs", "show", "@", "parent-1"}},

@@ -30,12 +30,21 @@ type runView struct {
 	Error      *failure        `json:"error,omitempty"`
 	// Blocked is why a blocked run cannot advance (for a divergence, what
 	// the journal recorded against what the code issued).
-	Blocked       *failure          `json:"blocked,omitempty"`
+	Blocked *failure `json:"blocked,omitempty"`
+	// Divergence is, for a run blocked because its code no longer matches
+	// its journal, the step and what each side holds there.
+	Divergence    *divergence       `json:"divergence,omitempty"`
 	Activities    []pendingActivity `json:"pending_activities"`
 	Timers        []pendingTimer    `json:"pending_timers"`
 	Signals       []signalView      `json:"signals_received"`
 	Children      []childView       `json:"children"`
 	Compensations []compensation    `json:"compensations"`
+}
+
+type divergence struct {
+	Step     int64  `json:"step"`
+	Recorded string `json:"recorded"`
+	Issued   string `json:"issued"`
 }
 
 type pendingActivity struct {
@@ -124,6 +133,13 @@ func describe(ctx context.Context, st *sqlite.Store, id string) (*runView, error
 	}
 	if info.Status == history.StatusBlocked {
 		v.Blocked = decodeFailure(info.Failure)
+		if v.Blocked != nil && len(v.Blocked.Details) > 0 {
+			var d divergence
+			if json.Unmarshal(v.Blocked.Details, &d) == nil && d.Recorded != "" {
+				d.Issued = strings.TrimPrefix(d.Issued, "issues ")
+				v.Divergence = &d
+			}
+		}
 	} else {
 		v.Error = decodeFailure(info.Failure)
 	}
@@ -217,6 +233,11 @@ func (v *runView) print(w io.Writer) error {
 	}
 	if v.Blocked != nil {
 		kv.row("Blocked", v.Blocked.String())
+	}
+	if d := v.Divergence; d != nil {
+		kv.row("Diverged at", "step "+strconv.FormatInt(d.Step, 10))
+		kv.row("  recorded", d.Recorded)
+		kv.row("  issued", d.Issued)
 	}
 	if err := kv.flush(); err != nil {
 		return err
