@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -83,4 +84,19 @@ func TestOpenReadOnlyBadFiles(t *testing.T) {
 	rawExec(t, newer, "PRAGMA user_version = 9999")
 	_, err = sqlite.OpenReadOnly(ctx, newer, nil)
 	require.ErrorIs(t, err, history.ErrSchemaTooNew)
+}
+
+// OpenReadOnly takes no lock: a writer opens the file while a read-only
+// store has it open (Open would wait for the flock, then fail, if it did).
+func TestOpenReadOnlyTakesNoLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	makeChorusDB(t, path, 1)
+	r, err := sqlite.OpenReadOnly(t.Context(), path, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, r.Close()) })
+	w := openStore(t, path, &sqlite.Options{BusyTimeout: 100 * time.Millisecond})
+	mustCommit(t, w, createBatch("late"))
+	_, err = r.Run(t.Context(), "late")
+	require.NoError(t, err)
 }
