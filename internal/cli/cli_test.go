@@ -37,7 +37,6 @@ type fixture struct {
 	eng  *chorus.Engine
 	// startOrder starts an order run and waits for its end.
 	startOrder func(t *testing.T, id string, secs int)
-	closed     bool
 	// masks are strings of the outputs that vary between test runs (a
 	// retry's jittered time), replaced by a placeholder.
 	masks map[string]string
