@@ -24,9 +24,9 @@ import (
 // A missing file gives an error wrapping fs.ErrNotExist; a file that is not a
 // Chorus database one wrapping history.ErrNotChorusDatabase; a database
 // written by a newer Chorus one wrapping history.ErrSchemaTooNew, and one at
-// an older schema version (not yet migrated by a newer engine) an error that
-// says so. Every error names the path. opts may be nil; only BusyTimeout and
-// MaxReadConns apply.
+// an older schema version (not yet migrated by a newer engine) one wrapping
+// [ErrSchemaTooOld]. Every error names the path. opts may be nil; only
+// BusyTimeout and MaxReadConns apply.
 func OpenReadOnly(ctx context.Context, path string, opts *Options) (*Store, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
@@ -76,13 +76,14 @@ func OpenReadOnly(ctx context.Context, path string, opts *Options) (*Store, erro
 	if in.appID != ApplicationID || in.userVersion < int64(SchemaVersion()) {
 		_ = db.Close()
 		return nil, fmt.Errorf("%sopen read-only %q: %w: the database is at schema version %d, this code reads version %d (open it once with the engine to migrate it)",
-			errPrefix, path, errOldSchema, in.userVersion, SchemaVersion())
+			errPrefix, path, ErrSchemaTooOld, in.userVersion, SchemaVersion())
 	}
 	// Both pools are the read-only one: the write statements are prepared
 	// but any attempt to run them is refused by SQLite.
 	return newStore(ctx, path, db, db)
 }
 
-// errOldSchema is wrapped by OpenReadOnly for a database that an older
-// Chorus wrote and no newer engine has migrated yet.
-var errOldSchema = errors.New("schema older than this code")
+// ErrSchemaTooOld is wrapped by [OpenReadOnly] for a database that an older
+// Chorus wrote and that no engine of this version has migrated yet ([Open]
+// migrates it; OpenReadOnly never writes).
+var ErrSchemaTooOld = errors.New("chorus: database schema older than this code")

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,6 +79,13 @@ func TestOpenReadOnlyBadFiles(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, 3)
 	require.NoError(t, r.Close())
+
+	older := filepath.Join(dir, "older.db")
+	makeChorusDB(t, older, 1)
+	rawExec(t, older, fmt.Sprintf("PRAGMA user_version = %d", sqlite.SchemaVersion()-1))
+	_, err = sqlite.OpenReadOnly(ctx, older, nil)
+	require.ErrorIs(t, err, sqlite.ErrSchemaTooOld)
+	require.Contains(t, err.Error(), "older.db")
 
 	newer := filepath.Join(dir, "newer.db")
 	makeChorusDB(t, newer, 1)
