@@ -19,7 +19,10 @@ import (
 //
 // Every write through the returned store (Commit) fails: its connections are
 // opened with mode=ro and query_only. It reads with the same checksums as a
-// store opened with [Open], so damage is reported the same way.
+// store opened with [Open], so damage is reported the same way. When no
+// engine has the file open, SQLite leaves an empty -wal and a -shm file
+// beside it (with the database's permission); the next Open uses them as
+// they are. The directory must be writable for that.
 //
 // A missing file gives an error wrapping fs.ErrNotExist; a file that is not a
 // Chorus database one wrapping history.ErrNotChorusDatabase; a database
