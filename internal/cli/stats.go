@@ -28,9 +28,15 @@ type workflowStat struct {
 	Runs     int            `json:"runs"`
 	ByStatus map[string]int `json:"by_status"`
 	Ended    int            `json:"ended"`
-	P50      string         `json:"duration_p50,omitempty"`
-	P95      string         `json:"duration_p95,omitempty"`
-	P99      string         `json:"duration_p99,omitempty"`
+	// The percentiles in milliseconds, for scripts; absent when no run
+	// ended.
+	P50ms *int64 `json:"duration_p50_ms,omitempty"`
+	P95ms *int64 `json:"duration_p95_ms,omitempty"`
+	P99ms *int64 `json:"duration_p99_ms,omitempty"`
+	// P50, P95 and P99 are the same as Go durations, for tables.
+	P50 string `json:"duration_p50,omitempty"`
+	P95 string `json:"duration_p95,omitempty"`
+	P99 string `json:"duration_p99,omitempty"`
 }
 
 func statsCmd() *cobra.Command {
@@ -89,7 +95,9 @@ func stats(runs []history.RunInfo) *statsView {
 		w := byWf[n]
 		if d := durs[n]; len(d) > 0 {
 			slices.Sort(d)
-			w.P50, w.P95, w.P99 = percentile(d, 50).String(), percentile(d, 95).String(), percentile(d, 99).String()
+			p50, p95, p99 := percentile(d, 50), percentile(d, 95), percentile(d, 99)
+			w.P50, w.P95, w.P99 = p50.String(), p95.String(), p99.String()
+			w.P50ms, w.P95ms, w.P99ms = ms(p50), ms(p95), ms(p99)
 		}
 		v.Workflows = append(v.Workflows, *w)
 	}
@@ -100,6 +108,11 @@ func stats(runs []history.RunInfo) *statsView {
 func percentile(d []time.Duration, p int) time.Duration {
 	rank := (p*len(d) + 99) / 100 // ceil(p/100 * n)
 	return d[max(rank, 1)-1]
+}
+
+func ms(d time.Duration) *int64 {
+	n := d.Milliseconds()
+	return &n
 }
 
 // statusOrder is the order statuses are printed in.
