@@ -1,0 +1,30 @@
+// Command chorus inspects a Chorus database file while the application that
+// owns it runs: list runs, show one, print its journal or export it for
+// replay, count runs and time them, and verify the file's integrity.
+//
+//	chorus runs list FILE [--status S] [--workflow W] [--limit N]
+//	chorus runs show FILE ID
+//	chorus history FILE ID [--export]
+//	chorus stats FILE
+//	chorus verify FILE
+//
+// Every command prints a table, or JSON with --json. They only read: the
+// file is opened read-only and without a lock. Exit status: 0 on success, 1
+// when the command failed (missing or foreign file, unknown run, damage
+// found by verify), 2 on a usage error.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+
+	"github.com/chorusdev/chorus/internal/cli"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

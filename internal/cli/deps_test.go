@@ -1,0 +1,30 @@
+package cli_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The CLI library is linked into the chorus command only, never into the
+// packages an application imports.
+func TestCLILibraryStaysOutOfTheCore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command(goCmd, "list", "-deps",
+		"github.com/chorusdev/chorus", "github.com/chorusdev/chorus/workflow", "github.com/chorusdev/chorus/activity",
+		"github.com/chorusdev/chorus/saga", "github.com/chorusdev/chorus/history/sqlite").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/spf13/") || strings.HasPrefix(p, "github.com/inconshreveable/") {
+			t.Errorf("the core depends on %s", p)
+		}
+	}
+}

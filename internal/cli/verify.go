@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/sqlite"
+)
+
+// verifyView is what `verify` prints.
+type verifyView struct {
+	File      string   `json:"file"`
+	Integrity string   `json:"integrity_check"` // "ok" or SQLite's report
+	Runs      int      `json:"runs"`
+	Events    int64    `json:"events_read"`
+	Tasks     int      `json:"tasks"`
+	Damage    []damage `json:"damage"`
+	OK        bool     `json:"ok"`
+}
+
+// damage is one damaged row.
+type damage struct {
+	Run   string `json:"run"`
+	Table string `json:"table"` // runs, events or tasks
+	Seq   int64  `json:"seq,omitempty"`
+	// LastSeq is, for a journal with more than one damaged event, the
+	// last of them (events between Seq and LastSeq may be intact).
+	LastSeq int64  `json:"last_seq,omitempty"`
+	Error   string `json:"error"`
+}
+
+func verifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Check the file's integrity and every row's checksum; exit status 1 on damage",
+		Long: `verify runs SQLite's integrity check on the file, then reads every run's row,
+journal and pending tasks and checks each row's checksum. It reports each
+damaged row by run and seq and exits with status 1 when it found any. For a
+journal with several damaged events, SEQ shows the first and the last
+("3…8"); the events between them may be intact.`,
+		Args: exactArgs(1, "FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := open(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			v := &verifyView{File: args[0], Integrity: "ok", Damage: []damage{}}
+			if err := st.IntegrityCheck(ctx); err != nil {
+				v.Integrity = err.Error()
+			}
+			runs, err := st.ListRuns(ctx, history.ListFilter{})
+			if err != nil {
+				return err
+			}
+			v.Runs = len(runs)
+			for _, r := range runs {
+				if r.Damaged != nil {
+					v.Damage = append(v.Damage, damage{Run: r.ID, Table: "runs", Error: r.Damaged.Error()})
+				}
+				events, err := st.Events(ctx, r.ID, 0)
+				v.Events += int64(len(events))
+				if err != nil {
+					d := damage{Run: r.ID, Table: "events", Seq: firstDamaged(err), LastSeq: lastDamaged(ctx, st, r), Error: err.Error()}
+					if d.Seq == 0 || d.LastSeq == d.Seq {
+						d.Seq, d.LastSeq = max(d.Seq, d.LastSeq), 0
+					}
+					v.Damage = append(v.Damage, d)
+				}
+			}
+			tasks, err := st.Tasks(ctx)
+			if err != nil {
+				v.Damage = append(v.Damage, damage{Table: "tasks", Error: err.Error()})
+			}
+			v.Tasks = len(tasks)
+			for _, t := range tasks {
+				if t.Damaged != nil {
+					v.Damage = append(v.Damage, damage{Run: t.RunID, Table: "tasks", Seq: t.Step, Error: t.Damaged.Error()})
+				}
+			}
+			v.OK = v.Integrity == "ok" && len(v.Damage) == 0
+			out := cmd.OutOrStdout()
+			if jsonFlag(cmd) {
+				err = writeJSON(out, v)
+			} else {
+				err = v.print(out)
+			}
+			if err != nil {
+				return err
+			}
+			if !v.OK {
+				return errDamaged
+			}
+			return nil
+		},
+	}
+}
+
+// eventSeq finds the seq in the store's error for a damaged event.
+var eventSeq = regexp.MustCompile(`, event (\d+)`)
+
+// firstDamaged returns the seq that the error of a whole read of a journal
+// names: its first damaged event, or 0 when it names none.
+func firstDamaged(err error) int64 {
+	m := eventSeq.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+// lastDamaged finds the highest damaged seq of run r's journal (the error
+// of a whole read names the first). Reading from after seq s succeeds
+// exactly when no event past s is damaged, so a binary search over s finds
+// it. It returns 0 when the search cannot tell.
+func lastDamaged(ctx context.Context, st *sqlite.Store, r history.RunInfo) int64 {
+	lo, hi := int64(0), r.LastSeq // reading after lo fails, after hi succeeds
+	if _, err := st.Events(ctx, r.ID, hi); err != nil {
+		return 0
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if _, err := st.Events(ctx, r.ID, mid); err != nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+func (v *verifyView) print(w io.Writer) error {
+	t := newTable(w, "CHECK", "RESULT")
+	t.row("integrity", v.Integrity)
+	t.row("runs", strconv.Itoa(v.Runs))
+	t.row("events read", strconv.FormatInt(v.Events, 10))
+	t.row("tasks", strconv.Itoa(v.Tasks))
+	t.row("damaged rows", strconv.Itoa(len(v.Damage)))
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(v.Damage) > 0 {
+		fmt.Fprintln(w)
+		t = newTable(w, "RUN", "TABLE", "SEQ", "ERROR")
+		for _, d := range v.Damage {
+			seq := ""
+			if d.Seq != 0 {
+				seq = strconv.FormatInt(d.Seq, 10)
+			}
+			if d.LastSeq != 0 {
+				seq += "…" + strconv.FormatInt(d.LastSeq, 10)
+			}
+			t.row(d.Run, d.Table, seq, d.Error)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	if v.OK {
+		fmt.Fprintln(w, "\nOK: no damage found")
+	} else {
+		fmt.Fprintln(w, "\nDAMAGED: see above")
+	}
+	return nil
+}
