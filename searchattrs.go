@@ -89,9 +89,10 @@ func (o ListOptions) filter() (history.ListFilter, error) {
 }
 
 // ListPage returns one page of the runs [Engine.List] would return, and the
-// cursor of the next page: "" when this page is the last. Set
-// opts.Limit to the page size (0 returns everything in one page) and
-// opts.Cursor to the cursor of the previous page.
+// cursor of the next page: "" when the page came back shorter than
+// opts.Limit, so nothing follows (a full page always gives a cursor, whose
+// page may be empty). Set opts.Limit to the page size (0 returns everything
+// in one page) and opts.Cursor to the cursor of the previous page.
 func (e *Engine) ListPage(ctx context.Context, opts *ListOptions) ([]RunInfo, string, error) {
 	runs, err := e.List(ctx, opts)
 	if err != nil {
