@@ -85,6 +85,10 @@ type Attr struct {
 	Text string `json:"s,omitempty"`
 	// Int is an int's value, a time's Unix nanoseconds, or a bool's 0 or 1.
 	Int int64 `json:"i,omitempty"`
+
+	// bad says why a key could not make this attribute (a time out of
+	// range), for Validate to report.
+	bad string
 }
 
 // Value returns the attribute's value as a string, int64, time.Time (UTC)
@@ -122,6 +126,9 @@ func checkName(name string) error {
 func (a Attr) Validate() error {
 	if err := checkName(a.Name); err != nil {
 		return err
+	}
+	if a.bad != "" {
+		return &AttrError{Name: a.Name, Reason: a.bad}
 	}
 	if !a.Kind.Valid() {
 		return &AttrError{Name: a.Name, Reason: fmt.Sprintf("unknown kind %v", a.Kind)}
@@ -186,10 +193,20 @@ func (k KeywordKey) Value(v string) Attr { return Attr{Name: k.name, Kind: AttrK
 // Value returns the attribute set to v.
 func (k IntKey) Value(v int64) Attr { return Attr{Name: k.name, Kind: AttrInt, Int: v} }
 
-// Value returns the attribute set to v (kept to the nanosecond, as UTC).
+// Value returns the attribute set to v (kept to the nanosecond, as UTC). A
+// time outside 1677-09-21 to 2262-04-11 (what Unix nanoseconds can hold)
+// makes an attribute that fails validation.
 func (k TimeKey) Value(v time.Time) Attr {
+	if v.Before(minAttrTime) || v.After(maxAttrTime) {
+		return Attr{Name: k.name, Kind: AttrTime, bad: fmt.Sprintf("time %v is out of range (1677-09-21 to 2262-04-11)", v)}
+	}
 	return Attr{Name: k.name, Kind: AttrTime, Int: v.UnixNano()}
 }
+
+var (
+	minAttrTime = time.Unix(0, math.MinInt64)
+	maxAttrTime = time.Unix(0, math.MaxInt64)
+)
 
 // Value returns the attribute set to v.
 func (k BoolKey) Value(v bool) Attr { return Attr{Name: k.name, Kind: AttrBool, Int: b2i(v)} }
@@ -226,11 +243,18 @@ func (k IntKey) AtMost(hi int64) AttrFilter { return k.Between(math.MinInt64, hi
 // open.
 func (k TimeKey) Between(from, to time.Time) AttrFilter {
 	f := AttrFilter{Name: k.name, Kind: AttrTime, Min: math.MinInt64, Max: math.MaxInt64}
-	if !from.IsZero() {
+	// Bounds beyond what Unix nanoseconds hold are as good as open.
+	if !from.IsZero() && from.After(minAttrTime) {
 		f.Min = from.UnixNano()
+		if from.After(maxAttrTime) {
+			f.Min = math.MaxInt64
+		}
 	}
-	if !to.IsZero() {
+	if !to.IsZero() && to.Before(maxAttrTime) {
 		f.Max = to.UnixNano() - 1
+		if to.Before(minAttrTime) || to.Equal(minAttrTime) {
+			f.Max = math.MinInt64
+		}
 	}
 	return f
 }

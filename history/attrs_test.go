@@ -26,6 +26,7 @@ func TestAttrValidate(t *testing.T) {
 		{AttrUpsert{Attrs: []Attr{{Name: "b", Kind: AttrBool, Int: 2}}}, "b"},
 		{AttrUpsert{Attrs: []Attr{{Name: "i", Kind: AttrInt, Text: "x"}}}, "i"},
 		{AttrUpsert{Attrs: []Attr{NewInt("i").Value(1), NewInt("i").Value(2)}}, "i"},
+		{AttrUpsert{Attrs: []Attr{NewTime("t").Value(time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC))}}, "t"},
 		{AttrUpsert{Memo: []MemoEntry{{Key: "", Value: []byte("1")}}}, ""},
 		{AttrUpsert{Memo: []MemoEntry{{Key: "m", Value: make([]byte, MaxMemoValue+1)}}}, "m"},
 	} {
