@@ -50,6 +50,14 @@ type RunInfo struct {
 	// [Options].Definitions at a later [Open]); the engine also logs a
 	// warning. Empty for a run that has ended.
 	Unregistered []Unregistered
+	// SearchAttributes are the run's current search attributes, ordered by
+	// name, as its code set them with workflow.UpsertSearchAttributes.
+	// Filled by [Engine.Describe] only.
+	SearchAttributes []SearchAttribute
+	// Memo holds the run's memo entries (workflow.UpsertMemo), each
+	// encoded by the engine's codec; decode one with [Engine.DecodeMemo].
+	// Filled by [Engine.Describe] only.
+	Memo map[string][]byte
 }
 
 // Unregistered is work of a run that waits for a workflow or activity name
@@ -118,7 +126,15 @@ func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
 	if err != nil {
 		return RunInfo{}, e.closedErr(err)
 	}
-	return e.runInfo(h), nil
+	info := e.runInfo(h)
+	if as, ok := e.store.(history.AttrStore); ok && h.Damaged == nil {
+		a, err := as.RunAttrs(ctx, runID)
+		if err != nil {
+			return RunInfo{}, e.closedErr(err)
+		}
+		info.SearchAttributes, info.Memo = a.Attrs, a.Memo
+	}
+	return info, nil
 }
 
 // ListOptions selects runs for [Engine.List]. A nil *ListOptions lists
@@ -133,6 +149,24 @@ type ListOptions struct {
 	AfterID string
 	// Limit caps how many runs are returned. Defaults to 0: no limit.
 	Limit int
+
+	// Attrs keeps only runs whose search attributes match every filter,
+	// such as Customer.Is("acme") or Amount.Between(100, 500).
+	Attrs []AttrFilter
+	// Statuses keeps only runs with one of these statuses.
+	Statuses []RunStatus
+	// CreatedFrom and CreatedTo keep runs started in [CreatedFrom,
+	// CreatedTo); a zero bound is open.
+	CreatedFrom, CreatedTo time.Time
+	// ClosedFrom and ClosedTo keep runs that ended in [ClosedFrom,
+	// ClosedTo) (their last change, for an ended run); setting either keeps
+	// only ended runs.
+	ClosedFrom, ClosedTo time.Time
+	// Cursor continues a listing where the page that returned it stopped
+	// (see [Engine.ListPage]); it wins over AfterID. Runs are listed in ID
+	// order, so paging never repeats or skips a run that existed when the
+	// listing began, whatever is started meanwhile.
+	Cursor string
 }
 
 // List returns runs ordered by ID. A run whose stored row is damaged is
@@ -143,7 +177,11 @@ func (e *Engine) List(ctx context.Context, opts *ListOptions) ([]RunInfo, error)
 	if opts != nil {
 		o = *opts
 	}
-	hs, err := e.store.ListRuns(ctx, history.ListFilter{Status: o.Status, Workflow: o.Workflow, AfterID: o.AfterID, Limit: o.Limit})
+	f, err := o.filter()
+	if err != nil {
+		return nil, err
+	}
+	hs, err := e.store.ListRuns(ctx, f)
 	if err != nil {
 		return nil, e.closedErr(err)
 	}

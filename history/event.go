@@ -99,6 +99,11 @@ const (
 	// step Ref returned an error. Name is the same as the UpdateAccepted's;
 	// Payload is an encoded [Failure].
 	EventUpdateFailed EventType = 42
+	// EventSearchAttributesUpserted is a command: the code set search
+	// attributes or memo entries of its run. Name lists the names set,
+	// comma-separated; Payload is an [AttrUpsert] in its fixed encoding
+	// ([EncodeAttrUpsert]). Replay expects the same names and payload.
+	EventSearchAttributesUpserted EventType = 50
 )
 
 var eventTypeNames = map[EventType]string{
@@ -126,6 +131,8 @@ var eventTypeNames = map[EventType]string{
 	EventUpdateAccepted:    "UpdateAccepted",
 	EventUpdateCompleted:   "UpdateCompleted",
 	EventUpdateFailed:      "UpdateFailed",
+
+	EventSearchAttributesUpserted: "SearchAttributesUpserted",
 }
 
 // String returns the type's name, such as "ActivityScheduled".
@@ -148,7 +155,8 @@ func (t EventType) IsCommand() bool {
 	switch t {
 	case EventActivityScheduled, EventRunCompleted, EventRunFailed, EventRunCanceled,
 		EventTimerScheduled, EventSideEffect, EventVersionMarker, EventChildStarted,
-		EventSignalSent, EventRunContinuedAsNew, EventMarker, EventUpdateCompleted, EventUpdateFailed:
+		EventSignalSent, EventRunContinuedAsNew, EventMarker, EventUpdateCompleted, EventUpdateFailed,
+		EventSearchAttributesUpserted:
 		return true
 	}
 	return false

@@ -156,7 +156,8 @@ func timeInRange(t time.Time) bool {
 //     RunTerminated;
 //   - Run.FirstSeq is the Seq of the last RunStarted, whose Name is
 //     Run.Workflow; Run.LastSeq is 0 or the Seq of the last event;
-//   - every time is the zero time or between 1677-09-21 and 2262-04-11.
+//   - every time is the zero time or between 1677-09-21 and 2262-04-11;
+//   - a SearchAttributesUpserted's Payload decodes as a valid [AttrUpsert].
 //
 // Its errors are [*FormatError] values wrapping [ErrCorrupt] (or
 // [ErrExportTooLarge] for too many events).
@@ -213,6 +214,11 @@ func (x *Export) Validate() error {
 		}
 		if !e.Type.Valid() {
 			return corrupt(eventField(i, "type"), i, nil, "unknown event type %v", e.Type)
+		}
+		if e.Type == EventSearchAttributesUpserted {
+			if _, err := DecodeAttrUpsert(e.Payload); err != nil {
+				return corrupt(eventField(i, "payload"), i, nil, "%v", err)
+			}
 		}
 		if !utf8.ValidString(e.Name) {
 			return corrupt(eventField(i, "name"), i, nil, "%q is not UTF-8 text", e.Name)

@@ -60,6 +60,28 @@ type ListFilter struct {
 	AfterID string
 	// Limit caps the number of runs returned; 0 means no limit.
 	Limit int
+
+	// The fields below are served by stores that implement [AttrStore];
+	// others answer an error when one is set.
+
+	// Attrs keeps only runs whose search attributes match every filter.
+	Attrs []AttrFilter
+	// Statuses keeps only runs with one of these statuses (in addition to
+	// Status, when both are set).
+	Statuses []RunStatus
+	// CreatedFrom and CreatedTo keep runs created in [CreatedFrom,
+	// CreatedTo); a zero bound is open.
+	CreatedFrom, CreatedTo time.Time
+	// ClosedFrom and ClosedTo keep runs that have ended with their last
+	// change (UpdatedAt) in [ClosedFrom, ClosedTo); a zero bound is open.
+	// Setting either keeps only ended runs.
+	ClosedFrom, ClosedTo time.Time
+}
+
+// Extended reports whether f uses a field that only an [AttrStore] serves.
+func (f ListFilter) Extended() bool {
+	return len(f.Attrs) > 0 || len(f.Statuses) > 0 || !f.CreatedFrom.IsZero() || !f.CreatedTo.IsZero() ||
+		!f.ClosedFrom.IsZero() || !f.ClosedTo.IsZero()
 }
 
 // Store is the journal's storage. The engine is its only writer, and calls

@@ -184,6 +184,9 @@
 //	                            update ID
 //	UpdateCompleted    command  as its UpdateAccepted   its UpdateAccepted  the handler's result
 //	UpdateFailed       command  as its UpdateAccepted   its UpdateAccepted  a failure
+//	SearchAttributesUpserted
+//	                   command  the names set, comma-   -                {"attrs": [{"n", "k", "s", "i"}],
+//	                            separated                                "memo": [{"k", "v" (base64)}]}
 //	CancelRequested    input    -                       -                -
 //	RunCompleted       command  -                       -                the result
 //	RunFailed          command  -                       -                a failure
@@ -197,7 +200,7 @@
 // values (JSON by default). A failure is the codec's encoding of
 // history.Failure: {"message", "type", "non_retryable", "attempt", "details"
 // (base64), "cause" (a failure)}. The payloads of TimerScheduled, SignalSent,
-// ChildStarted and VersionMarker are always JSON. The columns name and
+// ChildStarted, VersionMarker and SearchAttributesUpserted are always JSON. The columns name and
 // payload describe what the engine writes; a reader must not rely on more
 // than the rules of this section.
 //

@@ -300,6 +300,11 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		}
 	}
 
+	// The search attribute index, from the events.
+	if err := t.applyAttrs(b); err != nil {
+		return nil, fail(err, nil, "index search attributes")
+	}
+
 	// 3. The task index.
 	if b.DropTasks {
 		if _, err := t.exec(stDropTasks, id); err != nil {

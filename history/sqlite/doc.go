@@ -84,7 +84,15 @@
 //     attempt that must survive a crash (pending: the start of an attempt
 //     that waits to be completed from outside; heartbeat: the last
 //     heartbeat details; canceled: a cancellation the workflow waits on),
-//     and the checksums sum, attempt_sum and state_sum.
+//     and the checksums sum, attempt_sum and state_sum;
+//   - run_attrs, the current search attributes of each run, keyed by run
+//     and name, with their kind ([history.AttrKind]) and value (text_val
+//     for a keyword, int_val otherwise), indexed by (name, kind, value,
+//     run) so that a list by attribute reads in run ID order; and
+//     run_memo, the memo entries, unindexed. Both are derived from the
+//     journal's SearchAttributesUpserted events, written in the same
+//     transaction as them, and cleared when a run starts a new generation;
+//     they carry no checksum, since the journal remains the record.
 //
 // Migration 0002 brought task kinds, generations and parent links; a
 // database of version 1 reads back with every task an activity, every run's
@@ -93,7 +101,8 @@
 // and are read unchecked. Migration 0005 brought the pending, heartbeat
 // and canceled columns of tasks and their checksum state_sum; older rows
 // have NULLs there: not pending, no details, not canceled, nothing to
-// check.
+// check. Migration 0006 brought run_attrs, run_memo and indexes on
+// runs.created_at and runs.updated_at for time-range listings.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.

@@ -78,6 +78,9 @@ func (s *Store) ListRuns(ctx context.Context, f history.ListFilter) ([]history.R
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("%slist runs: negative limit %d", errPrefix, f.Limit)
 	}
+	if f.Extended() {
+		return s.listExtended(ctx, f)
+	}
 	if err := s.enter("list runs", ""); err != nil {
 		return nil, err
 	}

@@ -115,6 +115,7 @@ type Run struct {
 	queries     map[string]QueryHandler
 	upd         *updateBook
 	versions    map[string]int
+	attrs       map[string]bool // "a:" or "m:" and the name of each search attribute or memo key set
 	inQuery     bool
 	replaying   bool  // the run was rebuilt by replay and has not had a live input since
 	firstSeq    int64 // Seq of the current generation's RunStarted
@@ -201,6 +202,7 @@ func (r *Run) prepare(spec WorkflowSpec) {
 	r.queries = map[string]QueryHandler{}
 	r.upd = newUpdateBook()
 	r.versions = map[string]int{}
+	r.attrs = nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.ended, r.canceled, r.terminated = false, false, false
 }
