@@ -30,7 +30,7 @@ func RunAttrs(t *testing.T, open func(t *testing.T) history.Store) {
 	}{
 		{"UpsertAndReadBack", testAttrsReadBack},
 		{"Filters", testAttrsFilters},
-		{"NewGenerationClears", testAttrsNewGeneration},
+		{"ContinueAsNewKeeps", testAttrsNewGeneration},
 		{"FailedBatchSetsNothing", testAttrsFailedBatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -159,13 +159,16 @@ func testAttrsNewGeneration(t *testing.T, s history.AttrStore, hs history.Store)
 	)
 	cb.Status = &history.StatusUpdate{Status: history.StatusRunning, FirstSeq: 4}
 	commit(t, hs, cb)
+	// Continue-as-new is the same run going on: what it set stays, and the
+	// new generation adds to it (only a new run under a reused ID starts
+	// without).
 	got, err := s.RunAttrs(t.Context(), "r1")
 	require.NoError(t, err)
-	require.Equal(t, []history.Attr{kAmount.Value(2)}, got.Attrs)
-	require.Empty(t, got.Memo)
+	require.Equal(t, []history.Attr{kAmount.Value(2), kCustomer.Value("acme")}, got.Attrs)
+	require.Len(t, got.Memo, 1)
 	runs, err := hs.ListRuns(t.Context(), history.ListFilter{Attrs: []history.AttrFilter{kCustomer.Is("acme")}})
 	require.NoError(t, err)
-	require.Empty(t, runs)
+	require.Len(t, runs, 1)
 }
 
 func testAttrsFailedBatch(t *testing.T, s history.AttrStore, hs history.Store) {

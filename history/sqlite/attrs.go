@@ -11,13 +11,13 @@ import (
 var _ history.AttrStore = (*Store)(nil)
 
 // applyAttrs keeps run_attrs and run_memo in step with the batch's events:
-// a RunStarted of a run that exists already (continue-as-new, a reused ID)
-// clears them, and each SearchAttributesUpserted sets its values.
+// a new run under a reused ID clears them (continue-as-new keeps them, as
+// the same run goes on), and each SearchAttributesUpserted sets its values.
 func (t *txStmts) applyAttrs(b *history.Batch) error {
 	for i := range b.Events {
 		e := &b.Events[i]
 		switch {
-		case e.Type == history.EventRunStarted && b.Create == nil:
+		case e.Type == history.EventRunStarted && b.Reuse != nil:
 			for _, q := range []string{`DELETE FROM run_attrs WHERE run_id = ?`, `DELETE FROM run_memo WHERE run_id = ?`} {
 				if _, err := t.tx.ExecContext(t.ctx, q, b.RunID); err != nil {
 					return err
