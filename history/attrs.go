@@ -363,8 +363,9 @@ type RunAttrs struct {
 
 // AttrStore is implemented by stores that index search attributes (the
 // SQLite store does). A store keeps, per run, the last value upserted under
-// each name, written in the same transaction as the event; a new
-// generation of a run (continue-as-new, a reused ID) starts with none.
+// each name, written in the same transaction as the event. Continue-as-new
+// keeps them (the same run goes on); a new run under a reused ID starts
+// with none.
 type AttrStore interface {
 	// RunAttrs returns a run's current attributes and memo (empty for a
 	// run that has none, including an unknown run).
