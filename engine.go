@@ -70,7 +70,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 	}
 	e := &Engine{core: core, store: st, codec: o.Codec, props: o.ContextPropagators}
 	if o.Retention > 0 {
-		e.ret = startRetention(st, o.Clock, o.Retention, o.Logger.Warn)
+		e.ret = startRetention(st, o.Clock, o.Retention, o.Logger)
 	}
 	return e, nil
 }

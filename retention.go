@@ -3,6 +3,7 @@ package chorus
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -71,7 +72,9 @@ func (e *Engine) Purge(ctx context.Context, opts PurgeOptions) (int, error) {
 }
 
 // purgeBatches purges in transactions of PurgeBatchSize runs until none
-// match or limit (0: none) runs are gone.
+// match or limit (0: none) runs are gone. It stops at a batch that deletes
+// nothing rather than at one that deletes fewer than it asked: a candidate
+// may drop out between the store's search and its delete.
 func purgeBatches(ctx context.Context, st history.Store, f history.PurgeFilter, limit int) (int, error) {
 	total := 0
 	pause := time.NewTimer(0)
@@ -86,7 +89,7 @@ func purgeBatches(ctx context.Context, st history.Store, f history.PurgeFilter, 
 		if err != nil {
 			return total, fmt.Errorf("chorus: purge (%d runs deleted before this error): %w", total, err)
 		}
-		if n < f.Limit {
+		if n == 0 {
 			break
 		}
 		pause.Reset(PurgePause)
@@ -111,8 +114,8 @@ type retention struct {
 	done     chan struct{}
 }
 
-// startRetention starts the sweeps; log reports their failures.
-func startRetention(st history.Store, clk clock.Clock, keep time.Duration, log func(msg string, args ...any)) *retention {
+// startRetention starts the sweeps, which report to log.
+func startRetention(st history.Store, clk clock.Clock, keep time.Duration, log *slog.Logger) *retention {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &retention{cancel: cancel, done: make(chan struct{})}
 	every := min(keep, retentionInterval)
@@ -126,7 +129,9 @@ func startRetention(st history.Store, clk clock.Clock, keep time.Duration, log f
 			case ctx.Err() != nil:
 				return
 			case err != nil:
-				log("chorus: retention sweep failed; it is tried again at the next one", "deleted", n, "err", err)
+				log.Warn("chorus: retention sweep failed; the next one tries again", "deleted", n, "err", err)
+			case n > 0:
+				log.Info("chorus: retention sweep deleted ended runs", "deleted", n, "retention", keep)
 			}
 			select {
 			case <-ctx.Done():

@@ -128,7 +128,7 @@ type Store interface {
 	// PurgeRuns deletes, in one transaction, up to f.Limit runs that ended
 	// (completed, failed, canceled, terminated or timed out) before
 	// f.Before, with their whole journal, and returns how many it deleted;
-	// fewer than f.Limit means no more match. A run that has not ended
+	// call it until it returns 0 to delete every match. A run that has not ended
 	// (running or blocked) is never deleted, and neither is an ended run
 	// the engine still owes something to:
 	//   - a run with a pending task (for example a child whose parent has

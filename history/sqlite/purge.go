@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/chorusdev/chorus/history"
@@ -16,20 +18,21 @@ const maxPurgeLimit = 10000
 // reports as ended.
 const endedStatuses = `(2, 3, 4, 6, 7)`
 
-// purgeSelect picks the runs a purge may delete: ended before the cutoff,
-// with no pending task (the engine still owes the run's parent a report,
-// or the run's children their close policy) and no child that has not
-// ended (it will report to the run). The optional workflow filter is
-// appended by PurgeRuns.
-const purgeSelect = `SELECT r.id FROM runs AS r
-	WHERE r.status IN ` + endedStatuses + ` AND r.updated_at < ?
+// purgeWhere is what makes run r purgeable: ended before the cutoff (the
+// first parameter), with no pending task (the engine still owes the run's
+// parent a report, or the run's children their close policy) and no child
+// that has not ended (it will report to the run).
+const purgeWhere = `r.status IN ` + endedStatuses + ` AND r.updated_at < ?
 	AND NOT EXISTS (SELECT 1 FROM tasks AS t WHERE t.run_id = r.id)
 	AND NOT EXISTS (SELECT 1 FROM runs AS c WHERE c.parent_run = r.id AND c.status NOT IN ` + endedStatuses + `)`
 
 // PurgeRuns deletes up to f.Limit runs that ended before f.Before, with
-// their events, in one transaction on the writer connection; see
-// [history.Store.PurgeRuns]. It takes turns with Commit, so a purge made
-// of small calls lets the engine's commits through between them.
+// their events; see [history.Store.PurgeRuns]. The search for candidates,
+// which may read many rows, runs on a reader connection, so it never holds
+// up the engine's commits; the writer's transaction then checks each
+// candidate again by its ID and deletes those still purgeable. It takes
+// turns with Commit, so a purge made of small calls lets the engine's
+// commits through between them.
 func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, error) {
 	switch {
 	case f.Before.IsZero():
@@ -43,50 +46,46 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, erro
 		return 0, err
 	}
 	defer s.mu.RUnlock()
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-
 	what := fmt.Sprintf("purge %q", s.path)
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": begin")
-	}
-	defer func() { _ = tx.Rollback() }()
 
-	q, args := purgeSelect, []any{encTime(f.Before)}
+	q, args := `SELECT r.id FROM runs AS r WHERE `+purgeWhere, []any{encTime(f.Before)}
 	if f.Workflow != "" {
 		q += ` AND r.workflow = ?`
 		args = append(args, f.Workflow)
 	}
-	q += ` LIMIT ?`
-	args = append(args, f.Limit)
-	rows, err := tx.QueryContext(ctx, q, args...)
+	ids, err := s.purgeCandidates(ctx, q+` LIMIT ?`, append(args, f.Limit)...)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": select")
-	}
-	var ids []any
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			_ = rows.Close()
-			return 0, mapErr(ctx, err, nil, what+": select")
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, mapErr(ctx, err, nil, what+": select")
-	}
-	if err := rows.Err(); err != nil {
 		return 0, mapErr(ctx, err, nil, what+": select")
 	}
 	if len(ids) == 0 {
 		return 0, nil
 	}
+
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, mapErr(ctx, err, nil, what+": begin")
+	}
+	defer func() { _ = tx.Rollback() }()
 	in := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`
-	// Every table that holds rows of a run, children first. The selection
-	// excludes runs with tasks, but a task written against the same
-	// snapshot is impossible (the writer is held), so the tasks delete is
-	// only a guard against an orphan.
+	// The candidates still purgeable now that the writer is held (one may
+	// have been reused, or have gained a task, since the read).
+	rows, err := tx.QueryContext(ctx, `SELECT r.id FROM runs AS r WHERE r.id IN `+in+` AND `+purgeWhere,
+		append(slices.Clone(ids), encTime(f.Before))...)
+	if err != nil {
+		return 0, mapErr(ctx, err, nil, what+": check")
+	}
+	ids, err = scanIDs(rows)
+	if err != nil {
+		return 0, mapErr(ctx, err, nil, what+": check")
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	in = `(` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`
+	// Every table that holds rows of a run. A purgeable run has no task;
+	// deleting them guards against an orphan all the same.
 	for _, table := range []string{"events", "tasks"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE run_id IN `+in, ids...); err != nil {
 			return 0, mapErr(ctx, err, nil, what+": delete "+table)
@@ -104,4 +103,27 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, erro
 		return 0, mapErr(ctx, err, nil, what+": commit (outcome unknown)")
 	}
 	return int(n), nil
+}
+
+// purgeCandidates runs the candidate search on the reader pool.
+func (s *Store) purgeCandidates(ctx context.Context, q string, args ...any) ([]any, error) {
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanIDs(rows)
+}
+
+// scanIDs reads a column of run IDs and closes rows.
+func scanIDs(rows *sql.Rows) ([]any, error) {
+	defer rows.Close()
+	var ids []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
