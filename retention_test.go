@@ -269,3 +269,24 @@ func percentiles(d []time.Duration) string {
 	at := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
 	return fmt.Sprintf("n=%d p50=%v p99=%v max=%v", len(s), at(0.50), at(0.99), s[len(s)-1])
 }
+
+// TestRetentionSweepsAtOpen: a process that restarts more often than the
+// sweeps come still purges, and Close stops a sweep under way (the
+// package's goroutine leak check fails the tests otherwise).
+func TestRetentionSweepsAtOpen(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	st := filledStore(t, 1200)
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Retention: 30 * time.Minute})
+	require.NoError(t, err)
+	t.Cleanup(func() { closeEngine(t, eng) })
+	require.Eventually(t, func() bool {
+		runs, err := eng.List(ctx, nil)
+		return err == nil && len(runs) == 0
+	}, testTimeout, 5*time.Millisecond, "the sweep at Open did not purge the runs that ended an hour ago")
+
+	big := filledStore(t, 5000)
+	eng2, err := chorus.OpenStore(ctx, big, &chorus.Options{Retention: 30 * time.Minute})
+	require.NoError(t, err)
+	closeEngine(t, eng2)
+}
