@@ -84,9 +84,15 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, erro
 		return 0, nil
 	}
 	in = `(` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`
-	// Every table that holds rows of a run. A purgeable run has no task;
-	// deleting them guards against an orphan all the same.
-	for _, table := range []string{"events", "tasks"} {
+	// Every table that holds rows of a run: events, tasks (a purgeable
+	// run has none; this guards against an orphan) and whatever table a
+	// later migration adds, found by its run_id column, so that no row
+	// outlives its run.
+	tables, err := runTables(ctx, tx)
+	if err != nil {
+		return 0, mapErr(ctx, err, nil, what+": list tables")
+	}
+	for _, table := range tables {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE run_id IN `+in, ids...); err != nil {
 			return 0, mapErr(ctx, err, nil, what+": delete "+table)
 		}
@@ -126,4 +132,24 @@ func scanIDs(rows *sql.Rows) ([]any, error) {
 		ids = append(ids, id)
 	}
 	return ids, rows.Err()
+}
+
+// runTables returns the tables, other than runs, that have a run_id
+// column, in name order.
+func runTables(ctx context.Context, tx *sql.Tx) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT m.name FROM sqlite_schema AS m, pragma_table_info(m.name) AS c
+		WHERE m.type = 'table' AND c.name = 'run_id' AND m.name <> 'runs' ORDER BY m.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, `"`+strings.ReplaceAll(n, `"`, `""`)+`"`)
+	}
+	return names, rows.Err()
 }
