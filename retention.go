@@ -68,7 +68,8 @@ func (e *Engine) Purge(ctx context.Context, opts PurgeOptions) (int, error) {
 		return 0, ErrEngineClosed
 	default:
 	}
-	return purgeBatches(ctx, e.store, history.PurgeFilter{Before: opts.FinishedBefore, Workflow: opts.Workflow}, opts.Limit)
+	n, err := purgeBatches(ctx, e.store, history.PurgeFilter{Before: opts.FinishedBefore, Workflow: opts.Workflow}, opts.Limit)
+	return n, e.closedErr(err)
 }
 
 // purgeBatches purges in transactions of PurgeBatchSize runs until none

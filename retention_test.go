@@ -290,3 +290,13 @@ func TestRetentionSweepsAtOpen(t *testing.T) {
 	require.NoError(t, err)
 	closeEngine(t, eng2)
 }
+
+func TestPurgeAfterClose(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	eng, err := chorus.Open(ctx, filepath.Join(t.TempDir(), "chorus.db"), nil)
+	require.NoError(t, err)
+	closeEngine(t, eng)
+	_, err = eng.Purge(ctx, chorus.PurgeOptions{FinishedBefore: time.Now()})
+	require.ErrorIs(t, err, chorus.ErrEngineClosed)
+}
