@@ -72,10 +72,9 @@ func (e *Engine) Purge(ctx context.Context, opts PurgeOptions) (int, error) {
 	return n, e.closedErr(err)
 }
 
-// purgeBatches purges in transactions of PurgeBatchSize runs until none
-// match or limit (0: none) runs are gone. It stops at a batch that deletes
-// nothing rather than at one that deletes fewer than it asked: a candidate
-// may drop out between the store's search and its delete.
+// purgeBatches purges in transactions of PurgeBatchSize runs, in the order
+// of their IDs, until the store has looked at every run or limit (0: none)
+// runs are gone.
 func purgeBatches(ctx context.Context, st history.Store, f history.PurgeFilter, limit int) (int, error) {
 	total := 0
 	pause := time.NewTimer(0)
@@ -85,14 +84,15 @@ func purgeBatches(ctx context.Context, st history.Store, f history.PurgeFilter, 
 		if limit > 0 {
 			f.Limit = min(f.Limit, limit-total)
 		}
-		n, err := st.PurgeRuns(ctx, f)
-		total += n
+		res, err := st.PurgeRuns(ctx, f)
+		total += res.Deleted
 		if err != nil {
 			return total, fmt.Errorf("chorus: purge (%d runs deleted before this error): %w", total, err)
 		}
-		if n == 0 {
+		if res.Next == "" {
 			break
 		}
+		f.AfterID = res.Next
 		pause.Reset(PurgePause)
 		select {
 		case <-ctx.Done():

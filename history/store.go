@@ -75,10 +75,23 @@ type PurgeFilter struct {
 	Before time.Time
 	// Workflow keeps only runs of this workflow name when non-empty.
 	Workflow string
+	// AfterID keeps only runs whose ID sorts after it: pass the Next of
+	// the previous call's [PurgeResult] to go on where it stopped, so that
+	// a purge passes over the runs it keeps once, not once per call.
+	AfterID string
 	// Limit caps the number of runs one call deletes, all in one
 	// transaction; it must be positive. Keep it small (hundreds) so that
 	// the engine's commits interleave with a long purge.
 	Limit int
+}
+
+// PurgeResult is what one [Store.PurgeRuns] call did.
+type PurgeResult struct {
+	// Deleted is how many runs the call deleted.
+	Deleted int
+	// Next is the AfterID of the next call, or empty when the call looked
+	// at every run up to the last: the purge is over.
+	Next string
 }
 
 // Store is the journal's storage. The engine is its only writer, and calls
@@ -127,8 +140,10 @@ type Store interface {
 
 	// PurgeRuns deletes, in one transaction, up to f.Limit runs that ended
 	// (completed, failed, canceled, terminated or timed out) before
-	// f.Before, with their whole journal, and returns how many it deleted;
-	// call it until it returns 0 to delete every match. A run that has not ended
+	// f.Before, with their whole journal, in the order of their IDs, and
+	// says how many it deleted and where the next call goes on (see
+	// [PurgeResult]); call it with f.AfterID set to the Next it returns
+	// until Next is empty to delete every match. A run that has not ended
 	// (running or blocked) is never deleted, and neither is an ended run
 	// the engine still owes something to:
 	//   - a run with a pending task (for example a child whose parent has
@@ -139,7 +154,7 @@ type Store interface {
 	// Afterwards Run of a deleted run gives [ErrRunNotFound] and its ID
 	// can be used again as if it had never been. Malformed f gives an error
 	// wrapping [ErrInvalidPurge].
-	PurgeRuns(ctx context.Context, f PurgeFilter) (int, error)
+	PurgeRuns(ctx context.Context, f PurgeFilter) (PurgeResult, error)
 
 	// Close releases the store's resources. It is safe to call twice.
 	Close() error

@@ -21,6 +21,7 @@ func RunPurge(t *testing.T, open func(t *testing.T) history.Store) {
 	}{
 		{"OnlyEndedBeforeCutoff", testPurgeOnlyEndedBeforeCutoff},
 		{"Limit", testPurgeLimit},
+		{"Cursor", testPurgeCursor},
 		{"Workflow", testPurgeWorkflow},
 		{"OwedRuns", testPurgeOwedRuns},
 		{"InvalidFilter", testPurgeInvalidFilter},
@@ -59,9 +60,9 @@ func endedRun(t *testing.T, s history.Store, id, wf string, st history.RunStatus
 
 func purge(t *testing.T, s history.Store, f history.PurgeFilter) int {
 	t.Helper()
-	n, err := s.PurgeRuns(t.Context(), f)
+	res, err := s.PurgeRuns(t.Context(), f)
 	require.NoError(t, err)
-	return n
+	return res.Deleted
 }
 
 func requireGone(t *testing.T, s history.Store, id string) {
@@ -194,10 +195,43 @@ func testPurgeInvalidFilter(t *testing.T, s history.Store) {
 		{Before: at(time.Hour)},            // no limit
 		{Before: at(time.Hour), Limit: -1}, // negative limit
 	} {
-		n, err := s.PurgeRuns(t.Context(), f)
+		res, err := s.PurgeRuns(t.Context(), f)
 		require.ErrorIs(t, err, history.ErrInvalidPurge, "filter %+v", f)
 		require.False(t, errors.Is(err, history.ErrRunNotFound))
-		require.Zero(t, n)
+		require.Zero(t, res)
 	}
 	requireKept(t, s, "r", 2)
+}
+
+// testPurgeCursor: a call that deleted its limit says where the next goes
+// on, past the runs it kept; the last call says it is over.
+func testPurgeCursor(t *testing.T, s history.Store) {
+	for _, id := range []string{"a", "c", "e"} {
+		endedRun(t, s, id, "wf", history.StatusCompleted, at(time.Minute))
+	}
+	for _, id := range []string{"b", "d"} {
+		endedRun(t, s, id, "wf", history.StatusCompleted, at(2*time.Hour))
+	}
+	f := history.PurgeFilter{Before: at(time.Hour), Limit: 2}
+	res, err := s.PurgeRuns(t.Context(), f)
+	require.NoError(t, err)
+	require.Equal(t, history.PurgeResult{Deleted: 2, Next: "c"}, res)
+	f.AfterID = res.Next
+	res, err = s.PurgeRuns(t.Context(), f)
+	require.NoError(t, err)
+	require.Equal(t, history.PurgeResult{Deleted: 1}, res, "the last run, and the end")
+	for _, id := range []string{"a", "c", "e"} {
+		requireGone(t, s, id)
+	}
+	requireKept(t, s, "b", 2)
+	requireKept(t, s, "d", 2)
+
+	// AfterID skips what sorts before it.
+	endedRun(t, s, "f", "wf", history.StatusCompleted, at(time.Minute))
+	endedRun(t, s, "g", "wf", history.StatusCompleted, at(time.Minute))
+	res, err = s.PurgeRuns(t.Context(), history.PurgeFilter{Before: at(time.Hour), AfterID: "f", Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, history.PurgeResult{Deleted: 1}, res)
+	requireKept(t, s, "f", 2)
+	requireGone(t, s, "g")
 }

@@ -33,39 +33,45 @@ const purgeWhere = `r.status IN ` + endedStatuses + ` AND r.updated_at < ?
 // candidate again by its ID and deletes those still purgeable. It takes
 // turns with Commit, so a purge made of small calls lets the engine's
 // commits through between them.
-func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, error) {
+func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (history.PurgeResult, error) {
 	switch {
 	case f.Before.IsZero():
-		return 0, fmt.Errorf("%spurge: %w: Before is required (the zero time would purge nothing)", errPrefix, history.ErrInvalidPurge)
+		return history.PurgeResult{}, fmt.Errorf("%spurge: %w: Before is required (the zero time would purge nothing)", errPrefix, history.ErrInvalidPurge)
 	case !timeOK(f.Before):
-		return 0, fmt.Errorf("%spurge: %w: Before %v is out of range", errPrefix, history.ErrInvalidPurge, f.Before)
+		return history.PurgeResult{}, fmt.Errorf("%spurge: %w: Before %v is out of range", errPrefix, history.ErrInvalidPurge, f.Before)
 	case f.Limit <= 0 || f.Limit > maxPurgeLimit:
-		return 0, fmt.Errorf("%spurge: %w: Limit %d is not in 1..%d", errPrefix, history.ErrInvalidPurge, f.Limit, maxPurgeLimit)
+		return history.PurgeResult{}, fmt.Errorf("%spurge: %w: Limit %d is not in 1..%d", errPrefix, history.ErrInvalidPurge, f.Limit, maxPurgeLimit)
 	}
 	if err := s.enter("purge", ""); err != nil {
-		return 0, err
+		return history.PurgeResult{}, err
 	}
 	defer s.mu.RUnlock()
 	what := fmt.Sprintf("purge %q", s.path)
 
-	q, args := `SELECT r.id FROM runs AS r WHERE `+purgeWhere, []any{encTime(f.Before)}
+	q, args := `SELECT r.id FROM runs AS r WHERE r.id > ? AND `+purgeWhere, []any{f.AfterID, encTime(f.Before)}
 	if f.Workflow != "" {
 		q += ` AND r.workflow = ?`
 		args = append(args, f.Workflow)
 	}
-	ids, err := s.purgeCandidates(ctx, q+` LIMIT ?`, append(args, f.Limit)...)
+	ids, err := s.purgeCandidates(ctx, q+` ORDER BY r.id LIMIT ?`, append(args, f.Limit)...)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": select")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": select")
+	}
+	var res history.PurgeResult
+	if len(ids) == f.Limit {
+		// Every run up to the last candidate was looked at; fewer
+		// candidates than the limit means every run was.
+		res.Next = ids[len(ids)-1].(string)
 	}
 	if len(ids) == 0 {
-		return 0, nil
+		return res, nil
 	}
 
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": begin")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": begin")
 	}
 	defer func() { _ = tx.Rollback() }()
 	in := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`
@@ -74,14 +80,14 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, erro
 	rows, err := tx.QueryContext(ctx, `SELECT r.id FROM runs AS r WHERE r.id IN `+in+` AND `+purgeWhere,
 		append(slices.Clone(ids), encTime(f.Before))...)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": check")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": check")
 	}
 	ids, err = scanIDs(rows)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": check")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": check")
 	}
 	if len(ids) == 0 {
-		return 0, nil
+		return res, nil
 	}
 	in = `(` + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + `)`
 	// Every table that holds rows of a run: events, tasks (a purgeable
@@ -90,25 +96,26 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, erro
 	// outlives its run.
 	tables, err := runTables(ctx, tx)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": list tables")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": list tables")
 	}
 	for _, table := range tables {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE run_id IN `+in, ids...); err != nil {
-			return 0, mapErr(ctx, err, nil, what+": delete "+table)
+			return history.PurgeResult{}, mapErr(ctx, err, nil, what+": delete "+table)
 		}
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN `+in, ids...)
+	del, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN `+in, ids...)
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": delete runs")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": delete runs")
 	}
-	n, err := res.RowsAffected()
+	n, err := del.RowsAffected()
 	if err != nil {
-		return 0, mapErr(ctx, err, nil, what+": delete runs")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": delete runs")
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, mapErr(ctx, err, nil, what+": commit (outcome unknown)")
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": commit (outcome unknown)")
 	}
-	return int(n), nil
+	res.Deleted = int(n)
+	return res, nil
 }
 
 // purgeCandidates runs the candidate search on the reader pool.

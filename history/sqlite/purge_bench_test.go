@@ -42,9 +42,9 @@ func BenchmarkPurge(b *testing.B) {
 		round++
 		fill(fmt.Sprintf("old%d", round), 500, t0)
 		b.StartTimer()
-		n, err := s.PurgeRuns(ctx, history.PurgeFilter{Before: t0.Add(time.Minute), Limit: 500})
-		if err != nil || n != 500 {
-			b.Fatalf("purged %d: %v", n, err)
+		res, err := s.PurgeRuns(ctx, history.PurgeFilter{Before: t0.Add(time.Minute), Limit: 500})
+		if err != nil || res.Deleted != 500 {
+			b.Fatalf("purged %d: %v", res.Deleted, err)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/500, "µs/run")

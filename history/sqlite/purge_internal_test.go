@@ -37,9 +37,9 @@ func TestPurgeSideTables(t *testing.T) {
 		_, err = s.w.ExecContext(ctx, `INSERT INTO run_attrs VALUES (?, 'customer')`, id)
 		require.NoError(t, err)
 	}
-	n, err := s.PurgeRuns(ctx, history.PurgeFilter{Before: t0.Add(time.Minute), Limit: 10})
+	res, err := s.PurgeRuns(ctx, history.PurgeFilter{Before: t0.Add(time.Minute), Limit: 10})
 	require.NoError(t, err, "a side table referencing runs must not make the purge fail")
-	require.Equal(t, 1, n)
+	require.Equal(t, 1, res.Deleted)
 	var left []string
 	rows, err := s.w.QueryContext(ctx, `SELECT run_id FROM run_attrs`)
 	require.NoError(t, err)

@@ -414,7 +414,7 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 
 // PurgeRuns passes through to the wrapped store; it never fails by
 // injection.
-func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (int, error) {
+func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (history.PurgeResult, error) {
 	return s.inner.PurgeRuns(ctx, f)
 }
 
