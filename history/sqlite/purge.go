@@ -22,7 +22,12 @@ const endedStatuses = `(2, 3, 4, 6, 7)`
 // first parameter), with no pending task (the engine still owes the run's
 // parent a report, or the run's children their close policy) and no child
 // that has not ended (it will report to the run).
-const purgeWhere = `r.status IN ` + endedStatuses + ` AND r.updated_at < ?
+//
+// The unary plus keeps SQLite from searching by the status index, whose
+// results it would have to sort by ID in full before the LIMIT: walking the
+// primary key in ID order from the cursor stops at the limit instead, so a
+// whole purge reads each run once.
+const purgeWhere = `+r.status IN ` + endedStatuses + ` AND r.updated_at < ?
 	AND NOT EXISTS (SELECT 1 FROM tasks AS t WHERE t.run_id = r.id)
 	AND NOT EXISTS (SELECT 1 FROM runs AS c WHERE c.parent_run = r.id AND c.status NOT IN ` + endedStatuses + `)`
 

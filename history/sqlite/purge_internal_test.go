@@ -51,3 +51,29 @@ func TestPurgeSideTables(t *testing.T) {
 	require.NoError(t, rows.Close())
 	require.Equal(t, []string{"new"}, left)
 }
+
+// TestPurgeQueryPlan: the candidate search walks the runs in ID order and
+// stops at its limit; sorting its matches first would read every ended run
+// at each call, and a purge of many runs would read them all many times.
+func TestPurgeQueryPlan(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, ":memory:", nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	for _, wf := range []string{"", ` AND r.workflow = 'wf'`} {
+		rows, err := s.r.QueryContext(ctx, `EXPLAIN QUERY PLAN SELECT r.id FROM runs AS r WHERE r.id > ? AND `+purgeWhere+
+			wf+` ORDER BY r.id LIMIT ?`, "", 0, 500)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Close())
+		for _, step := range plan {
+			require.NotContains(t, step, "TEMP B-TREE", "plan: %q", plan)
+		}
+	}
+}
