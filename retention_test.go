@@ -1,11 +1,14 @@
 package chorus_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -198,7 +201,7 @@ func filledStore(t testing.TB, n int) history.Store {
 }
 
 // TestStartDuringLargePurge starts runs one after another while a purge of
-// 20,000 ended runs (2,000 with -race) goes on, and without one, and logs the latency of
+// 20,000 ended runs (2,000 with -race, CHORUS_PURGE_RUNS if set) goes on, and without one, and logs the latency of
 // Start in both cases (go test -run TestStartDuringLargePurge -v). It
 // asserts only that every Start succeeds and the purge takes every ended
 // run: timings vary with the machine.
@@ -211,6 +214,15 @@ func TestStartDuringLargePurge(t *testing.T) {
 	total := 20_000
 	if raceDetector {
 		total = 2_000 // the race detector slows the purge tenfold
+	}
+	if v := os.Getenv("CHORUS_PURGE_RUNS"); v != "" {
+		// A bigger measurement, by hand: CHORUS_PURGE_RUNS=1000000.
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err, "CHORUS_PURGE_RUNS")
+		total = n
+		c, cancel := context.WithTimeout(context.Background(), time.Hour)
+		t.Cleanup(cancel)
+		ctx = c
 	}
 	st := filledStore(t, total)
 	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{purgeQuick}})
