@@ -243,6 +243,7 @@ func TestStartDuringLargePurge(t *testing.T) {
 	var (
 		wg     sync.WaitGroup
 		purged int
+		took   time.Duration
 		perr   error
 		done   = make(chan struct{})
 	)
@@ -250,7 +251,9 @@ func TestStartDuringLargePurge(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		defer close(done)
+		begin := time.Now()
 		purged, perr = eng.Purge(ctx, chorus.PurgeOptions{FinishedBefore: cutoff})
+		took = time.Since(begin)
 	}()
 	during := starts("during", func(int) bool {
 		select {
@@ -271,7 +274,7 @@ func TestStartDuringLargePurge(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, runs, len(during), "the runs started during the purge")
 	quiet := starts("quiet", func(i int) bool { return i >= max(len(during), 200) })
-	t.Logf("Start latency during a purge of %d runs: %s", total, percentiles(during))
+	t.Logf("Start latency during a purge of %d runs (%v): %s", total, took.Round(time.Millisecond), percentiles(during))
 	t.Logf("Start latency without a purge:           %s", percentiles(quiet))
 }
 
