@@ -54,8 +54,9 @@ const PurgePause = 5 * time.Millisecond
 //
 // Afterwards [Engine.Describe] and [Engine.Result] of a deleted run give
 // [ErrRunNotFound], and its ID can be started again as if it had never
-// been used. Starting a run under the ID of one being purged at that very
-// moment may fail with an error that says so; trying again succeeds.
+// been used. Starting a run under the ID of an ended run while a purge
+// deletes that very run may fail with [ErrRunNotFound]; trying again
+// succeeds.
 func (e *Engine) Purge(ctx context.Context, opts PurgeOptions) (int, error) {
 	switch {
 	case opts.FinishedBefore.IsZero():
