@@ -99,6 +99,17 @@
 // while a handler still runs ends anyway, and that update's caller gets
 // [ErrUpdateUnfinished]; workflow.AllHandlersFinished lets the code wait.
 //
+// # Retention
+//
+// Runs are kept until deleted. [Options.Retention] deletes, in the
+// background, the runs that ended longer ago than it says; [Engine.Purge]
+// deletes those that ended before a cutoff, on demand. Both work in small
+// transactions with a pause between them, so the engine keeps answering
+// during a long purge. A run in flight (running or blocked) is never
+// deleted, nor an ended run the engine still owes work to (see
+// [Engine.Purge]). A deleted run is gone with its history: [Engine.Describe]
+// answers [ErrRunNotFound], and its ID can be started again.
+//
 // # Related packages
 //
 // Workflow code imports [github.com/chorusdev/chorus/workflow], activity

@@ -19,6 +19,7 @@ type Engine struct {
 	store history.Store
 	codec history.Codec
 	props []ContextPropagator
+	ret   *retention // nil without Options.Retention
 }
 
 // Open opens (or creates) the Chorus database at path and recovers the work
@@ -67,7 +68,11 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Engine{core: core, store: st, codec: o.Codec, props: o.ContextPropagators}, nil
+	e := &Engine{core: core, store: st, codec: o.Codec, props: o.ContextPropagators}
+	if o.Retention > 0 {
+		e.ret = startRetention(st, o.Clock, o.Retention, o.Logger)
+	}
+	return e, nil
 }
 
 // Definition is a workflow or activity definition, as made by workflow.New
@@ -115,6 +120,7 @@ func (e *Engine) Cancel(ctx context.Context, runID string) error {
 // ignores its context), Close returns an error wrapping ctx.Err() and the
 // rest of the shutdown goes on in the background. Give ctx a deadline.
 func (e *Engine) Close(ctx context.Context) error {
+	e.ret.stop()
 	err := e.core.Close(ctx)
 	return errors.Join(err, e.store.Close())
 }

@@ -158,6 +158,12 @@ type Options struct {
 	// [DefaultDeadlockTimeout]; a negative value disables the detector
 	// (for stepping through workflow code in a debugger).
 	DeadlockTimeout time.Duration
+	// Retention, when positive, is how long runs are kept once they have
+	// ended: the engine deletes older ones in the background, at Open and
+	// then at least hourly on its Clock, in the small transactions of
+	// [Engine.Purge] (which says what is never deleted). Defaults to zero:
+	// runs are kept forever.
+	Retention time.Duration
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -215,6 +221,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("chorus: Options.MaxCommitBatch is negative (%d)", o.MaxCommitBatch)
 	case o.Synchronous != sqlite.SynchronousFull && o.Synchronous != sqlite.SynchronousNormal:
 		return fmt.Errorf("chorus: Options.Synchronous is %q (want FULL or NORMAL)", o.Synchronous)
+	case o.Retention < 0:
+		return fmt.Errorf("chorus: Options.Retention is negative (%v; zero keeps runs forever)", o.Retention)
 	case o.FileMode&^os.ModePerm != 0:
 		return fmt.Errorf("chorus: Options.FileMode is %v (want permission bits only, such as 0o600)", o.FileMode)
 	}

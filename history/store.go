@@ -2,8 +2,13 @@ package history
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrInvalidPurge is wrapped by the error of a [Store.PurgeRuns] call whose
+// [PurgeFilter] is malformed.
+var ErrInvalidPurge = errors.New("chorus: invalid purge filter")
 
 // Batch is everything one step of one run changes, committed all or nothing.
 // A store commits many batches in one transaction (group commit), but each
@@ -84,6 +89,33 @@ func (f ListFilter) Extended() bool {
 		!f.ClosedFrom.IsZero() || !f.ClosedTo.IsZero()
 }
 
+// PurgeFilter selects the runs [Store.PurgeRuns] deletes.
+type PurgeFilter struct {
+	// Before is the cutoff: only runs whose row last changed (UpdatedAt,
+	// which for an ended run is when it ended) strictly before it are
+	// deleted. It is required.
+	Before time.Time
+	// Workflow keeps only runs of this workflow name when non-empty.
+	Workflow string
+	// AfterID keeps only runs whose ID sorts after it: pass the Next of
+	// the previous call's [PurgeResult] to go on where it stopped, so that
+	// a purge passes over the runs it keeps once, not once per call.
+	AfterID string
+	// Limit caps the number of runs one call deletes, all in one
+	// transaction; it must be positive. Keep it small (hundreds) so that
+	// the engine's commits interleave with a long purge.
+	Limit int
+}
+
+// PurgeResult is what one [Store.PurgeRuns] call did.
+type PurgeResult struct {
+	// Deleted is how many runs the call deleted.
+	Deleted int
+	// Next is the AfterID of the next call, or empty when the call looked
+	// at every run up to the last: the purge is over.
+	Next string
+}
+
 // Store is the journal's storage. The engine is its only writer, and calls
 // Commit from one goroutine at a time; the read methods may be called
 // concurrently with Commit and with each other.
@@ -127,6 +159,24 @@ type Store interface {
 	// damage is such that the store cannot tell which run the row belongs
 	// to.)
 	Tasks(ctx context.Context) ([]Task, error)
+
+	// PurgeRuns deletes, in one transaction, up to f.Limit runs that ended
+	// (completed, failed, canceled, terminated or timed out) before
+	// f.Before, with their whole journal, in the order of their IDs, and
+	// says how many it deleted and where the next call goes on (see
+	// [PurgeResult]); call it with f.AfterID set to the Next it returns
+	// until Next is empty to delete every match. A run that has not ended
+	// (running or blocked) is never deleted, and neither is an ended run
+	// the engine still owes something to:
+	//   - a run with a pending task (for example a child whose parent has
+	//     not yet recorded how it ended, or a parent whose children's
+	//     close policy is still being applied);
+	//   - a run with a child that has not ended (the child will report to
+	//     it).
+	// Afterwards Run of a deleted run gives [ErrRunNotFound] and its ID
+	// can be used again as if it had never been. Malformed f gives an error
+	// wrapping [ErrInvalidPurge].
+	PurgeRuns(ctx context.Context, f PurgeFilter) (PurgeResult, error)
 
 	// Close releases the store's resources. It is safe to call twice.
 	Close() error

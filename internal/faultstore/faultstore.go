@@ -412,5 +412,11 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	return s.inner.Tasks(ctx)
 }
 
+// PurgeRuns passes through to the wrapped store; it never fails by
+// injection.
+func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (history.PurgeResult, error) {
+	return s.inner.PurgeRuns(ctx, f)
+}
+
 // Close closes the wrapped store; it never fails by injection.
 func (s *Store) Close() error { return s.inner.Close() }
