@@ -18,7 +18,7 @@ func TestPurgeSideTables(t *testing.T) {
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "chorus.db"), nil)
 	require.NoError(t, err)
 	defer func() { require.NoError(t, s.Close()) }()
-	_, err = s.w.ExecContext(ctx, `CREATE TABLE run_attrs (run_id TEXT NOT NULL REFERENCES runs (id), k TEXT, PRIMARY KEY (run_id, k)) STRICT`)
+	_, err = s.w.ExecContext(ctx, `CREATE TABLE run_side (run_id TEXT NOT NULL REFERENCES runs (id), k TEXT, PRIMARY KEY (run_id, k)) STRICT`)
 	require.NoError(t, err)
 
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -34,14 +34,14 @@ func TestPurgeSideTables(t *testing.T) {
 		}})
 		require.NoError(t, err)
 		require.NoError(t, errs[0])
-		_, err = s.w.ExecContext(ctx, `INSERT INTO run_attrs VALUES (?, 'customer')`, id)
+		_, err = s.w.ExecContext(ctx, `INSERT INTO run_side VALUES (?, 'customer')`, id)
 		require.NoError(t, err)
 	}
 	res, err := s.PurgeRuns(ctx, history.PurgeFilter{Before: t0.Add(time.Minute), Limit: 10})
 	require.NoError(t, err, "a side table referencing runs must not make the purge fail")
 	require.Equal(t, 1, res.Deleted)
 	var left []string
-	rows, err := s.w.QueryContext(ctx, `SELECT run_id FROM run_attrs`)
+	rows, err := s.w.QueryContext(ctx, `SELECT run_id FROM run_side`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var id string
