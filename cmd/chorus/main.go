@@ -2,7 +2,9 @@
 // owns it runs: list runs, show one, print its journal or export it for
 // replay, count runs and time them, and verify the file's integrity.
 //
-//	chorus runs list FILE [--status S] [--workflow W] [--limit N]
+//	chorus runs list FILE [--status S,...] [--workflow W] [--attr NAME[:KIND]OP VALUE]...
+//	       [--created-after T] [--created-before T] [--closed-after T] [--closed-before T]
+//	       [--after ID] [--limit N]
 //	chorus runs show FILE ID
 //	chorus history FILE ID [--export]
 //	chorus stats FILE

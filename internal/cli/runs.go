@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,24 +22,65 @@ type runRow struct {
 	Damaged   string `json:"damaged,omitempty"`
 }
 
+// runPage is `runs list --json`: the runs, and the --after value of the
+// next page when --limit filled this one.
+type runPage struct {
+	Runs []runRow `json:"runs"`
+	Next string   `json:"next,omitempty"`
+}
+
 func listCmd() *cobra.Command {
-	var status, workflow string
+	var status, workflow, after string
+	var createdAfter, createdBefore, closedAfter, closedBefore string
+	var attrs []string
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "list FILE",
 		Short: "List runs, ordered by ID",
-		Args:  exactArgs(1, "FILE"),
+		Long: "List runs, ordered by ID, keeping those that match every filter given.\n\n" + attrHelp + `
+
+With --limit N, a full page ends with the line "next: --after ID" (in JSON,
+the "next" field): pass it to list the next page.`,
+		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f := history.ListFilter{Workflow: workflow, Limit: limit}
+			f := history.ListFilter{Workflow: workflow, AfterID: after}
 			if status != "" {
-				s, err := history.ParseRunStatus(status)
+				ss, err := parseStatuses(status)
 				if err != nil {
-					return &usageError{fmt.Errorf("--status: %w", err)}
+					return err
 				}
-				f.Status = s
+				if len(ss) == 1 {
+					f.Status = ss[0]
+				} else {
+					f.Statuses = ss
+				}
 			}
 			if limit < 0 {
 				return usagef("--limit: must not be negative, got %d", limit)
+			}
+			for _, a := range attrs {
+				af, err := parseAttrFilter(a)
+				if err != nil {
+					return err
+				}
+				f.Attrs = append(f.Attrs, af)
+			}
+			for _, t := range []struct {
+				flag, value string
+				dst         *time.Time
+			}{
+				{"created-after", createdAfter, &f.CreatedFrom}, {"created-before", createdBefore, &f.CreatedTo},
+				{"closed-after", closedAfter, &f.ClosedFrom}, {"closed-before", closedBefore, &f.ClosedTo},
+			} {
+				v, err := parseTimeFlag(t.flag, t.value)
+				if err != nil {
+					return err
+				}
+				*t.dst = v
+			}
+			// One run more than the page tells whether another page follows.
+			if limit > 0 {
+				f.Limit = limit + 1
 			}
 			st, err := open(cmd.Context(), args[0])
 			if err != nil {
@@ -48,6 +90,11 @@ func listCmd() *cobra.Command {
 			runs, err := st.ListRuns(cmd.Context(), f)
 			if err != nil {
 				return err
+			}
+			var next string
+			if limit > 0 && len(runs) > limit {
+				runs = runs[:limit]
+				next = runs[limit-1].ID
 			}
 			rows := make([]runRow, 0, len(runs))
 			for _, r := range runs {
@@ -60,7 +107,7 @@ func listCmd() *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			if jsonFlag(cmd) {
-				return writeJSON(out, rows)
+				return writeJSON(out, runPage{Runs: rows, Next: next})
 			}
 			t := newTable(out, "ID", "WORKFLOW", "STATUS", "CREATED", "UPDATED", "PARENT")
 			for i, r := range runs {
@@ -70,11 +117,23 @@ func listCmd() *cobra.Command {
 				}
 				t.row(r.ID, r.Workflow, st, fmtTime(r.CreatedAt), fmtTime(r.UpdatedAt), r.Parent)
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if next != "" {
+				_, err = fmt.Fprintf(out, "next: --after %s\n", next)
+			}
+			return err
 		},
 	}
-	cmd.Flags().StringVar(&status, "status", "", "only runs with this status (running, completed, failed, canceled, blocked, terminated, timed-out)")
+	cmd.Flags().StringVar(&status, "status", "", "only runs with one of these statuses, comma-separated (running, completed, failed, canceled, blocked, terminated, timed-out)")
 	cmd.Flags().StringVar(&workflow, "workflow", "", "only runs of this workflow")
+	cmd.Flags().StringArrayVar(&attrs, "attr", nil, "only runs whose search attribute matches, such as customer=acme or amount:int>=100 (repeatable; see above)")
+	cmd.Flags().StringVar(&createdAfter, "created-after", "", "only runs created at or after this RFC 3339 time")
+	cmd.Flags().StringVar(&createdBefore, "created-before", "", "only runs created before this RFC 3339 time")
+	cmd.Flags().StringVar(&closedAfter, "closed-after", "", "only runs that ended at or after this RFC 3339 time")
+	cmd.Flags().StringVar(&closedBefore, "closed-before", "", "only runs that ended before this RFC 3339 time")
+	cmd.Flags().StringVar(&after, "after", "", "only runs whose ID sorts after this one (the next page)")
 	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many runs (0: all)")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,17 @@ type runView struct {
 	Signals       []signalView      `json:"signals_received"`
 	Children      []childView       `json:"children"`
 	Compensations []compensation    `json:"compensations"`
+	// Attrs and Memo are the run's search attributes and memo, from a store
+	// that indexes them.
+	Attrs []attrView                 `json:"search_attributes,omitempty"`
+	Memo  map[string]json.RawMessage `json:"memo,omitempty"`
+}
+
+// attrView is one search attribute of `runs show`.
+type attrView struct {
+	Name  string `json:"name"`
+	Kind  string `json:"kind"`
+	Value any    `json:"value"`
 }
 
 type divergence struct {
@@ -130,6 +142,25 @@ func describe(ctx context.Context, st *sqlite.Store, id string) (*runView, error
 		Result:     payload(info.Result),
 		Activities: []pendingActivity{}, Timers: []pendingTimer{}, Signals: []signalView{},
 		Children: []childView{}, Compensations: []compensation{},
+	}
+	if as, ok := any(st).(history.AttrStore); ok {
+		ra, err := as.RunAttrs(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range ra.Attrs {
+			val := a.Value()
+			if t, ok := val.(time.Time); ok {
+				val = jsonTime(t)
+			}
+			v.Attrs = append(v.Attrs, attrView{Name: a.Name, Kind: a.Kind.String(), Value: val})
+		}
+		for k, m := range ra.Memo {
+			if v.Memo == nil {
+				v.Memo = map[string]json.RawMessage{}
+			}
+			v.Memo[k] = payload(m)
+		}
 	}
 	if info.Status == history.StatusBlocked {
 		v.Blocked = decodeFailure(info.Failure)
@@ -238,6 +269,25 @@ func (v *runView) print(w io.Writer) error {
 		kv.row("Diverged at", "step "+strconv.FormatInt(d.Step, 10))
 		kv.row("  recorded", d.Recorded)
 		kv.row("  issued", d.Issued)
+	}
+	if len(v.Attrs) > 0 {
+		parts := make([]string, len(v.Attrs))
+		for i, a := range v.Attrs {
+			parts[i] = fmt.Sprintf("%s=%v (%s)", a.Name, a.Value, a.Kind)
+		}
+		kv.row("Search attributes", strings.Join(parts, ", "))
+	}
+	if len(v.Memo) > 0 {
+		keys := make([]string, 0, len(v.Memo))
+		for k := range v.Memo {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + short(v.Memo[k], 40)
+		}
+		kv.row("Memo", strings.Join(parts, ", "))
 	}
 	if err := kv.flush(); err != nil {
 		return err
