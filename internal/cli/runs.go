@@ -39,8 +39,8 @@ func listCmd() *cobra.Command {
 		Short: "List runs, ordered by ID",
 		Long: "List runs, ordered by ID, keeping those that match every filter given.\n\n" + attrHelp + `
 
-With --limit N, a full page ends with the line "next: --after ID" (in JSON,
-the "next" field): pass it to list the next page.`,
+With --limit N, when more runs follow, the page ends with the line
+"next: --after ID" (in JSON, the "next" field): pass it to list the next page.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := history.ListFilter{Workflow: workflow, AfterID: after}
