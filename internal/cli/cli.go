@@ -1,10 +1,11 @@
 // Package cli is the chorus command: it reads a Chorus database file and
 // shows its runs, journals and statistics, as tables or as JSON.
 //
-// Every command here only reads. It opens the file with
+// Every command but purge only reads. It opens the file with
 // [sqlite.OpenReadOnly]: no lock is taken and nothing is written, so it works
 // while the application that owns the file runs, and the application never
-// waits for it.
+// waits for it. purge writes, so it opens the file itself, which only works
+// while no process holds it.
 //
 // Exit status: 0 on success, 1 when the command failed (a missing or foreign
 // file, an unknown run, damage found by verify), 2 on a usage error (an
@@ -68,8 +69,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "chorus",
 		Short: "Inspect a Chorus database: runs, journals, statistics, integrity",
-		Long: `chorus inspects a Chorus database file. Every command only reads: the file
-is opened read-only without a lock, so it works while the application runs.
+		Long: `chorus inspects a Chorus database file. Every command but purge only reads:
+the file is opened read-only without a lock, so it works while the application
+runs. purge deletes old ended runs and needs the file to itself.
 Output is a table, or JSON with --json.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -84,7 +86,7 @@ Output is a table, or JSON with --json.`,
 		return usagef("runs: a subcommand is required (list or show)")
 	}
 	runs.AddCommand(listCmd(), showCmd())
-	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd())
+	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd())
 	// An unknown command is a usage error too.
 	root.Args = noArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
