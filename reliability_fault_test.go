@@ -86,8 +86,11 @@ type faultResult struct {
 
 // faultRunWait bounds how long a run may take to end once started; a run
 // that takes longer is stranded. Fault-free, a run takes milliseconds; each
-// fault costs the engine's 100 ms redelivery pause at most.
-const faultRunWait = 5 * time.Second
+// fault costs the engine's 100 ms redelivery pause at most, but a chain of
+// them under the race detector on a busy 2-core machine took more than 5 s
+// for a run that then ended (and ended after a reopen), so the bound is
+// generous: it catches runs that never end, not slow ones.
+const faultRunWait = 15 * time.Second
 
 // isInjected reports an error that a client may see because of a fault.
 // A store that panics reaches the caller as a new error that only quotes
