@@ -21,6 +21,16 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(timeFormat)
 }
 
+// tableTime shows a time of the JSON output (RFC 3339, to the nanosecond)
+// in a table: to the millisecond, a fixed width, so columns stay aligned.
+func tableTime(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return fmtTime(t)
+}
+
 // jsonTime is a time for JSON output: RFC 3339 in UTC, omitted when zero.
 func jsonTime(t time.Time) string {
 	if t.IsZero() {

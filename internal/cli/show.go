@@ -303,7 +303,7 @@ func (v *runView) print(w io.Writer) error {
 			if a.Pending {
 				att += " (completing outside)"
 			}
-			t.row(strconv.FormatInt(a.Step, 10), a.Name, att, a.ScheduledAt, a.NotBefore, short(a.Input, 40))
+			t.row(strconv.FormatInt(a.Step, 10), a.Name, att, a.ScheduledAt, tableTime(a.NotBefore), short(a.Input, 40))
 		}
 		if err := t.flush(); err != nil {
 			return err
