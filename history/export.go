@@ -276,6 +276,9 @@ func (x *Export) Validate() error {
 // Seq start, up to the one before, are its RunStarted and signals delivered
 // with it: a SignalReceived after them may have Ref start.
 func withStart(before []Event, start int64) bool {
+	if start < 1 || start > int64(len(before)) {
+		return false // the generation's RunStarted is not among them
+	}
 	for _, e := range before[start:] {
 		if e.Type != EventSignalReceived || e.Ref != start {
 			return false
