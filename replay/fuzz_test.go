@@ -100,7 +100,7 @@ func FuzzReplayEvents(f *testing.F) {
 	f.Add(uint8(3), uint16(0), uint16(2), uint8(history.EventCancelRequested), int16(0), uint8(0))
 	f.Add(uint8(4), uint16(9), uint16(6), uint8(history.EventSignalReceived), int16(-1), eventPayload(`{"Approve":false}`))
 	f.Add(uint8(5), uint16(0), uint16(10), uint8(history.EventVersionMarker), int16(-1), eventPayload(`7`))
-	f.Add(uint8(1), uint16(0), uint16(2), uint8(0), int16(-1), uint8(len(eventPayloads)+1)) // the claim as the assessment
+	f.Add(uint8(1), uint16(0), uint16(2), uint8(0), int16(-1), uint8(len(eventPayloads)+1))       // the claim as the assessment
 	f.Add(uint8(0), uint16(0), uint16(0), uint8(history.EventSignalReceived), int16(1), uint8(0)) // a signal with its start's ref before any start
 	defs := exampleDefs()
 	f.Fuzz(func(t *testing.T, which uint8, cut, at uint16, typ uint8, ref int16, payload uint8) {
