@@ -95,9 +95,10 @@ attempts beyond the first, and the time to detect a failure (a step's
 failure to its run's failed or blocked status) and to recover from one (to
 the next success of the same activity, or the run's completion).
 
-Step figures come from the journals. The journal records an activity's
-final outcome: attempts are counted from the failure of a step that failed
-for good. At most --limit runs are measured, the most recently created.`,
+Step figures come from the journals: a step's outcome, and for a step
+that took more than one attempt, the note journaled with it (attempts, when
+the first failed). At most --limit runs are measured, the most recently
+created.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {

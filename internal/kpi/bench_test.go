@@ -12,7 +12,8 @@ import (
 )
 
 // BenchmarkCompute measures Compute over 10,000 completed runs of 3 steps
-// each (one failed after 2 attempts and done again) in a SQLite file: the
+// each (one failed after 2 attempts, with its ActivityRetried note, and
+// done again) in a SQLite file: the
 // default limit, so every run's journal is read.
 func BenchmarkCompute(b *testing.B) {
 	const runs = 10_000
@@ -24,7 +25,9 @@ func BenchmarkCompute(b *testing.B) {
 		tm := j.created
 		next := func() time.Time { tm = tm.Add(100 * time.Millisecond); return tm }
 		j.done(j.sched("reserve", tm), next())
-		j.fail(j.sched("charge", tm), 2, "", next())
+		s := j.sched("charge", tm)
+		j.retried(s, 2, next(), next())
+		j.fail(s, 2, "", tm)
 		j.done(j.sched("charge", tm), next())
 		j.add(history.EventRunCompleted, "", 0, nil, next())
 		batches = append(batches, &history.Batch{RunID: id, Time: tm, Events: j.evs,

@@ -130,11 +130,12 @@ func TestComputeEngineRuns(t *testing.T) {
 		return pc
 	}
 	require.Equal(t, []kpi.Workflow{
-		// charge: attempts at 1, 2, 3 s; cleanup until 8 s; the run fails at
-		// 8 s, 5 s after charge failed for good.
+		// charge: attempts fail at 1, 2 and 3 s; cleanup until 8 s; the run
+		// fails at 8 s, 7 s after the first attempt failed.
 		{Name: "doomed", Runs: 1, Failed: 1, Duration: p(8), Steps: 2, FailedSteps: 1, RetriedSteps: 1, Retries: 2,
-			TimeToDetect: p(5)},
-		{Name: "flaky", Runs: 1, Completed: 1, Duration: p(3), Steps: 1},
+			TimeToDetect: p(7)},
+		// reserve: attempts fail at 1 and 2 s, the third succeeds at 3 s.
+		{Name: "flaky", Runs: 1, Completed: 1, Duration: p(3), Steps: 1, RetriedSteps: 1, Retries: 2, TimeToRecover: p(2)},
 		{Name: "ok", Runs: 2, Completed: 2, Duration: p(1, 3), Steps: 4},
 		// check fails at 2 s; blocked at 6 s, when the code panicked on
 		// the outcome of work, which is then not journaled: one step ended.

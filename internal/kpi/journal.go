@@ -23,6 +23,9 @@ type step struct {
 	name     string
 	outcome  outcome
 	attempts int
+	// firstFail is when its first attempt failed, from its ActivityRetried
+	// note; zero when not known.
+	firstFail time.Time
 }
 
 // incident is a failure of an activity not yet recovered from.
@@ -66,6 +69,16 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 			s := &step{seq: e.Seq, name: e.Name, attempts: 1}
 			j.steps = append(j.steps, s)
 			bySeq[e.Seq] = s
+		case history.EventActivityRetried:
+			s := bySeq[e.Ref]
+			if s == nil || s.outcome != outPending {
+				return nil, false
+			}
+			n, err := history.DecodeActivityRetried(e.Payload)
+			if err != nil {
+				return nil, false
+			}
+			s.attempts, s.firstFail = n.Attempts, n.FirstFailureAt
 		case history.EventActivityCompleted, history.EventActivityFailed:
 			s := bySeq[e.Ref]
 			if s == nil || s.outcome != outPending {
@@ -74,8 +87,14 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 			if e.Type == history.EventActivityCompleted {
 				s.outcome = outCompleted
 				if in := open[s.name]; in != nil && s.seq > in.seq {
+					// Recovered by a step the workflow scheduled after the
+					// failure: the incident ends, whatever this step's own
+					// attempts.
 					j.recovered = append(j.recovered, e.Time.Sub(in.start))
 					delete(open, s.name)
+				} else if !s.firstFail.IsZero() {
+					// Recovered by retrying.
+					j.recovered = append(j.recovered, e.Time.Sub(s.firstFail))
 				}
 				continue
 			}
@@ -89,9 +108,13 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 				continue
 			}
 			s.outcome = outFailed
-			s.attempts = max(fl.Attempt, 1)
+			s.attempts = max(s.attempts, fl.Attempt, 1)
 			if open[s.name] == nil {
-				open[s.name] = &incident{start: e.Time, seq: e.Seq}
+				start := e.Time
+				if !s.firstFail.IsZero() {
+					start = s.firstFail
+				}
+				open[s.name] = &incident{start: start, seq: e.Seq}
 			}
 		case history.EventRunCompleted:
 			// The workflow handled its failures.

@@ -26,32 +26,47 @@
 // failure has type "Canceled" is a step the workflow canceled: counted in
 // CanceledSteps, not as a failure. Steps still running count nowhere.
 //
-// Attempts: the journal records an activity's final outcome, not each
-// attempt. A failed step's attempt count is the Attempt of its failure; a
-// completed step counts as one attempt. A failure payload that the codec
-// cannot decode counts as one attempt.
+// Attempts: the journal records an activity's final outcome; a step that
+// took more than one attempt also has an ActivityRetried note right before
+// its outcome, with the number of attempts and when the first one failed.
+// Without a note a step took one attempt, except in journals written
+// before the note existed, where a failed step's count is the Attempt of
+// its failure and a completed step's retries are not known (it counts as
+// one attempt). A failure payload that the codec cannot decode leaves the
+// count at what the note says, or one. Attempts of steps that have not
+// ended (the retry a pending task waits for) are not counted.
+//
+// A step's first failure is when its first attempt failed (the note's
+// FirstFailureAt), or, when the journal does not say (a step that failed
+// at its first attempt, or a note without that time), the time of its
+// ActivityFailed.
 //
 // Time to detect is measured once per run whose status is failed or
 // blocked and that holds a failure not recovered from (see below): from
-// the first failure of the earliest such step (its ActivityFailed event's
-// time; the journal does not keep the earlier attempts' times) to the time
-// the run got its status (its RunFailed event, or for a blocked run, which
-// the journal does not mark, its row's last change).
+// the first failure of the earliest such step to the time the run got its
+// status (its RunFailed event, or for a blocked run, which the journal
+// does not mark, its row's last change).
 //
 // Time to recover is measured once per failure that was recovered from:
-// from a step's failure for good to the completion of a later step of the
-// same activity (one the workflow scheduled after the failure, a retry at
-// the workflow's level), or, when there is none, to the run's completion
-// (RunCompleted: the workflow handled the failure). Failures of the same
-// activity in a row before its recovery are one incident, measured from
-// the first. A failure not recovered from gives no sample.
+// from a step's first failure to
+//   - its own completion, when a retry succeeded;
+//   - or, for a step that failed for good, the completion of a later step
+//     of the same activity (one the workflow scheduled after the failure,
+//     a retry at the workflow's level), or when there is none the run's
+//     completion (RunCompleted: the workflow handled the failure).
+//
+// Failures of the same activity in a row before its recovery are one
+// incident, measured from the first. A failure not recovered from gives no
+// sample, and neither does a retried step whose note lacks the time of
+// the first failure.
 //
 // # Damage and cost
 //
 // An index row the store reports damaged is counted (Report.DamagedRows)
 // and skipped: its workflow and times cannot be trusted. A journal that
 // cannot be read, or whose events contradict each other (an outcome for a
-// step never scheduled, two outcomes for one step), is counted in its
+// step never scheduled, two outcomes for one step, an ActivityRetried note
+// that does not decode or comes after its step's outcome), is counted in its
 // workflow's DamagedJournals and its steps are left out; its run still
 // counts by status and duration. Neither fails the computation.
 //
@@ -139,11 +154,12 @@ type Workflow struct {
 	Retries int64 `json:"retries"`
 	// CanceledSteps counts the activities the workflow canceled.
 	CanceledSteps int64 `json:"canceled_steps"`
-	// TimeToDetect: a failed or blocked run's first unrecovered step
-	// failure to the run's failed or blocked status.
+	// TimeToDetect: the first failed attempt of a failed or blocked run's
+	// earliest unrecovered step to the run's failed or blocked status.
 	TimeToDetect Percentiles `json:"time_to_detect"`
-	// TimeToRecover: a step's failure to the next success of the same
-	// activity in the run (or the run's completion).
+	// TimeToRecover: a step's first failed attempt to its next success
+	// (a retry), or to the next success of the same activity in the run
+	// (or the run's completion) for a step that failed for good.
 	TimeToRecover Percentiles `json:"time_to_recover"`
 	// HumanShare is the share of steps done by people; nil, as no step is
 	// done by a person yet.
