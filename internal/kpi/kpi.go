@@ -71,14 +71,17 @@
 // counts by status and duration. Neither fails the computation.
 //
 // At most Filter.Limit runs (10,000 by default), the most recently
-// created, are measured; Truncated says when the limit cut the sample. The
-// index is read in pages whatever its size; journals are read only for the
-// runs kept.
+// created, are measured; Truncated says when the limit cut the sample.
+// Journals are read only for the runs kept, a few at a time. Without a
+// workflow filter, a store that counts runs ([history.AttrStore], as the
+// SQLite store does) is asked for counts by creation time to find where
+// the most recent runs start, and lists only those: the cost follows the
+// limit more than the number of runs. Otherwise every index row that
+// matches is read, in pages. DamagedRows counts the damaged rows among
+// those read.
 package kpi
 
 import (
-	"cmp"
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -167,7 +170,9 @@ type Workflow struct {
 	// DamagedJournals counts runs whose journal could not be read or
 	// contradicts itself: their steps are left out.
 	DamagedJournals int64 `json:"damaged_journals"`
-	// Truncated is set when Limit left out some runs of this workflow.
+	// Truncated is set when Limit left out runs that match the filter
+	// (of this workflow or another): the figures may miss some of this
+	// workflow's runs.
 	Truncated bool `json:"truncated"`
 }
 
@@ -220,7 +225,7 @@ func Measure(ctx context.Context, st history.Store, f Filter) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Runs: int64(len(sel.runs)), DamagedRows: sel.damaged, Limit: f.Limit, Truncated: len(sel.cut) > 0}
+	rep := Report{Runs: int64(len(sel.runs)), DamagedRows: sel.damaged, Limit: f.Limit, Truncated: sel.truncated}
 	reads, err := readJournals(ctx, st, sel.runs, f.Codec)
 	if err != nil {
 		return Report{}, err
@@ -245,10 +250,8 @@ func Measure(ctx context.Context, st history.Store, f Filter) (Report, error) {
 		}
 		a.addJournal(r, rd.j)
 	}
-	for name := range sel.cut {
-		if a := acc[name]; a != nil {
-			a.w.Truncated = true
-		}
+	for _, a := range acc {
+		a.w.Truncated = sel.truncated
 	}
 	names := make([]string, 0, len(acc))
 	for n := range acc {
@@ -307,93 +310,6 @@ func readJournals(ctx context.Context, st history.Store, runs []history.RunInfo,
 		return nil, err
 	}
 	return out, nil
-}
-
-// selection is the runs kept by selectRuns.
-type selection struct {
-	runs    []history.RunInfo
-	damaged int64
-	// cut holds the workflow names of the runs that the limit left out.
-	cut map[string]bool
-}
-
-// pageSize is how many index rows one ListRuns call reads.
-const pageSize = 1000
-
-// selectRuns reads the index in pages and keeps the f.Limit most recently
-// created runs that match f. When the store serves time ranges, the pages
-// after the limit is reached ask only for runs created no earlier than the
-// oldest run kept.
-func selectRuns(ctx context.Context, st history.Store, f Filter) (selection, error) {
-	_, ranged := st.(history.AttrStore)
-	lf := history.ListFilter{Workflow: f.Workflow, Limit: pageSize}
-	if ranged {
-		lf.CreatedFrom, lf.CreatedTo = f.From, f.To
-	}
-	sel := selection{cut: map[string]bool{}}
-	h := &recent{}
-	for {
-		page, err := st.ListRuns(ctx, lf)
-		if err != nil {
-			return selection{}, fmt.Errorf("kpi: list runs: %w", err)
-		}
-		for _, r := range page {
-			if r.Damaged != nil {
-				sel.damaged++
-				continue
-			}
-			if (f.Workflow != "" && r.Workflow != f.Workflow) ||
-				(!f.From.IsZero() && r.CreatedAt.Before(f.From)) || (!f.To.IsZero() && !r.CreatedAt.Before(f.To)) {
-				continue
-			}
-			// Only what the figures need: payloads can be large.
-			r = history.RunInfo{ID: r.ID, Workflow: r.Workflow, Status: r.Status, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-			if h.Len() < f.Limit {
-				heap.Push(h, r)
-				continue
-			}
-			if older(r, (*h)[0]) {
-				sel.cut[r.Workflow] = true
-				continue
-			}
-			sel.cut[(*h)[0].Workflow] = true
-			(*h)[0] = r
-			heap.Fix(h, 0)
-		}
-		if len(page) < pageSize {
-			break
-		}
-		lf.AfterID = page[len(page)-1].ID
-		if ranged && h.Len() == f.Limit && (*h)[0].CreatedAt.After(lf.CreatedFrom) {
-			lf.CreatedFrom = (*h)[0].CreatedAt
-		}
-	}
-	sel.runs = []history.RunInfo(*h)
-	// Journals in ID order, the order the store keeps them in.
-	slices.SortFunc(sel.runs, func(a, b history.RunInfo) int { return cmp.Compare(a.ID, b.ID) })
-	return sel, nil
-}
-
-// older reports whether a was created before b (by ID on a tie).
-func older(a, b history.RunInfo) bool {
-	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-		return c < 0
-	}
-	return a.ID < b.ID
-}
-
-// recent is a min-heap of runs, the oldest on top.
-type recent []history.RunInfo
-
-func (h recent) Len() int           { return len(h) }
-func (h recent) Less(i, j int) bool { return older(h[i], h[j]) }
-func (h recent) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *recent) Push(x any)        { *h = append(*h, x.(history.RunInfo)) }
-func (h *recent) Pop() any {
-	old := *h
-	r := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return r
 }
 
 // accum gathers one workflow's figures.

@@ -214,7 +214,9 @@ func TestComputeFilter(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, rep.Truncated)
 	require.EqualValues(t, 3, rep.Runs)
-	require.Equal(t, wantAudit(), rep.Workflows[0], "no audit run was left out")
+	audit := wantAudit()
+	audit.Truncated = true // runs of the filter were left out, of order only
+	require.Equal(t, audit, rep.Workflows[0])
 	require.Equal(t, kpi.Workflow{
 		Name: "order", Runs: 2, Running: 1, Completed: 1,
 		Duration: kpi.Percentiles{N: 1, P50: sec(3), P90: sec(3), P95: sec(3), P99: sec(3), Max: sec(3)},
