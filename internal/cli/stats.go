@@ -58,8 +58,6 @@ type workflowStat struct {
 	// DamagedJournals counts runs whose steps are left out: their journal
 	// could not be read.
 	DamagedJournals int64 `json:"damaged_journals,omitempty"`
-	// Truncated says that --limit left out some of the workflow's runs.
-	Truncated bool `json:"truncated,omitempty"`
 }
 
 // spread is a kpi.Percentiles in milliseconds; only N when there is no
@@ -149,7 +147,7 @@ func stats(rep kpi.Report) *statsView {
 		s := workflowStat{Workflow: w.Name, Runs: int(w.Runs), ByStatus: map[string]int{}, Ended: w.Duration.N,
 			Steps: w.Steps, FailedSteps: w.FailedSteps, RetriedSteps: w.RetriedSteps, Retries: w.Retries,
 			CanceledSteps: w.CanceledSteps, TimeToDetect: toSpread(w.TimeToDetect), TimeToRecover: toSpread(w.TimeToRecover),
-			HumanShare: w.HumanShare, DamagedJournals: w.DamagedJournals, Truncated: w.Truncated}
+			HumanShare: w.HumanShare, DamagedJournals: w.DamagedJournals}
 		for st, n := range map[history.RunStatus]int64{
 			history.StatusRunning: w.Running, history.StatusBlocked: w.Blocked, history.StatusCompleted: w.Completed,
 			history.StatusFailed: w.Failed, history.StatusCanceled: w.Canceled, history.StatusTerminated: w.Terminated,
