@@ -233,7 +233,9 @@ func safeNext(n string) string {
 	return n
 }
 
-func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" }
+func isAPI(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api"
+}
 
 func wantsHTML(r *http.Request) bool {
 	a := r.Header.Get("Accept")
