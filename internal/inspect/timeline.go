@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,12 +47,19 @@ type Item struct {
 	Start    string `json:"start"`
 	End      string `json:"end,omitempty"`
 	Duration string `json:"duration,omitempty"`
-	// Attempts is, for an activity, the number of the attempt that failed
-	// for good, or of the attempt to run next while it is pending; 0 when
-	// the journal does not say (an activity that completed).
+	// Attempts is, for an activity, the number of the attempt that settled
+	// it, or of the attempt to run next while it is pending; 0 when the
+	// journal does not say (an activity settled at its first attempt, or
+	// journaled by a version that did not record retries).
 	Attempts int `json:"attempts,omitempty"`
 	// NextAttempt is when a pending activity's next attempt may start.
 	NextAttempt string `json:"next_attempt,omitempty"`
+	// FirstFailureAt is when an activity that needed more than one
+	// attempt first failed, and LastFailure how the latest failed attempt
+	// before its outcome (or, while it retries, before the next attempt)
+	// failed.
+	FirstFailureAt string   `json:"first_failure_at,omitempty"`
+	LastFailure    *Failure `json:"last_failure,omitempty"`
 	// FireAt is when a timer fires.
 	FireAt string `json:"fire_at,omitempty"`
 	// Child is the ID of a child run.
@@ -143,7 +151,7 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 			if it := settle(e, "failed"); it != nil {
 				it.Error = DecodeFailure(e.Payload)
 				if it.Error != nil {
-					it.Attempts = it.Error.Attempt
+					it.Attempts = max(it.Attempts, it.Error.Attempt)
 					if it.Attempts == 0 && it.Error.Cause != nil {
 						it.Attempts = it.Error.Cause.Attempt
 					}
@@ -241,10 +249,30 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 			add(e, "run-terminated", "terminated").Error = DecodeFailure(e.Payload)
 		case history.EventRunContinuedAsNew:
 			add(e, "continued-as-new", "continued").Input = Payload(e.Payload)
-		default:
-			if extra(e, add) {
-				continue
+		case history.EventActivityRetried:
+			// A note on step Ref, right before its outcome.
+			if i, ok := open[e.Ref]; ok {
+				if a, err := history.DecodeActivityRetried(e.Payload); err == nil {
+					it := &tl.Items[i]
+					it.Attempts = a.Attempts
+					it.FirstFailureAt = JSONTime(a.FirstFailureAt)
+					it.LastFailure = FromFailure(a.LastFailure)
+				}
 			}
+		case history.EventOperatorAction:
+			it := add(e, "operator-action", "recorded")
+			if a, err := history.DecodeOperatorAction(e.Payload); err == nil {
+				it.Detail = a.Action + " by " + a.Identity
+				if a.Signal != "" {
+					it.Detail += ", signal " + strconv.Quote(a.Signal)
+				}
+				if a.Reason != "" {
+					it.Detail += ", reason: " + a.Reason
+				}
+			} else {
+				it.Detail = "undecodable: " + err.Error()
+			}
+		default:
 			add(e, strings.ToLower(e.Type.String()), "recorded").Input = Payload(e.Payload)
 		}
 	}
@@ -263,6 +291,8 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 			if ok {
 				it.Attempts = t.Attempt
 				it.NextAttempt = JSONTime(t.NotBefore)
+				it.FirstFailureAt = JSONTime(t.FirstFailureAt)
+				it.LastFailure = DecodeFailure(t.LastFailure)
 				if t.Attempt > 1 {
 					it.Status = "retrying"
 				}
