@@ -88,6 +88,10 @@ func classify(err error) (int, string) {
 		return http.StatusConflict, "run_blocked"
 	case errors.Is(err, chorus.ErrLimitExceeded), errors.Is(err, chorus.ErrPayload):
 		return http.StatusRequestEntityTooLarge, "payload_too_large"
+	case errors.Is(err, chorus.ErrInvalidIdentity):
+		// The authenticator named the caller in a way the journal cannot
+		// hold: a configuration error, not the caller's.
+		return http.StatusInternalServerError, "invalid_identity"
 	case errors.Is(err, chorus.ErrEngineClosed), errors.Is(err, history.ErrStoreClosed):
 		return http.StatusServiceUnavailable, "engine_closed"
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
