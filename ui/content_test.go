@@ -56,6 +56,16 @@ func TestRunPage(t *testing.T) {
 	require.Contains(t, row, "inventory down on attempt 1")
 	require.Contains(t, row, `<td class="attempts">2`)
 
+	// A step that retries: its attempt, the error of the last one, when
+	// the next one runs.
+	page = get("/runs/restock-1")
+	row = timelineRow(t, page, "2")
+	require.Contains(t, row, `data-kind="activity" data-status="retrying"`)
+	require.Contains(t, row, `<td class="attempts">2<br><small>next 2026-03-02 `)
+	require.Contains(t, row, "latest failed attempt (first failure 2026-03-02 ")
+	require.Contains(t, row, "inventory down on attempt 1")
+	require.Contains(t, page, `<table id="pending-activities">`)
+
 	// A completed run: input, result, the step's duration of fake time.
 	page = get("/runs/order-1")
 	require.Contains(t, page, `<pre id="result">4</pre>`)
@@ -154,11 +164,12 @@ func TestRunsPage(t *testing.T) {
 	page := body("/")
 	require.Contains(t, page, `<table id="runs"`)
 	require.Equal(t, []string{"approval-1", "approval-2", "approval-3"}, ids(page))
-	require.Contains(t, page, `data-count="12"`)
+	require.Contains(t, page, `data-count="13"`)
 	next := regexp.MustCompile(`<a href="([^"]+)" id="next-page"`).FindStringSubmatch(page)
 	require.NotNil(t, next)
 	page = body(strings.ReplaceAll(next[1], "&amp;", "&"))
 	require.Equal(t, []string{"broken-1", "checkout-1", "checkout-2"}, ids(page))
+	require.Equal(t, []string{"restock-1"}, ids(body("/?status=running&workflow=restock")))
 
 	page = body("/?status=failed")
 	require.Equal(t, []string{"reserve-1", "trip-1"}, ids(page))
