@@ -84,6 +84,9 @@ func TestRunPage(t *testing.T) {
 	require.Equal(t, "1", idx[0][1], "the last step added is compensated first")
 	require.Equal(t, "0", idx[2][1])
 	require.Contains(t, page, "card-declined")
+	// The timeline shows what each compensation undid, hotel first.
+	require.Less(t, strings.Index(page, "undone hotel in Lisbon"), strings.Index(page, "undone flight to Lisbon"))
+	require.Contains(t, timelineRow(t, page, "2"), "attempt 1 failed:")
 
 	// A run blocked by a divergence: recorded against issued, plainly.
 	page = get("/runs/upgrade-1")
@@ -92,6 +95,9 @@ func TestRunPage(t *testing.T) {
 	require.Contains(t, div, `<b class="div-step">2</b>`)
 	require.Regexp(t, `(?s)<dd class="recorded">[^<]*TimerScheduled[^<]*</dd>`, div)
 	require.Contains(t, div, `<dd class="issued">ActivityScheduled &#34;work&#34;</dd>`)
+	row = timelineRow(t, page, "2")
+	require.Contains(t, row, `class="item item-timer diverged"`)
+	require.Contains(t, row, `the code now issues ActivityScheduled &#34;work&#34; here`)
 
 	// A run blocked by a panic.
 	page = get("/runs/broken-1")
