@@ -97,7 +97,12 @@ func Handler(eng *chorus.Engine, opts *Options) (http.Handler, error) {
 	if o.Actions == nil {
 		o.Actions = engineActions{eng}
 	}
-	return newServer(hook.Core(eng).Store(), o, true)
+	s, err := newServer(hook.Core(eng).Store(), o, true)
+	if err != nil {
+		return nil, err
+	}
+	s.codec = hook.Core(eng).Codec()
+	return s, nil
 }
 
 // StoreHandler returns the dashboard over a store, such as a database file
@@ -119,6 +124,7 @@ func StoreHandler(st history.Store, opts *Options) (http.Handler, error) {
 // server is the dashboard.
 type server struct {
 	st    history.Store
+	codec history.Codec // decodes failures for the KPIs; nil is JSON
 	opts  Options
 	live  bool
 	key   []byte
