@@ -202,12 +202,18 @@ func (s *server) runsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "runs.html", s.newPage(r, "Runs", "runs", d))
 }
 
+// maxTimelineRows caps the timeline a run page shows; the API serves it
+// whole.
+const maxTimelineRows = 2000
+
 // runData is the run page.
 type runData struct {
 	Run      *inspect.Run
 	Timeline *inspect.Timeline
-	Done     string
-	Memo     []memoEntry
+	// Cut is how many timeline items the page leaves out.
+	Cut  int
+	Done string
+	Memo []memoEntry
 }
 
 type memoEntry struct {
@@ -233,6 +239,11 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := &runData{Run: v, Timeline: tl}
+	if n := len(tl.Items); n > maxTimelineRows {
+		// The start and the end say the most: keep both.
+		d.Cut = n - maxTimelineRows
+		tl.Items = append(tl.Items[:maxTimelineRows/2:maxTimelineRows/2], tl.Items[n-maxTimelineRows/2:]...)
+	}
 	switch done := r.URL.Query().Get("done"); done {
 	case "cancel":
 		d.Done = "Cancellation requested."
