@@ -130,6 +130,7 @@ var routes = []req{
 	{method: "POST", path: "/api/runs/approval-3/signal", body: `{"name":"ping","payload":{"n":1}}`},
 	{method: "POST", path: "/runs/approval-3/signal", form: url.Values{"name": {"ping"}}, html: true},
 	{method: "POST", path: "/logout", html: true},
+	{path: "/login?next=/runs/order-1", html: true},
 }
 
 // With a token configured, every route answers 401 without credentials

@@ -235,9 +235,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := s.authenticate(r)
 	if err != nil {
-		// The sign-in form itself is served to everyone.
-		if r.URL.Path == "/login" {
+		// Signing in is the one thing done without credentials; the form
+		// itself is a 401 like every other page.
+		if r.URL.Path == "/login" && r.Method == http.MethodPost {
 			s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, who)))
+			return
+		}
+		if r.URL.Path == "/login" && r.Method == http.MethodGet {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chorus"`)
+			s.renderLogin(w, http.StatusUnauthorized, r.URL.Query().Get("next"), "")
 			return
 		}
 		s.unauthorized(w, r, err)
