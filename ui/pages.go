@@ -83,7 +83,8 @@ func (s *server) funcs() template.FuncMap {
 			}
 			return strings.TrimSuffix(strings.TrimSuffix(jsonFloat(*f*100), "0"), ".") + "%"
 		},
-		"statuses": func() []string { return statuses },
+		"statuses":  func() []string { return statuses },
+		"printable": inspect.Printable,
 	}
 }
 
@@ -214,6 +215,13 @@ type runData struct {
 	Cut  int
 	Done string
 	Memo []memoEntry
+	// LastFailure is, per pending activity's step, how its latest attempt
+	// failed.
+	LastFailure map[int64]*inspect.Failure
+	// Events is the raw journal, at most maxTimelineRows of it; EventsCut
+	// how many events it leaves out.
+	Events    []inspect.EventRow
+	EventsCut int
 }
 
 type memoEntry struct {
@@ -238,7 +246,22 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, notFound(err, id))
 		return
 	}
-	d := &runData{Run: v, Timeline: tl}
+	d := &runData{Run: v, Timeline: tl, LastFailure: map[int64]*inspect.Failure{}}
+	for _, it := range tl.Items {
+		if it.Kind == "activity" && it.LastFailure != nil && it.EndSeq == 0 {
+			d.LastFailure[it.Seq] = it.LastFailure
+		}
+	}
+	events, err := s.st.Events(r.Context(), id, 0)
+	if err != nil {
+		s.failErr(w, r, notFound(err, id))
+		return
+	}
+	if n := len(events); n > maxTimelineRows {
+		d.EventsCut = n - maxTimelineRows
+		events = events[:maxTimelineRows]
+	}
+	d.Events = inspect.Events(events)
 	if n := len(tl.Items); n > maxTimelineRows {
 		// The start and the end say the most: keep both.
 		d.Cut = n - maxTimelineRows
