@@ -11,9 +11,9 @@ import (
 // /api/stats of the dashboard answers.
 type Stats struct {
 	// Runs counts the runs measured, damaged rows included.
-	Runs      int            `json:"runs"`
-	Damaged   int            `json:"damaged,omitempty"`
-	ByStatus  map[string]int `json:"by_status"`
+	Runs      int             `json:"runs"`
+	Damaged   int             `json:"damaged,omitempty"`
+	ByStatus  map[string]int  `json:"by_status"`
 	Workflows []WorkflowStats `json:"workflows"`
 	// Limit is the most runs measured, the most recently created;
 	// Truncated says that it left some out.
@@ -108,4 +108,3 @@ func ms(d time.Duration) *int64 {
 	n := d.Milliseconds()
 	return &n
 }
-
