@@ -244,7 +244,10 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 				_ = json.Unmarshal(e.Payload, &m)
 				it := add(e, "compensation", strings.TrimPrefix(e.Name, sagaPrefix))
 				it.Name = m.Step
-				it.Detail = fmt.Sprintf("saga %q, step %d (%s)", m.Saga, m.Index, m.Kind)
+				it.Detail = fmt.Sprintf("saga step %d (%s)", m.Index, m.Kind)
+				if m.Saga != "" {
+					it.Detail = fmt.Sprintf("saga %q, step %d (%s)", m.Saga, m.Index, m.Kind)
+				}
 				if m.Error != "" {
 					it.Error = &Failure{Message: m.Error}
 				}
