@@ -1,7 +1,7 @@
 // Package cli is the chorus command: it reads a Chorus database file and
 // shows its runs, journals and statistics, as tables or as JSON.
 //
-// The read commands (runs, history, stats, verify) open the file with
+// The read commands (runs, history, stats, verify, serve) open the file with
 // [sqlite.OpenReadOnly]: no lock is taken and nothing is written, so they
 // work while the application that owns the file runs, and the application
 // never waits for them. purge writes, so it opens the file itself, which only
@@ -76,8 +76,9 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		Long: `chorus inspects a Chorus database file and acts on its runs. runs, history,
 stats and verify only read: the file is opened read-only without a lock, so
 they work while the application runs. purge deletes old ended runs and needs
-the file to itself. signal, cancel and terminate act through the application's
-dashboard (--addr) while it runs, or on the file while no process holds it.
+the file to itself. serve runs the dashboard over the file, read-only. signal,
+cancel and terminate act through the application's own dashboard (--addr)
+while it runs, or on the file while no process holds it.
 Output is a table, or JSON with --json.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -92,7 +93,7 @@ Output is a table, or JSON with --json.`,
 		return usagef("runs: a subcommand is required (list or show)")
 	}
 	runs.AddCommand(listCmd(), showCmd())
-	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd())
+	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
 	root.AddCommand(signalCmd(), cancelCmd(), terminateCmd())
 	// An unknown command is a usage error too.
 	root.Args = noArgs
