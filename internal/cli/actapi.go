@@ -33,9 +33,14 @@ type apiClient struct {
 }
 
 // newAPIClient checks addr: an http or https URL with a host, and neither
-// query nor fragment. The token is token, else $CHORUS_TOKEN.
+// query nor fragment; a bare HOST:PORT, as `chorus serve --addr` takes, is
+// http://HOST:PORT. The token is token, else $CHORUS_TOKEN.
 func newAPIClient(addr, token string) (*apiClient, error) {
-	u, err := url.Parse(addr)
+	raw := addr
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, usagef("--addr %q is not a URL: %v", cut(addr), err)
 	}
@@ -110,7 +115,36 @@ func (c *apiClient) act(ctx context.Context, a *act) error {
 	}
 	a.Via, a.Addr, a.Identity = viaProcess, c.base, ok.Identity
 	a.Outcome, a.Note = outcomeDone, "done: journaled by the process that owns the file"
+	// The action is done; its run's workflow and new status are a bonus,
+	// left out if the process does not tell them.
+	a.Workflow, a.Status = c.run(ctx, a.RunID)
 	return nil
+}
+
+// run reads the run's workflow and status from GET /api/runs/{id}; empty
+// strings when that fails.
+func (c *apiClient) run(ctx context.Context, id string) (workflow, status string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/runs/"+url.PathEscape(id), nil)
+	if err != nil {
+		return "", ""
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", ""
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Workflow string `json:"workflow"`
+		Status   string `json:"status"`
+	}
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(io.LimitReader(resp.Body, maxAPIAnswer)).Decode(&v) != nil {
+		return "", ""
+	}
+	return v.Workflow, v.Status
 }
 
 // refused turns an error answer into an error that says what was wrong,
@@ -124,19 +158,29 @@ func (c *apiClient) refused(resp *http.Response, ans []byte, a *act) error {
 	if e.Field != "" && !strings.HasPrefix(msg, e.Field) {
 		msg = e.Field + ": " + msg
 	}
-	detail := fmt.Sprintf("%s (HTTP %d, %s)", msg, resp.StatusCode, e.Code)
+	detail := fmt.Sprintf("the process at %s answered %d %s: %s", c.base, resp.StatusCode, e.Code, msg)
 	id := strconv.Quote(a.RunID)
 	switch e.Code {
 	case "unauthorized":
-		return fmt.Errorf("the process at %s refused the credentials: pass its token with --token or CHORUS_TOKEN: %s", c.base, detail)
+		return fmt.Errorf("the process refused the credentials: pass its dashboard's token with --token or CHORUS_TOKEN (%s)", detail)
 	case "not_found":
-		return fmt.Errorf("no run with ID %s at %s: %s: %w", id, c.base, detail, history.ErrRunNotFound)
+		return &refusal{fmt.Sprintf("no run with ID %s (%s)", id, detail), history.ErrRunNotFound}
 	case "run_ended":
-		return fmt.Errorf("run %s has ended: nothing to %s: %s: %w", id, a.Action, detail, chorus.ErrRunEnded)
+		return &refusal{fmt.Sprintf("run %s has ended: nothing to %s (%s)", id, a.Action, detail), chorus.ErrRunEnded}
 	case "run_blocked":
-		return fmt.Errorf("run %s is blocked: %s: %w", id, detail, chorus.ErrRunBlocked)
+		return &refusal{fmt.Sprintf("run %s is blocked (%s)", id, detail), chorus.ErrRunBlocked}
 	case "actions_disabled":
-		return fmt.Errorf("the dashboard at %s does not take actions (read-only, or serving the file without owning it): %s", c.base, detail)
+		return fmt.Errorf("this dashboard takes no actions (it is read-only, or it is `chorus serve`, which does not own the file): point --addr to the dashboard the application mounts (%s)", detail)
 	}
-	return errors.New("the process at " + c.base + " refused the " + a.Action + ": " + detail)
+	return errors.New("the " + a.Action + " was refused (" + detail + ")")
 }
+
+// refusal is a dashboard's refusal that means an engine's error: it says
+// what the server said, and errors.Is finds the engine's error.
+type refusal struct {
+	msg string
+	err error
+}
+
+func (e *refusal) Error() string { return e.msg }
+func (e *refusal) Unwrap() error { return e.err }
