@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
@@ -53,10 +54,11 @@ const closeTimeout = 30 * time.Second
 // actHelp is the part of every action command's help that says how it
 // reaches the run.
 const actHelp = `The journal has one owner at a time. While the application that owns FILE
-runs, act through it: --addr is the URL its dashboard (package ui) is mounted
-at, such as http://127.0.0.1:8080/chorus; FILE is then omitted or "-", since
-the process writes it, and the identity recorded in the journal is the one
-the dashboard's authenticator gives the token (--token, or the environment
+runs, act through it: --addr is the URL of the dashboard the application
+mounts (package ui), such as http://127.0.0.1:8080/chorus (chorus serve is
+read-only and takes no actions). FILE is then omitted or "-", since the
+process writes it, and the identity recorded in the journal is the one the
+dashboard's authenticator gives the token (--token, or the environment
 variable CHORUS_TOKEN).
 
 Without --addr, the command opens FILE itself, which only works while no
@@ -153,8 +155,8 @@ fails.
 				return err
 			}
 			a := &act{RunID: rest[0], Action: actSignal, Signal: rest[1]}
-			if a.Signal == "" {
-				return usagef("signal: NAME is empty: name the signal the run receives")
+			if err := checkSignalName(a.Signal); err != nil {
+				return err
 			}
 			if !json.Valid([]byte(rest[2])) {
 				var v any
@@ -328,6 +330,19 @@ func actError(err error, a *act, status string) error {
 		return notFound(err, a.RunID)
 	}
 	return fmt.Errorf("%s run %s: %w", a.Action, id, err)
+}
+
+// checkSignalName refuses a name no workflow.NewSignal in code would
+// have: empty, not UTF-8, or holding control characters (the journal
+// keeps a NUL in a signal's name for its own use).
+func checkSignalName(name string) error {
+	if name == "" {
+		return usagef("signal: NAME is empty: name the signal the run receives")
+	}
+	if !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return usagef("signal: NAME %q is not printable text: name the signal the run receives", cut(name))
+	}
+	return nil
 }
 
 // defaultIdentity is cli:USER@HOST, as far as the system tells them.

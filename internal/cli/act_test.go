@@ -154,6 +154,7 @@ func TestActOnFile(t *testing.T) {
 		{"err-act-bare-string", 2, []string{"signal", "@", "inbox-1", "approve", `yes`}},
 		{"err-act-no-reason", 2, []string{"terminate", "@", "sleep-3"}},
 		{"err-act-bad-identity", 2, []string{"cancel", "@", "sleep-3", "--identity", "ops\x01bob"}},
+		{"err-act-signal-name", 2, []string{"signal", "@", "inbox-1", "appr\tove", `1`}},
 		{"err-act-args", 2, []string{"signal", "@", "inbox-1", "approve"}},
 		{"err-act-dash", 2, []string{"cancel", "-", "sleep-3"}},
 		{"err-act-token-no-addr", 2, []string{"cancel", "@", "sleep-3", "--token", "t"}},
