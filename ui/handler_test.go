@@ -321,6 +321,12 @@ func TestBadInput(t *testing.T) {
 	w = do(t, h, req{path: "/api/runs/approval-1/cancel"})
 	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
 	require.Equal(t, "POST", w.Header().Get("Allow"))
+	w = do(t, h, req{method: "DELETE", path: "/api/runs"})
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	require.Equal(t, "GET", w.Header().Get("Allow"))
+	w = do(t, h, req{method: "POST", path: "/runs/order-1", html: true})
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	require.Equal(t, http.StatusNotFound, do(t, h, req{method: "POST", path: "/api/runs/order-1/frobnicate"}).Code)
 }
 
 // Actions on an ended run are 409, as is signaling a blocked run.
