@@ -28,6 +28,7 @@ func TestActThroughDashboard(t *testing.T) {
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle("/chorus/", h)
+	mux.Handle("/old/", http.RedirectHandler("/chorus/", http.StatusMovedPermanently))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	f.masks[srv.URL] = "URL"
@@ -47,6 +48,7 @@ func TestActThroughDashboard(t *testing.T) {
 		{"err-addr-ended", 1, []string{"terminate", "sleep-2", "--reason", "again", "--addr", addr, "--token", "s3cret"}},
 		{"err-addr-ended-signal", 1, []string{"signal", "inbox-done", "approve", `{}`, "--addr", addr, "--token", "s3cret", "--json"}},
 		{"err-addr-not-dashboard", 1, []string{"cancel", "sleep-3", "--addr", srv.URL, "--token", "s3cret"}},
+		{"err-addr-redirect", 1, []string{"cancel", "sleep-3", "--addr", srv.URL + "/old", "--token", "s3cret"}},
 		{"err-addr-bad-json", 2, []string{"signal", "inbox-1", "approve", `{`, "--addr", addr, "--token", "s3cret"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -58,8 +58,14 @@ func newAPIClient(addr, token string) (*apiClient, error) {
 	return &apiClient{
 		base:  u.String(),
 		token: token,
-		// A command makes one call: no connection is kept for another.
-		http: &http.Client{Timeout: apiTimeout, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true}},
+		http: &http.Client{
+			Timeout: apiTimeout,
+			// A command makes one call or two: no connection is kept.
+			Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableKeepAlives: true},
+			// A redirect would turn the POST into a GET: say where it
+			// points instead of following it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
 	}, nil
 }
 
@@ -150,6 +156,9 @@ func (c *apiClient) run(ctx context.Context, id string) (workflow, status string
 // refused turns an error answer into an error that says what was wrong,
 // wrapping the engine's error where the code names one.
 func (c *apiClient) refused(resp *http.Response, ans []byte, a *act) error {
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		return fmt.Errorf("the process at %s answered %s, redirecting to %s: give --addr the URL the dashboard is mounted at", c.base, resp.Status, cut(loc))
+	}
 	var e apiErrorBody
 	if err := json.Unmarshal(ans, &e); err != nil || e.Code == "" {
 		return fmt.Errorf("the process at %s answered %s, not the dashboard API's error: is --addr the URL the dashboard is mounted at?", c.base, resp.Status)
