@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -283,4 +284,37 @@ func TestActOnHeldFile(t *testing.T) {
 	}
 	_, err := os.Stat(missing)
 	require.ErrorIs(t, err, os.ErrNotExist, "no command creates the file")
+}
+
+// A file that is not SQLite, or a SQLite database of another application,
+// is refused and left as it was.
+func TestActOnForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(text, []byte("these are my notes, not a database of any kind"), 0o600))
+	other := filepath.Join(dir, "other.db")
+	db, err := sql.Open("sqlite", other)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE t (x)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	before := map[string][]byte{}
+	for _, p := range []string{text, other} {
+		before[p], err = os.ReadFile(p)
+		require.NoError(t, err)
+	}
+
+	f := &fixture{}
+	for _, p := range []string{text, other} {
+		for _, args := range [][]string{
+			{"cancel", p, "x"}, {"terminate", p, "x", "--reason", "r"}, {"signal", p, "x", "s", "1"},
+		} {
+			code, out := f.run(args...)
+			require.Equal(t, 1, code, out)
+			require.Contains(t, out, filepath.Base(p))
+			after, err := os.ReadFile(p)
+			require.NoError(t, err)
+			require.Equal(t, before[p], after, "%v changed the file", args)
+		}
+	}
 }
