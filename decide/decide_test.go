@@ -3,6 +3,7 @@ package decide_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,9 +42,26 @@ var Asked = workflow.NewQuery[struct{}, decide.Referral[App]]("asked")
 
 // askBySignal reaches a person by waiting for the Verdict signal.
 func askBySignal(ctx workflow.Context, r decide.Referral[App]) (decide.Answer, error) {
+	if !workflow.IsReplaying(ctx) {
+		asking(r.Input.ID)
+	}
 	workflow.SetQueryHandler(ctx, Asked, func(struct{}) (decide.Referral[App], error) { return r, nil })
 	a, _ := workflow.GetSignalChannel(ctx, Verdict).Receive(ctx)
 	return a, nil
+}
+
+// onAsk, when set, is told each time a run first asks a person.
+var (
+	onAskMu sync.Mutex
+	onAsk   func(id string)
+)
+
+func asking(id string) {
+	onAskMu.Lock()
+	defer onAskMu.Unlock()
+	if onAsk != nil {
+		onAsk(id)
+	}
 }
 
 func policy(w *decide.Watch) decide.Policy {

@@ -38,7 +38,7 @@ var (
 
 // continueEvery is how many reports a watch generation takes before it
 // continues as new, keeping its journal short.
-const continueEvery = 500
+var continueEvery = 500
 
 // maxSwitches is how many switches the watch's state keeps (the journal
 // keeps them all as markers).
@@ -270,10 +270,10 @@ func (s *watchState) flip(ctx workflow.Context, on bool, by, reason string) {
 var (
 	statusActivity = activity.New(StatusActivityName, func(context.Context, string) (Status, error) {
 		return Status{}, activity.NonRetryable(errNotRegistered)
-	})
+	}).WithOptions(activity.Options{StartToCloseTimeout: 30 * time.Second, RetryPolicy: &activity.RetryPolicy{MaximumAttempts: 3}})
 	reportActivity = activity.NewVoid(ReportActivityName, func(context.Context, observation) error {
 		return activity.NonRetryable(errNotRegistered)
-	})
+	}).WithOptions(activity.Options{StartToCloseTimeout: 30 * time.Second, RetryPolicy: &activity.RetryPolicy{MaximumAttempts: 10}})
 	errNotRegistered = errors.New("decide: register decide.Definitions(eng) with the engine")
 )
 
