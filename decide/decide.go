@@ -7,6 +7,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -387,60 +389,33 @@ func Decide[In any](ctx workflow.Context, m *Model[In], in In, p Policy, ask Ask
 	if err := p.Validate(); err != nil {
 		return Decision{}, err
 	}
-	d := Decision{Key: workflow.NewUUID(ctx).String(), Model: m.name, ModelEnabled: true}
-
+	enabled := true
 	if p.Watch != nil {
 		st, err := workflow.ExecuteActivity(ctx, statusActivity, m.name).Get(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return Decision{}, fmt.Errorf("decide: model %q: %w", m.name, ctx.Err())
+			}
 			// The watch cannot be read: be safe and let people decide.
 			workflow.Logger(ctx).Warn("decide: reading the drift watch failed; people decide", "model", m.name, "error", err)
 			st.Enabled = false
 		}
-		d.ModelEnabled = st.Enabled
+		enabled = st.Enabled
 	}
 
 	score, reason, mErr := callModel(ctx, m, in, p.Timeout)
-	if mErr != nil {
-		d.ModelError = mErr.Error()
+	if ctx.Err() != nil {
+		return Decision{}, fmt.Errorf("decide: model %q: %w", m.name, ctx.Err())
 	}
-	if reason == FallbackNone {
-		d.Scored = true
-		d.ModelName, d.ModelVersion = score.Model, score.Version
-		d.Score, d.Confidence = score.Value, score.Confidence
-		i := p.band(score.Value)
-		b := p.Bands[i]
-		d.Band, d.Route = bandName(b, i), b.Route.Kind
-		d.Suggestion = b.Suggest
-		if b.Route.Kind == RouteAuto {
-			d.Suggestion = b.Route.Outcome
-		}
-		switch {
-		case !d.ModelEnabled:
-			reason = FallbackModelOff
-			if b.Route.Kind == RoutePerson {
-				reason = FallbackNone // a person decides anyway
-			}
-		case score.Confidence < p.MinConfidence && b.Route.Kind == RouteAuto:
-			reason = FallbackLowConfidence
-		case b.Route.Kind == RouteAuto:
-			d.Outcome, d.DecidedBy = b.Route.Outcome, ByModel
-		}
-		if d.DecidedBy == "" {
-			d.Queue = b.Route.Queue
-			if b.Route.Kind == RouteAuto {
-				d.Queue = p.fallbackQueue()
-			}
-		}
-	} else {
-		d.Queue = p.fallbackQueue()
-	}
-	d.Fallback = reason
-
+	// The route is computed once and journaled: a replay takes the recorded
+	// one, so a run in flight keeps its route when the policy changes.
+	d := workflow.SideEffect(ctx, func() Decision {
+		return route(m.name, p, enabled, score, reason, mErr)
+	})
 	if d.DecidedBy == "" {
-		r := Referral[In]{Model: m.name, Input: in, Queue: d.Queue, Band: d.Band, Fallback: reason, Key: d.Key}
+		r := Referral[In]{Model: m.name, Input: in, Queue: d.Queue, Band: d.Band, Fallback: d.Fallback, Key: d.Key}
 		if d.Scored {
-			s := score
-			r.Score = &s
+			r.Score = &Score{Value: d.Score, Confidence: d.Confidence, Model: d.ModelName, Version: d.ModelVersion}
 		}
 		if d.ModelEnabled {
 			r.Suggestion = d.Suggestion
@@ -470,6 +445,41 @@ func Decide[In any](ctx workflow.Context, m *Model[In], in In, p Policy, ask Ask
 		}
 	}
 	return d, nil
+}
+
+// route decides who decides: the band's route, or a person when the model
+// gave no usable score, is not trusted or is switched off.
+func route(model string, p Policy, enabled bool, score Score, reason Fallback, mErr error) Decision {
+	d := Decision{Key: uuid.NewString(), Model: model, ModelEnabled: enabled}
+	if mErr != nil {
+		d.ModelError = mErr.Error()
+	}
+	if reason != FallbackNone {
+		d.Fallback, d.Queue = reason, p.fallbackQueue()
+		return d
+	}
+	d.Scored = true
+	d.ModelName, d.ModelVersion = score.Model, score.Version
+	d.Score, d.Confidence = score.Value, score.Confidence
+	i := p.band(score.Value)
+	b := p.Bands[i]
+	d.Band, d.Route, d.Suggestion = bandName(b, i), b.Route.Kind, b.Suggest
+	if b.Route.Kind == RoutePerson {
+		d.Queue = b.Route.Queue // a person decides anyway
+		return d
+	}
+	d.Suggestion = b.Route.Outcome
+	switch {
+	case !enabled:
+		d.Fallback = FallbackModelOff
+	case score.Confidence < p.MinConfidence:
+		d.Fallback = FallbackLowConfidence
+	default:
+		d.Outcome, d.DecidedBy = b.Route.Outcome, ByModel
+		return d
+	}
+	d.Queue = p.fallbackQueue()
+	return d
 }
 
 // callModel runs the model once, bounded by timeout from the moment it is

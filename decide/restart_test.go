@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/decide"
+	"github.com/chorusdev/chorus/workflow"
 )
 
 func openEngine(t *testing.T, path string, clk clock.Clock) *chorus.Engine {
@@ -100,4 +102,66 @@ func TestDecisionsSurviveRestart(t *testing.T) {
 	d, err = run.Result(ctx)
 	require.NoError(t, err)
 	require.Equal(t, decide.ByModel, d.DecidedBy)
+}
+
+// configured is a policy the application loads from its configuration;
+// ConfiguredLoan reads it each time its code runs.
+var (
+	configuredMu sync.Mutex
+	configured   = policy(nil)
+)
+
+var ConfiguredLoan = workflow.New("configured-loan", func(ctx workflow.Context, a App) (decide.Decision, error) {
+	configuredMu.Lock()
+	p := configured
+	configuredMu.Unlock()
+	return decide.Decide(ctx, Credit, a, p, askBySignal)
+})
+
+// A run in flight keeps the route it was given when the bands change under
+// it: after a restart rebuilds it with the new bands (which would approve
+// the case automatically), it still waits for its person.
+func TestRouteSurvivesPolicyChange(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "loans.db")
+	clk := clock.NewMock()
+	eng := openEngine(t, path, clk)
+	require.NoError(t, eng.Register(ConfiguredLoan))
+
+	asked := make(chan string, 1)
+	onAskMu.Lock()
+	onAsk = func(id string) { asked <- id }
+	onAskMu.Unlock()
+	t.Cleanup(func() { onAskMu.Lock(); onAsk = nil; onAskMu.Unlock() })
+	_, err := chorus.Start(ctx, eng, ConfiguredLoan, App{ID: "p1", Risk: 0.5, Confidence: 0.9, Version: "v1"}, &chorus.StartOptions{ID: "p1"})
+	require.NoError(t, err)
+	select {
+	case <-asked:
+	case <-ctx.Done():
+		t.Fatal("the case never asked a person")
+	}
+	onAskMu.Lock()
+	onAsk = nil
+	onAskMu.Unlock()
+	closeEngine(t, eng)
+
+	configuredMu.Lock()
+	old := configured
+	configured = decide.Policy{Bands: []decide.Band{{Below: 0.9, Route: decide.Auto("approve")}, {Route: decide.Human("senior-underwriter")}}, Timeout: 2 * time.Second}
+	configuredMu.Unlock()
+	t.Cleanup(func() { configuredMu.Lock(); configured = old; configuredMu.Unlock() })
+
+	eng = openEngine(t, path, clk)
+	defer closeEngine(t, eng)
+	require.NoError(t, eng.Register(ConfiguredLoan))
+	require.NoError(t, chorus.Signal(ctx, eng, "p1", Verdict, decide.Answer{Outcome: "decline", By: "uw:bob"}))
+	run, err := chorus.Lookup(ctx, eng, ConfiguredLoan, "p1")
+	require.NoError(t, err)
+	d, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, decide.ByPerson, d.DecidedBy)
+	require.Equal(t, "decline", d.Outcome)
+	require.Equal(t, "underwriter", d.Queue)
+	require.Equal(t, "medium", d.Band)
 }
