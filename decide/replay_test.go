@@ -3,6 +3,7 @@ package decide_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,6 +41,20 @@ func TestReplayAfterModelSwap(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
 		require.NoError(t, os.WriteFile(golden, b, 0o644))
+
+		// A watch that switched the model off, then was enabled by an operator.
+		for i := 1; i <= 3; i++ {
+			decideCase(t, env, WatchedLoan, App{ID: fmt.Sprintf("golden-w%d", i), Risk: 0.5, Confidence: 0.9, Version: "v1"},
+				&decide.Answer{Outcome: "decline", By: "uw:bob"})
+		}
+		_, err = decide.Enable(context.Background(), env.Engine(), "credit-score", "ops:ann")
+		require.NoError(t, err)
+		env.Settle()
+		h, err = chorus.History(context.Background(), env.Engine(), decide.WatchID("credit-score"))
+		require.NoError(t, err)
+		b, err = h.Marshal()
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(filepath.Dir(golden), "watch.json"), b, 0o644))
 	}
 	// The golden history holds model v1's record.
 	f, err := os.Open(golden)
@@ -54,7 +69,8 @@ func TestReplayAfterModelSwap(t *testing.T) {
 	require.Equal(t, "v1", recs[0].ModelVersion)
 	require.Equal(t, "gbm-credit", recs[0].ModelName)
 
-	replay.Test(t, filepath.Join("testdata", "histories"), WatchedLoan, Loan, creditModelV2)
+	// The watch is long-lived: its code must keep replaying its journal.
+	replay.Test(t, filepath.Join("testdata", "histories"), append(decide.Definitions(nil), WatchedLoan, Loan, creditModelV2)...)
 
 	// A run recorded now with v1, replayed with v2 registered.
 	d, _ := decideCase(t, env, Loan, App{ID: "r1", Risk: 0.1, Confidence: 0.9, Version: "v1"}, nil)

@@ -282,6 +282,9 @@ var (
 // model's state and report to it (they reach eng itself).
 //
 //	if err := eng.Register(decide.Definitions(eng)...); err != nil { ... }
+//
+// To replay histories (package replay), which runs no activity, pass the
+// definitions of Definitions(nil).
 func Definitions(eng *chorus.Engine) []chorus.Definition {
 	status := activity.New(StatusActivityName, func(ctx context.Context, model string) (Status, error) {
 		return readStatus(ctx, eng, model)
