@@ -80,9 +80,10 @@
 // [DecisionMarker] marker and kept in the run's memo under
 // "decide:<model>" (the latest decision of that model), so Engine.Describe,
 // the dashboard and the chorus command show it. [Records] reads a run's
-// decisions from its journal, [FromEvents] from an exported history, and
+// decisions from its journal, [FromEvents] from an exported history,
 // [Summarize] counts them ([Counters]: automated and manual shares,
-// fallbacks by reason, agreement rate).
+// fallbacks by reason, agreement rate), and [Count] counts those of every
+// run a listing selects, per model.
 //
 // # The drift watch
 //

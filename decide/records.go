@@ -44,3 +44,35 @@ func Summarize(ds []Decision) Counters {
 	}
 	return c
 }
+
+// Count reads the decisions of the runs opts selects (every run when nil)
+// and counts them per model name. It reads each selected run's journal, so
+// narrow opts (a workflow, a time range) on a large database.
+func Count(ctx context.Context, eng *chorus.Engine, opts *chorus.ListOptions) (map[string]Counters, error) {
+	var o chorus.ListOptions
+	if opts != nil {
+		o = *opts
+	}
+	out := map[string]Counters{}
+	for {
+		runs, next, err := eng.ListPage(ctx, &o)
+		if err != nil {
+			return nil, fmt.Errorf("decide: count: %w", err)
+		}
+		for _, r := range runs {
+			ds, err := Records(ctx, eng, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, d := range ds {
+				c := out[d.Model]
+				c.Add(d)
+				out[d.Model] = c
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		o.Cursor = next
+	}
+}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/decide"
 )
 
@@ -101,6 +102,9 @@ func TestDriftWatchSwitchesModelOffUntilEnabled(t *testing.T) {
 	require.Equal(t, 5, c.Compared)
 	require.InDelta(t, 2.0/5, c.AgreementRate(), 1e-9)
 	require.Equal(t, map[decide.Fallback]int{decide.FallbackModelOff: 1}, c.Fallbacks)
+	byModel, err := decide.Count(ctx, eng, &chorus.ListOptions{Workflow: WatchedLoan.Name()})
+	require.NoError(t, err)
+	require.Equal(t, map[string]decide.Counters{"credit-score": c}, byModel)
 
 	// An operator may switch it off by hand too.
 	st, err = decide.Disable(ctx, eng, "credit-score", "ops:ann", "vendor incident")
