@@ -352,8 +352,8 @@ type Decision struct {
 	// Fallback says why a person decided against the band, or without a
 	// score.
 	Fallback Fallback `json:"fallback,omitempty"`
-	// ModelError is the model call's error, for Fallback "timeout" and
-	// "error".
+	// ModelError says what was wrong with the model call, for Fallback
+	// "timeout", "error" and "invalid-score".
 	ModelError string `json:"model_error,omitempty"`
 	// Outcome is the final outcome.
 	Outcome string `json:"outcome"`
