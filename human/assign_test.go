@@ -10,7 +10,6 @@ import (
 	chorustest "github.com/chorusdev/chorus/testing"
 )
 
-
 func TestAssignToUser(t *testing.T) {
 	wf := reviewFlow("review-user", human.Options{Assign: human.ToUser("bob")})
 	env, inbox := newEnv(t, people(), nil, wf)
