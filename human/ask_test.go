@@ -62,6 +62,8 @@ func TestAskGroupCompletedThroughInbox(t *testing.T) {
 		acts = append(acts, a.Action+"/"+a.User)
 	}
 	require.Equal(t, []string{"created/", "assigned/", "notified/", "claimed/ann", "commented/ann", "completed/ann"}, acts)
+	require.Equal(t, []string{"human.task.created", "human.task.assigned", "human.task.notified", "human.task.claimed",
+		"human.task.commented", "human.task.completed"}, env.Markers("claim-1"), "the audit is in the journal")
 	notices := rec.all()
 	require.Len(t, notices, 1)
 	require.Equal(t, "assigned", notices[0].Event)

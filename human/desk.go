@@ -114,8 +114,23 @@ type taskState struct {
 	decode func([]byte) error
 }
 
-func (ts *taskState) record(at time.Time, what, user, detail string) {
-	ts.Audit = append(ts.Audit, AuditEntry{At: at, Action: what, User: user, Detail: detail})
+// AuditMarkerPrefix begins the name of the marker each audit entry is
+// journaled as ("human.task.claimed"), with [AuditMarker] details, so that
+// a tool reading the journal (chorus history, the dashboard) sees the
+// trail without running the workflow's code.
+const AuditMarkerPrefix = "human.task."
+
+// AuditMarker is the details of an audit entry's marker.
+type AuditMarker struct {
+	Task   string `json:"task"`
+	User   string `json:"user,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// record adds an audit entry and journals it as a marker.
+func (ts *taskState) record(ctx workflow.Context, what, user, detail string) {
+	ts.Audit = append(ts.Audit, AuditEntry{At: workflow.Now(ctx), Action: what, User: user, Detail: detail})
+	workflow.RecordMarker(ctx, AuditMarkerPrefix+what, AuditMarker{Task: ts.ID, User: user, Detail: detail})
 }
 
 func (ts *taskState) view() TaskView {
@@ -230,31 +245,31 @@ func (d *desk) claim(ctx workflow.Context, ts *taskState, a action) {
 		return
 	}
 	ts.ClaimedBy, ts.State = a.User, StateClaimed
-	ts.record(workflow.Now(ctx), "claimed", a.User, "")
+	ts.record(ctx, "claimed", a.User, "")
 }
 
 func (d *desk) release(ctx workflow.Context, ts *taskState, a action) {
 	ts.ClaimedBy, ts.State = "", StateOpen
-	ts.record(workflow.Now(ctx), "released", a.User, "")
+	ts.record(ctx, "released", a.User, "")
 }
 
 func (d *desk) complete(ctx workflow.Context, ts *taskState, a action) {
 	ts.State, ts.Outcome, ts.CompletedBy, ts.ClaimedBy = StateCompleted, a.Outcome, a.User, a.User
-	ts.record(workflow.Now(ctx), "completed", a.User, string(a.Outcome))
+	ts.record(ctx, "completed", a.User, string(a.Outcome))
 	ts.done.SendAsync(struct{}{})
 }
 
 func (d *desk) reassign(ctx workflow.Context, ts *taskState, a action) {
 	from := holder(ts.Assignee, ts.Group)
 	ts.Assignee, ts.Group, ts.ClaimedBy, ts.State = a.ToUser, a.ToGroup, "", StateOpen
-	ts.record(workflow.Now(ctx), "reassigned", a.User, "from "+from+" to "+holder(a.ToUser, a.ToGroup))
+	ts.record(ctx, "reassigned", a.User, "from "+from+" to "+holder(a.ToUser, a.ToGroup))
 	d.notify(ctx, ts, "reassigned")
 }
 
 func (d *desk) comment(ctx workflow.Context, ts *taskState, a action) {
 	now := workflow.Now(ctx)
 	ts.Comments = append(ts.Comments, Comment{At: now, User: a.User, Text: a.Text})
-	ts.record(now, "commented", a.User, a.Text)
+	ts.record(ctx, "commented", a.User, a.Text)
 }
 
 // index keeps the run's search attributes in step with its open tasks.

@@ -112,8 +112,12 @@
 // created, fallback, assigned, notified, notify-failed, claimed, released,
 // reassigned, escalated, escalation-failed, commented, completed,
 // timed-out, canceled, failed; each with the run's time, the user ("" for
-// the workflow itself) and a detail. It is rebuilt from the journal, so it
-// is the same after a restart and for ended runs.
+// the workflow itself) and a detail. Each entry is also journaled as a
+// marker named [AuditMarkerPrefix] and the action ("human.task.claimed"),
+// with [AuditMarker] details, so tools that read the journal (chorus
+// history, the dashboard) show the trail without running workflow code.
+// The trail is rebuilt from the journal, so it is the same after a
+// restart and for ended runs.
 //
 // # Notifications
 //

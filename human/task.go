@@ -190,12 +190,12 @@ func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Optio
 		ts.Due = now.Add(opts.Deadline)
 	}
 	d.add(ts)
-	ts.record(now, "created", "", "assign "+opts.Assign.String())
+	ts.record(ctx, "created", "", "assign "+opts.Assign.String())
 
 	res, err := d.assign(ctx, assignIn{Assign: opts.Assign, Fallback: opts.Fallback})
 	if err != nil {
 		ts.State = StateFailed
-		ts.record(workflow.Now(ctx), "failed", "", err.Error())
+		ts.record(ctx, "failed", "", err.Error())
 		d.index(ctx)
 		return zero, err
 	}
@@ -237,20 +237,21 @@ func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Optio
 			return out, nil
 		case "canceled":
 			ts.State = StateCanceled
-			ts.record(workflow.Now(ctx), "canceled", "", "the run was canceled")
-			d.index(workflow.NewDisconnectedContext(ctx))
+			dctx := workflow.NewDisconnectedContext(ctx)
+			ts.record(dctx, "canceled", "", "the run was canceled")
+			d.index(dctx)
 			return zero, workflow.ErrCanceled
 		case "deadline":
 			ts.State = StateTimedOut
 			if def != nil {
 				ts.Outcome = def
-				ts.record(workflow.Now(ctx), "timed-out", "", "deadline passed: default outcome "+string(def))
+				ts.record(ctx, "timed-out", "", "deadline passed: default outcome "+string(def))
 				d.index(ctx)
 				var out Out
 				_ = json.Unmarshal(def, &out)
 				return out, nil
 			}
-			ts.record(workflow.Now(ctx), "timed-out", "", "deadline passed: failing")
+			ts.record(ctx, "timed-out", "", "deadline passed: failing")
 			d.index(ctx)
 			return zero, fmt.Errorf("%w: task %q (%s) after %v", ErrTimedOut, ts.ID, t.name, opts.Deadline)
 		case "escalate":
@@ -270,7 +271,7 @@ func (d *desk) escalate(ctx workflow.Context, ts *taskState, n int, step Step) {
 		detail += fmt.Sprintf(", priority %d", step.Priority)
 	}
 	if step.Assign.Kind == "" {
-		ts.record(workflow.Now(ctx), "escalated", "", detail)
+		ts.record(ctx, "escalated", "", detail)
 		d.index(ctx)
 		d.notify(ctx, ts, "escalated")
 		return
@@ -280,14 +281,14 @@ func (d *desk) escalate(ctx workflow.Context, ts *taskState, n int, step Step) {
 		return
 	}
 	if err != nil {
-		ts.record(workflow.Now(ctx), "escalation-failed", "", detail+": "+err.Error())
+		ts.record(ctx, "escalation-failed", "", detail+": "+err.Error())
 		d.index(ctx)
 		return
 	}
 	if ts.ClaimedBy != "" {
 		detail += ", claim of " + ts.ClaimedBy + " dropped"
 	}
-	ts.record(workflow.Now(ctx), "escalated", "", detail+" to "+step.Assign.String())
+	ts.record(ctx, "escalated", "", detail+" to "+step.Assign.String())
 	d.place(ctx, ts, res, "escalated")
 }
 
@@ -310,11 +311,10 @@ func (d *desk) assign(ctx workflow.Context, in assignIn) (assignOut, error) {
 func (d *desk) place(ctx workflow.Context, ts *taskState, res assignOut, event string) {
 	ts.Assignee, ts.Group, ts.ClaimedBy = res.User, res.Group, ""
 	ts.State = StateOpen
-	now := workflow.Now(ctx)
 	if res.Fallback {
-		ts.record(now, "fallback", "", res.Reason)
+		ts.record(ctx, "fallback", "", res.Reason)
 	}
-	ts.record(now, "assigned", "", holder(res.User, res.Group))
+	ts.record(ctx, "assigned", "", holder(res.User, res.Group))
 	d.index(ctx)
 	d.notify(ctx, ts, event)
 }
@@ -337,10 +337,10 @@ func (d *desk) notify(ctx workflow.Context, ts *taskState, event string) {
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		actx := workflow.WithActivityOptions(ctx, notifyOpts)
 		if _, err := workflow.ExecuteActivity(actx, notifyAct, n).Get(ctx); err != nil {
-			ts.record(workflow.Now(ctx), "notify-failed", "", event+": "+err.Error())
+			ts.record(ctx, "notify-failed", "", event+": "+err.Error())
 			return
 		}
-		ts.record(workflow.Now(ctx), "notified", "", event+" "+holder(n.Assignee, n.Group))
+		ts.record(ctx, "notified", "", event+" "+holder(n.Assignee, n.Group))
 	})
 }
 
