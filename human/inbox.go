@@ -152,6 +152,12 @@ func (b *Inbox) Complete(ctx context.Context, user, runID, taskID string, outcom
 	return b.act(ctx, completeUpdate, user, runID, action{Task: taskID, Outcome: raw})
 }
 
+// Complete is [Inbox.Complete] with the outcome typed by the task kind, so
+// that a wrong outcome type does not compile.
+func Complete[In, Out any](ctx context.Context, b *Inbox, t *Task[In, Out], user, runID, taskID string, outcome Out) (TaskView, error) {
+	return b.Complete(ctx, user, runID, taskID, outcome)
+}
+
 // Reassign gives the task to another user or group (either may be empty,
 // not both); a claim is dropped and the new holder is notified. The user
 // must be allowed to act on the task, and a new assignee must be known to

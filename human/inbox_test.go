@@ -59,7 +59,7 @@ func TestAuthorizationRefusedWithoutWriting(t *testing.T) {
 	v, err := inbox.Release(ctx, "ann", "a", id)
 	require.NoError(t, err)
 	require.Equal(t, human.StateOpen, v.State)
-	v, err = inbox.Complete(ctx, "bob", "a", id, Decision{Outcome: "deny"})
+	v, err = inbox.Complete(ctx, "bob", "a", id, json.RawMessage(`{"outcome":"deny"}`))
 	require.NoError(t, err, "an unclaimed group task may be completed by a member")
 	require.Equal(t, "bob", v.CompletedBy)
 }
@@ -87,7 +87,7 @@ func TestInvalidOutcomeRefusedTaskStaysOpen(t *testing.T) {
 	v := onlyTask(t, inbox, env, "inv")
 	require.Equal(t, human.StateOpen, v.State)
 
-	_, err := inbox.Complete(ctx, "ann", "inv", id, json.RawMessage(`{"outcome":"approve"}`))
+	_, err := human.Complete(ctx, inbox, Review, "ann", "inv", id, Decision{Outcome: "approve"})
 	require.NoError(t, err)
 	got, err := chorustest.Result(env, run)
 	require.NoError(t, err)
