@@ -95,6 +95,9 @@ var (
 	AttrGroup    = chorus.NewKeyword("human.group")
 )
 
+// MaxCommentBytes is the longest comment [Inbox.Comment] takes.
+const MaxCommentBytes = 4096
+
 const taskClosedType = "human.task-closed"
 
 type deskKey struct{}
@@ -233,8 +236,8 @@ func (d *desk) check(name string, a action) error {
 			return fmt.Errorf("%w: reassignment to nobody", ErrBadRequest)
 		}
 	case "comment":
-		if a.Text == "" {
-			return fmt.Errorf("%w: empty comment", ErrBadRequest)
+		if a.Text == "" || len(a.Text) > MaxCommentBytes {
+			return fmt.Errorf("%w: a comment must have 1 to %d bytes, this one has %d", ErrBadRequest, MaxCommentBytes, len(a.Text))
 		}
 	}
 	return nil

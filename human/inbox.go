@@ -183,7 +183,9 @@ func (b *Inbox) Reassign(ctx context.Context, user, runID, taskID, toUser, toGro
 	return b.act(ctx, reassignUpdate, user, runID, action{Task: taskID, ToUser: toUser, ToGroup: toGroup})
 }
 
-// Comment adds a note to the task, visible to whoever handles it next.
+// Comment adds a note (1 to [MaxCommentBytes] bytes) to the task, visible
+// to whoever handles it next. Whoever may claim the task may comment, also
+// while someone else holds it.
 func (b *Inbox) Comment(ctx context.Context, user, runID, taskID, text string) (TaskView, error) {
 	return b.act(ctx, commentUpdate, user, runID, action{Task: taskID, Text: text})
 }

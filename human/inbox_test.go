@@ -2,6 +2,7 @@ package human_test
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,12 @@ func TestAuthorizationRefusedWithoutWriting(t *testing.T) {
 	_, err = inbox.Claim(ctx, "nobody", "a", id)
 	require.ErrorIs(t, err, human.ErrUnknownUser)
 	_, err = inbox.Claim(ctx, "", "a", id)
+	require.ErrorIs(t, err, human.ErrBadRequest)
+	_, err = inbox.Comment(ctx, "ann", "a", id, "")
+	require.ErrorIs(t, err, human.ErrBadRequest)
+	_, err = inbox.Comment(ctx, "ann", "a", id, strings.Repeat("x", human.MaxCommentBytes+1))
+	require.ErrorIs(t, err, human.ErrBadRequest)
+	_, err = inbox.Reassign(ctx, "ann", "a", id, "", "")
 	require.ErrorIs(t, err, human.ErrBadRequest)
 	_, err = inbox.Claim(ctx, "ann", "a", "no-such-task")
 	require.ErrorIs(t, err, human.ErrUnknownTask)
