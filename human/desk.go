@@ -32,7 +32,7 @@ type TaskView struct {
 	Created time.Time `json:"created"`
 	Due     time.Time `json:"due,omitzero"`
 	// Input is the task's context as JSON; decode it with [Task.Input].
-	Input json.RawMessage `json:"input"`
+	Input json.RawMessage `json:"input,omitempty"`
 	// Outcome is the answer (or timeout default) as JSON, once closed.
 	Outcome     json.RawMessage `json:"outcome,omitempty"`
 	CompletedBy string          `json:"completed_by,omitempty"`
@@ -143,6 +143,15 @@ func (ts *taskState) view() TaskView {
 	return v
 }
 
+// summary is the task without its context, comments and audit: what an
+// update returns, journaled as its result, which must stay small whatever
+// the size of the task's context.
+func (ts *taskState) summary() TaskView {
+	v := ts.TaskView
+	v.Input, v.Comments, v.Audit = nil, nil, nil
+	return v
+}
+
 func (d *desk) add(ts *taskState) {
 	d.tasks = append(d.tasks, ts)
 	d.byID[ts.ID] = ts
@@ -185,7 +194,7 @@ func Enable(ctx workflow.Context) workflow.Context {
 			}
 			u.do(ctx, ts, a)
 			d.index(ctx)
-			return ts.view(), nil
+			return ts.summary(), nil
 		}, &workflow.UpdateOptions[action]{Validator: func(a action) error {
 			if err := d.check(name, a); err != nil {
 				return &TaskError{Action: name, RunID: d.runID, Task: a.Task, User: a.User, Err: err}

@@ -14,7 +14,10 @@ import (
 
 // Inbox is the application's side of human tasks, outside workflow code:
 // it lists the open tasks a user may act on and carries out their actions
-// as updates of the task's run, attributed to the user.
+// as updates of the task's run, attributed to the user. The actions return
+// the task as it is after the action, without its context, comments and
+// audit (those are journaled as the update's result, kept small); read the
+// whole task with [Inbox.Task].
 //
 // Every action is checked twice: the Inbox looks the user up in the
 // [Directory] (an unknown user is refused), and the run's validator

@@ -228,3 +228,29 @@ func TestCancelClosesTask(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, list)
 }
+
+// An action's result leaves out the task's context and audit, so a large
+// context and a large outcome (each under the payload limit, together
+// over it) are completed normally.
+func TestLargeContextAndOutcome(t *testing.T) {
+	wf := reviewFlow("review-large", human.Options{Assign: human.ToUser("ann")})
+	env, inbox := newEnv(t, people(), nil, wf)
+	ctx := ctxT(t)
+	big := strings.Repeat("c", 1<<20+100<<10)
+	run := chorustest.Start(env, wf, Claim{ID: big}, &chorus.StartOptions{ID: "large"})
+	env.Settle()
+	v, err := inbox.Task(ctx, "large", "claim-review-1")
+	require.NoError(t, err)
+	in, err := Review.Input(v)
+	require.NoError(t, err)
+	require.Len(t, in.ID, len(big))
+
+	note := strings.Repeat("n", 1<<20)
+	v, err = inbox.Complete(ctx, "ann", "large", v.ID, Decision{Outcome: "approve", Note: note})
+	require.NoError(t, err)
+	require.Equal(t, human.StateCompleted, v.State)
+	require.Nil(t, v.Input, "not in the update's result")
+	got, err := chorustest.Result(env, run)
+	require.NoError(t, err)
+	require.Equal(t, note, got.Note)
+}
