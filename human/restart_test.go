@@ -75,6 +75,7 @@ func TestAskRefusesBadOptions(t *testing.T) {
 		"no skills":      {&human.Options{Assign: human.BySkill()}, true, "BySkill without skills"},
 		"negative":       {&human.Options{Assign: human.ToUser("ann"), Deadline: -time.Hour}, true, "Options.Deadline is negative"},
 		"steps disorder": {&human.Options{Assign: human.ToUser("ann"), Escalate: []human.Step{{After: 2 * time.Hour}, {After: time.Hour}}}, true, "Options.Escalate[1].After"},
+		"step late":      {&human.Options{Assign: human.ToUser("ann"), Deadline: time.Hour, Escalate: []human.Step{{After: time.Hour}}}, true, "Options.Escalate[0].After (1h0m0s) is not before Options.Deadline (1h0m0s)"},
 		"default type":   {&human.Options{Assign: human.ToUser("ann"), OnTimeout: human.Default("refer")}, true, "Options.OnTimeout is Default(string), task \"claim-review\" answers human_test.Decision"},
 	}
 	var defs []chorus.Definition

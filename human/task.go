@@ -57,7 +57,7 @@ type Options struct {
 	// task ends as OnTimeout says. Zero: no deadline.
 	Deadline time.Duration
 	// Escalate are steps taken while the task is open, each After its
-	// creation, in increasing order of After.
+	// creation, in increasing order of After, all before the Deadline.
 	Escalate []Step
 	// OnTimeout is what Ask returns when the deadline passes: [Default]
 	// (a value) or [Fail] (the default: an error wrapping [ErrTimedOut]).
@@ -126,6 +126,9 @@ func (o *Options) check() error {
 	for i, s := range o.Escalate {
 		if s.After <= last {
 			return fmt.Errorf("human.Ask: Options.Escalate[%d].After (%v) must be positive and after the step before", i, s.After)
+		}
+		if o.Deadline > 0 && s.After >= o.Deadline {
+			return fmt.Errorf("human.Ask: Options.Escalate[%d].After (%v) is not before Options.Deadline (%v)", i, s.After, o.Deadline)
 		}
 		if s.Assign.Kind != "" {
 			if err := s.Assign.check(); err != nil {
