@@ -1,6 +1,9 @@
 package human_test
 
 import (
+	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,4 +81,34 @@ func TestDeadlineFail(t *testing.T) {
 	views, qerr := chorustest.Query(env, "claim-3", human.TasksQuery, struct{}{})
 	require.NoError(t, qerr)
 	require.Equal(t, human.StateTimedOut, views[0].State)
+}
+
+// flakyDirectory fails its first lookup, as a directory service that is
+// briefly down.
+type flakyDirectory struct {
+	human.Directory
+	failed atomic.Bool
+}
+
+func (f *flakyDirectory) User(ctx context.Context, id string) (human.User, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return human.User{}, errors.New("directory unavailable")
+	}
+	return f.Directory.User(ctx, id)
+}
+
+// The deadline counts from the task's creation, also when the assignment
+// took a retry.
+func TestDeadlineCountsFromCreation(t *testing.T) {
+	wf := reviewFlow("review-slow-assign", human.Options{Assign: human.ToUser("ann"), Deadline: 8 * time.Hour, OnTimeout: human.Default(Decision{Outcome: "refer"})})
+	env, inbox := newEnv(t, &flakyDirectory{Directory: people()}, nil, wf)
+	run := chorustest.Start(env, wf, Claim{}, &chorus.StartOptions{ID: "slow"})
+	got, err := chorustest.Result(env, run)
+	require.NoError(t, err)
+	require.Equal(t, "refer", got.Outcome)
+	require.Equal(t, 8*time.Hour, env.Elapsed())
+	v := onlyTask(t, inbox, env, "slow")
+	require.Equal(t, "assigned", v.Audit[1].Action)
+	require.True(t, v.Audit[1].At.After(env.StartTime()), "assigned after one retry")
+	require.Equal(t, v.Due, v.Audit[len(v.Audit)-1].At)
 }

@@ -207,8 +207,8 @@ func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Optio
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel() // the timers of an answered task are not left behind
 	var deadline, esc workflow.Future[struct{}]
-	if opts.Deadline > 0 {
-		deadline = workflow.NewTimer(tctx, opts.Deadline)
+	if opts.Deadline > 0 { // counted from the creation, not from the end of the assignment
+		deadline = workflow.NewTimer(tctx, ts.Due.Sub(workflow.Now(ctx)))
 	}
 	next := 0
 	arm := func() {
