@@ -48,7 +48,9 @@ func openTaskChild() {
 				p.Fail("claim: %v", err)
 			}
 			p.Say("claimed %s", list[0].ID)
-			select {} // until SIGKILL
+			for {
+				time.Sleep(time.Hour) // until SIGKILL
+			}
 		}
 		time.Sleep(time.Millisecond) // the assignment activity is on its way
 	}
