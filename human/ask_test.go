@@ -44,6 +44,13 @@ func TestAskGroupCompletedThroughInbox(t *testing.T) {
 	list, err = inbox.List(ctx, "bob")
 	require.NoError(t, err)
 	require.Empty(t, list, "claimed by ann")
+	list, err = inbox.ListGroup(ctx, "adjusters")
+	require.NoError(t, err)
+	require.Len(t, list, 1, "the group's queue shows claimed tasks too")
+	require.Equal(t, "ann", list[0].ClaimedBy)
+	list, err = inbox.ListGroup(ctx, "senior-adjusters")
+	require.NoError(t, err)
+	require.Empty(t, list)
 
 	_, err = inbox.Comment(ctx, "ann", "claim-1", "claim-review-1", "photos look edited")
 	require.NoError(t, err)

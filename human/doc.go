@@ -91,6 +91,7 @@
 // (one indexed lookup per group of the user), then queries each run for
 // its exact task state and keeps the tasks the user may act on. A run with
 // several open tasks indexes "*" and is queried by every List.
+// [Inbox.ListGroup] lists a group's open tasks, claimed or not.
 //
 // Only the task's assignee, its claimant, or a member of its assigned
 // group may claim, complete, reassign or comment on it; only the claimant

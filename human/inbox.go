@@ -48,6 +48,25 @@ func (b *Inbox) List(ctx context.Context, user string) ([]TaskView, error) {
 	for _, g := range u.Groups {
 		filters = append(filters, AttrGroup.Is(g))
 	}
+	return b.find(ctx, filters, func(v TaskView) bool {
+		ts := taskState{TaskView: v}
+		return ts.may(user, u.Groups) && (v.ClaimedBy == "" || v.ClaimedBy == user)
+	})
+}
+
+// ListGroup returns the open tasks assigned to the group, claimed or not,
+// in the order of [Inbox.List]: a team lead's view of the group's queue.
+// It checks no user; the application decides who may see it.
+func (b *Inbox) ListGroup(ctx context.Context, group string) ([]TaskView, error) {
+	return b.find(ctx, []chorus.AttrFilter{AttrGroup.Is(group), AttrGroup.Is("*")}, func(v TaskView) bool {
+		return v.Group == group
+	})
+}
+
+// find lists the running runs with open tasks that match any of filters,
+// queries each once, and returns their open tasks that keep accepts,
+// sorted.
+func (b *Inbox) find(ctx context.Context, filters []chorus.AttrFilter, keep func(TaskView) bool) ([]TaskView, error) {
 	seen := map[string]bool{}
 	var out []TaskView
 	for _, f := range filters {
@@ -74,8 +93,7 @@ func (b *Inbox) List(ctx context.Context, user string) ([]TaskView, error) {
 					continue // ended or blocked meanwhile: nothing to act on
 				}
 				for _, v := range views {
-					ts := taskState{TaskView: v}
-					if !v.State.Closed() && ts.may(user, u.Groups) && (v.ClaimedBy == "" || v.ClaimedBy == user) {
+					if !v.State.Closed() && keep(v) {
 						out = append(out, v)
 					}
 				}
