@@ -223,7 +223,11 @@ func (x *Export) Validate() error {
 		if !utf8.ValidString(e.Name) {
 			return corrupt(eventField(i, "name"), i, nil, "%q is not UTF-8 text", e.Name)
 		}
-		if want, ok := answers[e.Type]; ok {
+		if e.Type.IsNote() {
+			if err := checkNote(x.Events, i, lastStart, answered); err != nil {
+				return err
+			}
+		} else if want, ok := answers[e.Type]; ok {
 			switch {
 			case e.Ref < lastStart || e.Ref >= e.Seq:
 				return corrupt(eventField(i, "ref"), i, nil, "ref %d, want the seq of the %v that the %v answers, earlier in the same generation", e.Ref, want, e.Type)
@@ -268,6 +272,35 @@ func (x *Export) Validate() error {
 	}
 	if r.LastSeq != 0 && r.LastSeq != int64(n) {
 		return corrupt("run.last_seq", -1, nil, "%d, but the last event has seq %d", r.LastSeq, n)
+	}
+	return nil
+}
+
+// checkNote checks the note at index i: its payload, and where its Ref
+// points. An ActivityRetried refers to an activity of the current
+// generation that is not answered yet and comes right before its outcome;
+// an OperatorAction refers to nothing.
+func checkNote(events []Event, i int, lastStart int64, answered map[int64]bool) error {
+	e := events[i]
+	if err := decodeNote(e); err != nil {
+		return corrupt(eventField(i, "payload"), i, nil, "%v", err)
+	}
+	if e.Type != EventActivityRetried {
+		if e.Ref != 0 {
+			return corrupt(eventField(i, "ref"), i, nil, "ref %d on a %v, which refers to no step: want 0", e.Ref, e.Type)
+		}
+		return nil
+	}
+	switch {
+	case e.Ref < lastStart || e.Ref >= e.Seq:
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d, want the seq of an ActivityScheduled earlier in the same generation", e.Ref)
+	case events[e.Ref-1].Type != EventActivityScheduled:
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d is a %v, but an ActivityRetried is about an ActivityScheduled", e.Ref, events[e.Ref-1].Type)
+	case answered[e.Ref]:
+		return corrupt(eventField(i, "ref"), i, nil, "step %d has its outcome already", e.Ref)
+	case i+1 >= len(events) || events[i+1].Ref != e.Ref ||
+		events[i+1].Type != EventActivityCompleted && events[i+1].Type != EventActivityFailed:
+		return corrupt(eventField(i, "type"), i, nil, "an ActivityRetried of step %d must come right before the step's outcome", e.Ref)
 	}
 	return nil
 }

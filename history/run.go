@@ -211,6 +211,12 @@ type Task struct {
 	// its running attempt to return: an attempt cut short by a crash is not
 	// run again, the activity settles as canceled.
 	Canceled bool
+	// LastFailure is the encoded [Failure] of the latest failed attempt of
+	// an activity that is retrying (the engine's [Codec]), nil for none;
+	// FirstFailureAt is when its first attempt failed, the zero time for
+	// none. They tell operators why a step is retrying and since when.
+	LastFailure    []byte
+	FirstFailureAt time.Time
 	// Workflow is the name of the run's workflow, and ScheduledAt the time
 	// of the journal event at Step. [Store.Tasks] fills them in; they are
 	// ignored when a task is written.

@@ -86,7 +86,7 @@ Output is a table, or JSON with --json.`,
 		return usagef("runs: a subcommand is required (list or show)")
 	}
 	runs.AddCommand(listCmd(), showCmd())
-	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd())
+	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
 	// An unknown command is a usage error too.
 	root.Args = noArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }

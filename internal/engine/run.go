@@ -65,6 +65,12 @@ type input struct {
 	// (asynchronous completion), whose caller is told when the run does
 	// not wait for it; name, when set, is the activity it must be for.
 	external bool
+	// inActivityResult only: the attempts the step took, when more than
+	// one, journaled as a note before its outcome.
+	retried *history.ActivityRetried
+	// inCancel, inSignal and inTerminate from a caller: who asked
+	// (WithIdentity), journaled as a note before the event it causes.
+	identity string
 	// inChildResult only: the child run, whose notify task is deleted once
 	// the parent recorded the outcome.
 	child string
@@ -303,6 +309,8 @@ func (r *Run) applyInput(ev history.Event) {
 		r.ended, r.terminated = true, true
 	case history.EventUpdateAccepted:
 		r.startUpdate(ev)
+	case history.EventOperatorAction, history.EventActivityRetried:
+		// Notes, for people and tools: nothing for the code.
 	default:
 		r.fatal = &NonDeterminismError{
 			RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
@@ -693,6 +701,7 @@ func (r *Run) apply(in input) {
 		}
 	case in.kind == inCancel:
 		if !r.canceled {
+			r.noteAction(in, history.OperatorAction{Action: history.ActionCancel})
 			r.appendInput(history.Event{Type: history.EventCancelRequested})
 		}
 		r.round.replies = append(r.round.replies, in)
@@ -709,6 +718,7 @@ func (r *Run) apply(in input) {
 			r.round.late = append(r.round.late, lateAnswer{in, err})
 			return
 		}
+		r.noteAction(in, history.OperatorAction{Action: history.ActionSignal, Signal: in.name})
 		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload})
 		r.round.replies = append(r.round.replies, in)
 	default:
@@ -814,6 +824,9 @@ func (r *Run) applyOutcome(in input) {
 		r.round.doneTasks = append(r.round.doneTasks, in.step)
 	}
 	r.round.retry = append(r.round.retry, in)
+	if in.retried != nil {
+		r.noteRetried(f.name, in.step, in.retried)
+	}
 	r.appendInput(ev)
 	r.round.replies = append(r.round.replies, in)
 }
@@ -848,6 +861,9 @@ func (r *Run) end(in input, status history.RunStatus) {
 	r.blocked = nil
 	fl := r.eng.encodeFailure(in.failure)
 	r.round.retry = nil
+	if in.identity != "" && in.failure != nil {
+		r.noteAction(in, history.OperatorAction{Action: history.ActionTerminate, Reason: in.failure.Message})
+	}
 	r.lastSeq++
 	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: history.EventRunTerminated, Payload: fl, Time: r.liveNow})
 	r.round.addTasks = nil
