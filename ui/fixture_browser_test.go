@@ -25,35 +25,35 @@ import (
 	"github.com/chorusdev/chorus/workflow"
 )
 
-// t0 is the fake clock's start: every timestamp the pages show follows
-// from it, so the screenshots do not change from one run to the next.
-var t0 = time.Date(2026, time.November, 30, 9, 0, 0, 0, time.UTC)
+// browserStart is the fake clock's start: every timestamp the pages show
+// follows from it, so the screenshots do not change from one run to the
+// next.
+var browserStart = time.Date(2026, time.November, 30, 9, 0, 0, 0, time.UTC)
 
 // The runs of the fixture, by what the checks look for in them.
 const (
-	orderID     = "order-1042" // completed: three activities
-	refundID    = "refund-9"   // failed: an activity that failed twice
-	tripID      = "trip-7"     // failed: the saga compensated, hotel then flight
-	upgradeID   = "fulfil-77"  // blocked: its code changed under it
-	waitingID   = "claim-311"  // running: waits for a decision (a signal)
-	approvedID  = "claim-310"  // completed: approved by a signal
-	parentID    = "sub-acme"   // running: a child sent the invoice, then sleeps
-	childID     = "sub-acme/invoice-1"
-	globexID    = "invoice-2002" // search attributes customer=globex
-	refundError = "payment gateway timed out"
+	runOrder      = "order-1042" // completed: three activities
+	runRefund     = "refund-9"   // failed: an activity that failed twice
+	runTrip       = "trip-7"     // failed: the saga compensated, hotel then flight
+	runBlocked    = "fulfil-77"  // blocked: its code changed under it
+	runWaiting    = "claim-311"  // running: waits for a decision (a signal)
+	runApproved   = "claim-310"  // completed: approved by a signal
+	runParent     = "sub-acme"   // running: a child sent the invoice, then sleeps
+	runChild      = "sub-acme/invoice-1"
+	runGlobex     = "invoice-2002" // search attributes customer=globex
+	refundFailure = "payment gateway timed out"
 )
 
-// fixture is a database filled by real runs of the examples' workflows and
-// a few of its own, and the engine that owns it, still open.
-type fixture struct {
-	path string
-	eng  *chorus.Engine
+// browserFixture is a database filled by real runs of the examples'
+// workflows and a few of its own, and the engine that owns it, still open.
+type browserFixture struct {
+	eng *chorus.Engine
 	// ids lists every run, children included.
 	ids []string
 }
 
 // events returns the journal of a run.
-func (f *fixture) events(t *testing.T, id string) []history.Event {
+func (f *browserFixture) events(t *testing.T, id string) []history.Event {
 	t.Helper()
 	evs, err := hook.Core(f.eng).Store().Events(context.Background(), id, 0)
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func (f *fixture) events(t *testing.T, id string) []history.Event {
 // waitJournal polls the journal of a run until it holds an event of type
 // typ: the fixture's runs that do not end are settled only then. The
 // context bounds the wait; it is a guard, not a timing assumption.
-func (f *fixture) waitJournal(ctx context.Context, t *testing.T, id string, typ history.EventType) {
+func (f *browserFixture) waitJournal(ctx context.Context, t *testing.T, id string, typ history.EventType) {
 	t.Helper()
 	for {
 		evs, err := hook.Core(f.eng).Store().Events(ctx, id, 0)
@@ -81,7 +81,7 @@ func (f *fixture) waitJournal(ctx context.Context, t *testing.T, id string, typ 
 	}
 }
 
-// newFixture fills a database with:
+// newBrowserFixture fills a database with:
 //   - three orders of the quickstart example, completed, of different
 //     durations (order-1041..1043);
 //   - a refund whose activity failed twice, after which the run failed;
@@ -93,12 +93,12 @@ func (f *fixture) waitJournal(ctx context.Context, t *testing.T, id string, typ 
 //   - a subscription of the subscription example, whose child sent the
 //     invoice and which now sleeps for a month;
 //   - three invoices with search attributes (customer, amount).
-func newFixture(t *testing.T) *fixture {
+func newBrowserFixture(t *testing.T) *browserFixture {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	mock := clock.NewMock()
-	mock.Set(t0)
+	mock.Set(browserStart)
 	path := filepath.Join(t.TempDir(), "chorus.db")
 	quiet := slog.New(slog.DiscardHandler) // the blocked run is expected
 
@@ -121,17 +121,17 @@ func newFixture(t *testing.T) *fixture {
 	old, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock, Logger: quiet})
 	require.NoError(t, err)
 	require.NoError(t, old.Register(oldFulfil, pack))
-	_, err = chorus.Start(ctx, old, oldFulfil, "77", &chorus.StartOptions{ID: upgradeID})
+	_, err = chorus.Start(ctx, old, oldFulfil, "77", &chorus.StartOptions{ID: runBlocked})
 	require.NoError(t, err)
-	f := &fixture{path: path, ids: []string{upgradeID}}
+	f := &browserFixture{ids: []string{runBlocked}}
 	f.eng = old
-	f.waitJournal(ctx, t, upgradeID, history.EventTimerScheduled)
+	f.waitJournal(ctx, t, runBlocked, history.EventTimerScheduled)
 	require.NoError(t, old.Close(ctx))
 
 	// A refund whose payment gateway times out on both attempts.
 	refund := activity.New("refund-payment", func(ctx context.Context, cents int64) (string, error) {
 		mock.Add(30 * time.Second) // the gateway's timeout
-		return "", fmt.Errorf("%s after 30s (attempt %d)", refundError, activity.GetInfo(ctx).Attempt)
+		return "", activity.NewError("gateway-timeout", "%s after 30s", refundFailure)
 	})
 	refundWF := workflow.New("refund", func(ctx workflow.Context, cents int64) (string, error) {
 		actx := workflow.WithActivityOptions(ctx, activity.Options{
@@ -173,11 +173,11 @@ func newFixture(t *testing.T) *fixture {
 	// The diverged run is blocked once the new code replays it, which a
 	// signal makes it do.
 	nudge := workflow.NewSignal[string]("nudge")
-	if err := chorus.Signal(ctx, eng, upgradeID, nudge, "replay"); err != nil {
+	if err := chorus.Signal(ctx, eng, runBlocked, nudge, "replay"); err != nil {
 		require.ErrorIs(t, err, chorus.ErrRunBlocked)
 	}
 	for {
-		info, err := eng.Describe(ctx, upgradeID)
+		info, err := eng.Describe(ctx, runBlocked)
 		require.NoError(t, err)
 		if info.Status == chorus.StatusBlocked {
 			break
@@ -205,60 +205,60 @@ func newFixture(t *testing.T) *fixture {
 
 	// The refund: its retry waits a minute of fake time, which passes once
 	// the retry is scheduled.
-	rr, err := chorus.Start(ctx, eng, refundWF, 1999, &chorus.StartOptions{ID: refundID})
+	rr, err := chorus.Start(ctx, eng, refundWF, 1999, &chorus.StartOptions{ID: runRefund})
 	require.NoError(t, err)
 	for retry := false; !retry; {
 		require.NoError(t, ctx.Err(), "the refund's retry was never scheduled")
 		tasks, err := hook.Core(eng).Store().Tasks(ctx)
 		require.NoError(t, err)
 		for _, tk := range tasks {
-			if tk.RunID == refundID && tk.Kind == history.TaskActivity && tk.Attempt == 2 {
-				// The backoff is jittered: the next whole second after it
-				// keeps the timestamps the same from one test run to the
-				// next.
-				mock.Set(tk.NotBefore.Truncate(time.Second).Add(time.Second))
+			if tk.RunID == runRefund && tk.Kind == history.TaskActivity && tk.Attempt == 2 {
+				// The backoff (48 to 60 s after 09:32:51) is jittered: the
+				// next whole minute after it keeps the timestamps the same
+				// from one test run to the next.
+				mock.Set(tk.NotBefore.Truncate(time.Minute).Add(time.Minute))
 				retry = true
 			}
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	_, err = rr.Result(ctx)
-	require.ErrorContains(t, err, refundError)
-	f.ids = append(f.ids, refundID)
+	require.ErrorContains(t, err, refundFailure)
+	f.ids = append(f.ids, runRefund)
 	mock.Add(5 * time.Minute)
 
 	// The trip: the car rental fails, the hotel then the flight are
 	// cancelled.
-	rt, err := chorus.Start(ctx, eng, trip.BookTrip, trip.Trip{ID: tripID, Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3},
-		&chorus.StartOptions{ID: tripID})
+	rt, err := chorus.Start(ctx, eng, trip.BookTrip, trip.Trip{ID: runTrip, Traveler: "Ada Lovelace", From: "London", To: "Lisbon", Nights: 3},
+		&chorus.StartOptions{ID: runTrip})
 	require.NoError(t, err)
 	_, err = rt.Result(ctx)
 	require.ErrorContains(t, err, "no car available in Lisbon")
-	f.ids = append(f.ids, tripID)
+	f.ids = append(f.ids, runTrip)
 	mock.Add(5 * time.Minute)
 
 	// Two claims: one decided, one waiting for its decision.
-	ra, err := chorus.Start(ctx, eng, claim.HandleClaim, claim.Claim{ID: approvedID, Claimant: "Grace Hopper", What: "water damage", Cents: 480000},
-		&chorus.StartOptions{ID: approvedID})
+	ra, err := chorus.Start(ctx, eng, claim.HandleClaim, claim.Claim{ID: runApproved, Claimant: "Grace Hopper", What: "water damage", Cents: 480000},
+		&chorus.StartOptions{ID: runApproved})
 	require.NoError(t, err)
-	f.waitJournal(ctx, t, approvedID, history.EventTimerScheduled)
+	f.waitJournal(ctx, t, runApproved, history.EventTimerScheduled)
 	mock.Add(3 * time.Hour)
-	require.NoError(t, chorus.Signal(ctx, eng, approvedID, claim.Approve, claim.Decision{Approve: true, By: "ann"}))
+	require.NoError(t, chorus.Signal(ctx, eng, runApproved, claim.Approve, claim.Decision{Approve: true, By: "ann"}))
 	_, err = ra.Result(ctx)
 	require.NoError(t, err)
-	_, err = chorus.Start(ctx, eng, claim.HandleClaim, claim.Claim{ID: waitingID, Claimant: "Alan Turing", What: "stolen bicycle", Cents: 90000},
-		&chorus.StartOptions{ID: waitingID})
+	_, err = chorus.Start(ctx, eng, claim.HandleClaim, claim.Claim{ID: runWaiting, Claimant: "Alan Turing", What: "stolen bicycle", Cents: 90000},
+		&chorus.StartOptions{ID: runWaiting})
 	require.NoError(t, err)
-	f.waitJournal(ctx, t, waitingID, history.EventTimerScheduled)
-	f.ids = append(f.ids, approvedID, waitingID)
+	f.waitJournal(ctx, t, runWaiting, history.EventTimerScheduled)
+	f.ids = append(f.ids, runApproved, runWaiting)
 
 	// A subscription: its first month's invoice is a child run; then it
 	// sleeps for a month (the fake clock never gets there).
 	_, err = chorus.Start(ctx, eng, billing.Subscribe, billing.Subscription{Customer: "acme", Email: "billing@acme.example", Cents: 4900, Month: 1},
-		&chorus.StartOptions{ID: parentID})
+		&chorus.StartOptions{ID: runParent})
 	require.NoError(t, err)
-	f.waitJournal(ctx, t, parentID, history.EventTimerScheduled)
-	f.ids = append(f.ids, parentID, childID)
+	f.waitJournal(ctx, t, runParent, history.EventTimerScheduled)
+	f.ids = append(f.ids, runParent, runChild)
 
 	// Invoices with search attributes.
 	for i, in := range []invoiceIn{{"acme", 12000}, {"globex", 98000}, {"acme", 4500}} {
