@@ -180,12 +180,13 @@ func screenshotDir(t *testing.T) string {
 // reads run timelines and a workflow's KPIs, and cancels a run through its
 // form. The subtests run in order in one tab; each needs the sign-in.
 func TestBrowserDashboard(t *testing.T) {
+	ctx := newBrowser(t) // first: it skips without Chromium
 	f := newBrowserFixture(t)
 	h, err := ui.Handler(f.eng, &ui.Options{Auth: ui.LabeledBearerToken(operator, browserToken)})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	b := &tab{ctx: newBrowser(t), base: srv.URL, shots: screenshotDir(t)}
+	b := &tab{ctx: ctx, base: srv.URL, shots: screenshotDir(t)}
 
 	t.Run("SignIn", func(t *testing.T) {
 		// Without credentials every page is a 401 with the sign-in form.
