@@ -540,12 +540,3 @@ func (s *server) apiNoRoute(w http.ResponseWriter, r *http.Request) {
 func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
 	s.fail(w, r, http.StatusNotFound, "not_found", "", "no page "+r.URL.Path)
 }
-
-// parsePositive reads a positive integer.
-func parsePositive(s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%q is not a positive integer", s)
-	}
-	return n, nil
-}

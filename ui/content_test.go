@@ -56,6 +56,16 @@ func TestRunPage(t *testing.T) {
 	require.Contains(t, row, "inventory down on attempt 1")
 	require.Contains(t, row, `<td class="attempts">2`)
 
+	// A step that retries: its attempt, the error of the last one, when
+	// the next one runs.
+	page = get("/runs/restock-1")
+	row = timelineRow(t, page, "2")
+	require.Contains(t, row, `data-kind="activity" data-status="retrying"`)
+	require.Contains(t, row, `<td class="attempts">2<br><small>next 2026-03-02 `)
+	require.Contains(t, row, "latest failed attempt (first failure 2026-03-02 ")
+	require.Contains(t, row, "inventory down on attempt 1")
+	require.Contains(t, page, `<table id="pending-activities">`)
+
 	// A completed run: input, result, the step's duration of fake time.
 	page = get("/runs/order-1")
 	require.Contains(t, page, `<pre id="result">4</pre>`)
@@ -74,6 +84,9 @@ func TestRunPage(t *testing.T) {
 	require.Equal(t, "1", idx[0][1], "the last step added is compensated first")
 	require.Equal(t, "0", idx[2][1])
 	require.Contains(t, page, "card-declined")
+	// The timeline shows what each compensation undid, hotel first.
+	require.Less(t, strings.Index(page, "undone hotel in Lisbon"), strings.Index(page, "undone flight to Lisbon"))
+	require.Contains(t, timelineRow(t, page, "2"), "attempt 1 failed:")
 
 	// A run blocked by a divergence: recorded against issued, plainly.
 	page = get("/runs/upgrade-1")
@@ -82,6 +95,9 @@ func TestRunPage(t *testing.T) {
 	require.Contains(t, div, `<b class="div-step">2</b>`)
 	require.Regexp(t, `(?s)<dd class="recorded">[^<]*TimerScheduled[^<]*</dd>`, div)
 	require.Contains(t, div, `<dd class="issued">ActivityScheduled &#34;work&#34;</dd>`)
+	row = timelineRow(t, page, "2")
+	require.Contains(t, row, `class="item item-timer diverged"`)
+	require.Contains(t, row, `the code now issues ActivityScheduled &#34;work&#34; here`)
 
 	// A run blocked by a panic.
 	page = get("/runs/broken-1")
@@ -154,11 +170,12 @@ func TestRunsPage(t *testing.T) {
 	page := body("/")
 	require.Contains(t, page, `<table id="runs"`)
 	require.Equal(t, []string{"approval-1", "approval-2", "approval-3"}, ids(page))
-	require.Contains(t, page, `data-count="12"`)
+	require.Contains(t, page, `data-count="13"`)
 	next := regexp.MustCompile(`<a href="([^"]+)" id="next-page"`).FindStringSubmatch(page)
 	require.NotNil(t, next)
 	page = body(strings.ReplaceAll(next[1], "&amp;", "&"))
 	require.Equal(t, []string{"broken-1", "checkout-1", "checkout-2"}, ids(page))
+	require.Equal(t, []string{"restock-1"}, ids(body("/?status=running&workflow=restock")))
 
 	page = body("/?status=failed")
 	require.Equal(t, []string{"reserve-1", "trip-1"}, ids(page))

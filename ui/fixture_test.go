@@ -14,6 +14,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/saga"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -63,6 +64,10 @@ func newFixture(t *testing.T) *fixture {
 	})
 	reserve := workflow.New("reserve", func(ctx workflow.Context, item string) (string, error) {
 		actx := workflow.WithActivityOptions(ctx, activity.Options{RetryPolicy: &activity.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 2}})
+		return workflow.ExecuteActivity(actx, flaky, item).Get(ctx)
+	})
+	restock := workflow.New("restock", func(ctx workflow.Context, item string) (string, error) {
+		actx := workflow.WithActivityOptions(ctx, activity.Options{RetryPolicy: &activity.RetryPolicy{InitialInterval: time.Hour}})
 		return workflow.ExecuteActivity(actx, flaky, item).Get(ctx)
 	})
 	broken := workflow.New("broken", func(ctx workflow.Context, n int) (int, error) {
@@ -126,7 +131,7 @@ func newFixture(t *testing.T) *fixture {
 		defer cancel()
 		_ = eng.Close(cctx)
 	})
-	require.NoError(t, eng.Register(order, reserve, broken, trip, checkout, child, parent, approval, newCode, work, flaky, decline, undo))
+	require.NoError(t, eng.Register(order, reserve, restock, broken, trip, checkout, child, parent, approval, newCode, work, flaky, decline, undo))
 	tctx, cancel := context.WithTimeout(ctx, time.Minute)
 	t.Cleanup(cancel)
 
@@ -191,6 +196,23 @@ func newFixture(t *testing.T) *fixture {
 	for _, id := range []string{"approval-1", "approval-2", "approval-3"} {
 		_, err = chorus.Start(tctx, eng, approval, "desk", &chorus.StartOptions{ID: id})
 		require.NoError(t, err)
+	}
+
+	// A step that retries, an hour of fake time away from its second
+	// attempt.
+	_, err = chorus.Start(tctx, eng, restock, "lamp", &chorus.StartOptions{ID: "restock-1"})
+	require.NoError(t, err)
+	st, err := sqlite.OpenReadOnly(tctx, path, nil)
+	require.NoError(t, err)
+	defer st.Close()
+	for retrying := false; !retrying; {
+		require.NoError(t, tctx.Err(), "restock-1 never retried")
+		time.Sleep(2 * time.Millisecond)
+		tasks, err := st.Tasks(tctx)
+		require.NoError(t, err)
+		for _, tk := range tasks {
+			retrying = retrying || tk.RunID == "restock-1" && tk.Attempt == 2
+		}
 	}
 	return &fixture{path: path, eng: eng}
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -177,6 +178,12 @@ func TestSignInForm(t *testing.T) {
 	bad.Value = strings.Replace(c.Value, ".", "x.", 1)
 	require.Equal(t, http.StatusUnauthorized, do(t, h, req{path: "/", cookie: &bad, html: true}).Code)
 
+	// A session ends.
+	short := liveHandler(t, f, &ui.Options{Auth: ui.BearerToken(token), SessionTTL: time.Nanosecond})
+	w = do(t, short, req{method: "POST", path: "/login", form: url.Values{"token": {token}}, html: true})
+	require.Equal(t, http.StatusSeeOther, w.Code)
+	require.Equal(t, http.StatusUnauthorized, do(t, short, req{path: "/", cookie: w.Result().Cookies()[0], html: true}).Code)
+
 	// An open redirect through next is refused.
 	w = do(t, h, req{method: "POST", path: "/login", form: url.Values{"token": {token}, "next": {"//evil.example/"}}, html: true})
 	require.Equal(t, "/", w.Header().Get("Location"))
@@ -257,6 +264,11 @@ func TestUnknownRun(t *testing.T) {
 	w = do(t, h, req{path: "/runs/nope", html: true})
 	require.Equal(t, http.StatusNotFound, w.Code)
 	require.Contains(t, w.Body.String(), `no run with ID &#34;nope&#34;`)
+	// An ID with a slash travels escaped in one path segment.
+	w = do(t, h, req{path: "/api/runs/orders%2F42"})
+	require.Equal(t, http.StatusNotFound, w.Code)
+	msg, _, _ := apiErr(t, w)
+	require.Contains(t, msg, `no run with ID "orders/42"`)
 	require.Equal(t, http.StatusNotFound, do(t, h, req{path: "/api/nothing"}).Code)
 	require.Equal(t, http.StatusNotFound, do(t, h, req{path: "/nothing", html: true}).Code)
 }

@@ -3,8 +3,10 @@
 package ui
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/chorusdev/chorus/internal/kpi"
@@ -95,4 +97,13 @@ func (s *server) workflowPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, http.StatusOK, "workflow.html", s.newPage(r, "Workflow "+name, "workflows", d.Workflows[0]))
+}
+
+// parsePositive reads a positive integer.
+func parsePositive(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a positive integer", s)
+	}
+	return n, nil
 }

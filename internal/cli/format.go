@@ -31,9 +31,6 @@ func tableTime(s string) string {
 	return fmtTime(t)
 }
 
-// jsonTime is a time for JSON output: RFC 3339 in UTC, omitted when zero.
-func jsonTime(t time.Time) string { return inspect.JSONTime(t) }
-
 // payload turns an encoded payload into JSON (see [inspect.Payload]).
 func payload(p []byte) json.RawMessage { return inspect.Payload(p) }
 
