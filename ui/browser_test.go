@@ -7,11 +7,13 @@ package ui_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,11 +156,10 @@ func (b *tab) screenshot(t *testing.T, name string) {
 	t.Logf("screenshot: %s", path)
 }
 
-// jsString quotes s as a JavaScript string literal (the selectors here
-// hold no quote or backslash; a JSON string is one).
+// jsString quotes s as a JavaScript string literal: a JSON string is one.
 func jsString(s string) string {
-	require.False(nil, strings.ContainsAny(s, "\"\\\n"), s)
-	return `"` + s + `"`
+	b, _ := json.Marshal(s) // a string always encodes
+	return string(b)
 }
 
 // screenshotDir is $CHORUS_SCREENSHOTS, created if needed, or a new
@@ -199,7 +200,7 @@ func TestBrowserDashboard(t *testing.T) {
 	t.Run("RunsList", func(t *testing.T) {
 		b.open(t, "/", http.StatusOK, "#runs")
 		require.ElementsMatch(t, f.ids, b.listed(t))
-		require.Equal(t, []string{"13"}, b.attrs(t, "#count", "data-count"))
+		require.Equal(t, []string{strconv.Itoa(len(f.ids))}, b.attrs(t, "#count", "data-count"))
 		b.screenshot(t, "dashboard-runs.png")
 	})
 
@@ -268,6 +269,44 @@ func TestBrowserDashboard(t *testing.T) {
 		b.submit(t, `#children tr[data-run-id="`+runChild+`"] a.child-link`, "#run")
 		require.Equal(t, []string{runChild}, b.attrs(t, "#run", "data-run-id"))
 		require.Equal(t, runParent, b.text(t, "#parent"))
+	})
+
+	t.Run("WorkflowKPIs", func(t *testing.T) {
+		// Every workflow, from the navigation bar.
+		if resp := get(t, b, chromedp.NavigateResponse(b.base+"/workflows/")); resp.Status == http.StatusNotImplemented {
+			t.Skip("the workflow pages answer 501: this build of the dashboard has no KPIs (internal/kpi)")
+		}
+		b.open(t, "/", http.StatusOK, "#runs")
+		b.submit(t, `#top nav a[href$="/workflows/"]`, "#kpis")
+		require.ElementsMatch(t, []string{"book-trip", "fulfil", "handle-claim", "invoice", "place-order", "refund", "send-invoice", "subscription"},
+			b.attrs(t, "#kpis tbody tr[data-workflow]", "data-workflow"))
+
+		// The orders: three completed runs of 6 s, 15 s and 2 min.
+		b.submit(t, `#kpis tr[data-workflow="place-order"] a`, "#workflow")
+		require.Equal(t, []string{"place-order"}, b.attrs(t, "#workflow", "data-workflow"))
+		for sel, want := range map[string]string{
+			"#kpi-runs": "3", "#kpi-completed": "3", "#kpi-failed": "0", "#kpi-steps": "9", "#kpi-retried-steps": "0",
+		} {
+			require.Equal(t, want, b.text(t, sel), sel)
+		}
+		require.Equal(t, []string{"End to end (runs that ended)", "3", "15s", "2m0s", "2m0s", "2m0s"},
+			b.texts(t, `#kpi-durations tr[data-kpi="duration"] td`))
+
+		// The refunds: one failed after its step's second attempt, one
+		// recovered at its second attempt.
+		b.open(t, "/workflows/refund", http.StatusOK, "#kpis")
+		for sel, want := range map[string]string{
+			"#kpi-runs": "2", "#kpi-completed": "1", "#kpi-failed": "1", "#kpi-steps": "2", "#kpi-failed-steps": "1",
+			"#kpi-retried-steps": "2", "#kpi-retries": "2",
+		} {
+			require.Equal(t, want, b.text(t, sel), sel)
+		}
+		// Detected when refund-9 failed: from its first failure to the
+		// end of its second attempt, a minute and 30 s later. Recovered in
+		// refund-10 as long after its first failure.
+		require.Equal(t, []string{"1", "1m30s"}, b.texts(t, `#kpi-durations tr[data-kpi="time-to-detect"] td`)[1:3])
+		require.Equal(t, []string{"1", "1m30s"}, b.texts(t, `#kpi-durations tr[data-kpi="time-to-recover"] td`)[1:3])
+		b.screenshot(t, "dashboard-workflow.png")
 	})
 
 	t.Run("CancelThroughForm", func(t *testing.T) {

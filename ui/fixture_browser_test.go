@@ -34,6 +34,7 @@ var browserStart = time.Date(2026, time.November, 30, 9, 0, 0, 0, time.UTC)
 const (
 	runOrder      = "order-1042" // completed: three activities
 	runRefund     = "refund-9"   // failed: an activity that failed twice
+	runRecovered  = "refund-10"  // completed: its activity's retry succeeded
 	runTrip       = "trip-7"     // failed: the saga compensated, hotel then flight
 	runBlocked    = "fulfil-77"  // blocked: its code changed under it
 	runWaiting    = "claim-311"  // running: waits for a decision (a signal)
@@ -84,7 +85,8 @@ func (f *browserFixture) waitJournal(ctx context.Context, t *testing.T, id strin
 // newBrowserFixture fills a database with:
 //   - three orders of the quickstart example, completed, of different
 //     durations (order-1041..1043);
-//   - a refund whose activity failed twice, after which the run failed;
+//   - a refund whose activity failed twice, after which the run failed,
+//     and one whose activity succeeded at its second attempt;
 //   - a trip of the trip-booking example whose saga compensated;
 //   - a run started by older code that the current code no longer matches:
 //     blocked, recorded vs issued;
@@ -128,10 +130,26 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 	f.waitJournal(ctx, t, runBlocked, history.EventTimerScheduled)
 	require.NoError(t, old.Close(ctx))
 
-	// A refund whose payment gateway times out on both attempts.
+	// Refunds whose payment gateway times out: on both attempts of
+	// refund-9, on the first of refund-10. A second attempt starts when the
+	// fixture has moved the clock to the retry (the clock's timer starts it
+	// on its way there).
+	timeouts := map[string]int{runRefund: 2, runRecovered: 1}
+	retryTime := map[string]chan struct{}{runRefund: make(chan struct{}), runRecovered: make(chan struct{})}
 	refund := activity.New("refund-payment", func(ctx context.Context, cents int64) (string, error) {
+		info := activity.GetInfo(ctx)
+		if info.Attempt > 1 {
+			select {
+			case <-retryTime[info.RunID]:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
 		mock.Add(30 * time.Second) // the gateway's timeout
-		return "", activity.NewError("gateway-timeout", "%s after 30s", refundFailure)
+		if info.Attempt <= timeouts[info.RunID] {
+			return "", activity.NewError("gateway-timeout", "%s after 30s", refundFailure)
+		}
+		return "RF-" + info.RunID, nil
 	})
 	refundWF := workflow.New("refund", func(ctx workflow.Context, cents int64) (string, error) {
 		actx := workflow.WithActivityOptions(ctx, activity.Options{
@@ -203,29 +221,35 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 		mock.Add(10 * time.Minute)
 	}
 
-	// The refund: its retry waits a minute of fake time, which passes once
-	// the retry is scheduled.
-	rr, err := chorus.Start(ctx, eng, refundWF, 1999, &chorus.StartOptions{ID: runRefund})
-	require.NoError(t, err)
-	for retry := false; !retry; {
-		require.NoError(t, ctx.Err(), "the refund's retry was never scheduled")
-		tasks, err := hook.Core(eng).Store().Tasks(ctx)
+	// The refunds: each retry waits a minute of fake time, which passes
+	// once the retry is scheduled.
+	refundRun := func(id string) error {
+		r, err := chorus.Start(ctx, eng, refundWF, 1999, &chorus.StartOptions{ID: id})
 		require.NoError(t, err)
-		for _, tk := range tasks {
-			if tk.RunID == runRefund && tk.Kind == history.TaskActivity && tk.Attempt == 2 {
-				// The backoff (48 to 60 s after 09:32:51) is jittered: the
-				// next whole minute after it keeps the timestamps the same
-				// from one test run to the next.
-				mock.Set(tk.NotBefore.Truncate(time.Minute).Add(time.Minute))
-				retry = true
+		for retry := false; !retry; {
+			require.NoError(t, ctx.Err(), "the retry of %s was never scheduled", id)
+			tasks, err := hook.Core(eng).Store().Tasks(ctx)
+			require.NoError(t, err)
+			for _, tk := range tasks {
+				if tk.RunID == id && tk.Kind == history.TaskActivity && tk.Attempt == 2 {
+					// The backoff is jittered, 48 to 60 s after the
+					// failure (now): the clock moves by the most, which
+					// keeps the timestamps the same from one test run to
+					// the next.
+					mock.Set(mock.Now().Add(time.Minute))
+					close(retryTime[id])
+					retry = true
+				}
 			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
+		_, err = r.Result(ctx)
+		f.ids = append(f.ids, id)
+		mock.Add(5 * time.Minute)
+		return err
 	}
-	_, err = rr.Result(ctx)
-	require.ErrorContains(t, err, refundFailure)
-	f.ids = append(f.ids, runRefund)
-	mock.Add(5 * time.Minute)
+	require.ErrorContains(t, refundRun(runRefund), refundFailure)
+	require.NoError(t, refundRun(runRecovered))
 
 	// The trip: the car rental fails, the hotel then the flight are
 	// cancelled.
