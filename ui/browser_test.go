@@ -23,6 +23,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/ui"
 )
 
@@ -112,11 +113,17 @@ func (b *tab) open(t *testing.T, path string, status int64, sel string) {
 // next is visible on it.
 func (b *tab) submit(t *testing.T, sel, next string) {
 	t.Helper()
+	b.submitStatus(t, sel, http.StatusOK, next)
+}
+
+// submitStatus is submit for a page that loads with the given status.
+func (b *tab) submitStatus(t *testing.T, sel string, status int64, next string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
 	require.NoError(t, err, "click %s", sel)
-	require.Equal(t, int64(http.StatusOK), resp.Status, "after clicking %s: %s", sel, resp.URL)
+	require.Equal(t, status, resp.Status, "after clicking %s: %s", sel, resp.URL)
 	b.do(t, chromedp.WaitVisible(chromedp.CSS(next)))
 }
 
@@ -190,7 +197,11 @@ func TestBrowserDashboard(t *testing.T) {
 	b := &tab{ctx: ctx, base: srv.URL, shots: screenshotDir(t)}
 
 	t.Run("SignIn", func(t *testing.T) {
-		// Without credentials every page is a 401 with the sign-in form.
+		// Without credentials every page is a 401 with the sign-in form;
+		// a wrong token gets it again, saying why.
+		b.open(t, "/runs/"+runTrip, http.StatusUnauthorized, "#login")
+		b.do(t, chromedp.SendKeys(chromedp.CSS(`#login input[name="token"]`), "not-the-token"))
+		b.submitStatus(t, `#login button[type="submit"]`, http.StatusUnauthorized, "#login-error")
 		b.open(t, "/", http.StatusUnauthorized, "#login")
 		b.do(t, chromedp.SendKeys(chromedp.CSS(`#login input[name="token"]`), browserToken))
 		b.submit(t, `#login button[type="submit"]`, "#runs")
@@ -202,6 +213,26 @@ func TestBrowserDashboard(t *testing.T) {
 		require.ElementsMatch(t, f.ids, b.listed(t))
 		require.Equal(t, []string{strconv.Itoa(len(f.ids))}, b.attrs(t, "#count", "data-count"))
 		b.screenshot(t, "dashboard-runs.png")
+	})
+
+	t.Run("Paging", func(t *testing.T) {
+		// Pages of 5, from the first to the last through "Next page":
+		// every run once, in the order of the whole list.
+		b.open(t, "/?limit=5", http.StatusOK, "#runs")
+		var seen []string
+		for page := 1; ; page++ {
+			ids := b.listed(t)
+			require.LessOrEqual(t, len(ids), 5)
+			seen = append(seen, ids...)
+			if len(b.attrs(t, "#next-page", "href")) == 0 {
+				break
+			}
+			require.Less(t, page, len(f.ids), "the pages never end")
+			b.submit(t, "#next-page", "#runs")
+		}
+		want := slices.Clone(f.ids)
+		slices.Sort(want)
+		require.Equal(t, want, seen)
 	})
 
 	t.Run("FilterByStatus", func(t *testing.T) {
@@ -339,5 +370,32 @@ func TestBrowserDashboard(t *testing.T) {
 		op := b.text(t, "#timeline tr.item-operator-action")
 		require.Contains(t, op, "cancel")
 		require.Contains(t, op, operator)
+	})
+
+	// Last: this dashboard's session cookie replaces the one above (the
+	// cookie is per host, and both servers are on 127.0.0.1).
+	t.Run("DatabaseFile", func(t *testing.T) {
+		// What chorus serve shows: the file read without a lock while the
+		// engine owns it; no action buttons, but the reason.
+		ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+		defer cancel()
+		st, err := sqlite.OpenReadOnly(ctx, f.path, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { st.Close() })
+		h, err := ui.StoreHandler(st, &ui.Options{Auth: ui.LabeledBearerToken(operator, browserToken)})
+		require.NoError(t, err)
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		fb := &tab{ctx: b.ctx, base: srv.URL, shots: b.shots}
+		fb.open(t, "/", http.StatusUnauthorized, "#login")
+		fb.do(t, chromedp.SendKeys(chromedp.CSS(`#login input[name="token"]`), browserToken))
+		fb.submit(t, `#login button[type="submit"]`, "#runs")
+		require.Contains(t, fb.text(t, "#mode"), "read-only")
+		require.ElementsMatch(t, f.ids, fb.listed(t))
+
+		fb.open(t, "/runs/"+runParent, http.StatusOK, "#actions-disabled")
+		require.Equal(t, []string{"running"}, fb.attrs(t, "#run", "data-status"))
+		require.Contains(t, fb.text(t, "#actions-disabled"), "one writer")
+		require.Empty(t, fb.attrs(t, "#cancel-form", "action"))
 	})
 }

@@ -48,7 +48,8 @@ const (
 // browserFixture is a database filled by real runs of the examples'
 // workflows and a few of its own, and the engine that owns it, still open.
 type browserFixture struct {
-	eng *chorus.Engine
+	path string // the database file
+	eng  *chorus.Engine
 	// ids lists every run, children included.
 	ids []string
 }
@@ -125,7 +126,7 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 	require.NoError(t, old.Register(oldFulfil, pack))
 	_, err = chorus.Start(ctx, old, oldFulfil, "77", &chorus.StartOptions{ID: runBlocked})
 	require.NoError(t, err)
-	f := &browserFixture{ids: []string{runBlocked}}
+	f := &browserFixture{path: path, ids: []string{runBlocked}}
 	f.eng = old
 	f.waitJournal(ctx, t, runBlocked, history.EventTimerScheduled)
 	require.NoError(t, old.Close(ctx))
