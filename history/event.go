@@ -118,6 +118,15 @@ const (
 	// name; Payload is an [ActivityRetried] in its fixed encoding
 	// ([EncodeActivityRetried]). Replay passes over it.
 	EventActivityRetried EventType = 52
+	// EventInputQueued is a note: a cancel or a signal for the run arrived
+	// at a process that does not register its workflow (an operator's
+	// tool), which cannot deliver it to the code in order with what the
+	// code does. It waits in a TaskWake whose Step is this event's Seq; a
+	// process that registers the workflow delivers it, journaling the
+	// CancelRequested or SignalReceived then. Name is the action ("cancel"
+	// or "signal"); Payload is an [InputQueued] in its fixed encoding
+	// ([EncodeInputQueued]). Replay passes over it.
+	EventInputQueued EventType = 53
 )
 
 var eventTypeNames = map[EventType]string{
@@ -149,6 +158,7 @@ var eventTypeNames = map[EventType]string{
 	EventSearchAttributesUpserted: "SearchAttributesUpserted",
 	EventOperatorAction:           "OperatorAction",
 	EventActivityRetried:          "ActivityRetried",
+	EventInputQueued:              "InputQueued",
 }
 
 // String returns the type's name, such as "ActivityScheduled".
@@ -182,7 +192,7 @@ func (t EventType) IsCommand() bool {
 // and tools (who acted on a run, how many attempts a step took) that
 // neither workflow code issues nor replay delivers to it.
 func (t EventType) IsNote() bool {
-	return t == EventOperatorAction || t == EventActivityRetried
+	return t == EventOperatorAction || t == EventActivityRetried || t == EventInputQueued
 }
 
 // IsTerminal reports whether an event of this type ends its run (or, for

@@ -237,6 +237,11 @@ func (x *Export) Validate() error {
 				return corrupt(eventField(i, "ref"), i, nil, "step %d is answered twice", e.Ref)
 			}
 			answered[e.Ref] = true
+		} else if e.Ref != 0 && (e.Type == EventSignalReceived || e.Type == EventCancelRequested) && e.Ref != lastStart {
+			if err := checkDelivered(x.Events, i, lastStart, answered); err != nil {
+				return err
+			}
+			answered[e.Ref] = true
 		} else if e.Ref != 0 && !(e.Type == EventSignalReceived && e.Ref == lastStart && withStart(x.Events[:i], lastStart)) {
 			return corrupt(eventField(i, "ref"), i, nil, "ref %d on a %v, which answers no command: want 0", e.Ref, e.Type)
 		}
@@ -301,6 +306,27 @@ func checkNote(events []Event, i int, lastStart int64, answered map[int64]bool) 
 	case i+1 >= len(events) || events[i+1].Ref != e.Ref ||
 		events[i+1].Type != EventActivityCompleted && events[i+1].Type != EventActivityFailed:
 		return corrupt(eventField(i, "type"), i, nil, "an ActivityRetried of step %d must come right before the step's outcome", e.Ref)
+	}
+	return nil
+}
+
+// checkDelivered checks the SignalReceived or CancelRequested at index i
+// whose Ref names the InputQueued note it was delivered from: an earlier
+// one of the same generation, for the same action, delivered once.
+func checkDelivered(events []Event, i int, lastStart int64, delivered map[int64]bool) error {
+	e := events[i]
+	if e.Ref < lastStart || e.Ref >= e.Seq || events[e.Ref-1].Type != EventInputQueued {
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d on a %v: want 0, or the seq of the InputQueued it was delivered from, earlier in the same generation", e.Ref, e.Type)
+	}
+	action := ActionCancel
+	if e.Type == EventSignalReceived {
+		action = ActionSignal
+	}
+	switch q := events[e.Ref-1]; {
+	case q.Name != action:
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d is a queued %q, but a %v delivers a %q", e.Ref, q.Name, e.Type, action)
+	case delivered[e.Ref]:
+		return corrupt(eventField(i, "ref"), i, nil, "the input queued at %d is delivered twice", e.Ref)
 	}
 	return nil
 }

@@ -126,6 +126,52 @@ func DecodeActivityRetried(b []byte) (ActivityRetried, error) {
 	return a, a.Validate()
 }
 
+// InputQueued is the payload of an [EventInputQueued] event: what waits to
+// be delivered to the run's code, and who sent it. Its encoding is fixed
+// (JSON, see [EncodeInputQueued]). Once delivered, the CancelRequested or
+// SignalReceived it became has the note's Seq as Ref.
+type InputQueued struct {
+	// Action is ActionCancel or ActionSignal.
+	Action string `json:"action"`
+	// Signal is the signal's name, and Value its value encoded by the
+	// engine's codec, for ActionSignal.
+	Signal string `json:"signal,omitempty"`
+	Value  []byte `json:"value,omitempty"`
+	// Identity names who sent it, when the caller said (empty otherwise).
+	Identity string `json:"identity,omitempty"`
+}
+
+// Validate checks the action, the signal name and the identity.
+func (q InputQueued) Validate() error {
+	if q.Action != ActionCancel && q.Action != ActionSignal {
+		return fmt.Errorf("queued input %q: want %q or %q", q.Action, ActionCancel, ActionSignal)
+	}
+	if (q.Signal != "") != (q.Action == ActionSignal) || q.Action != ActionSignal && q.Value != nil {
+		return fmt.Errorf("queued input %q: a signal name and value go with %q, and only with it", q.Action, ActionSignal)
+	}
+	if q.Identity != "" {
+		return CheckIdentity(q.Identity)
+	}
+	return nil
+}
+
+// EncodeInputQueued validates q and encodes it as an event payload.
+func EncodeInputQueued(q InputQueued) ([]byte, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(q)
+}
+
+// DecodeInputQueued decodes and validates an event payload.
+func DecodeInputQueued(b []byte) (InputQueued, error) {
+	var q InputQueued
+	if err := json.Unmarshal(b, &q); err != nil {
+		return InputQueued{}, fmt.Errorf("queued input payload: %w", err)
+	}
+	return q, q.Validate()
+}
+
 // decodeNote checks the payload of a note event.
 func decodeNote(e Event) error {
 	var err error
@@ -137,6 +183,11 @@ func decodeNote(e Event) error {
 		}
 	case EventActivityRetried:
 		_, err = DecodeActivityRetried(e.Payload)
+	case EventInputQueued:
+		var q InputQueued
+		if q, err = DecodeInputQueued(e.Payload); err == nil && q.Action != e.Name {
+			err = fmt.Errorf("queued input %q under the name %q", q.Action, e.Name)
+		}
 	}
 	return err
 }

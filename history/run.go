@@ -150,12 +150,17 @@ const (
 	// RunStarted of the generation it bounds, and Input the engine's
 	// encoding of the deadlines.
 	TaskRunTimeout TaskKind = 8
+	// TaskWake loads the run so that its code sees an input (a signal, a
+	// cancellation) that a process without the run's workflow registered
+	// journaled at Step; it is done once a process with the workflow
+	// loads the run.
+	TaskWake TaskKind = 9
 )
 
 var taskKindNames = map[TaskKind]string{
 	TaskActivity: "activity", TaskTimer: "timer", TaskStartChild: "start-child",
 	TaskNotifyParent: "notify-parent", TaskSendSignal: "send-signal", TaskCancelChild: "cancel-child",
-	TaskCloseChildren: "close-children", TaskRunTimeout: "run-timeout",
+	TaskCloseChildren: "close-children", TaskRunTimeout: "run-timeout", TaskWake: "wake",
 }
 
 // String returns the kind's name, such as "timer".

@@ -519,24 +519,27 @@ func (s *server) noActionsReason() string {
 
 // apiNoRoute answers API paths that match no route.
 func (s *server) apiNoRoute(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	if strings.HasPrefix(p, "/api/runs/") {
-		for _, a := range []string{"/cancel", "/terminate", "/signal"} {
-			if strings.HasSuffix(p, a) {
-				w.Header().Set("Allow", "POST")
-				writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "", r.Method+" "+p+": actions take POST")
-				return
-			}
-		}
-	}
-	if p == "/api/runs" || strings.HasPrefix(p, "/api/runs/") || p == "/api/stats" || p == "/api/session" {
-		w.Header().Set("Allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "", r.Method+" "+p+": use GET")
-		return
-	}
-	writeError(w, http.StatusNotFound, "not_found", "", "no API route "+p)
+	s.noRoute(w, r)
 }
 
+// noRoute answers a request that matches no route: 405 when the path has
+// a route for another method, else 404.
 func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "/api/" {
+			w.Header().Set("Allow", m)
+			s.fail(w, r, http.StatusMethodNotAllowed, "method_not_allowed", "", r.Method+" "+r.URL.Path+": use "+m)
+			return
+		}
+	}
+	if isAPI(r) {
+		writeError(w, http.StatusNotFound, "not_found", "", "no API route "+r.URL.Path)
+		return
+	}
 	s.fail(w, r, http.StatusNotFound, "not_found", "", "no page "+r.URL.Path)
 }

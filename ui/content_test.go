@@ -65,6 +65,10 @@ func TestRunPage(t *testing.T) {
 	require.Contains(t, row, "latest failed attempt (first failure 2026-03-02 ")
 	require.Contains(t, row, "inventory down on attempt 1")
 	require.Contains(t, page, `<table id="pending-activities">`)
+	pending := regexp.MustCompile(`(?s)<table id="pending-activities">.*?</table>`).FindString(page)
+	require.Contains(t, pending, `<td class="last-failure"><div class="failure">`)
+	require.Contains(t, pending, "inventory down on attempt 1")
+	require.Contains(t, page, `<tr data-seq="2" data-type="ActivityScheduled">`)
 
 	// A completed run: input, result, the step's duration of fake time.
 	page = get("/runs/order-1")

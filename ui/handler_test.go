@@ -130,6 +130,7 @@ var routes = []req{
 	{method: "POST", path: "/api/runs/approval-3/signal", body: `{"name":"ping","payload":{"n":1}}`},
 	{method: "POST", path: "/runs/approval-3/signal", form: url.Values{"name": {"ping"}}, html: true},
 	{method: "POST", path: "/logout", html: true},
+	{path: "/login?next=/runs/order-1", html: true},
 }
 
 // With a token configured, every route answers 401 without credentials
@@ -320,6 +321,12 @@ func TestBadInput(t *testing.T) {
 	w = do(t, h, req{path: "/api/runs/approval-1/cancel"})
 	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
 	require.Equal(t, "POST", w.Header().Get("Allow"))
+	w = do(t, h, req{method: "DELETE", path: "/api/runs"})
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	require.Equal(t, "GET", w.Header().Get("Allow"))
+	w = do(t, h, req{method: "POST", path: "/runs/order-1", html: true})
+	require.Equal(t, http.StatusMethodNotAllowed, w.Code)
+	require.Equal(t, http.StatusNotFound, do(t, h, req{method: "POST", path: "/api/runs/order-1/frobnicate"}).Code)
 }
 
 // Actions on an ended run are 409, as is signaling a blocked run.

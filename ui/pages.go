@@ -83,7 +83,8 @@ func (s *server) funcs() template.FuncMap {
 			}
 			return strings.TrimSuffix(strings.TrimSuffix(jsonFloat(*f*100), "0"), ".") + "%"
 		},
-		"statuses": func() []string { return statuses },
+		"statuses":  func() []string { return statuses },
+		"printable": inspect.Printable,
 	}
 }
 
@@ -202,12 +203,25 @@ func (s *server) runsPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "runs.html", s.newPage(r, "Runs", "runs", d))
 }
 
+// maxTimelineRows caps the timeline a run page shows; the API serves it
+// whole.
+const maxTimelineRows = 2000
+
 // runData is the run page.
 type runData struct {
 	Run      *inspect.Run
 	Timeline *inspect.Timeline
-	Done     string
-	Memo     []memoEntry
+	// Cut is how many timeline items the page leaves out.
+	Cut  int
+	Done string
+	Memo []memoEntry
+	// LastFailure is, per pending activity's step, how its latest attempt
+	// failed.
+	LastFailure map[int64]*inspect.Failure
+	// Events is the raw journal, at most maxTimelineRows of it; EventsCut
+	// how many events it leaves out.
+	Events    []inspect.EventRow
+	EventsCut int
 }
 
 type memoEntry struct {
@@ -232,7 +246,27 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, notFound(err, id))
 		return
 	}
-	d := &runData{Run: v, Timeline: tl}
+	d := &runData{Run: v, Timeline: tl, LastFailure: map[int64]*inspect.Failure{}}
+	for _, it := range tl.Items {
+		if it.Kind == "activity" && it.LastFailure != nil && it.EndSeq == 0 {
+			d.LastFailure[it.Seq] = it.LastFailure
+		}
+	}
+	events, err := s.st.Events(r.Context(), id, 0)
+	if err != nil {
+		s.failErr(w, r, notFound(err, id))
+		return
+	}
+	if n := len(events); n > maxTimelineRows {
+		d.EventsCut = n - maxTimelineRows
+		events = events[:maxTimelineRows]
+	}
+	d.Events = inspect.Events(events)
+	if n := len(tl.Items); n > maxTimelineRows {
+		// The start and the end say the most: keep both.
+		d.Cut = n - maxTimelineRows
+		tl.Items = append(tl.Items[:maxTimelineRows/2:maxTimelineRows/2], tl.Items[n-maxTimelineRows/2:]...)
+	}
 	switch done := r.URL.Query().Get("done"); done {
 	case "cancel":
 		d.Done = "Cancellation requested."

@@ -1,8 +1,7 @@
-//go:build kpi
-
 package ui
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -16,6 +15,9 @@ import (
 // limit (runs measured, the most recent).
 func statsQuery(v url.Values) (kpi.Filter, error) {
 	f := kpi.Filter{Workflow: v.Get("workflow")}
+	if f.Workflow != "" && len(f.Workflow) > 1000 {
+		return f, badField("workflow", "longer than 1000 bytes")
+	}
 	for _, t := range []struct {
 		name string
 		dst  *time.Time
@@ -52,7 +54,11 @@ func (s *server) measure(r *http.Request, workflow string) (*statsDoc, error) {
 	if workflow != "" {
 		f.Workflow = workflow
 	}
+	f.Codec = s.codec
 	rep, err := kpi.Measure(r.Context(), s.st, f)
+	if errors.Is(err, kpi.ErrInvalidFilter) {
+		return nil, badField("to", "%v", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,12 @@ func Handler(eng *chorus.Engine, opts *Options) (http.Handler, error) {
 	if o.Actions == nil {
 		o.Actions = engineActions{eng}
 	}
-	return newServer(hook.Core(eng).Store(), o, true)
+	s, err := newServer(hook.Core(eng).Store(), o, true)
+	if err != nil {
+		return nil, err
+	}
+	s.codec = hook.Core(eng).Codec()
+	return s, nil
 }
 
 // StoreHandler returns the dashboard over a store, such as a database file
@@ -119,6 +124,7 @@ func StoreHandler(st history.Store, opts *Options) (http.Handler, error) {
 // server is the dashboard.
 type server struct {
 	st    history.Store
+	codec history.Codec // decodes failures for the KPIs; nil is JSON
 	opts  Options
 	live  bool
 	key   []byte
@@ -229,9 +235,15 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	who, err := s.authenticate(r)
 	if err != nil {
-		// The sign-in form itself is served to everyone.
-		if r.URL.Path == "/login" {
+		// Signing in is the one thing done without credentials; the form
+		// itself is a 401 like every other page.
+		if r.URL.Path == "/login" && r.Method == http.MethodPost {
 			s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), whoKey{}, who)))
+			return
+		}
+		if r.URL.Path == "/login" && r.Method == http.MethodGet {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="chorus"`)
+			s.renderLogin(w, http.StatusUnauthorized, r.URL.Query().Get("next"), "")
 			return
 		}
 		s.unauthorized(w, r, err)

@@ -94,7 +94,7 @@ TOKEN", browsers sign in once with it.`,
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8233", "address to listen on; the default is reachable from this machine only")
-	cmd.Flags().StringVar(&token, "token", "", "require this bearer token for every page and API call (see also CHORUS_TOKEN)")
+	cmd.Flags().StringVar(&token, "token", "", "require this bearer token for every page and API call (other users can read it in the process list: prefer --token-file or CHORUS_TOKEN)")
 	cmd.Flags().StringVar(&tokenFile, "token-file", "", "read the token from this file")
 	cmd.Flags().StringVar(&prefix, "prefix", "", "serve under this path, such as /chorus (behind a reverse proxy)")
 	return cmd

@@ -68,6 +68,10 @@ type input struct {
 	// inActivityResult only: the attempts the step took, when more than
 	// one, journaled as a note before its outcome.
 	retried *history.ActivityRetried
+	// inCancel and inSignal queued while no process had the run's workflow
+	// registered: the step of the TaskWake that held it, done once the
+	// input is journaled (or refused).
+	wake int64
 	// inCancel, inSignal and inTerminate from a caller: who asked
 	// (WithIdentity), journaled as a note before the event it causes.
 	identity string
@@ -145,7 +149,11 @@ type Run struct {
 
 // round collects what one drain of the inbox changes, committed as one batch.
 type round struct {
-	create        bool
+	create bool
+	// codeless, when set, says that the run's workflow is not registered
+	// and that this round journals inputs without its code (see
+	// journalWithoutCode); the run is loaded again next round.
+	codeless      *NotRegisteredError
 	events        []history.Event
 	addTasks      []history.Task
 	doneTasks     []int64
@@ -309,8 +317,8 @@ func (r *Run) applyInput(ev history.Event) {
 		r.ended, r.terminated = true, true
 	case history.EventUpdateAccepted:
 		r.startUpdate(ev)
-	case history.EventOperatorAction, history.EventActivityRetried:
-		// Notes, for people and tools: nothing for the code.
+	case history.EventOperatorAction, history.EventActivityRetried, history.EventInputQueued:
+		// Notes, for people and tools: nothing for the code (IsNote).
 	default:
 		r.fatal = &NonDeterminismError{
 			RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
@@ -526,6 +534,10 @@ func (r *Run) handleOne(in input) {
 		return
 	}
 	if !r.loaded && r.blocked == nil && !r.round.create {
+		if nr := r.round.codeless; nr != nil {
+			r.loadFailed(in, nr)
+			return
+		}
 		if err := r.load(); err != nil {
 			if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
 				r.round.replies = append(r.round.replies, in)
@@ -551,6 +563,9 @@ func (r *Run) handleOne(in input) {
 func (r *Run) loadFailed(in input, err error) {
 	e := r.eng
 	var nr *NotRegisteredError
+	if errors.As(err, &nr) && r.journalWithoutCode(in, nr) {
+		return
+	}
 	if errors.As(err, &nr) && (isInternalInput(in.kind) || in.internal || in.kind == inResume) {
 		// Work the journal promised waits for the registration; nobody has
 		// been told it is done, so nothing is lost if the process dies.
@@ -653,6 +668,10 @@ func (r *Run) apply(in input) {
 		// Signal-with-start: the signal.
 		in = input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}
 	}
+	if in.wake != 0 && (r.blocked == nil || r.ended) {
+		// A blocked run keeps it until it resumes.
+		r.round.doneTasks = append(r.round.doneTasks, in.wake)
+	}
 	switch {
 	case in.kind == inQuery:
 		r.answerQuery(in)
@@ -702,7 +721,7 @@ func (r *Run) apply(in input) {
 	case in.kind == inCancel:
 		if !r.canceled {
 			r.noteAction(in, history.OperatorAction{Action: history.ActionCancel})
-			r.appendInput(history.Event{Type: history.EventCancelRequested})
+			r.appendInput(history.Event{Type: history.EventCancelRequested, Ref: in.wake})
 		}
 		r.round.replies = append(r.round.replies, in)
 	case in.kind == inSignal:
@@ -719,7 +738,7 @@ func (r *Run) apply(in input) {
 			return
 		}
 		r.noteAction(in, history.OperatorAction{Action: history.ActionSignal, Signal: in.name})
-		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload})
+		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload, Ref: in.wake})
 		r.round.replies = append(r.round.replies, in)
 	default:
 		r.applyOutcome(in)
