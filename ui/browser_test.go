@@ -3,6 +3,7 @@
 // The dashboard, driven by headless Chromium: go test -tags browser -run
 // Browser ./ui/ (.ci/run installs Chromium and runs it). Screenshots of
 // the pages go to $CHORUS_SCREENSHOTS, or to a new temporary directory.
+
 package ui_test
 
 import (
@@ -196,7 +197,7 @@ func TestBrowserDashboard(t *testing.T) {
 	t.Cleanup(srv.Close)
 	b := &tab{ctx: ctx, base: srv.URL, shots: screenshotDir(t)}
 
-	t.Run("SignIn", func(t *testing.T) {
+	signedIn := t.Run("SignIn", func(t *testing.T) {
 		// Without credentials every page is a 401 with the sign-in form;
 		// a wrong token gets it again, saying why.
 		b.open(t, "/runs/"+runTrip, http.StatusUnauthorized, "#login")
@@ -207,6 +208,9 @@ func TestBrowserDashboard(t *testing.T) {
 		b.submit(t, `#login button[type="submit"]`, "#runs")
 		require.Contains(t, b.text(t, "#who"), operator)
 	})
+	if !signedIn {
+		t.Fatal("every other check needs the sign-in")
+	}
 
 	t.Run("RunsList", func(t *testing.T) {
 		b.open(t, "/", http.StatusOK, "#runs")
