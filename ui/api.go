@@ -15,6 +15,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/engine"
 	"github.com/chorusdev/chorus/internal/inspect"
 )
 
@@ -78,7 +79,7 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &ie):
 		return http.StatusBadRequest, "bad_input"
-	case errors.As(err, &re), errors.Is(err, chorus.ErrInvalidRunID):
+	case errors.As(err, &re), errors.Is(err, chorus.ErrInvalidRunID), errors.Is(err, chorus.ErrInvalidSignalName):
 		return http.StatusBadRequest, "bad_input"
 	case errors.Is(err, history.ErrRunNotFound):
 		return http.StatusNotFound, "not_found"
@@ -446,6 +447,10 @@ func (s *server) action(w http.ResponseWriter, r *http.Request, form bool) {
 		}
 		if body.Name == "" {
 			s.failErr(w, r, badField("name", "the signal name is required"))
+			return
+		}
+		if err := engine.CheckSignalName(body.Name); err != nil {
+			s.failErr(w, r, badField("name", "%v", err))
 			return
 		}
 		if body.Payload == nil {

@@ -81,7 +81,7 @@
 // summary is that of `chorus runs show --json`; the events and the export
 // are those of `chorus history --json` and `--export`. GET /api/stats takes
 // workflow, from and to (the created range) and limit (the runs measured,
-// the most recent).
+// the most recent); its document is that of `chorus stats --json`.
 //
 // Errors are {"error": "...", "code": "...", "field": "..."} with status 400
 // (code bad_input; field names the parameter or body field), 401

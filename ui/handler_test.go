@@ -293,6 +293,7 @@ func TestBadInput(t *testing.T) {
 		{req{path: "/api/stats?from=soon"}, "from", "not a time"},
 		{req{method: "POST", path: "/api/runs/approval-1/signal", body: `{"payload":1}`}, "name", "signal name is required"},
 		{req{method: "POST", path: "/api/runs/approval-1/signal", body: `{"name":"x","payload":}`}, "body", "not a JSON object"},
+		{req{method: "POST", path: "/api/runs/approval-1/signal", body: `{"name":"approve\u0000other/1","payload":1}`}, "name", "holds a NUL byte"},
 		{req{method: "POST", path: "/api/runs/approval-1/signal", body: `{"name":"x","colour":1}`}, "colour", "unknown field"},
 		{req{method: "POST", path: "/api/runs/approval-1/terminate", body: `{"reason":42}`}, "reason", "want a JSON string"},
 		{req{method: "POST", path: "/runs/approval-1/signal", form: url.Values{"name": {"x"}, "payload": {"{not json"}}}, "payload", "not valid JSON"},

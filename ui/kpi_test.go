@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/chorusdev/chorus/internal/kpi"
+	"github.com/chorusdev/chorus/internal/inspect"
 )
 
 // The workflow pages and GET /api/stats show the KPIs of the journal.
@@ -18,27 +18,26 @@ func TestKPIs(t *testing.T) {
 
 	w := do(t, h, req{path: "/api/stats"})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	var doc struct {
-		Workflows []kpi.Workflow `json:"workflows"`
-		Runs      int64          `json:"runs"`
-	}
+	// The same document as `chorus stats --json`.
+	var doc inspect.Stats
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc))
-	require.EqualValues(t, 13, doc.Runs)
-	byName := map[string]kpi.Workflow{}
+	require.Equal(t, 13, doc.Runs)
+	byName := map[string]inspect.WorkflowStats{}
 	for _, k := range doc.Workflows {
-		byName[k.Name] = k
+		byName[k.Workflow] = k
 	}
 	reserve := byName["reserve"]
-	require.EqualValues(t, 1, reserve.Failed)
+	require.Equal(t, 1, reserve.ByStatus["failed"])
 	require.EqualValues(t, 1, reserve.FailedSteps)
 	require.EqualValues(t, 1, reserve.RetriedSteps)
 	require.Equal(t, 1, reserve.TimeToDetect.N)
-	require.EqualValues(t, 2, byName["upgrade"].Blocked+byName["broken"].Blocked)
+	require.Equal(t, 2, byName["upgrade"].ByStatus["blocked"]+byName["broken"].ByStatus["blocked"])
 
 	w = do(t, h, req{path: "/api/stats?workflow=order"})
+	doc = inspect.Stats{}
 	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc))
 	require.Len(t, doc.Workflows, 1)
-	require.Equal(t, 1, doc.Workflows[0].Duration.N)
+	require.Equal(t, 1, doc.Workflows[0].Ended)
 
 	page := do(t, h, req{path: "/workflows/", html: true}).Body.String()
 	require.Contains(t, page, `<table id="kpis" class="kpis">`)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chorusdev/chorus/internal/inspect"
 	"github.com/chorusdev/chorus/internal/kpi"
 )
 
@@ -38,12 +39,14 @@ func statsQuery(v url.Values) (kpi.Filter, error) {
 	return f, nil
 }
 
-// statsDoc is the body of GET /api/stats.
+// statsDoc is what the workflow pages show; GET /api/stats answers the
+// same report as `chorus stats --json` prints (inspect.Stats).
 type statsDoc struct {
-	Workflows []kpi.Workflow `json:"workflows"`
-	Runs      int64          `json:"runs"`
-	Limit     int            `json:"limit"`
-	Truncated bool           `json:"truncated"`
+	Workflows []kpi.Workflow
+	Runs      int64
+	Limit     int
+	Truncated bool
+	report    kpi.Report
 }
 
 func (s *server) measure(r *http.Request, workflow string) (*statsDoc, error) {
@@ -62,7 +65,7 @@ func (s *server) measure(r *http.Request, workflow string) (*statsDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &statsDoc{Workflows: rep.Workflows, Runs: rep.Runs, Limit: rep.Limit, Truncated: rep.Truncated}
+	d := &statsDoc{Workflows: rep.Workflows, Runs: rep.Runs, Limit: rep.Limit, Truncated: rep.Truncated, report: rep}
 	if d.Workflows == nil {
 		d.Workflows = []kpi.Workflow{}
 	}
@@ -77,7 +80,7 @@ func (s *server) apiStats(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, d)
+	writeJSON(w, http.StatusOK, inspect.StatsOf(d.report))
 }
 
 // workflowsPage is GET /workflows/: every workflow's KPIs.

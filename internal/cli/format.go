@@ -39,7 +39,11 @@ func short(p []byte, n int) string {
 	if len(p) == 0 {
 		return ""
 	}
-	s := string(payload(p))
+	return shortText(string(payload(p)), n)
+}
+
+// shortText renders text on one table line, cut at n runes.
+func shortText(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > n {
 		s = string(r[:n-1]) + "…"

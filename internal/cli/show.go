@@ -84,13 +84,29 @@ func (v *runView) print(w io.Writer) error {
 		return n > 0
 	}
 	if section("Pending activities", len(v.Activities)) {
-		t := newTable(w, "STEP", "ACTIVITY", "ATTEMPT", "SCHEDULED", "NEXT ATTEMPT", "INPUT")
+		t := newTable(w, "STEP", "ACTIVITY", "ATTEMPT", "SCHEDULED", "NEXT ATTEMPT", "INPUT", "LAST ERROR")
 		for _, a := range v.Activities {
 			att := strconv.Itoa(a.Attempt)
-			if a.Pending {
+			switch {
+			case a.Pending:
 				att += " (completing outside)"
+			case a.CancelRequested:
+				att += " (cancel requested)"
 			}
-			t.row(strconv.FormatInt(a.Step, 10), a.Name, att, a.ScheduledAt, tableTime(a.NotBefore), short(a.Input, 40))
+			var last string
+			if a.LastError != nil {
+				last = shortText(fmt.Sprintf("attempt %d: %s", a.LastError.Attempt, a.LastError.Message), 60)
+			}
+			t.row(strconv.FormatInt(a.Step, 10), a.Name, att, a.ScheduledAt, tableTime(a.NotBefore), short(a.Input, 40), last)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	if len(v.Queued) > 0 && section("Queued for the workflow's code", len(v.Queued)) {
+		t := newTable(w, "SEQ", "TIME", "ACTION", "SIGNAL", "VALUE", "BY")
+		for _, q := range v.Queued {
+			t.row(strconv.FormatInt(q.Seq, 10), q.Time, q.Action, q.Signal, short(q.Value, 40), q.Identity)
 		}
 		if err := t.flush(); err != nil {
 			return err

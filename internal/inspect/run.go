@@ -31,6 +31,7 @@ type Run struct {
 	// its journal, the step and what each side holds there.
 	Divergence    *Divergence       `json:"divergence,omitempty"`
 	Activities    []PendingActivity `json:"pending_activities"`
+	Queued        []QueuedInput     `json:"queued_inputs,omitempty"`
 	Timers        []PendingTimer    `json:"pending_timers"`
 	Signals       []Signal          `json:"signals_received"`
 	Children      []Child           `json:"children"`
@@ -67,6 +68,25 @@ type PendingActivity struct {
 	Pending     bool            `json:"completed_from_outside,omitempty"`
 	Input       json.RawMessage `json:"input,omitempty"`
 	Heartbeat   json.RawMessage `json:"heartbeat,omitempty"`
+	// LastError is how the latest failed attempt failed, and
+	// FirstFailureAt when the first one did; absent before a failure.
+	LastError      *Failure `json:"last_error,omitempty"`
+	FirstFailureAt string   `json:"first_failure_at,omitempty"`
+	// CancelRequested: the workflow canceled it and waits for the running
+	// attempt to return.
+	CancelRequested bool `json:"cancel_requested,omitempty"`
+}
+
+// QueuedInput is a cancel or a signal that a process without the run's
+// workflow registered queued (an InputQueued note); the code sees it once
+// a process with the workflow delivers it.
+type QueuedInput struct {
+	Seq      int64           `json:"seq"`
+	Time     string          `json:"time"`
+	Action   string          `json:"action"`
+	Signal   string          `json:"signal,omitempty"`
+	Value    json.RawMessage `json:"value,omitempty"`
+	Identity string          `json:"identity,omitempty"`
 }
 
 // PendingTimer is a timer that has not fired.
@@ -127,7 +147,12 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := st.Tasks(ctx)
+	var tasks []history.Task
+	if rs, ok := any(st).(history.RunTaskStore); ok {
+		tasks, err = rs.RunTasks(ctx, id)
+	} else {
+		tasks, err = st.Tasks(ctx)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +224,20 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 				continue
 			}
 			pa := PendingActivity{Step: e.Seq, Name: e.Name, ScheduledAt: JSONTime(e.Time), Attempt: t.Attempt,
-				NotBefore: JSONTime(t.NotBefore), Pending: !t.Pending.IsZero(), Input: Payload(e.Payload), Heartbeat: Payload(t.Heartbeat)}
+				NotBefore: JSONTime(t.NotBefore), Pending: !t.Pending.IsZero(), Input: Payload(e.Payload), Heartbeat: Payload(t.Heartbeat),
+				LastError: DecodeFailure(t.LastFailure), FirstFailureAt: JSONTime(t.FirstFailureAt), CancelRequested: t.Canceled}
 			v.Activities = append(v.Activities, pa)
+		case history.EventInputQueued:
+			t, ok := own[e.Seq]
+			if done || !ok || t.Kind != history.TaskWake {
+				continue // delivered
+			}
+			q, err := history.DecodeInputQueued(e.Payload)
+			if err != nil {
+				continue
+			}
+			v.Queued = append(v.Queued, QueuedInput{Seq: e.Seq, Time: JSONTime(e.Time), Action: q.Action, Signal: q.Signal,
+				Value: Payload(q.Value), Identity: q.Identity})
 		case history.EventTimerScheduled:
 			if _, ok := own[e.Seq]; done || !ok {
 				continue

@@ -123,6 +123,12 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 		}
 		return it
 	}
+	// delivered settles the queued input a cancel or signal came from.
+	delivered := func(e history.Event) {
+		if i, ok := open[e.Ref]; ok && e.Ref != 0 && tl.Items[i].Kind == "queued-input" {
+			settle(e, "delivered")
+		}
+	}
 	add := func(e history.Event, kind, status string) *Item {
 		tl.Items = append(tl.Items, Item{Seq: e.Seq, Generation: gen, Kind: kind, Name: e.Name, Status: status, Start: JSONTime(e.Time)})
 		return &tl.Items[len(tl.Items)-1]
@@ -203,7 +209,22 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 				it.Error = DecodeFailure(e.Payload)
 			}
 		case history.EventSignalReceived:
+			delivered(e)
 			add(e, "signal", "received").Input = Payload(e.Payload)
+		case history.EventInputQueued:
+			it := add(e, "queued-input", "queued")
+			if q, err := history.DecodeInputQueued(e.Payload); err == nil {
+				it.Detail = q.Action
+				if q.Signal != "" {
+					it.Detail += " " + strconv.Quote(q.Signal)
+					it.Input = Payload(q.Value)
+				}
+				if q.Identity != "" {
+					it.Detail += " by " + q.Identity
+				}
+				it.Detail += ", for the workflow's code"
+			}
+			open[e.Seq] = len(tl.Items) - 1
 		case history.EventUpdateAccepted:
 			it := add(e, "update", "accepted")
 			it.Name = Printable(e.Name)
@@ -223,7 +244,10 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 				_ = json.Unmarshal(e.Payload, &m)
 				it := add(e, "compensation", strings.TrimPrefix(e.Name, sagaPrefix))
 				it.Name = m.Step
-				it.Detail = fmt.Sprintf("saga %q, step %d (%s)", m.Saga, m.Index, m.Kind)
+				it.Detail = fmt.Sprintf("saga step %d (%s)", m.Index, m.Kind)
+				if m.Saga != "" {
+					it.Detail = fmt.Sprintf("saga %q, step %d (%s)", m.Saga, m.Index, m.Kind)
+				}
 				if m.Error != "" {
 					it.Error = &Failure{Message: m.Error}
 				}
@@ -231,6 +255,7 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 			}
 			add(e, "marker", "recorded").Input = Payload(e.Payload)
 		case history.EventCancelRequested:
+			delivered(e)
 			add(e, "cancel-requested", "requested")
 		case history.EventSideEffect:
 			add(e, "side-effect", "recorded").Output = Payload(e.Payload)
