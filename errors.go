@@ -50,6 +50,11 @@ var (
 	// [StartOptions]); the [*WorkflowError] of such a run, or the
 	// workflow.ChildWorkflowError of such a child, matches it.
 	ErrWorkflowTimeout = engine.ErrWorkflowTimeout
+	// ErrInvalidIdentity: the context given to Cancel, Terminate or
+	// Signal carries an identity ([WithIdentity]) that cannot be journaled
+	// (empty, longer than 256 bytes, not UTF-8, or with control
+	// characters).
+	ErrInvalidIdentity = engine.ErrInvalidIdentity
 )
 
 // The error types below are the engine's own, shown here with their

@@ -104,6 +104,29 @@ const (
 	// comma-separated; Payload is an [AttrUpsert] in its fixed encoding
 	// ([EncodeAttrUpsert]). Replay expects the same names and payload.
 	EventSearchAttributesUpserted EventType = 50
+	// EventOperatorAction is a note: someone outside the run (an operator
+	// through the dashboard or the CLI, or an application that named the
+	// caller with chorus.WithIdentity) canceled, terminated or signaled it.
+	// It is journaled in the same commit right before the event the
+	// action caused. Name is the action ("cancel", "terminate",
+	// "signal"); Payload is an [OperatorAction] in its fixed encoding
+	// ([EncodeOperatorAction]). Replay passes over it.
+	EventOperatorAction EventType = 51
+	// EventActivityRetried is a note: the activity of step Ref took more
+	// than one attempt. It is journaled in the same commit right before
+	// the step's ActivityCompleted or ActivityFailed. Name is the activity
+	// name; Payload is an [ActivityRetried] in its fixed encoding
+	// ([EncodeActivityRetried]). Replay passes over it.
+	EventActivityRetried EventType = 52
+	// EventInputQueued is a note: a cancel or a signal for the run arrived
+	// at a process that does not register its workflow (an operator's
+	// tool), which cannot deliver it to the code in order with what the
+	// code does. It waits in a TaskWake whose Step is this event's Seq; a
+	// process that registers the workflow delivers it, journaling the
+	// CancelRequested or SignalReceived then. Name is the action ("cancel"
+	// or "signal"); Payload is an [InputQueued] in its fixed encoding
+	// ([EncodeInputQueued]). Replay passes over it.
+	EventInputQueued EventType = 53
 )
 
 var eventTypeNames = map[EventType]string{
@@ -133,6 +156,9 @@ var eventTypeNames = map[EventType]string{
 	EventUpdateFailed:      "UpdateFailed",
 
 	EventSearchAttributesUpserted: "SearchAttributesUpserted",
+	EventOperatorAction:           "OperatorAction",
+	EventActivityRetried:          "ActivityRetried",
+	EventInputQueued:              "InputQueued",
 }
 
 // String returns the type's name, such as "ActivityScheduled".
@@ -160,6 +186,13 @@ func (t EventType) IsCommand() bool {
 		return true
 	}
 	return false
+}
+
+// IsNote reports whether events of this type are notes: records for people
+// and tools (who acted on a run, how many attempts a step took) that
+// neither workflow code issues nor replay delivers to it.
+func (t EventType) IsNote() bool {
+	return t == EventOperatorAction || t == EventActivityRetried || t == EventInputQueued
 }
 
 // IsTerminal reports whether an event of this type ends its run (or, for

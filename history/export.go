@@ -223,7 +223,11 @@ func (x *Export) Validate() error {
 		if !utf8.ValidString(e.Name) {
 			return corrupt(eventField(i, "name"), i, nil, "%q is not UTF-8 text", e.Name)
 		}
-		if want, ok := answers[e.Type]; ok {
+		if e.Type.IsNote() {
+			if err := checkNote(x.Events, i, lastStart, answered); err != nil {
+				return err
+			}
+		} else if want, ok := answers[e.Type]; ok {
 			switch {
 			case e.Ref < lastStart || e.Ref >= e.Seq:
 				return corrupt(eventField(i, "ref"), i, nil, "ref %d, want the seq of the %v that the %v answers, earlier in the same generation", e.Ref, want, e.Type)
@@ -231,6 +235,11 @@ func (x *Export) Validate() error {
 				return corrupt(eventField(i, "ref"), i, nil, "ref %d is a %v, but a %v answers a %v", e.Ref, x.Events[e.Ref-1].Type, e.Type, want)
 			case answered[e.Ref]:
 				return corrupt(eventField(i, "ref"), i, nil, "step %d is answered twice", e.Ref)
+			}
+			answered[e.Ref] = true
+		} else if e.Ref != 0 && (e.Type == EventSignalReceived || e.Type == EventCancelRequested) && e.Ref != lastStart {
+			if err := checkDelivered(x.Events, i, lastStart, answered); err != nil {
+				return err
 			}
 			answered[e.Ref] = true
 		} else if e.Ref != 0 && !(e.Type == EventSignalReceived && e.Ref == lastStart && withStart(x.Events[:i], lastStart)) {
@@ -268,6 +277,56 @@ func (x *Export) Validate() error {
 	}
 	if r.LastSeq != 0 && r.LastSeq != int64(n) {
 		return corrupt("run.last_seq", -1, nil, "%d, but the last event has seq %d", r.LastSeq, n)
+	}
+	return nil
+}
+
+// checkNote checks the note at index i: its payload, and where its Ref
+// points. An ActivityRetried refers to an activity of the current
+// generation that is not answered yet and comes right before its outcome;
+// an OperatorAction refers to nothing.
+func checkNote(events []Event, i int, lastStart int64, answered map[int64]bool) error {
+	e := events[i]
+	if err := decodeNote(e); err != nil {
+		return corrupt(eventField(i, "payload"), i, nil, "%v", err)
+	}
+	if e.Type != EventActivityRetried {
+		if e.Ref != 0 {
+			return corrupt(eventField(i, "ref"), i, nil, "ref %d on a %v, which refers to no step: want 0", e.Ref, e.Type)
+		}
+		return nil
+	}
+	switch {
+	case e.Ref < lastStart || e.Ref >= e.Seq:
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d, want the seq of an ActivityScheduled earlier in the same generation", e.Ref)
+	case events[e.Ref-1].Type != EventActivityScheduled:
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d is a %v, but an ActivityRetried is about an ActivityScheduled", e.Ref, events[e.Ref-1].Type)
+	case answered[e.Ref]:
+		return corrupt(eventField(i, "ref"), i, nil, "step %d has its outcome already", e.Ref)
+	case i+1 >= len(events) || events[i+1].Ref != e.Ref ||
+		events[i+1].Type != EventActivityCompleted && events[i+1].Type != EventActivityFailed:
+		return corrupt(eventField(i, "type"), i, nil, "an ActivityRetried of step %d must come right before the step's outcome", e.Ref)
+	}
+	return nil
+}
+
+// checkDelivered checks the SignalReceived or CancelRequested at index i
+// whose Ref names the InputQueued note it was delivered from: an earlier
+// one of the same generation, for the same action, delivered once.
+func checkDelivered(events []Event, i int, lastStart int64, delivered map[int64]bool) error {
+	e := events[i]
+	if e.Ref < lastStart || e.Ref >= e.Seq || events[e.Ref-1].Type != EventInputQueued {
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d on a %v: want 0, or the seq of the InputQueued it was delivered from, earlier in the same generation", e.Ref, e.Type)
+	}
+	action := ActionCancel
+	if e.Type == EventSignalReceived {
+		action = ActionSignal
+	}
+	switch q := events[e.Ref-1]; {
+	case q.Name != action:
+		return corrupt(eventField(i, "ref"), i, nil, "ref %d is a queued %q, but a %v delivers a %q", e.Ref, q.Name, e.Type, action)
+	case delivered[e.Ref]:
+		return corrupt(eventField(i, "ref"), i, nil, "the input queued at %d is delivered twice", e.Ref)
 	}
 	return nil
 }

@@ -150,12 +150,17 @@ const (
 	// RunStarted of the generation it bounds, and Input the engine's
 	// encoding of the deadlines.
 	TaskRunTimeout TaskKind = 8
+	// TaskWake loads the run so that its code sees an input (a signal, a
+	// cancellation) that a process without the run's workflow registered
+	// journaled at Step; it is done once a process with the workflow
+	// loads the run.
+	TaskWake TaskKind = 9
 )
 
 var taskKindNames = map[TaskKind]string{
 	TaskActivity: "activity", TaskTimer: "timer", TaskStartChild: "start-child",
 	TaskNotifyParent: "notify-parent", TaskSendSignal: "send-signal", TaskCancelChild: "cancel-child",
-	TaskCloseChildren: "close-children", TaskRunTimeout: "run-timeout",
+	TaskCloseChildren: "close-children", TaskRunTimeout: "run-timeout", TaskWake: "wake",
 }
 
 // String returns the kind's name, such as "timer".
@@ -211,6 +216,12 @@ type Task struct {
 	// its running attempt to return: an attempt cut short by a crash is not
 	// run again, the activity settles as canceled.
 	Canceled bool
+	// LastFailure is the encoded [Failure] of the latest failed attempt of
+	// an activity that is retrying (the engine's [Codec]), nil for none;
+	// FirstFailureAt is when its first attempt failed, the zero time for
+	// none. They tell operators why a step is retrying and since when.
+	LastFailure    []byte
+	FirstFailureAt time.Time
 	// Workflow is the name of the run's workflow, and ScheduledAt the time
 	// of the journal event at Step. [Store.Tasks] fills them in; they are
 	// ignored when a task is written.

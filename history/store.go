@@ -48,8 +48,8 @@ type Batch struct {
 	DropTasks bool
 	// AddTasks inserts pending tasks.
 	AddTasks []Task
-	// UpdateTasks replaces the Attempt, NotBefore, Pending, Heartbeat and
-	// Canceled of existing tasks.
+	// UpdateTasks replaces the Attempt, NotBefore, Pending, Heartbeat,
+	// Canceled, LastFailure and FirstFailureAt of existing tasks.
 	UpdateTasks []Task
 	// DoneTasks deletes the tasks of these steps of RunID.
 	DoneTasks []int64

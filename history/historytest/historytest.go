@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 		{"InvalidBatches", testInvalidBatches},
 		{"StatusUpdates", testStatusUpdates},
 		{"Tasks", testTasks},
+		{"TaskState", testTaskState},
 		{"PoisonBatch", testPoisonBatch},
 		{"ListRuns", testListRuns},
 		{"EventsAfterSeq", testEventsAfterSeq},
@@ -232,6 +233,11 @@ func requireTasks(t *testing.T, want, got []history.Task) {
 		requireBytes(t, w.Options, g.Options, what+": Options")
 		require.Equal(t, w.Attempt, g.Attempt, "%s: Attempt", what)
 		requireTime(t, w.NotBefore, g.NotBefore, what+": NotBefore")
+		requireTime(t, w.Pending, g.Pending, what+": Pending")
+		requireBytes(t, w.Heartbeat, g.Heartbeat, what+": Heartbeat")
+		require.Equal(t, w.Canceled, g.Canceled, "%s: Canceled", what)
+		requireBytes(t, w.LastFailure, g.LastFailure, what+": LastFailure")
+		requireTime(t, w.FirstFailureAt, g.FirstFailureAt, what+": FirstFailureAt")
 		require.NotEmpty(t, g.Workflow, "%s: Workflow is filled in from the task's run", what)
 		if !w.ScheduledAt.IsZero() {
 			requireTime(t, w.ScheduledAt, g.ScheduledAt, what+": ScheduledAt")

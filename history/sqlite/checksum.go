@@ -112,6 +112,7 @@ const (
 	tagTask    = 'T'
 	tagAttempt = 'A'
 	tagState   = 'S'
+	tagFailure = 'F'
 )
 
 // eventSum is the checksum of the events row of e in run runID.
@@ -185,5 +186,16 @@ func stateSum(runID string, step int64, pending time.Time, heartbeat []byte, can
 		c = 1
 	}
 	s.int(c)
+	return s.value()
+}
+
+// failureSum is the checksum of a task row's last_failure and
+// first_failure_at, which an update rewrites together.
+func failureSum(runID string, step int64, lastFailure []byte, firstFailureAt time.Time) int64 {
+	s := newSummer(tagFailure)
+	s.text(runID)
+	s.int(step)
+	s.bytes(lastFailure)
+	s.time(firstFailureAt)
 	return s.value()
 }

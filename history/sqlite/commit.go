@@ -319,13 +319,15 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, blob(k.Input), blob(k.Options),
 			int64(k.Attempt), encTime(k.NotBefore),
 			taskSum(id, k.Step, kind, k.Name, k.Input, k.Options), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
-			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled)); err != nil {
+			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled),
+			blob(k.LastFailure), encTime(k.FirstFailureAt), failureSum(id, k.Step, k.LastFailure, k.FirstFailureAt)); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}
 	for _, k := range b.UpdateTasks {
 		n, err := t.exec(stUpdateTask, int64(k.Attempt), encTime(k.NotBefore), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
-			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled), id, k.Step)
+			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled),
+			blob(k.LastFailure), encTime(k.FirstFailureAt), failureSum(id, k.Step, k.LastFailure, k.FirstFailureAt), id, k.Step)
 		if err != nil {
 			return nil, fail(err, history.ErrConflict, "update task %d", k.Step)
 		}

@@ -83,8 +83,10 @@
 //     with its kind ([history.TaskKind]) and name, the state of an activity
 //     attempt that must survive a crash (pending: the start of an attempt
 //     that waits to be completed from outside; heartbeat: the last
-//     heartbeat details; canceled: a cancellation the workflow waits on),
-//     and the checksums sum, attempt_sum and state_sum;
+//     heartbeat details; canceled: a cancellation the workflow waits on;
+//     last_failure and first_failure_at: the latest failed attempt's
+//     failure and when the first one failed, while the activity retries),
+//     and the checksums sum, attempt_sum, state_sum and failure_sum;
 //   - run_attrs, the current search attributes of each run, keyed by run
 //     and name, with their kind ([history.AttrKind]) and value (text_val
 //     for a keyword, int_val otherwise), indexed by (name, kind, value,
@@ -102,7 +104,9 @@
 // and canceled columns of tasks and their checksum state_sum; older rows
 // have NULLs there: not pending, no details, not canceled, nothing to
 // check. Migration 0006 brought run_attrs, run_memo and indexes on
-// runs.created_at and runs.updated_at for time-range listings.
+// runs.created_at and runs.updated_at for time-range listings, and 0007
+// the last_failure, first_failure_at and failure_sum columns of tasks
+// (NULLs in older rows: no failure recorded).
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.
@@ -115,8 +119,9 @@
 // of its outcome (status, result, failure), rewritten with each status
 // change. Every task row is written with a checksum of the columns it
 // fixes when it is added (run, step, kind, name, input, options), one of
-// its attempt and not_before, rewritten with each retry, and one of its
-// pending mark, heartbeat details and cancellation. A row whose
+// its attempt and not_before, rewritten with each retry, one of its
+// pending mark, heartbeat details and cancellation, and one of its last
+// failure and the time of its first. A row whose
 // content no longer matches its checksum was damaged
 // after it was written (by the disk, a bad copy, a hand edit); it is
 // reported, like a row that cannot be decoded at all (an unknown event type,

@@ -37,7 +37,8 @@ var readSQL = [numReadStmts]string{
 	// The LEFT JOIN keeps a task even when the journal has no event at its
 	// step; its ScheduledAt is then the zero time.
 	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time,
-		t.sum, t.attempt_sum, t.pending, t.heartbeat, t.canceled, t.state_sum
+		t.sum, t.attempt_sum, t.pending, t.heartbeat, t.canceled, t.state_sum,
+		t.last_failure, t.first_failure_at, t.failure_sum
 		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
 		ORDER BY t.run_id, t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
@@ -349,12 +350,13 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 }
 
 // numTaskColumns is the number of columns of the task query.
-const numTaskColumns = 16
+const numTaskColumns = 19
 
 // decodeTask converts run_id, step, kind, name, input, options, attempt,
 // not_before, the run's workflow, the time of the step's event, pending,
-// heartbeat and canceled, and checks sum, attempt_sum and state_sum when they are not
-// NULL (rows written before migrations 0004 and 0005 have none). On error, k holds the columns decoded so far.
+// heartbeat, canceled, last_failure and first_failure_at, and checks sum,
+// attempt_sum, state_sum and failure_sum when they are not NULL (rows
+// written before migrations 0004, 0005 and 0007 have none). On error, k holds the columns decoded so far.
 func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	var k history.Task
 	var ok bool
@@ -428,6 +430,19 @@ func decodeTask(v [numTaskColumns]any) (history.Task, error) {
 	}
 	if want := stateSum(k.RunID, k.Step, k.Pending, k.Heartbeat, k.Canceled); present && sum != want {
 		return k, corruptf("run %q, task %d: the row's checksum does not match its pending state, heartbeat details and cancellation (stored %d, computed %d): the row was damaged or changed outside Chorus",
+			k.RunID, k.Step, sum, want)
+	}
+	if k.LastFailure, ok = colBlob(v[16]); !ok {
+		return k, bad("last_failure", v[16])
+	}
+	if k.FirstFailureAt, ok = colTime(v[17]); !ok {
+		return k, bad("first_failure_at", v[17])
+	}
+	if sum, present, ok = colSum(v[18]); !ok {
+		return k, bad("failure_sum", v[18])
+	}
+	if want := failureSum(k.RunID, k.Step, k.LastFailure, k.FirstFailureAt); present && sum != want {
+		return k, corruptf("run %q, task %d: the row's checksum does not match its last failure and the time of its first (stored %d, computed %d): the row was damaged or changed outside Chorus",
 			k.RunID, k.Step, sum, want)
 	}
 	return k, nil

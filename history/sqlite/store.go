@@ -76,9 +76,10 @@ var writeSQL = [numWriteStmts]string{
 	stRunLastSeq:     `SELECT last_seq FROM runs WHERE id = ?`,
 	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before, sum, attempt_sum,
-		pending, heartbeat, canceled, state_sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	stUpdateTask: `UPDATE tasks SET attempt = ?, not_before = ?, attempt_sum = ?, pending = ?, heartbeat = ?, canceled = ?,
-		state_sum = ? WHERE run_id = ? AND step = ?`,
+		state_sum = ?, last_failure = ?, first_failure_at = ?, failure_sum = ? WHERE run_id = ? AND step = ?`,
 	stDeleteTask: `DELETE FROM tasks WHERE run_id = ? AND step = ?`,
 	stDropTasks:  `DELETE FROM tasks WHERE run_id = ?`,
 }

@@ -402,7 +402,7 @@ func TestCorruptRows(t *testing.T) {
 	rawExec(t, path, "UPDATE tasks SET attempt = 1 WHERE run_id = 'q'")
 
 	// Every task reads back with a kind this code knows.
-	for _, kind := range []string{"0", "9", "-1", "300"} {
+	for _, kind := range []string{"0", "99", "-1", "300"} {
 		rawExec(t, path, "UPDATE tasks SET kind = "+kind+" WHERE run_id = 'q'")
 		err = taskDamage()
 		require.ErrorIs(t, err, history.ErrCorrupt, "kind %s", kind)
@@ -586,7 +586,7 @@ func TestInvalidBatches(t *testing.T) {
 		{addTask(history.Task{Step: 3, Attempt: 1}), "activity task 3 has an empty Name"},
 		{addTask(history.Task{Step: 3, Kind: history.TaskActivity, Attempt: 1}), "activity task 3 has an empty Name"},
 		{addTask(history.Task{Step: 3, Name: "a", Attempt: -1}), "task 3: Attempt -1"},
-		{addTask(history.Task{Step: 3, Kind: history.TaskKind(9), Attempt: 1}), "task 3 has unknown kind TaskKind(9)"},
+		{addTask(history.Task{Step: 3, Kind: history.TaskKind(99), Attempt: 1}), "task 3 has unknown kind TaskKind(99)"},
 		{&history.Batch{RunID: "r", Time: t0, UpdateTasks: []history.Task{{Step: 2, Attempt: -3}}}, "task 2: Attempt -3"},
 		{&history.Batch{RunID: "r", Time: t0, Events: []history.Event{
 			{Seq: 3, Type: history.EventRunContinuedAsNew, Time: t0},

@@ -5,22 +5,40 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/chorusdev/chorus/internal/kpi"
 )
 
-// percentile is the nearest-rank percentile: the smallest value with at
-// least p% of the values at or below it.
-func TestPercentile(t *testing.T) {
-	var d []time.Duration
-	for i := 1; i <= 100; i++ {
-		d = append(d, time.Duration(i)*time.Second)
+// stats keeps the JSON fields scripts read (runs counting damaged rows,
+// by_status summed over workflows, duration percentiles in milliseconds)
+// and leaves out the percentiles of a figure without samples.
+func TestStatsView(t *testing.T) {
+	pc := func(d time.Duration) kpi.Percentiles {
+		return kpi.Percentiles{N: 1, P50: d, P90: d, P95: d, P99: d, Max: d}
 	}
-	require.Equal(t, 50*time.Second, percentile(d, 50))
-	require.Equal(t, 95*time.Second, percentile(d, 95))
-	require.Equal(t, 99*time.Second, percentile(d, 99))
-	one := []time.Duration{7 * time.Millisecond}
-	require.Equal(t, one[0], percentile(one, 50))
-	require.Equal(t, one[0], percentile(one, 99))
-	three := []time.Duration{2 * time.Second, 5 * time.Second, time.Minute}
-	require.Equal(t, 5*time.Second, percentile(three, 50))
-	require.Equal(t, time.Minute, percentile(three, 95))
+	v := stats(kpi.Report{
+		Workflows: []kpi.Workflow{
+			{Name: "a", Runs: 2, Completed: 1, Blocked: 1, Duration: pc(1500 * time.Millisecond),
+				Steps: 3, FailedSteps: 1, RetriedSteps: 1, Retries: 2, TimeToDetect: pc(time.Second)},
+			{Name: "b", Runs: 1, Running: 1, DamagedJournals: 1},
+		},
+		Runs: 3, DamagedRows: 2, Limit: 3, Truncated: true,
+	})
+	require.Equal(t, 5, v.Runs)
+	require.Equal(t, 2, v.Damaged)
+	require.Equal(t, map[string]int{"completed": 1, "blocked": 1, "running": 1}, v.ByStatus)
+	require.True(t, v.Truncated)
+	a, b := v.Workflows[0], v.Workflows[1]
+	require.Equal(t, 1, a.Ended)
+	require.EqualValues(t, 1500, *a.P50ms)
+	require.EqualValues(t, 1500, *a.P99ms)
+	require.Equal(t, "1.5s", a.P95)
+	require.Equal(t, 1, a.TimeToDetect.N)
+	require.EqualValues(t, 1000, *a.TimeToDetect.P50ms)
+	require.Equal(t, spread{}, a.TimeToRecover)
+	require.Nil(t, a.HumanShare)
+	require.Equal(t, 0, b.Ended)
+	require.Nil(t, b.P50ms)
+	require.Equal(t, "", b.P50)
+	require.EqualValues(t, 1, b.DamagedJournals)
 }

@@ -114,7 +114,7 @@ func (p *activityPool) dispatch(t *actTask) {
 		// cut short: there is nothing left to wait for.
 		fl := canceledFailure()
 		fl.Attempt = t.Attempt
-		go p.e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: func(error) { p.untrack(t) }})
+		go p.e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: func(error) { p.untrack(t) }})
 		return
 	}
 	if !t.Pending.IsZero() {
@@ -292,7 +292,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	}
 	ctx, pfl := e.toActivity(ctx, t)
 	if pfl != nil {
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: pfl, after: func(error) { p.untrack(t) }})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: pfl, after: func(error) { p.untrack(t) }})
 		return
 	}
 	ctx = activity.WithInfo(ctx, activity.Info{
@@ -323,7 +323,7 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		// attempt's error is the cancellation, not a failure to retry.
 		fl := canceledFailure()
 		fl.Attempt = t.Attempt
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: e.observeAfter(t, err, fl, func(error) { p.untrack(t) })})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, err, fl, func(error) { p.untrack(t) })})
 		return
 	}
 	if errors.Is(err, activity.ErrResultPending) {
@@ -346,25 +346,31 @@ func (p *activityPool) report(t *actTask, out []byte, err error, heartbeat []byt
 			// good, with the typed limit error.
 			fl := FailureOf(lerr)
 			fl.Attempt = t.Attempt
-			e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: e.observeAfter(t, lerr, fl, done)})
+			e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, lerr, fl, done)})
 			return
 		}
 	}
 	if err == nil {
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, payload: out, after: e.observeAfter(t, nil, nil, done)})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), payload: out, after: e.observeAfter(t, nil, nil, done)})
 		return
 	}
 	policy := activity.Merge(e.defaultActivity, &t.opts).RetryPolicy.WithDefaults()
 	if final := finalFailure(policy, t.Attempt, err); final {
 		fl := FailureOf(err)
 		fl.Attempt = t.Attempt
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, failure: fl, after: e.observeAfter(t, err, fl, done)})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, err, fl, done)})
 		return
 	}
 	next := *t
 	next.heartbeat = heartbeat
 	next.Heartbeat = heartbeat
 	next.Pending = time.Time{}
+	fl := FailureOf(err)
+	fl.Attempt = t.Attempt
+	next.LastFailure = e.encodeFailure(fl)
+	if next.FirstFailureAt.IsZero() {
+		next.FirstFailureAt = e.clock.Now()
+	}
 	next.Attempt++
 	next.NotBefore = e.clock.Now().Add(backoff(policy, t.Attempt))
 	next.obs = nil
@@ -379,7 +385,7 @@ func (p *activityPool) report(t *actTask, out []byte, err error, heartbeat []byt
 	case werr != nil:
 		e.log.Error("chorus: record activity retry", "run", t.RunID, "step", t.Step, "err", werr)
 	default:
-		e.attemptEnded(t, err, nil, true, false)
+		e.attemptEnded(t, err, fl, true, false)
 	}
 	p.dispatch(&next)
 }

@@ -427,6 +427,11 @@ func (e *Engine) call(ctx context.Context, id string, in input) error {
 	if in.kind == inStart {
 		in.header = headerOf(ctx)
 	}
+	who, err := identityFor(ctx, in.kind)
+	if err != nil {
+		return err
+	}
+	in.identity = who
 	e.mu.Lock()
 	open := e.state == stateOpen
 	e.mu.Unlock()

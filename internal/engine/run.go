@@ -65,6 +65,16 @@ type input struct {
 	// (asynchronous completion), whose caller is told when the run does
 	// not wait for it; name, when set, is the activity it must be for.
 	external bool
+	// inActivityResult only: the attempts the step took, when more than
+	// one, journaled as a note before its outcome.
+	retried *history.ActivityRetried
+	// inCancel and inSignal queued while no process had the run's workflow
+	// registered: the step of the TaskWake that held it, done once the
+	// input is journaled (or refused).
+	wake int64
+	// inCancel, inSignal and inTerminate from a caller: who asked
+	// (WithIdentity), journaled as a note before the event it causes.
+	identity string
 	// inChildResult only: the child run, whose notify task is deleted once
 	// the parent recorded the outcome.
 	child string
@@ -141,7 +151,11 @@ type Run struct {
 
 // round collects what one drain of the inbox changes, committed as one batch.
 type round struct {
-	create        bool
+	create bool
+	// codeless, when set, says that the run's workflow is not registered
+	// and that this round journals inputs without its code (see
+	// journalWithoutCode); the run is loaded again next round.
+	codeless      *NotRegisteredError
 	events        []history.Event
 	addTasks      []history.Task
 	doneTasks     []int64
@@ -307,6 +321,8 @@ func (r *Run) applyInput(ev history.Event) {
 		r.ended, r.terminated = true, true
 	case history.EventUpdateAccepted:
 		r.startUpdate(ev)
+	case history.EventOperatorAction, history.EventActivityRetried, history.EventInputQueued:
+		// Notes, for people and tools: nothing for the code (IsNote).
 	default:
 		r.fatal = &NonDeterminismError{
 			RunID: r.id, Workflow: r.spec.Name(), Step: ev.Seq, Recorded: describeEvent(ev),
@@ -530,6 +546,10 @@ func (r *Run) handleOne(in input) {
 		return
 	}
 	if !r.loaded && r.blocked == nil && !r.round.create {
+		if nr := r.round.codeless; nr != nil {
+			r.loadFailed(in, nr)
+			return
+		}
 		if err := r.load(); err != nil {
 			if in.kind == inStart && errors.Is(err, history.ErrRunNotFound) {
 				r.round.replies = append(r.round.replies, in)
@@ -555,6 +575,9 @@ func (r *Run) handleOne(in input) {
 func (r *Run) loadFailed(in input, err error) {
 	e := r.eng
 	var nr *NotRegisteredError
+	if errors.As(err, &nr) && r.journalWithoutCode(in, nr) {
+		return
+	}
 	if errors.As(err, &nr) && (isInternalInput(in.kind) || in.internal || in.kind == inResume) {
 		// Work the journal promised waits for the registration; nobody has
 		// been told it is done, so nothing is lost if the process dies.
@@ -657,6 +680,10 @@ func (r *Run) apply(in input) {
 		// Signal-with-start: the signal.
 		in = input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}
 	}
+	if in.wake != 0 && (r.blocked == nil || r.ended) {
+		// A blocked run keeps it until it resumes.
+		r.round.doneTasks = append(r.round.doneTasks, in.wake)
+	}
 	switch {
 	case in.kind == inQuery:
 		r.answerQuery(in)
@@ -705,7 +732,8 @@ func (r *Run) apply(in input) {
 		}
 	case in.kind == inCancel:
 		if !r.canceled {
-			r.appendInput(history.Event{Type: history.EventCancelRequested})
+			r.noteAction(in, history.OperatorAction{Action: history.ActionCancel})
+			r.appendInput(history.Event{Type: history.EventCancelRequested, Ref: in.wake})
 		}
 		r.round.replies = append(r.round.replies, in)
 	case in.kind == inSignal:
@@ -721,7 +749,8 @@ func (r *Run) apply(in input) {
 			r.round.late = append(r.round.late, lateAnswer{in, err})
 			return
 		}
-		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload})
+		r.noteAction(in, history.OperatorAction{Action: history.ActionSignal, Signal: in.name})
+		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload, Ref: in.wake})
 		r.round.replies = append(r.round.replies, in)
 	default:
 		r.applyOutcome(in)
@@ -829,6 +858,9 @@ func (r *Run) applyOutcome(in input) {
 		r.round.doneTasks = append(r.round.doneTasks, in.step)
 	}
 	r.round.retry = append(r.round.retry, in)
+	if in.retried != nil {
+		r.noteRetried(f.name, in.step, in.retried)
+	}
 	r.appendInput(ev)
 	r.round.replies = append(r.round.replies, in)
 }
@@ -863,6 +895,9 @@ func (r *Run) end(in input, status history.RunStatus) {
 	r.blocked = nil
 	fl := r.eng.encodeFailure(in.failure)
 	r.round.retry = nil
+	if in.identity != "" && in.failure != nil {
+		r.noteAction(in, history.OperatorAction{Action: history.ActionTerminate, Reason: in.failure.Message})
+	}
 	r.lastSeq++
 	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: history.EventRunTerminated, Payload: fl, Time: r.liveNow})
 	r.round.addTasks = nil

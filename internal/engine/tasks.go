@@ -33,6 +33,8 @@ func (e *Engine) runTask(t history.Task, workflow string, events []history.Event
 		e.closeChildren(t)
 	case history.TaskRunTimeout:
 		e.armTimeout(t)
+	case history.TaskWake:
+		e.wake(t)
 	default:
 		e.log.Error("chorus: unknown task kind", "run", t.RunID, "step", t.Step, "kind", t.Kind)
 	}

@@ -1,0 +1,135 @@
+package kpi
+
+import (
+	"time"
+
+	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
+)
+
+// outcome is how a step ended.
+type outcome uint8
+
+const (
+	outPending outcome = iota
+	outCompleted
+	outFailed
+	outCanceled
+)
+
+// step is one ActivityScheduled of a journal and what became of it.
+type step struct {
+	seq      int64
+	name     string
+	outcome  outcome
+	attempts int
+	// firstFail is when its first attempt failed, from its ActivityRetried
+	// note; zero when not known.
+	firstFail time.Time
+}
+
+// incident is a failure of an activity not yet recovered from.
+type incident struct {
+	start time.Time // the first failure
+	seq   int64     // the Seq of the ActivityFailed that opened it
+}
+
+// journal is what one run's journal says about its steps.
+type journal struct {
+	steps []*step
+	// recovered holds the time to recover of each incident recovered
+	// from.
+	recovered []time.Duration
+	// unrecovered is the earliest start of the incidents not recovered
+	// from by the journal's end, zero for none.
+	unrecovered time.Time
+	// failedAt is the time of the run's RunFailed, zero for none.
+	failedAt time.Time
+}
+
+// readJournal reads the steps of the run's current execution out of evs (a
+// whole journal, from Seq 1). It reports false when the events contradict
+// each other.
+func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
+	// The journal of a reused ID starts with the runs that held it before:
+	// the current one starts at the last RunStarted that follows an end
+	// other than a continue-as-new.
+	start := 0
+	for i := 1; i < len(evs); i++ {
+		if evs[i].Type == history.EventRunStarted && evs[i-1].Type.IsTerminal() && evs[i-1].Type != history.EventRunContinuedAsNew {
+			start = i
+		}
+	}
+	j := &journal{}
+	bySeq := map[int64]*step{}
+	open := map[string]*incident{}
+	for _, e := range evs[start:] {
+		switch e.Type {
+		case history.EventActivityScheduled:
+			s := &step{seq: e.Seq, name: e.Name, attempts: 1}
+			j.steps = append(j.steps, s)
+			bySeq[e.Seq] = s
+		case history.EventActivityRetried:
+			s := bySeq[e.Ref]
+			if s == nil || s.outcome != outPending {
+				return nil, false
+			}
+			n, err := history.DecodeActivityRetried(e.Payload)
+			if err != nil {
+				return nil, false
+			}
+			s.attempts, s.firstFail = n.Attempts, n.FirstFailureAt
+		case history.EventActivityCompleted, history.EventActivityFailed:
+			s := bySeq[e.Ref]
+			if s == nil || s.outcome != outPending {
+				return nil, false
+			}
+			if e.Type == history.EventActivityCompleted {
+				s.outcome = outCompleted
+				if in := open[s.name]; in != nil && s.seq > in.seq {
+					// Recovered by a step the workflow scheduled after the
+					// failure: the incident ends, whatever this step's own
+					// attempts.
+					j.recovered = append(j.recovered, e.Time.Sub(in.start))
+					delete(open, s.name)
+				} else if !s.firstFail.IsZero() {
+					// Recovered by retrying.
+					j.recovered = append(j.recovered, e.Time.Sub(s.firstFail))
+				}
+				continue
+			}
+			var fl history.Failure
+			if err := codec.Unmarshal(e.Payload, &fl); err != nil {
+				// The step failed; how many attempts it took is unknown.
+				fl = history.Failure{}
+			}
+			if fl.Type == activity.TypeCanceled {
+				s.outcome = outCanceled
+				continue
+			}
+			s.outcome = outFailed
+			s.attempts = max(s.attempts, fl.Attempt, 1)
+			if open[s.name] == nil {
+				start := e.Time
+				if !s.firstFail.IsZero() {
+					start = s.firstFail
+				}
+				open[s.name] = &incident{start: start, seq: e.Seq}
+			}
+		case history.EventRunCompleted:
+			// The workflow handled its failures.
+			for name, in := range open {
+				j.recovered = append(j.recovered, e.Time.Sub(in.start))
+				delete(open, name)
+			}
+		case history.EventRunFailed:
+			j.failedAt = e.Time
+		}
+	}
+	for _, in := range open {
+		if j.unrecovered.IsZero() || in.start.Before(j.unrecovered) {
+			j.unrecovered = in.start
+		}
+	}
+	return j, true
+}
