@@ -70,7 +70,9 @@ func (r *Run) appendEvent(typ history.EventType, name string, payload []byte) in
 	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: typ, Name: name, Payload: payload, Time: r.now})
 	if typ == history.EventRunStarted {
 		r.startedAt = r.now
-		r.observe(Observation{Kind: ObsRunStarted, Time: r.now, Start: r.now, Workflow: name, Step: r.lastSeq})
+		if r.eng.obs != nil {
+			r.observe(Observation{Kind: ObsRunStarted, Time: r.now, Start: r.now, Workflow: name, Step: r.lastSeq})
+		}
 	}
 	return r.lastSeq
 }
@@ -132,7 +134,9 @@ func (r *Run) NewTimer(s *Scope, d time.Duration) *Future {
 	r.addPending(f)
 	if live {
 		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: seq, Kind: history.TaskTimer, NotBefore: fireAt})
-		r.observe(Observation{Kind: ObsTimerScheduled, Time: r.now, Step: seq, FireAt: fireAt})
+		if r.eng.obs != nil {
+			r.observe(Observation{Kind: ObsTimerScheduled, Time: r.now, Step: seq, FireAt: fireAt})
+		}
 	}
 	return f
 }
@@ -157,7 +161,7 @@ func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
 // command.
 func (r *Run) Marker(name string, payload []byte) {
 	r.checkMarkerName(name)
-	if _, live := r.command(history.EventMarker, name, payload); live {
+	if _, live := r.command(history.EventMarker, name, payload); live && r.eng.obs != nil {
 		r.observe(Observation{Kind: ObsMarker, Time: r.now, Name: name, Payload: payload})
 	}
 }
@@ -331,7 +335,9 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, p
 	r.addPending(f)
 	if live {
 		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: step, Kind: history.TaskStartChild, Name: name, Input: payload})
-		r.observe(Observation{Kind: ObsChildStarted, Time: r.now, Step: step, Name: name, Child: id})
+		if r.eng.obs != nil {
+			r.observe(Observation{Kind: ObsChildStarted, Time: r.now, Step: step, Name: name, Child: id})
+		}
 	}
 	return f
 }
@@ -435,7 +441,9 @@ func (r *Run) endLive(su *history.StatusUpdate) {
 	}
 	r.round.status = su
 	r.round.outcome = &Outcome{Status: su.Status, Result: su.Result, Failure: su.Failure}
-	r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Status: su.Status, Failure: su.Failure})
+	if r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Status: su.Status, Failure: su.Failure})
+	}
 	if r.parent != "" {
 		np, _ := json.Marshal(notifyPayload{Parent: r.parent, ParentStep: r.parentStep, Child: r.id,
 			Status: su.Status, Result: su.Result, Failure: su.Failure})
@@ -466,7 +474,9 @@ func (r *Run) continueAsNew(can *ContinueAsNewError) {
 	if !live {
 		return
 	}
-	r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Continued: true})
+	if r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Continued: true})
+	}
 	r.round.continueInput = can.Input
 	r.round.continued = true
 }

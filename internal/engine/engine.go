@@ -182,6 +182,7 @@ func (e *Engine) blockDivergent() error {
 		if err != nil {
 			return fmt.Errorf("chorus: block diverging run %q: %w", d.RunID, err)
 		}
+		e.observeNow(Observation{Kind: ObsRunBlocked, Time: e.clock.Now(), RunID: d.RunID, Workflow: d.Workflow, Failure: e.encodeFailure(FailureOf(d.Err))})
 	}
 	return nil
 }
@@ -286,6 +287,7 @@ func (e *Engine) holdDamaged(tasks []history.Task) (map[string]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("chorus: recover: block run %q with a damaged task: %w", t.RunID, err)
 		}
+		e.observeNow(Observation{Kind: ObsRunBlocked, Time: e.clock.Now(), RunID: t.RunID, Workflow: info.Workflow, Failure: e.encodeFailure(FailureOf(t.Damaged))})
 	}
 	return held, nil
 }

@@ -339,7 +339,7 @@ func (r *Run) appendInput(ev history.Event) {
 	ev.Seq = r.lastSeq
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
-	if ev.Type == history.EventSignalReceived {
+	if ev.Type == history.EventSignalReceived && r.eng.obs != nil {
 		name, _ := splitSignalName(ev.Name)
 		r.observe(Observation{Kind: ObsSignalReceived, Time: ev.Time, Name: name, Step: ev.Seq})
 	}
@@ -1132,6 +1132,7 @@ func (r *Run) commitCorrupt(err error) {
 		e.log.Error("chorus: record blocked status", "run", r.id, "err", werr)
 	} else {
 		r.status = history.StatusBlocked
+		e.observeNow(Observation{Kind: ObsRunBlocked, Time: e.clock.Now(), RunID: r.id, Failure: su.Failure})
 	}
 	e.notify(r.id, Outcome{Status: history.StatusBlocked, Blocked: err})
 }
