@@ -174,3 +174,31 @@ func TestObserverRunBlockedAndCanceled(t *testing.T) {
 	require.ErrorAs(t, ended[0].Err, &we)
 	require.True(t, we.Canceled)
 }
+
+// TestObserverSignalWithStart reports the signal a SignalWithStart
+// delivers with the start of a new run, and the one it delivers to a run
+// that exists, once each.
+func TestObserverSignalWithStart(t *testing.T) {
+	ctx := context.Background()
+	rec := &recorder{}
+	eng, err := chorus.Open(ctx, filepath.Join(t.TempDir(), "obs.db"), &chorus.Options{Observer: rec})
+	require.NoError(t, err)
+	defer eng.Close(ctx)
+	require.NoError(t, eng.Register(obsWF, obsStep))
+	opts := &chorus.StartOptions{ID: "obs-sws"}
+	run, err := chorus.SignalWithStart(ctx, eng, obsWF, 2, opts, obsSig, 1)
+	require.NoError(t, err)
+	_, err = chorus.SignalWithStart(ctx, eng, obsWF, 2, opts, obsSig, 1)
+	require.NoError(t, err)
+	require.NoError(t, chorus.Signal(ctx, eng, "obs-sws", obsSig, 1))
+	got, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 6, got)
+	sigs := rec.of(chorus.EventSignalReceived, "obs-sws")
+	require.Len(t, sigs, 3)
+	for _, s := range sigs {
+		require.Equal(t, "obs-go", s.Name)
+		require.Equal(t, "obs-wf", s.Workflow)
+	}
+	require.Len(t, rec.of(chorus.EventRunStarted, "obs-sws"), 1)
+}

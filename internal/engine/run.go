@@ -477,8 +477,11 @@ func (r *Run) create(in input) {
 // and in replay.
 func (r *Run) signalAtStart(in input) {
 	start := r.lastSeq
-	r.appendEvent(history.EventSignalReceived, in.sigName, in.sigPayload)
+	seq := r.appendEvent(history.EventSignalReceived, in.sigName, in.sigPayload)
 	r.round.events[len(r.round.events)-1].Ref = start
+	if r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsSignalReceived, Time: r.now, Name: in.sigName, Step: seq})
+	}
 	r.signalQueue(in.sigName).push(in.sigPayload)
 }
 
