@@ -255,7 +255,7 @@ func (m metrics) sums(name string, key attribute.Key) map[string]int64 {
 	if s, ok := m[name].(metricdata.Sum[int64]); ok {
 		for _, dp := range s.DataPoints {
 			v, _ := dp.Attributes.Value(key)
-			out[v.Emit()] += dp.Value
+			out[v.String()] += dp.Value
 		}
 	}
 	return out
@@ -266,7 +266,7 @@ func (m metrics) counts(name string, key attribute.Key) map[string]int64 {
 	out := map[string]int64{}
 	add := func(set attribute.Set, n uint64) {
 		v, _ := set.Value(key)
-		out[v.Emit()] += int64(n)
+		out[v.String()] += int64(n)
 	}
 	switch h := m[name].(type) {
 	case metricdata.Histogram[float64]:

@@ -164,7 +164,7 @@ func printTree(out io.Writer, spans tracetest.SpanStubs) {
 				if kv.Key == chorusotel.AttrRunID || kv.Key == chorusotel.AttrWorkflow {
 					continue // the same on every span of the run
 				}
-				attrs = append(attrs, string(kv.Key)+"="+kv.Value.Emit())
+				attrs = append(attrs, string(kv.Key)+"="+kv.Value.String())
 			}
 			status := ""
 			if s.Status.Description != "" {
