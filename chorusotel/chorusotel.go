@@ -88,6 +88,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -179,6 +180,27 @@ type Observer struct {
 	retries, cacheHits, cacheEvictions, cacheLoads      metric.Int64Counter
 	activityDuration, scheduleToStart, commitDuration   metric.Float64Histogram
 	commitBatch                                         metric.Int64Histogram
+
+	// attrs holds the measurement attributes by workflow, activity,
+	// outcome and status: building an attribute set for each measurement
+	// would cost more than the measurement. There are as many as
+	// registered names.
+	attrs sync.Map // string -> metric.MeasurementOption
+}
+
+// measured returns the measurement option with attributes k1=v1 (and
+// k2=v2 unless k2 is empty), built once.
+func (o *Observer) measured(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string) metric.MeasurementOption {
+	key := string(k1) + "\x00" + v1 + "\x00" + string(k2) + "\x00" + v2
+	if m, ok := o.attrs.Load(key); ok {
+		return m.(metric.MeasurementOption)
+	}
+	kvs := []attribute.KeyValue{k1.String(v1)}
+	if k2 != "" {
+		kvs = append(kvs, k2.String(v2))
+	}
+	m, _ := o.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(kvs...)))
+	return m.(metric.MeasurementOption)
 }
 
 var _ chorus.Observer = (*Observer)(nil)
@@ -233,11 +255,11 @@ func NewObserver(opts ...Option) (*Observer, error) {
 func (o *Observer) Observe(ctx context.Context, ev chorus.Event) context.Context {
 	switch ev.Kind {
 	case chorus.EventRunStarted:
-		o.runsStarted.Add(ctx, 1, metric.WithAttributes(AttrWorkflow.String(ev.Workflow)))
+		o.runsStarted.Add(ctx, 1, o.measured(AttrWorkflow, ev.Workflow, "", ""))
 	case chorus.EventRunEnded:
 		o.runEnded(ctx, ev)
 	case chorus.EventRunBlocked:
-		o.runsBlocked.Add(ctx, 1, metric.WithAttributes(AttrWorkflow.String(ev.Workflow)))
+		o.runsBlocked.Add(ctx, 1, o.measured(AttrWorkflow, ev.Workflow, "", ""))
 	case chorus.EventActivityStarted:
 		ctx, _ = o.tracer.Start(o.parent(ctx, ev), "activity "+ev.Name, trace.WithTimestamp(ev.Time),
 			trace.WithAttributes(AttrRunID.String(ev.RunID), AttrWorkflow.String(ev.Workflow), AttrActivity.String(ev.Name),
@@ -270,16 +292,15 @@ func (o *Observer) Observe(ctx context.Context, ev chorus.Event) context.Context
 
 // runEnded emits the run's span and counts how it ended.
 func (o *Observer) runEnded(ctx context.Context, ev chorus.Event) {
-	wf := metric.WithAttributes(AttrWorkflow.String(ev.Workflow))
 	attrs := []attribute.KeyValue{AttrRunID.String(ev.RunID), AttrWorkflow.String(ev.Workflow)}
 	switch {
 	case ev.ContinuedAsNew:
 		attrs = append(attrs, AttrContinuedAsNew.Bool(true))
 	case ev.Status == chorus.StatusCompleted:
-		o.runsCompleted.Add(ctx, 1, wf)
+		o.runsCompleted.Add(ctx, 1, o.measured(AttrWorkflow, ev.Workflow, "", ""))
 		attrs = append(attrs, AttrStatus.String(ev.Status.String()))
 	default:
-		o.runsFailed.Add(ctx, 1, metric.WithAttributes(AttrWorkflow.String(ev.Workflow), AttrStatus.String(ev.Status.String())))
+		o.runsFailed.Add(ctx, 1, o.measured(AttrWorkflow, ev.Workflow, AttrStatus, ev.Status.String()))
 		attrs = append(attrs, AttrStatus.String(ev.Status.String()))
 	}
 	_, span := o.tracer.Start(o.parent(ctx, ev), "workflow "+ev.Workflow, trace.WithTimestamp(startOr(ev.Start, ev.Time)),
@@ -301,11 +322,11 @@ func (o *Observer) activityEnded(ctx context.Context, ev chorus.Event) {
 	case ev.Err != nil:
 		outcome = "failed"
 	}
-	act := AttrActivity.String(ev.Name)
-	o.activityDuration.Record(ctx, ev.Time.Sub(ev.Start).Seconds(), metric.WithAttributes(act, AttrOutcome.String(outcome)))
-	o.scheduleToStart.Record(ctx, ev.Latency.Seconds(), metric.WithAttributes(act))
+	o.activityDuration.Record(ctx, ev.Time.Sub(ev.Start).Seconds(), o.measured(AttrActivity, ev.Name, AttrOutcome, outcome))
+	act := o.measured(AttrActivity, ev.Name, "", "")
+	o.scheduleToStart.Record(ctx, ev.Latency.Seconds(), act)
 	if ev.Retry {
-		o.retries.Add(ctx, 1, metric.WithAttributes(act))
+		o.retries.Add(ctx, 1, act)
 	}
 	span := trace.SpanFromContext(ctx)
 	if ev.Err != nil {

@@ -65,8 +65,8 @@ type Observation struct {
 
 // Observer receives observations. For ObsActivityStarted, ctx is the
 // attempt's context and the returned context replaces it (the
-// ObsActivityEnded of the attempt gets it back); otherwise ctx is the
-// engine's and the result is ignored.
+// ObsActivityEnded of the attempt gets it back); otherwise ctx is a
+// background context and the result is ignored.
 type Observer func(ctx context.Context, o *Observation) context.Context
 
 // observe collects an observation of the current round, emitted once the
@@ -99,7 +99,7 @@ func (r *Run) emitObserved() {
 		if o.Workflow == "" {
 			o.Workflow = workflow
 		}
-		e.obs(e.ctx, o)
+		e.obs(context.Background(), o)
 	}
 	rd.obs = nil
 }
@@ -160,7 +160,7 @@ func (e *Engine) observeAfter(t *actTask, err error, fl *history.Failure, after 
 // observeNow reports an observation that is not part of a run's round.
 func (e *Engine) observeNow(o Observation) {
 	if e.obs != nil {
-		e.obs(e.ctx, &o)
+		e.obs(context.Background(), &o)
 	}
 }
 
