@@ -55,6 +55,9 @@ var (
 	// (empty, longer than 256 bytes, not UTF-8, or with control
 	// characters).
 	ErrInvalidIdentity = engine.ErrInvalidIdentity
+	// ErrInvalidSignalName: a signal's name is empty, longer than 1024
+	// bytes, not UTF-8, or holds a NUL byte.
+	ErrInvalidSignalName = engine.ErrInvalidSignalName
 )
 
 // The error types below are the engine's own, shown here with their

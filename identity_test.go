@@ -3,6 +3,7 @@ package chorus_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/hook"
 	"github.com/chorusdev/chorus/replay"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -239,4 +241,27 @@ func TestRetryingActivityKeepsItsFailureAcrossRestart(t *testing.T) {
 			require.Equal(t, "boom", a.LastFailure.Message)
 		}
 	}
+}
+
+func TestSignalNameWithNULIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	goSig := workflow.NewSignal[string]("nul-go")
+	wf := workflow.New("nul-wf", func(ctx workflow.Context, _ int) (string, error) {
+		v, _ := workflow.GetSignalChannel(ctx, goSig).Receive(ctx)
+		return v, nil
+	})
+	eng, _ := setup(t, nil, wf)
+	_, err := chorus.Start(ctx, eng, wf, 1, &chorus.StartOptions{ID: "nul"})
+	require.NoError(t, err)
+	before := eventsOf(t, ctx, eng, "nul", wf)
+	// A NUL would let a caller pose as another run's signal (name, NUL,
+	// the sender's key) and have that run's real signal dropped as a
+	// duplicate. The dashboard and the CLI signal by name.
+	for _, name := range []string{"nul-go\x00other/3", "", "\xff", strings.Repeat("n", 1025)} {
+		err := hook.Core(eng).Signal(ctx, "nul", name, []byte(`"x"`))
+		require.ErrorIs(t, err, chorus.ErrInvalidSignalName, "name %q", name)
+	}
+	require.Equal(t, before, eventsOf(t, ctx, eng, "nul", wf), "a refused signal journals nothing")
+	require.Panics(t, func() { workflow.NewSignal[string]("a\x00b") })
 }

@@ -58,6 +58,39 @@ type RunInfo struct {
 	// encoded by the engine's codec; decode one with [Engine.DecodeMemo].
 	// Filled by [Engine.Describe] only.
 	Memo map[string][]byte
+	// PendingActivities are the activities the run waits for, ordered by
+	// step: their attempt, why the last one failed, when the next one may
+	// start. Filled by [Engine.Describe] only.
+	PendingActivities []PendingActivity
+}
+
+// PendingActivity is an activity a run waits for; see
+// [RunInfo].PendingActivities.
+type PendingActivity struct {
+	// Step is the run's step that scheduled it; Name its registered name.
+	Step int64
+	Name string
+	// ScheduledAt is when the run scheduled it.
+	ScheduledAt time.Time
+	// Attempt is the number of the attempt running, or next to run.
+	Attempt int
+	// NextAttemptAt is the earliest time the next attempt may start after
+	// a retry backoff; the zero time when it may start at once (or runs).
+	NextAttemptAt time.Time
+	// LastFailure is how the latest failed attempt failed, nil when none
+	// has; FirstFailureAt is when the first one failed.
+	LastFailure    *history.Failure
+	FirstFailureAt time.Time
+	// HeartbeatDetails are the details of the last heartbeat recorded,
+	// encoded by the engine's codec; nil for none.
+	HeartbeatDetails []byte
+	// AwaitingCompletionSince, when not the zero time, says that the
+	// attempt that started then returned activity.ErrResultPending: the
+	// activity is completed from outside ([CompleteActivity]).
+	AwaitingCompletionSince time.Time
+	// CancelRequested says the workflow canceled it and waits for the
+	// running attempt to return.
+	CancelRequested bool
 }
 
 // Unregistered is work of a run that waits for a workflow or activity name
@@ -134,7 +167,44 @@ func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
 		}
 		info.SearchAttributes, info.Memo = a.Attrs, a.Memo
 	}
+	if !h.Status.Ended() && h.Damaged == nil {
+		if info.PendingActivities, err = e.pendingActivities(ctx, runID); err != nil {
+			return RunInfo{}, e.closedErr(err)
+		}
+	}
 	return info, nil
+}
+
+// pendingActivities reads the run's activity tasks. A task whose row is
+// damaged is left out: the run is blocked with that damage as its reason.
+func (e *Engine) pendingActivities(ctx context.Context, runID string) ([]PendingActivity, error) {
+	var tasks []history.Task
+	var err error
+	if rs, ok := e.store.(history.RunTaskStore); ok {
+		tasks, err = rs.RunTasks(ctx, runID)
+	} else {
+		tasks, err = e.store.Tasks(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []PendingActivity
+	for _, t := range tasks {
+		if t.RunID != runID || t.Damaged != nil || t.Kind != history.TaskActivity && t.Kind != 0 {
+			continue
+		}
+		p := PendingActivity{Step: t.Step, Name: t.Name, ScheduledAt: t.ScheduledAt, Attempt: t.Attempt, NextAttemptAt: t.NotBefore,
+			FirstFailureAt: t.FirstFailureAt, HeartbeatDetails: t.Heartbeat, AwaitingCompletionSince: t.Pending, CancelRequested: t.Canceled}
+		if len(t.LastFailure) > 0 {
+			if fl, err := e.core.DecodeFailure(t.LastFailure); err == nil {
+				p.LastFailure = fl
+			} else {
+				p.LastFailure = &history.Failure{Message: fmt.Sprintf("(the recorded failure does not decode: %v)", err)}
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 // ListOptions selects runs for [Engine.List]. A nil *ListOptions lists

@@ -182,6 +182,15 @@ type Store interface {
 	Close() error
 }
 
+// RunTaskStore is implemented by stores that read one run's pending tasks
+// without reading every task (the SQLite store does). Describe and the
+// inspection tools use it when the store has it.
+type RunTaskStore interface {
+	// RunTasks returns the run's pending tasks ordered by step, with
+	// damaged rows flagged as [Store.Tasks] does; none for an unknown run.
+	RunTasks(ctx context.Context, runID string) ([]Task, error)
+}
+
 // Clock is the slice of a clock a store needs; stores never read the wall
 // clock themselves. [github.com/benbjohnson/clock.Clock] satisfies it.
 type Clock interface {

@@ -20,8 +20,8 @@ type Signal[T any] struct{ name string }
 
 // NewSignal defines a signal. It panics on an empty name.
 func NewSignal[T any](name string) *Signal[T] {
-	if name == "" {
-		panic("workflow.NewSignal: empty name")
+	if err := engine.CheckSignalName(name); err != nil {
+		panic("workflow.NewSignal: " + err.Error())
 	}
 	return &Signal[T]{name: name}
 }

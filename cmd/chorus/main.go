@@ -1,6 +1,8 @@
 // Command chorus inspects a Chorus database file while the application that
 // owns it runs: list runs, show one, print its journal or export it for
-// replay, count runs and time them, and verify the file's integrity.
+// replay, count runs and time them, verify the file's integrity, and serve
+// the dashboard over it. It also acts on runs: signal, cancel, terminate,
+// and purges ended ones.
 //
 //	chorus runs list FILE [--status S,...] [--workflow W] [--attr NAME[:KIND]OP VALUE]...
 //	       [--created-after T] [--created-before T] [--closed-after T] [--closed-before T]
@@ -9,11 +11,30 @@
 //	chorus history FILE ID [--export]
 //	chorus stats FILE
 //	chorus verify FILE
+//	chorus serve FILE [--addr 127.0.0.1:8233] [--token-file F] [--prefix /chorus]
+//	chorus purge FILE --finished-before T [--workflow W] [--limit N]
+//	chorus signal FILE ID NAME JSON [--identity WHO]
+//	chorus cancel FILE ID [--identity WHO]
+//	chorus terminate FILE ID --reason TEXT [--identity WHO]
+//	chorus signal|cancel|terminate [-] ID ... --addr URL [--token T]
 //
-// Every command prints a table, or JSON with --json. They only read: the
-// file is opened read-only and without a lock. Exit status: 0 on success, 1
-// when the command failed (missing or foreign file, unknown run, damage
-// found by verify), 2 on a usage error.
+// Every command prints a table, or JSON with --json. The read commands
+// (runs, history, stats, verify) open the file read-only and without a lock.
+// serve runs the dashboard (package ui) read-only, on 127.0.0.1 unless
+// --addr says otherwise; with a token (--token-file, or CHORUS_TOKEN) every
+// page and API call needs it.
+//
+// The journal has one owner at a time: purge, signal, cancel and terminate
+// open the file themselves only while no process holds it, and signal,
+// cancel and terminate act through the owning application's dashboard API
+// instead when given its URL (--addr; the token is --token or
+// $CHORUS_TOKEN). Through the file, a terminate ends the run at once, and a
+// cancel or a signal is queued in the journal until the application next
+// opens the file with the run's workflow registered.
+//
+// Exit status: 0 on success, 1 when the command failed (missing or foreign
+// file, unknown or ended run, file held by a running process, server
+// refused, damage found by verify), 2 on a usage error.
 package main
 
 import (

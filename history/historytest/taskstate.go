@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/chorusdev/chorus/history"
 )
 
@@ -39,4 +41,20 @@ func testTaskState(t *testing.T, s history.Store) {
 	k3.Heartbeat, k3.Canceled = nil, false
 	commit(t, s, &history.Batch{RunID: "r", Time: at(3 * time.Second), UpdateTasks: []history.Task{{Step: 3, Attempt: 1}}})
 	requireTasks(t, []history.Task{k2, k3}, mustTasks(t, s))
+
+	// A store that reads one run's tasks reads the same.
+	rs, ok := s.(history.RunTaskStore)
+	if !ok {
+		return
+	}
+	o := createBatch("other", "wf", t0)
+	o.Events = append(o.Events, scheduled(2, "x", t0))
+	o.AddTasks = []history.Task{{Step: 2, Name: "x", Attempt: 1}}
+	commit(t, s, o)
+	got, err := rs.RunTasks(t.Context(), "r")
+	require.NoError(t, err)
+	requireTasks(t, []history.Task{k2, k3}, got)
+	got, err = rs.RunTasks(t.Context(), "unknown")
+	require.NoError(t, err)
+	require.Empty(t, got)
 }

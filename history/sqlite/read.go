@@ -14,6 +14,7 @@ const (
 	rsRun = iota
 	rsEvents
 	rsTasks
+	rsRunTasks
 	rsList // the four ListRuns variants follow, see listStmt
 	rsListStatus
 	rsListWorkflow
@@ -41,6 +42,11 @@ var readSQL = [numReadStmts]string{
 		t.last_failure, t.first_failure_at, t.failure_sum
 		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
 		ORDER BY t.run_id, t.step`,
+	rsRunTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time,
+		t.sum, t.attempt_sum, t.pending, t.heartbeat, t.canceled, t.state_sum,
+		t.last_failure, t.first_failure_at, t.failure_sum
+		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
+		WHERE t.run_id = ? ORDER BY t.step`,
 	rsList:               `SELECT ` + runColumns + ` FROM runs WHERE id > ? ORDER BY id LIMIT ?`,
 	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
 	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
@@ -321,6 +327,26 @@ func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	if err != nil {
 		return nil, mapErr(ctx, err, nil, "read tasks")
 	}
+	return scanTasks(ctx, rows)
+}
+
+// RunTasks returns the pending tasks of one run, ordered by step, with
+// damaged rows flagged as Tasks does (history.RunTaskStore). An unknown
+// run has none.
+func (s *Store) RunTasks(ctx context.Context, runID string) ([]history.Task, error) {
+	if err := s.enter("read tasks", runID); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	rows, err := s.rs[rsRunTasks].QueryContext(ctx, runID)
+	if err != nil {
+		return nil, mapErr(ctx, err, nil, fmt.Sprintf("read tasks of run %q", runID))
+	}
+	return scanTasks(ctx, rows)
+}
+
+// scanTasks reads the rows of a task query and closes them.
+func scanTasks(ctx context.Context, rows *sql.Rows) ([]history.Task, error) {
 	defer rows.Close()
 	var (
 		tasks []history.Task

@@ -1,15 +1,19 @@
 // Package cli is the chorus command: it reads a Chorus database file and
 // shows its runs, journals and statistics, as tables or as JSON.
 //
-// Every command but purge only reads. It opens the file with
-// [sqlite.OpenReadOnly]: no lock is taken and nothing is written, so it works
-// while the application that owns the file runs, and the application never
-// waits for it. purge writes, so it opens the file itself, which only works
-// while no process holds it.
+// The read commands (runs, history, stats, verify, serve) open the file with
+// [sqlite.OpenReadOnly]: no lock is taken and nothing is written, so they
+// work while the application that owns the file runs, and the application
+// never waits for them. purge writes, so it opens the file itself, which only
+// works while no process holds it. signal, cancel and terminate act through
+// the owning process's dashboard API when given its URL (--addr), and
+// otherwise open the file themselves, as purge does (see act.go).
 //
 // Exit status: 0 on success, 1 when the command failed (a missing or foreign
-// file, an unknown run, damage found by verify), 2 on a usage error (an
-// unknown command or flag, a wrong number of arguments, a bad flag value).
+// file, an unknown or ended run, a file held by a running process, a server
+// that refused, damage found by verify), 2 on a usage error (an unknown
+// command or flag, a wrong number of arguments, a bad flag value, a signal
+// value that is not JSON).
 package cli
 
 import (
@@ -68,10 +72,13 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "chorus",
-		Short: "Inspect a Chorus database: runs, journals, statistics, integrity",
-		Long: `chorus inspects a Chorus database file. Every command but purge only reads:
-the file is opened read-only without a lock, so it works while the application
-runs. purge deletes old ended runs and needs the file to itself.
+		Short: "Inspect a Chorus database and act on its runs",
+		Long: `chorus inspects a Chorus database file and acts on its runs. runs, history,
+stats and verify only read: the file is opened read-only without a lock, so
+they work while the application runs. purge deletes old ended runs and needs
+the file to itself. serve runs the dashboard over the file, read-only. signal,
+cancel and terminate act through the application's own dashboard (--addr)
+while it runs, or on the file while no process holds it.
 Output is a table, or JSON with --json.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -86,7 +93,8 @@ Output is a table, or JSON with --json.`,
 		return usagef("runs: a subcommand is required (list or show)")
 	}
 	runs.AddCommand(listCmd(), showCmd())
-	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd())
+	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
+	root.AddCommand(signalCmd(), cancelCmd(), terminateCmd())
 	// An unknown command is a usage error too.
 	root.Args = noArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }

@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/inspect"
 )
 
 // timeFormat is how tables show times: UTC, to the millisecond.
@@ -31,78 +31,22 @@ func tableTime(s string) string {
 	return fmtTime(t)
 }
 
-// jsonTime is a time for JSON output: RFC 3339 in UTC, omitted when zero.
-func jsonTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// payload turns an encoded payload into JSON: itself when it is valid JSON
-// (the default codec), else a JSON string holding a Go-quoted form of it.
-func payload(p []byte) json.RawMessage {
-	if len(p) == 0 {
-		return nil
-	}
-	if json.Valid(p) {
-		return json.RawMessage(p)
-	}
-	b, _ := json.Marshal(fmt.Sprintf("%q", p))
-	return b
-}
+// payload turns an encoded payload into JSON (see [inspect.Payload]).
+func payload(p []byte) json.RawMessage { return inspect.Payload(p) }
 
 // short renders a payload on one table line, cut at n runes.
 func short(p []byte, n int) string {
 	if len(p) == 0 {
 		return ""
 	}
-	s := string(payload(p))
+	return shortText(string(payload(p)), n)
+}
+
+// shortText renders text on one table line, cut at n runes.
+func shortText(s string, n int) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if r := []rune(s); len(r) > n {
 		s = string(r[:n-1]) + "…"
-	}
-	return s
-}
-
-// failure is a decoded history.Failure for output.
-type failure struct {
-	Message string          `json:"message"`
-	Type    string          `json:"type,omitempty"`
-	Attempt int             `json:"attempt,omitempty"`
-	Details json.RawMessage `json:"details,omitempty"`
-	Cause   *failure        `json:"cause,omitempty"`
-}
-
-func decodeFailure(p []byte) *failure {
-	if len(p) == 0 {
-		return nil
-	}
-	var f history.Failure
-	if err := json.Unmarshal(p, &f); err != nil {
-		return &failure{Message: fmt.Sprintf("(undecodable failure %q)", p)}
-	}
-	return fromFailure(&f)
-}
-
-func fromFailure(f *history.Failure) *failure {
-	if f == nil {
-		return nil
-	}
-	return &failure{Message: f.Message, Type: f.Type, Attempt: f.Attempt, Details: payload(f.Details), Cause: fromFailure(f.Cause)}
-}
-
-// String is the failure on one line: type, message and causes.
-func (f *failure) String() string {
-	if f == nil {
-		return ""
-	}
-	s := f.Message
-	if f.Type != "" && !strings.HasPrefix(s, f.Type+":") {
-		s = f.Type + ": " + s
-	}
-	if f.Cause != nil && !strings.Contains(s, f.Cause.Message) {
-		s += " (cause: " + f.Cause.String() + ")"
 	}
 	return s
 }

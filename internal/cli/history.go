@@ -1,24 +1,14 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/inspect"
 )
-
-// eventRow is one journal event in `history`.
-type eventRow struct {
-	Seq     int64           `json:"seq"`
-	Time    string          `json:"time"`
-	Type    string          `json:"type"`
-	Name    string          `json:"name,omitempty"`
-	Ref     int64           `json:"ref,omitempty"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
 
 func historyCmd() *cobra.Command {
 	var export bool
@@ -62,10 +52,7 @@ replay.Run replays against new code (see package replay).`,
 				}
 				return x.Encode(out)
 			}
-			rows := make([]eventRow, 0, len(events))
-			for _, e := range events {
-				rows = append(rows, eventRow{Seq: e.Seq, Time: jsonTime(e.Time), Type: e.Type.String(), Name: e.Name, Ref: e.Ref, Payload: payload(e.Payload)})
-			}
+			rows := inspect.Events(events)
 			if jsonFlag(cmd) {
 				return writeJSON(out, rows)
 			}
@@ -75,22 +62,11 @@ replay.Run replays against new code (see package replay).`,
 				if e.Ref != 0 {
 					ref = strconv.FormatInt(e.Ref, 10)
 				}
-				t.row(strconv.FormatInt(e.Seq, 10), fmtTime(e.Time), rows[i].Type, printable(e.Name), ref, short(e.Payload, 60))
+				t.row(strconv.FormatInt(e.Seq, 10), fmtTime(e.Time), rows[i].Type, inspect.Printable(e.Name), ref, short(e.Payload, 60))
 			}
 			return t.flush()
 		},
 	}
 	cmd.Flags().BoolVar(&export, "export", false, "write the chorus-history document (the replay format) instead of the timeline")
 	return cmd
-}
-
-// printable shows an update's name ("name\x00id") as "name/id".
-func printable(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == 0 {
-			b[i] = '/'
-		}
-	}
-	return string(b)
 }

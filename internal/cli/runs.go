@@ -9,25 +9,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/inspect"
 )
 
-// runRow is one run in `runs list`.
-type runRow struct {
-	ID        string `json:"id"`
-	Workflow  string `json:"workflow"`
-	Status    string `json:"status"`
-	CreatedAt string `json:"created_at"`
-	UpdatedAt string `json:"updated_at"`
-	Parent    string `json:"parent,omitempty"`
-	Damaged   string `json:"damaged,omitempty"`
-}
-
-// runPage is `runs list --json`: the runs, and the --after value of the
-// next page when --limit filled this one.
-type runPage struct {
-	Runs []runRow `json:"runs"`
-	Next string   `json:"next,omitempty"`
-}
+// `runs list --json` is an [inspect.RunPage]: the runs, and the --after
+// value of the next page when --limit filled this one.
 
 func listCmd() *cobra.Command {
 	var status, workflow, after string
@@ -96,18 +82,13 @@ With --limit N, when more runs follow, the page ends with the line
 				runs = runs[:limit]
 				next = runs[limit-1].ID
 			}
-			rows := make([]runRow, 0, len(runs))
+			rows := make([]inspect.RunRow, 0, len(runs))
 			for _, r := range runs {
-				row := runRow{ID: r.ID, Workflow: r.Workflow, Status: r.Status.String(),
-					CreatedAt: jsonTime(r.CreatedAt), UpdatedAt: jsonTime(r.UpdatedAt), Parent: r.Parent}
-				if r.Damaged != nil {
-					row.Damaged = r.Damaged.Error()
-				}
-				rows = append(rows, row)
+				rows = append(rows, inspect.Row(r))
 			}
 			out := cmd.OutOrStdout()
 			if jsonFlag(cmd) {
-				return writeJSON(out, runPage{Runs: rows, Next: next})
+				return writeJSON(out, inspect.RunPage{Runs: rows, Next: next})
 			}
 			t := newTable(out, "ID", "WORKFLOW", "STATUS", "CREATED", "UPDATED", "PARENT")
 			for i, r := range runs {

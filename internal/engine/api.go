@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/chorusdev/chorus/history"
 )
 
 // Signal delivers a signal to a run and returns once it is journaled.
 func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) error {
+	if err := CheckSignalName(name); err != nil {
+		return err
+	}
 	if err := e.CheckPayload(id, payload); err != nil {
 		return err
 	}
@@ -22,10 +27,40 @@ func (e *Engine) Signal(ctx context.Context, id, name string, payload []byte) er
 // On a run that has ended, reuse says whether a new run takes its ID; to
 // bounds how long a new run may go on.
 func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id string, startInput []byte, name string, payload []byte, reuse IDReusePolicy, to Timeouts) error {
+	if err := CheckSignalName(name); err != nil {
+		return err
+	}
 	if err := errors.Join(e.CheckPayload(id, startInput), e.CheckPayload(id, payload)); err != nil {
 		return err
 	}
 	return e.call(ctx, id, input{kind: inStart, spec: spec, payload: startInput, startOnly: true, sigName: name, sigPayload: payload, reuse: reuse, timeouts: to})
+}
+
+// ErrInvalidSignalName is wrapped by the error of a signal whose name is
+// empty, longer than MaxSignalName bytes, not UTF-8, or holds a NUL byte
+// (which the journal uses to tell a signal from another run by its
+// sender).
+var ErrInvalidSignalName = errors.New("chorus: invalid signal name")
+
+// MaxSignalName is the longest signal name accepted, in bytes.
+const MaxSignalName = 1024
+
+// CheckSignalName reports why name cannot name a signal.
+func CheckSignalName(name string) error {
+	var reason string
+	switch {
+	case name == "":
+		reason = "is empty"
+	case len(name) > MaxSignalName:
+		reason = fmt.Sprintf("is %d bytes long; the limit is %d", len(name), MaxSignalName)
+	case !utf8.ValidString(name):
+		reason = "is not valid UTF-8 text"
+	case strings.ContainsRune(name, 0):
+		reason = "holds a NUL byte"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s", ErrInvalidSignalName, QuoteID(name), reason)
 }
 
 // IDReusePolicy says whether a new run may take the ID of a run that

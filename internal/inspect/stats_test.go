@@ -1,4 +1,4 @@
-package cli
+package inspect
 
 import (
 	"testing"
@@ -9,14 +9,14 @@ import (
 	"github.com/chorusdev/chorus/internal/kpi"
 )
 
-// stats keeps the JSON fields scripts read (runs counting damaged rows,
+// StatsOf keeps the JSON fields scripts read (runs counting damaged rows,
 // by_status summed over workflows, duration percentiles in milliseconds)
 // and leaves out the percentiles of a figure without samples.
 func TestStatsView(t *testing.T) {
 	pc := func(d time.Duration) kpi.Percentiles {
 		return kpi.Percentiles{N: 1, P50: d, P90: d, P95: d, P99: d, Max: d}
 	}
-	v := stats(kpi.Report{
+	v := StatsOf(kpi.Report{
 		Workflows: []kpi.Workflow{
 			{Name: "a", Runs: 2, Completed: 1, Blocked: 1, Duration: pc(1500 * time.Millisecond),
 				Steps: 3, FailedSteps: 1, RetriedSteps: 1, Retries: 2, TimeToDetect: pc(time.Second)},
@@ -35,7 +35,7 @@ func TestStatsView(t *testing.T) {
 	require.Equal(t, "1.5s", a.P95)
 	require.Equal(t, 1, a.TimeToDetect.N)
 	require.EqualValues(t, 1000, *a.TimeToDetect.P50ms)
-	require.Equal(t, spread{}, a.TimeToRecover)
+	require.Equal(t, Spread{}, a.TimeToRecover)
 	require.Nil(t, a.HumanShare)
 	require.Equal(t, 0, b.Ended)
 	require.Nil(t, b.P50ms)

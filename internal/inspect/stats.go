@@ -1,0 +1,110 @@
+package inspect
+
+import (
+	"time"
+
+	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/internal/kpi"
+)
+
+// Stats is the KPI document that `chorus stats --json` prints and GET
+// /api/stats of the dashboard answers.
+type Stats struct {
+	// Runs counts the runs measured, damaged rows included.
+	Runs      int             `json:"runs"`
+	Damaged   int             `json:"damaged,omitempty"`
+	ByStatus  map[string]int  `json:"by_status"`
+	Workflows []WorkflowStats `json:"workflows"`
+	// Limit is the most runs measured, the most recently created;
+	// Truncated says that it left some out.
+	Limit     int  `json:"limit"`
+	Truncated bool `json:"truncated"`
+}
+
+// WorkflowStats is one workflow's counts, end-to-end durations (from a
+// run's start to its end, over the runs that ended) and step KPIs (see
+// package kpi for what each measures).
+type WorkflowStats struct {
+	Workflow string         `json:"workflow"`
+	Runs     int            `json:"runs"`
+	ByStatus map[string]int `json:"by_status"`
+	Ended    int            `json:"ended"`
+	// The percentiles in milliseconds, for scripts; absent when no run
+	// ended.
+	P50ms *int64 `json:"duration_p50_ms,omitempty"`
+	P95ms *int64 `json:"duration_p95_ms,omitempty"`
+	P99ms *int64 `json:"duration_p99_ms,omitempty"`
+	// P50, P95 and P99 are the same as Go durations, for tables.
+	P50   string `json:"duration_p50,omitempty"`
+	P95   string `json:"duration_p95,omitempty"`
+	P99   string `json:"duration_p99,omitempty"`
+	P90ms *int64 `json:"duration_p90_ms,omitempty"`
+	MaxMs *int64 `json:"duration_max_ms,omitempty"`
+
+	Steps         int64    `json:"steps"`
+	FailedSteps   int64    `json:"failed_steps"`
+	RetriedSteps  int64    `json:"retried_steps"`
+	Retries       int64    `json:"retries"`
+	CanceledSteps int64    `json:"canceled_steps"`
+	TimeToDetect  Spread   `json:"time_to_detect"`
+	TimeToRecover Spread   `json:"time_to_recover"`
+	HumanShare    *float64 `json:"human_share"`
+	// DamagedJournals counts runs whose steps are left out: their journal
+	// could not be read.
+	DamagedJournals int64 `json:"damaged_journals,omitempty"`
+}
+
+// Spread is a kpi.Percentiles in milliseconds; only N when there is no
+// sample.
+type Spread struct {
+	N     int    `json:"n"`
+	P50ms *int64 `json:"p50_ms,omitempty"`
+	P90ms *int64 `json:"p90_ms,omitempty"`
+	P99ms *int64 `json:"p99_ms,omitempty"`
+	MaxMs *int64 `json:"max_ms,omitempty"`
+	// P50 and P90 are Go durations, for tables.
+	P50 string `json:"-"`
+	P90 string `json:"-"`
+}
+
+func toSpread(p kpi.Percentiles) Spread {
+	if p.N == 0 {
+		return Spread{}
+	}
+	return Spread{N: p.N, P50ms: ms(p.P50), P90ms: ms(p.P90), P99ms: ms(p.P99), MaxMs: ms(p.Max),
+		P50: p.P50.String(), P90: p.P90.String()}
+}
+
+// StatsOf turns a KPI report into its document.
+func StatsOf(rep kpi.Report) *Stats {
+	v := &Stats{Runs: int(rep.Runs + rep.DamagedRows), Damaged: int(rep.DamagedRows), ByStatus: map[string]int{},
+		Workflows: []WorkflowStats{}, Limit: rep.Limit, Truncated: rep.Truncated}
+	for _, w := range rep.Workflows {
+		s := WorkflowStats{Workflow: w.Name, Runs: int(w.Runs), ByStatus: map[string]int{}, Ended: w.Duration.N,
+			Steps: w.Steps, FailedSteps: w.FailedSteps, RetriedSteps: w.RetriedSteps, Retries: w.Retries,
+			CanceledSteps: w.CanceledSteps, TimeToDetect: toSpread(w.TimeToDetect), TimeToRecover: toSpread(w.TimeToRecover),
+			HumanShare: w.HumanShare, DamagedJournals: w.DamagedJournals}
+		for st, n := range map[history.RunStatus]int64{
+			history.StatusRunning: w.Running, history.StatusBlocked: w.Blocked, history.StatusCompleted: w.Completed,
+			history.StatusFailed: w.Failed, history.StatusCanceled: w.Canceled, history.StatusTerminated: w.Terminated,
+			history.StatusTimedOut: w.TimedOut,
+		} {
+			if n > 0 {
+				s.ByStatus[st.String()] = int(n)
+				v.ByStatus[st.String()] += int(n)
+			}
+		}
+		if d := w.Duration; d.N > 0 {
+			s.P50, s.P95, s.P99 = d.P50.String(), d.P95.String(), d.P99.String()
+			s.P50ms, s.P95ms, s.P99ms = ms(d.P50), ms(d.P95), ms(d.P99)
+			s.P90ms, s.MaxMs = ms(d.P90), ms(d.Max)
+		}
+		v.Workflows = append(v.Workflows, s)
+	}
+	return v
+}
+
+func ms(d time.Duration) *int64 {
+	n := d.Milliseconds()
+	return &n
+}

@@ -1,0 +1,93 @@
+// Package ui is Chorus's dashboard: an [http.Handler] that an application
+// mounts to see into its runs and act on them, with a JSON API behind the
+// same handler. Pages are rendered on the server from templates and a
+// stylesheet embedded in the binary: no JavaScript, nothing fetched from
+// the internet.
+//
+// # Mounting
+//
+// Over a live engine, [Handler] reads through the engine's store and acts
+// through the engine:
+//
+//	h, err := ui.Handler(eng, &ui.Options{
+//		Prefix: "/chorus",
+//		Auth:   ui.BearerToken(os.Getenv("CHORUS_TOKEN")),
+//	})
+//	mux.Handle("/chorus/", h)
+//
+// Over a store, [StoreHandler] reads only: `chorus serve FILE` runs it over
+// a database file opened with sqlite.OpenReadOnly, without a lock, while
+// the application runs. The journal has one writer, so there the pages say
+// that actions are not available instead of showing buttons, and the
+// action routes answer 403 (give [Options].Actions to plug in a way to
+// act).
+//
+// # Pages
+//
+//	GET  /                   runs: filters, search, count, paging
+//	GET  /runs/{id}          a run: summary, divergence, attributes, pending
+//	                         work, children, compensations, timeline, actions
+//	GET  /workflows/         every workflow's KPIs
+//	GET  /workflows/{name}   one workflow's KPIs
+//	POST /runs/{id}/cancel, /terminate, /signal   the run page's forms
+//
+// The runs page reads the query parameters of GET /api/runs. Its search box
+// takes a run ID (an exact one opens the run, otherwise runs whose ID starts
+// with it are listed) or a search attribute filter such as customer=acme.
+//
+// # Authentication
+//
+// With [Options].Auth set, every route (pages, the stylesheet, the API)
+// answers 401 to a request without valid credentials. [BearerToken]
+// checks "Authorization: Bearer TOKEN" in constant time; [AuthFunc] plugs
+// in the application's own authentication, whose identity is recorded.
+// Browsers cannot send that header when they navigate, so a browser's 401
+// is a sign-in form that exchanges the token for a session cookie
+// (HttpOnly, SameSite=Strict, signed with [Options].SessionKey or a random
+// per-handler key, valid [Options].SessionTTL).
+//
+// Actions are POST only. A form, or an API call authenticated by a cookie,
+// must carry the session's CSRF token (the form field "csrf" or the header
+// X-CSRF-Token; GET /api/session gives it), else 403 with code "csrf". A
+// call that authenticates with the Authorization header needs none. Every
+// unsafe request also passes [http.CrossOriginProtection]. [Options].
+// ReadOnly switches actions off (403, and no buttons).
+//
+// Each action is journaled with who did it: the authenticated identity
+// (the token's label for [BearerToken], the application's user for an
+// [AuthFunc], "anonymous" without authentication) goes to the engine
+// through chorus.WithIdentity, which records an OperatorAction event in the
+// run's journal; the run's timeline shows it.
+//
+// # JSON API
+//
+//	GET  /api/runs                 {"runs":[...],"next":"ID","count":N}
+//	GET  /api/runs/{id}            the run's summary
+//	GET  /api/runs/{id}/history    its timeline; ?format=events the journal's
+//	                               events; ?format=export the replay document
+//	GET  /api/stats                KPIs per workflow
+//	GET  /api/session              {"identity","csrf_token","actions","live"}
+//	POST /api/runs/{id}/cancel
+//	POST /api/runs/{id}/terminate  {"reason": "..."} (optional)
+//	POST /api/runs/{id}/signal     {"name": "...", "payload": <any JSON>}
+//
+// GET /api/runs takes status (repeatable or comma-separated), workflow,
+// attr (repeatable: NAME=VALUE, NAME:int>=N, NAME:bool=true,
+// NAME:time<=RFC3339, as `chorus runs list --attr`), created_after,
+// created_before, closed_after, closed_before (RFC 3339, or 2006-01-02 and
+// 2006-01-02T15:04 in UTC), q (as the search box), limit (page size, 1 to
+// 1,000) and after (the "next" of the previous page). Its document is that
+// of `chorus runs list --json`, with the count of matching runs; a run's
+// summary is that of `chorus runs show --json`; the events and the export
+// are those of `chorus history --json` and `--export`. GET /api/stats takes
+// workflow, from and to (the created range) and limit (the runs measured,
+// the most recent); its document is that of `chorus stats --json`.
+//
+// Errors are {"error": "...", "code": "...", "field": "..."} with status 400
+// (code bad_input; field names the parameter or body field), 401
+// (unauthorized), 403 (csrf, cross_origin, actions_disabled), 404
+// (not_found: an unknown run or route), 405 (method_not_allowed), 409
+// (run_ended, run_blocked), 413 (payload_too_large: a body over
+// [Options].MaxBodyBytes or a payload over the engine's limit), 503
+// (engine_closed).
+package ui
