@@ -10,6 +10,7 @@ import (
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
@@ -44,7 +45,15 @@ func (discard) Shutdown(context.Context) error                             { ret
 // propagator installed: an SDK tracer provider that samples every span and
 // hands them to a batch processor with an exporter that drops them, and an
 // SDK meter provider with a manual reader (instruments aggregate as usual).
-func BenchmarkThroughputOTel(b *testing.B) {
+// Each run is started under a caller's span, whose trace context the
+// propagator journals with the run.
+func BenchmarkThroughputOTel(b *testing.B) { benchThroughputOTel(b, true) }
+
+// BenchmarkThroughputOTelObserverOnly is BenchmarkThroughputOTel without
+// the propagator and the caller's span: the cost of the observer alone.
+func BenchmarkThroughputOTelObserverOnly(b *testing.B) { benchThroughputOTel(b, false) }
+
+func benchThroughputOTel(b *testing.B, propagate bool) {
 	const concurrent = 2000
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
@@ -54,9 +63,11 @@ func BenchmarkThroughputOTel(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	eng, err := chorus.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), &chorus.Options{
-		Observer: obs, ContextPropagators: []chorus.ContextPropagator{chorusotel.Propagator()},
-	})
+	opts := &chorus.Options{Observer: obs}
+	if propagate {
+		opts.ContextPropagators = []chorus.ContextPropagator{chorusotel.Propagator()}
+	}
+	eng, err := chorus.Open(ctx, filepath.Join(b.TempDir(), "bench.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,8 +82,12 @@ func BenchmarkThroughputOTel(b *testing.B) {
 		var wg sync.WaitGroup
 		for j := range concurrent {
 			wg.Go(func() {
-				sctx, span := tracer.Start(ctx, "caller")
-				defer span.End()
+				sctx := ctx
+				if propagate {
+					var span trace.Span
+					sctx, span = tracer.Start(ctx, "caller")
+					defer span.End()
+				}
 				run, err := chorus.Start(sctx, eng, benchWF, j, &chorus.StartOptions{ID: fmt.Sprintf("%d-%d", i, j)})
 				if err != nil {
 					b.Error(err)

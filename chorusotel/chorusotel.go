@@ -185,22 +185,34 @@ type Observer struct {
 	// outcome and status: building an attribute set for each measurement
 	// would cost more than the measurement. There are as many as
 	// registered names.
-	attrs sync.Map // string -> metric.MeasurementOption
+	mu    sync.RWMutex
+	attrs map[attrKey]metric.MeasurementOption
+}
+
+type attrKey struct {
+	k1, k2 attribute.Key
+	v1, v2 string
 }
 
 // measured returns the measurement option with attributes k1=v1 (and
 // k2=v2 unless k2 is empty), built once.
 func (o *Observer) measured(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string) metric.MeasurementOption {
-	key := string(k1) + "\x00" + v1 + "\x00" + string(k2) + "\x00" + v2
-	if m, ok := o.attrs.Load(key); ok {
-		return m.(metric.MeasurementOption)
+	key := attrKey{k1, k2, v1, v2}
+	o.mu.RLock()
+	m, ok := o.attrs[key]
+	o.mu.RUnlock()
+	if ok {
+		return m
 	}
 	kvs := []attribute.KeyValue{k1.String(v1)}
 	if k2 != "" {
 		kvs = append(kvs, k2.String(v2))
 	}
-	m, _ := o.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(kvs...)))
-	return m.(metric.MeasurementOption)
+	m = metric.WithAttributeSet(attribute.NewSet(kvs...))
+	o.mu.Lock()
+	o.attrs[key] = m
+	o.mu.Unlock()
+	return m
 }
 
 var _ chorus.Observer = (*Observer)(nil)
@@ -216,7 +228,7 @@ var (
 // configured providers. It fails only if the meter refuses an instrument.
 func NewObserver(opts ...Option) (*Observer, error) {
 	c := newConfig(opts)
-	o := &Observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop}
+	o := &Observer{tracer: c.tp.Tracer(ScopeName), prop: c.prop, attrs: map[attrKey]metric.MeasurementOption{}}
 	m := c.mp.Meter(ScopeName)
 	var errs []error
 	counter := func(name, desc, unit string) metric.Int64Counter {
@@ -355,8 +367,12 @@ func startOr(start, end time.Time) time.Time {
 }
 
 // parent returns ctx with the run's trace context: the one its header
-// carries, or else the one derived from its ID.
+// carries, or else the one derived from its ID. An attempt's context
+// already has it when the Propagator extracted it.
 func (o *Observer) parent(ctx context.Context, ev chorus.Event) context.Context {
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx
+	}
 	if len(ev.Header) > 0 {
 		ctx = o.prop.Extract(ctx, headerCarrier(ev.Header))
 	}
