@@ -66,7 +66,8 @@ type Observation struct {
 // Observer receives observations. For ObsActivityStarted, ctx is the
 // attempt's context and the returned context replaces it (the
 // ObsActivityEnded of the attempt gets it back); otherwise ctx is a
-// background context and the result is ignored.
+// background context and the result is ignored. The observer must not
+// keep o past the call.
 type Observer func(ctx context.Context, o *Observation) context.Context
 
 // observe collects an observation of the current round, emitted once the
@@ -118,15 +119,16 @@ func (e *Engine) attemptStarted(ctx context.Context, t *actTask, started time.Ti
 	if t.Attempt > 1 || since.IsZero() {
 		since = t.queuedAt
 	}
-	o := Observation{Kind: ObsActivityStarted, Time: started, Start: started, RunID: t.RunID, Workflow: t.workflow,
-		Name: t.Name, Step: t.Step, Attempt: t.Attempt, Header: t.header}
+	a := &attemptObs{o: Observation{Kind: ObsActivityStarted, Time: started, Start: started, RunID: t.RunID, Workflow: t.workflow,
+		Name: t.Name, Step: t.Step, Attempt: t.Attempt, Header: t.header}}
 	if !since.IsZero() && started.After(since) {
-		o.Latency = started.Sub(since)
+		a.o.Latency = started.Sub(since)
 	}
-	if x := e.obs(ctx, &o); x != nil {
+	if x := e.obs(ctx, &a.o); x != nil {
 		ctx = x
 	}
-	t.obs = &attemptObs{ctx: ctx, o: o}
+	a.ctx = ctx
+	t.obs = a
 	return ctx
 }
 
@@ -138,9 +140,9 @@ func (e *Engine) attemptEnded(t *actTask, err error, fl *history.Failure, retry,
 		return
 	}
 	t.obs = nil
-	o := a.o
+	o := &a.o
 	o.Kind, o.Time, o.Err, o.Fail, o.Retry, o.Pending = ObsActivityEnded, t.endedAt, err, fl, retry, pending
-	e.obs(a.ctx, &o)
+	e.obs(a.ctx, o)
 }
 
 // observeAfter wraps the callback of an attempt's outcome input so that
