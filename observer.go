@@ -24,6 +24,11 @@ import (
 // the run cache reports nothing of what it had already done, so across
 // crashes and restarts each transition is reported at most once (a crash
 // between a commit and its report loses the report; it never doubles it).
+// An attempt that runs again is a new execution and is reported again: one
+// that a crash cut short before its outcome was journaled is not reported,
+// its execution after the restart is; an outcome that reaches a blocked run
+// is dropped and its activity runs again once the run resumes, and both
+// executions are reported.
 //
 // Observe runs on the engine's own goroutines, often while a run waits for
 // it: it must be quick and must not block (hand slow work to a goroutine of
