@@ -85,6 +85,14 @@ func (s *server) funcs() template.FuncMap {
 		},
 		"statuses":  func() []string { return statuses },
 		"printable": inspect.Printable,
+
+		// The models pages.
+		"share": func(f float64) string {
+			return strings.TrimSuffix(strings.TrimSuffix(jsonFloat(f*100), "0"), ".") + "%"
+		},
+		"when":         func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+		"modelLink":    func(name string) string { return s.path("/models/" + url.PathEscape(name)) },
+		"apiModelLink": func(name string) string { return s.path("/api/models/" + url.PathEscape(name)) },
 	}
 }
 
