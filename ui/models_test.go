@@ -274,6 +274,11 @@ func TestModelSwitchThroughForm(t *testing.T) {
 	require.Contains(t, page, `<tr data-enabled="true" data-by="ops:ann">`)
 	require.Contains(t, page, `<dd id="model-window">empty</dd>`, "the window starts afresh")
 	require.Contains(t, page, `name="disable"`)
+	// chorus serve reads the same from the journal.
+	page = do(t, f.file(t), req{path: "/models/credit-score", html: true}).Body.String()
+	require.Contains(t, page, `<dd id="model-status" data-enabled="true">`)
+	require.Contains(t, page, `<tr data-enabled="true" data-by="ops:ann">`)
+	require.Contains(t, page, `<dd id="model-window">empty</dd>`)
 
 	w = do(t, h, req{method: "POST", path: "/api/models/credit-score/disable", bearer: token, body: `{"reason":"vendor incident"}`})
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
