@@ -101,12 +101,64 @@ func (s *server) watchRuns(ctx context.Context) ([]history.RunInfo, error) {
 	return out, nil
 }
 
-// modelOf reads one model's watch: from its journal, and over a live
-// engine from the watch itself.
-func (s *server) modelOf(ctx context.Context, r history.RunInfo) (*modelView, error) {
+// modelOf reads one model's watch: over a live engine from the watch
+// itself, else (or when the watch cannot answer: it ended, it is blocked)
+// from its journal. withSwitches reads every switch from the journal.
+func (s *server) modelOf(ctx context.Context, r history.RunInfo, withSwitches bool) (*modelView, error) {
 	v := &modelView{Model: strings.TrimPrefix(r.ID, decide.WatchPrefix), RunID: r.ID, RunStatus: r.Status.String(),
 		Enabled: true, Source: "journal"}
-	evs, err := s.st.Events(ctx, r.ID, 0)
+	live := false
+	if s.eng != nil && r.Status == history.StatusRunning {
+		// The live watch knows best (the window it judges by).
+		if st, err := decide.WatchStatus(ctx, s.eng, v.Model); err == nil {
+			v.Enabled, v.Watch, v.Cases, v.Agreement, v.Counters = st.Enabled, st.Watch, st.Cases, st.Agreement, st.Counters
+			v.Source, live = "watch", true
+			if n := len(st.Switches); n > 0 {
+				v.LastSwitch = &st.Switches[n-1]
+			}
+		}
+	}
+	if !live || withSwitches {
+		j, err := s.watchJournal(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		v.Switches = j.switches
+		if n := len(j.switches); n > 0 {
+			v.LastSwitch = &j.switches[n-1]
+		}
+		if !live {
+			v.Enabled, v.Watch, v.Counters, v.Cases = j.enabled, j.watch, j.counters, len(j.window)
+			agreed := 0
+			for _, a := range j.window {
+				if a {
+					agreed++
+				}
+			}
+			if v.Cases > 0 {
+				v.Agreement = float64(agreed) / float64(v.Cases)
+			}
+		}
+	}
+	v.AutomatedShare, v.ManualShare, v.AgreementRate = v.Counters.AutomatedShare(), v.Counters.ManualShare(), v.Counters.AgreementRate()
+	return v, nil
+}
+
+// watchState is what a watch's journal says.
+type watchState struct {
+	enabled  bool
+	watch    decide.Watch
+	counters decide.Counters
+	window   []bool // agreed, per comparison in the window
+	switches []decide.Switch
+}
+
+// watchJournal reads the watch's journal (every generation) and does the
+// watch's bookkeeping over it: each report counted once, the window kept
+// to the last Watch.Window comparisons and emptied when the model is
+// switched back on.
+func (s *server) watchJournal(ctx context.Context, id string) (*watchState, error) {
+	evs, err := s.st.Events(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +166,8 @@ func (s *server) modelOf(ctx context.Context, r history.RunInfo) (*modelView, er
 	if codec == nil {
 		codec = history.JSONCodec{}
 	}
-	// Replay the watch's bookkeeping over what its journal holds: each
-	// report counted once, the window emptied by a switch back on.
+	j := &watchState{enabled: true}
 	seen := map[string]bool{}
-	var window []bool
 	for _, e := range evs {
 		switch {
 		case e.Type == history.EventSignalReceived && e.Name == reportSignal:
@@ -127,13 +177,13 @@ func (s *server) modelOf(ctx context.Context, r history.RunInfo) (*modelView, er
 			}
 			seen[rep.Decision.Key] = true
 			if rep.Watch.Window > 0 {
-				v.Watch = rep.Watch
+				j.watch = rep.Watch
 			}
-			v.Counters.Add(rep.Decision)
+			j.counters.Add(rep.Decision)
 			if rep.Decision.Compared {
-				window = append(window, rep.Decision.Agreed)
-				if over := len(window) - v.Watch.Window; v.Watch.Window > 0 && over > 0 {
-					window = window[over:]
+				j.window = append(j.window, rep.Decision.Agreed)
+				if over := len(j.window) - j.watch.Window; j.watch.Window > 0 && over > 0 {
+					j.window = j.window[over:]
 				}
 			}
 		case e.Type == history.EventMarker && e.Name == decide.SwitchMarker:
@@ -141,35 +191,14 @@ func (s *server) modelOf(ctx context.Context, r history.RunInfo) (*modelView, er
 			if codec.Unmarshal(e.Payload, &sw) != nil {
 				continue
 			}
-			v.Switches = append(v.Switches, sw)
-			v.Enabled = sw.Enabled
+			j.switches = append(j.switches, sw)
+			j.enabled = sw.Enabled
 			if sw.Enabled {
-				window = nil
+				j.window = nil
 			}
 		}
 	}
-	v.Cases = len(window)
-	agreed := 0
-	for _, a := range window {
-		if a {
-			agreed++
-		}
-	}
-	if v.Cases > 0 {
-		v.Agreement = float64(agreed) / float64(v.Cases)
-	}
-	if s.eng != nil && r.Status == history.StatusRunning {
-		// The live watch knows best (the window it judges by).
-		if st, err := decide.WatchStatus(ctx, s.eng, v.Model); err == nil {
-			v.Enabled, v.Watch, v.Cases, v.Agreement, v.Counters = st.Enabled, st.Watch, st.Cases, st.Agreement, st.Counters
-			v.Source = "watch"
-		}
-	}
-	if n := len(v.Switches); n > 0 {
-		v.LastSwitch = &v.Switches[n-1]
-	}
-	v.AutomatedShare, v.ManualShare, v.AgreementRate = v.Counters.AutomatedShare(), v.Counters.ManualShare(), v.Counters.AgreementRate()
-	return v, nil
+	return j, nil
 }
 
 // models reads every watched model, without their switch lists.
@@ -183,7 +212,7 @@ func (s *server) models(ctx context.Context) (*modelsDoc, error) {
 		d.NoAction = s.noModelActionsReason()
 	}
 	for _, r := range runs {
-		v, err := s.modelOf(ctx, r)
+		v, err := s.modelOf(ctx, r, false)
 		if errors.Is(err, history.ErrRunNotFound) {
 			continue // purged since it was listed
 		}
@@ -205,24 +234,31 @@ func modelName(r *http.Request) (string, error) {
 	return n, nil
 }
 
-// model reads the named model with its switches; an error wrapping
+// watchRun returns the run of the named model's watch; an error wrapping
 // history.ErrRunNotFound when no watch is kept on it.
-func (s *server) model(ctx context.Context, name string) (*modelView, error) {
+func (s *server) watchRun(ctx context.Context, name string) (history.RunInfo, error) {
 	id := decide.WatchID(name)
 	info, err := s.st.Run(ctx, id)
 	if err == nil && info.Workflow != decide.WatchWorkflowName {
 		err = history.ErrRunNotFound
 	}
-	if err == nil {
-		var v *modelView
-		if v, err = s.modelOf(ctx, info); err == nil {
-			return v, nil
-		}
-	}
 	if errors.Is(err, history.ErrRunNotFound) {
-		return nil, fmt.Errorf("no drift watch for model %q (run %q): %w", name, id, err)
+		return info, fmt.Errorf("no drift watch for model %q (run %q): %w", name, id, err)
 	}
-	return nil, err
+	return info, err
+}
+
+// model reads the named model with its switches.
+func (s *server) model(ctx context.Context, name string) (*modelView, error) {
+	info, err := s.watchRun(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.modelOf(ctx, info, true)
+	if errors.Is(err, history.ErrRunNotFound) {
+		return nil, fmt.Errorf("no drift watch for model %q: %w", name, err)
+	}
+	return v, err
 }
 
 // apiModels is GET /api/models.
@@ -348,7 +384,7 @@ func (s *server) modelAction(w http.ResponseWriter, r *http.Request, form bool) 
 	}
 	// A model without a watch is unknown here: switching it would start
 	// a watch for a name that may be a typo.
-	if _, err := s.model(r.Context(), name); err != nil {
+	if _, err := s.watchRun(r.Context(), name); err != nil {
 		s.failErr(w, r, err)
 		return
 	}
