@@ -4,10 +4,11 @@
 // medium goes to an underwriter with the model's suggestion, high to a
 // senior underwriter. A decline releases the reservation through the saga.
 //
-// The program plays nine applications, one after the other, and prints the
-// story of each. The underwriters are simulated by code that works the
-// human-task inbox as named users; the program runs on a fake clock and
-// moves it forward itself, so the 48-hour SLA passes in an instant:
+// The program plays nine scenarios (eleven applications), one after the
+// other, and prints the story of each. The underwriters are simulated by
+// code that works the human-task inbox as named users; the program runs on
+// a fake clock and moves it forward itself, so the 48-hour SLA passes in an
+// instant:
 //
 //  1. ada: low risk, approved by the model.
 //  2. ben: medium risk, an underwriter approves, as the model suggested.
