@@ -89,6 +89,10 @@ const (
 	// journal by replay (a cache miss, or the first input after a
 	// restart).
 	EventRunLoaded
+	// EventMarker: workflow code journaled a marker
+	// (workflow.RecordMarker). A saga's compensation markers are reported
+	// both as compensations and as markers.
+	EventMarker
 )
 
 var eventKindNames = [...]string{
@@ -98,6 +102,7 @@ var eventKindNames = [...]string{
 	EventChildStarted: "ChildStarted", EventChildEnded: "ChildEnded",
 	EventCompensationStarted: "CompensationStarted", EventCompensationEnded: "CompensationEnded",
 	EventCommit: "Commit", EventCacheHit: "CacheHit", EventCacheEviction: "CacheEviction", EventRunLoaded: "RunLoaded",
+	EventMarker: "Marker",
 }
 
 func (k EventKind) String() string {
@@ -137,6 +142,7 @@ func (k EventKind) String() string {
 //   - EventCompensationEnded: as EventCompensationStarted, plus Err when
 //     it failed, Skipped when it was not run, and Start when the start
 //     was seen by this process (zero when it was seen before a restart).
+//   - EventMarker: Name (the marker's), Step, Details.
 //   - EventCommit: Start, Latency, BatchSize (runs committed together), Err.
 //   - EventCacheHit, EventCacheEviction, EventRunLoaded: RunID (and, for
 //     EventRunLoaded, Workflow, Start and Step, the journal's last Seq).
@@ -168,6 +174,21 @@ type Event struct {
 	CompensationKind string
 	Skipped          bool
 	Header           Header
+	// Details are the details of an EventMarker as journaled: encoded by
+	// the engine's codec (JSON unless [Options].Codec says otherwise).
+	// Read-only; decode them with [Event.DecodeDetails].
+	Details []byte
+
+	codec history.Codec
+}
+
+// DecodeDetails decodes the Details of an EventMarker into v with the
+// engine's codec (JSON for an Event the engine did not make).
+func (ev Event) DecodeDetails(v any) error {
+	if ev.codec == nil {
+		return history.JSONCodec{}.Unmarshal(ev.Details, v)
+	}
+	return ev.codec.Unmarshal(ev.Details, v)
 }
 
 // observing adapts an Observer to the engine: it turns the engine's
@@ -236,9 +257,11 @@ func (a *observing) observe(ctx context.Context, o *engine.Observation) context.
 			ev.Err, ev.FailureType = failureError{o.Fail}, o.Fail.Type
 		}
 	case engine.ObsMarker:
-		if !a.compensation(o, &ev) {
-			return ctx
+		if a.compensation(o, &ev) {
+			a.obs.Observe(ctx, ev)
+			ev = Event{Time: o.Time, RunID: o.RunID, Workflow: o.Workflow, Name: o.Name, Step: o.Step, Header: Header(o.Header)}
 		}
+		ev.Kind, ev.Details, ev.codec = EventMarker, o.Payload, a.codec
 	case engine.ObsCommit:
 		ev.Kind = EventCommit
 		ev.Err = o.Err

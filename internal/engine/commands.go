@@ -161,8 +161,8 @@ func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
 // command.
 func (r *Run) Marker(name string, payload []byte) {
 	r.checkMarkerName(name)
-	if _, live := r.command(history.EventMarker, name, payload); live && r.eng.obs != nil {
-		r.observe(Observation{Kind: ObsMarker, Time: r.now, Name: name, Payload: payload})
+	if seq, live := r.command(history.EventMarker, name, payload); live && r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsMarker, Time: r.now, Name: name, Step: seq, Payload: payload})
 	}
 }
 
