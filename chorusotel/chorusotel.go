@@ -75,13 +75,51 @@
 // chorus.activity), chorus.commit.duration (seconds) and
 // chorus.commit.batch_size (runs per transaction).
 //
+// # People and models
+//
+// From the journal markers of the human and decide packages (read as
+// JSON, without importing those packages), through the same meter:
+//
+//   - chorus.human.tasks.created, chorus.human.tasks.completed (by a
+//     person), chorus.human.tasks.timed_out (deadline passed: an SLA
+//     breach) and chorus.human.tasks.escalated (escalation steps taken):
+//     counters with chorus.human.task (the task kind's name) and
+//     chorus.human.group (the group the task is assigned to at that
+//     moment, the one it was asked for when it is created; empty for a
+//     task held by a user alone);
+//   - chorus.human.time_to_claim (from a task's creation to its first
+//     claim, or to its completion when nobody claimed it) and
+//     chorus.human.time_to_decide (from its creation to its completion):
+//     histograms in seconds, on the workflow's clock, with the same
+//     attributes;
+//   - chorus.decide.decisions with chorus.decide.model and
+//     chorus.decided_by ("model" or "person": the automated and manual
+//     shares); chorus.decide.fallbacks with chorus.decide.model and
+//     chorus.decide.fallback (why a person decided: timeout, error,
+//     invalid-score, low-confidence, model-off);
+//     chorus.decide.compared (a person decided a case the model had a
+//     suggestion for) and chorus.decide.agreed (and chose it), with
+//     chorus.decide.model: their ratio is the model's agreement rate;
+//   - chorus.decide.switches (a model switched off or on) with
+//     chorus.decide.model, chorus.decide.enabled and
+//     chorus.decide.switched_by ("watch" or "operator"), and the gauge
+//     chorus.decide.model.enabled (1 or 0 for each model, as its latest
+//     switch seen by this process left it).
+//
+// The times come from the markers' times, so they hold on a fake clock.
+// A task created before the process started (a restart while it was
+// open) has no creation time here: its claim and completion are counted,
+// without time_to_claim and time_to_decide, and its group is known once
+// it is assigned again. A marker whose details do not decode is skipped.
+//
 // # Exactly once
 //
 // Nothing is emitted while the engine replays a run: spans and counters
-// come from live transitions only, once their commit landed, so a run
-// rebuilt after a crash, a restart or a cache eviction never reports a
-// step twice. A crash between a commit and its report loses that report
-// instead of doubling it.
+// come from live transitions and markers only, once their commit landed,
+// so a run rebuilt after a crash, a restart or a cache eviction never
+// reports a step, a human task's action or a decision twice. A crash
+// between a commit and its report loses that report instead of doubling
+// it.
 package chorusotel
 
 import (
@@ -180,24 +218,30 @@ type Observer struct {
 	retries, cacheHits, cacheEvictions, cacheLoads      metric.Int64Counter
 	activityDuration, scheduleToStart, commitDuration   metric.Float64Histogram
 	commitBatch                                         metric.Int64Histogram
+	people                                              people
 
 	// attrs holds the measurement attributes by workflow, activity,
 	// outcome and status: building an attribute set for each measurement
 	// would cost more than the measurement. There are as many as
-	// registered names.
+	// registered names (and human task names, groups and models).
 	mu    sync.RWMutex
 	attrs map[attrKey]metric.MeasurementOption
 }
 
 type attrKey struct {
-	k1, k2 attribute.Key
-	v1, v2 string
+	k1, k2, k3 attribute.Key
+	v1, v2, v3 string
 }
 
 // measured returns the measurement option with attributes k1=v1 (and
 // k2=v2 unless k2 is empty), built once.
 func (o *Observer) measured(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string) metric.MeasurementOption {
-	key := attrKey{k1, k2, v1, v2}
+	return o.measured3(k1, v1, k2, v2, "", "")
+}
+
+// measured3 is measured with a third attribute k3=v3 unless k3 is empty.
+func (o *Observer) measured3(k1 attribute.Key, v1 string, k2 attribute.Key, v2 string, k3 attribute.Key, v3 string) metric.MeasurementOption {
+	key := attrKey{k1, k2, k3, v1, v2, v3}
 	o.mu.RLock()
 	m, ok := o.attrs[key]
 	o.mu.RUnlock()
@@ -207,6 +251,9 @@ func (o *Observer) measured(k1 attribute.Key, v1 string, k2 attribute.Key, v2 st
 	kvs := []attribute.KeyValue{k1.String(v1)}
 	if k2 != "" {
 		kvs = append(kvs, k2.String(v2))
+	}
+	if k3 != "" {
+		kvs = append(kvs, k3.String(v3))
 	}
 	m = metric.WithAttributeSet(attribute.NewSet(kvs...))
 	o.mu.Lock()
@@ -255,7 +302,7 @@ func NewObserver(opts ...Option) (*Observer, error) {
 	var err error
 	o.commitBatch, err = m.Int64Histogram("chorus.commit.batch_size", metric.WithDescription("Runs committed in one journal transaction."),
 		metric.WithUnit("{run}"), metric.WithExplicitBucketBoundaries(batchBuckets...))
-	errs = append(errs, err)
+	errs = append(errs, err, o.people.init(m))
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -298,12 +345,15 @@ func (o *Observer) Observe(ctx context.Context, ev chorus.Event) context.Context
 		o.cacheEvictions.Add(ctx, 1)
 	case chorus.EventRunLoaded:
 		o.cacheLoads.Add(ctx, 1)
+	case chorus.EventMarker:
+		o.marker(ctx, ev)
 	}
 	return ctx
 }
 
 // runEnded emits the run's span and counts how it ended.
 func (o *Observer) runEnded(ctx context.Context, ev chorus.Event) {
+	o.forgetTasks(ev.RunID)
 	attrs := []attribute.KeyValue{AttrRunID.String(ev.RunID), AttrWorkflow.String(ev.Workflow)}
 	switch {
 	case ev.ContinuedAsNew:
