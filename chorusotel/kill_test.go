@@ -76,6 +76,14 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if v := os.Getenv(envPeopleKillChild); v != "" {
+		db, tel, _ := strings.Cut(v, "|")
+		if err := peopleKillChild(db, tel); err != nil {
+			fmt.Fprintln(os.Stderr, "child:", err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if v := os.Getenv(envKillChild); v != "" {
 		db, tel, _ := strings.Cut(v, "|")
 		if err := killChild(db, tel); err != nil {
