@@ -14,6 +14,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/human"
 	"github.com/chorusdev/chorus/internal/hook"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -57,6 +58,9 @@ type Options struct {
 	PageSize int
 	// Title heads every page; empty means "Chorus".
 	Title string
+	// Inbox, when set, serves people's human tasks under /inbox/ and
+	// /api/inbox, acting as the authenticated identity (see inbox.go).
+	Inbox *human.Inbox
 }
 
 // Actions performs operator actions on runs. Each call's context carries
@@ -169,7 +173,7 @@ func newServer(st history.Store, o Options, live bool) (*server, error) {
 			return nil, fmt.Errorf("ui: session key: %w", err)
 		}
 	}
-	t, err := template.New("").Funcs(s.funcs()).ParseFS(assets, "templates/*.html")
+	t, err := template.New("").Funcs(s.funcs()).Funcs(s.inboxFuncs()).ParseFS(assets, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
@@ -199,6 +203,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /api/stats", s.apiStats)
 	m.HandleFunc("GET /api/session", s.apiSession)
 	m.HandleFunc("POST /api/runs/{id}/{action}", s.apiAction)
+	s.inboxRoutes(m)
 	m.HandleFunc("/api/", s.apiNoRoute)
 	m.HandleFunc("/", s.noRoute)
 	s.mux = m
