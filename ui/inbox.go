@@ -20,6 +20,9 @@ import (
 // task page offers them.
 var inboxActions = []string{"claim", "release", "complete", "reassign", "comment"}
 
+// The inbox: people's human tasks (package human) in the dashboard. See
+// the package doc's Inbox section for the routes and their documents.
+
 // inboxRoutes registers the inbox's pages and API when the dashboard has
 // an inbox; without one they are unknown routes (404).
 func (s *server) inboxRoutes(m *http.ServeMux) {
@@ -45,7 +48,7 @@ func (s *server) inboxFuncs() template.FuncMap {
 			if t.IsZero() {
 				return "–"
 			}
-			return t.UTC().Format("2006-01-02 15:04:05")
+			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
 		"contextSummary": contextSummary,
 		"contextHTML":    contextHTML,
@@ -307,6 +310,11 @@ func (s *server) taskAction(w http.ResponseWriter, r *http.Request, form bool) {
 		if form {
 			outcome = r.PostFormValue("outcome")
 			if o := strings.TrimSpace(outcome); o != "" {
+				var v any
+				if jerr := json.Unmarshal([]byte(o), &v); jerr != nil {
+					err = badField("outcome", "the outcome is not valid JSON: %v", jerr)
+					break
+				}
 				body.Outcome = json.RawMessage(o)
 			}
 		} else if err := decodeBody(r, &body); err != nil {

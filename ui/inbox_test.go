@@ -378,6 +378,12 @@ func TestInboxClaimAndCompleteThroughForm(t *testing.T) {
 	require.Equal(t, before, f.events(t, "loan-1"))
 
 	w = do(t, f.h, req{method: "POST", path: "/inbox/loan-1/" + task1 + "/complete", cookie: ann, html: true,
+		form: url.Values{"csrf": {formToken(t, page, "complete")}, "outcome": {`{outcome: approve}`}}})
+	require.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), `data-code="bad_input">The outcome is not valid JSON: invalid character &#39;o&#39;`)
+	require.Equal(t, before, f.events(t, "loan-1"))
+
+	w = do(t, f.h, req{method: "POST", path: "/inbox/loan-1/" + task1 + "/complete", cookie: ann, html: true,
 		form: url.Values{"csrf": {formToken(t, page, "complete")}, "outcome": {`{"outcome":"approve","reason":"steady income"}`}}})
 	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
 	require.Equal(t, Verdict{Outcome: "approve", Reason: "steady income"}, f.waitDone(t, "loan-1"))

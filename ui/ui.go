@@ -58,8 +58,9 @@ type Options struct {
 	PageSize int
 	// Title heads every page; empty means "Chorus".
 	Title string
-	// Inbox, when set, serves people's human tasks under /inbox/ and
-	// /api/inbox, acting as the authenticated identity (see inbox.go).
+	// Inbox, when set, serves the people's inbox (package human's tasks)
+	// under /inbox/ and /api/inbox, acting as the authenticated identity:
+	// see the package doc's Inbox section.
 	Inbox *human.Inbox
 }
 
