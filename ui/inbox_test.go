@@ -363,6 +363,9 @@ func TestInboxClaimAndCompleteThroughForm(t *testing.T) {
 	require.Contains(t, page, `name="release"`)
 
 	// bob cannot take it now.
+	bobPage := do(t, f.h, req{path: "/inbox/loan-1/" + task1, bearer: "tok-bob", html: true}).Body.String()
+	require.NotContains(t, bobPage, `name="claim"`)
+	require.Contains(t, bobPage, "ann holds this task")
 	w = do(t, f.h, req{method: "POST", path: "/api/inbox/loan-1/" + task1 + "/claim", bearer: "tok-bob"})
 	require.Equal(t, http.StatusConflict, w.Code, w.Body.String())
 	_, code, _ := apiErr(t, w)
