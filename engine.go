@@ -63,7 +63,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
-		DeadlockTimeout: o.DeadlockTimeout,
+		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, o.Codec),
 	})
 	if err != nil {
 		return nil, err

@@ -8,7 +8,8 @@ import (
 
 // WithIdentity returns a context that names who acts through it: an
 // operator, a user of the application, a service. A [Engine.Cancel],
-// [Engine.Terminate] or [Signal] made with it journals, in the same commit
+// [Engine.Terminate], [Signal] or an update the run accepts ([Update])
+// made with it journals, in the same commit
 // and right before the event it causes, a history.EventOperatorAction note
 // with the identity, the action and (for Terminate) the reason, so the
 // run's history says who did what. Replay passes over the note.

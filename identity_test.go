@@ -265,3 +265,34 @@ func TestSignalNameWithNULIsRefused(t *testing.T) {
 	require.Equal(t, before, eventsOf(t, ctx, eng, "nul", wf), "a refused signal journals nothing")
 	require.Panics(t, func() { workflow.NewSignal[string]("a\x00b") })
 }
+
+func TestIdentityJournalsWhoSentAnAcceptedUpdate(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	add := workflow.NewUpdate[int, int]("id-add")
+	wf := workflow.New("id-upd-wf", func(ctx workflow.Context, _ int) (int, error) {
+		total := 0
+		workflow.SetUpdateHandler(ctx, add, func(ctx workflow.Context, n int) (int, error) {
+			total += n
+			return total, nil
+		}, &workflow.UpdateOptions[int]{Validator: func(n int) error {
+			if n < 0 {
+				return errors.New("negative")
+			}
+			return nil
+		}})
+		return total, workflow.Sleep(ctx, 1<<40)
+	})
+	eng, _ := setup(t, nil, wf)
+	_, err := chorus.Start(ctx, eng, wf, 0, &chorus.StartOptions{ID: "id-upd"})
+	require.NoError(t, err)
+	out, err := chorus.Update(chorus.WithIdentity(ctx, "dana"), eng, "id-upd", add, 5)
+	require.NoError(t, err)
+	require.Equal(t, 5, out)
+	_, err = chorus.Update(chorus.WithIdentity(ctx, "eve"), eng, "id-upd", add, -1)
+	require.Error(t, err, "refused by the validator: nothing journaled, no note")
+	events := eventsOf(t, ctx, eng, "id-upd", wf)
+	require.Equal(t, history.OperatorAction{Action: history.ActionUpdate, Identity: "dana", Update: "id-add"},
+		noteBefore(t, events, history.EventUpdateAccepted))
+	require.Equal(t, 1, countType(events, history.EventOperatorAction))
+}

@@ -139,6 +139,11 @@ type Options struct {
 	// run's start so they survive restarts; see [ContextPropagator].
 	// Defaults to none.
 	ContextPropagators []ContextPropagator
+	// Observer, when set, is told of what the engine does live (runs,
+	// activity attempts, timers, signals, children, compensations,
+	// commits, the run cache) for tracing and metrics; see [Observer]
+	// and the chorusotel package. Defaults to none, which costs nothing.
+	Observer Observer
 	// CheckUpgrade makes Open replay every run that has not ended against
 	// Definitions before anything is resumed, and mark blocked (with a
 	// [*NonDeterminismError]) each run the code no longer replays, so none

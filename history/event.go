@@ -106,10 +106,10 @@ const (
 	EventSearchAttributesUpserted EventType = 50
 	// EventOperatorAction is a note: someone outside the run (an operator
 	// through the dashboard or the CLI, or an application that named the
-	// caller with chorus.WithIdentity) canceled, terminated or signaled it.
-	// It is journaled in the same commit right before the event the
-	// action caused. Name is the action ("cancel", "terminate",
-	// "signal"); Payload is an [OperatorAction] in its fixed encoding
+	// caller with chorus.WithIdentity) canceled, terminated or signaled it,
+	// or sent it an update it accepted. It is journaled in the same commit
+	// right before the event the action caused. Name is the action
+	// ("cancel", "terminate", "signal", "update"); Payload is an [OperatorAction] in its fixed encoding
 	// ([EncodeOperatorAction]). Replay passes over it.
 	EventOperatorAction EventType = 51
 	// EventActivityRetried is a note: the activity of step Ref took more

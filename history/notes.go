@@ -12,13 +12,15 @@ const (
 	ActionCancel    = "cancel"
 	ActionTerminate = "terminate"
 	ActionSignal    = "signal"
+	ActionUpdate    = "update"
 )
 
 // MaxIdentity is the longest identity, in bytes, an [OperatorAction] holds.
 const MaxIdentity = 256
 
 // OperatorAction is the payload of an [EventOperatorAction] event: who did
-// what to the run, and why. Its encoding is fixed (JSON, see
+// what to the run (cancel, terminate, signal, or an update it accepted),
+// and why. Its encoding is fixed (JSON, see
 // [EncodeOperatorAction]), not the engine's codec, so that tools read it
 // without the application's code.
 type OperatorAction struct {
@@ -30,20 +32,25 @@ type OperatorAction struct {
 	Reason string `json:"reason,omitempty"`
 	// Signal is the signal's name, for ActionSignal.
 	Signal string `json:"signal,omitempty"`
+	// Update is the update's name, for ActionUpdate.
+	Update string `json:"update,omitempty"`
 }
 
 // Validate checks the action and the identity.
 func (a OperatorAction) Validate() error {
 	switch a.Action {
-	case ActionCancel, ActionTerminate, ActionSignal:
+	case ActionCancel, ActionTerminate, ActionSignal, ActionUpdate:
 	default:
-		return fmt.Errorf("operator action %q: want %q, %q or %q", a.Action, ActionCancel, ActionTerminate, ActionSignal)
+		return fmt.Errorf("operator action %q: want %q, %q, %q or %q", a.Action, ActionCancel, ActionTerminate, ActionSignal, ActionUpdate)
 	}
 	if err := CheckIdentity(a.Identity); err != nil {
 		return err
 	}
 	if (a.Signal != "") != (a.Action == ActionSignal) {
 		return fmt.Errorf("operator action %q: a signal name goes with %q, and only with it", a.Action, ActionSignal)
+	}
+	if (a.Update != "") != (a.Action == ActionUpdate) {
+		return fmt.Errorf("operator action %q: an update name goes with %q, and only with it", a.Action, ActionUpdate)
 	}
 	return nil
 }

@@ -28,6 +28,10 @@ type actTask struct {
 	heartbeat   []byte // details of the last heartbeat of an earlier attempt
 	header      map[string][]byte
 	recovered   bool // dispatched by recovery at Open, before the application registered anything
+	// With an observer only: when the attempt was queued and ended, and
+	// the attempt as observed.
+	queuedAt, endedAt time.Time
+	obs               *attemptObs
 }
 
 type taskKey struct {
@@ -131,6 +135,9 @@ func (p *activityPool) dispatch(t *actTask) {
 		})
 		p.timers[tm] = t.NotBefore
 		return
+	}
+	if p.e.obs != nil {
+		t.queuedAt = p.e.clock.Now()
 	}
 	p.queue = append(p.queue, t)
 	p.e.busy.Add(1)
@@ -294,11 +301,20 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 	})
 	hb := p.newHeartbeater(t)
 	started := e.clock.Now()
+	if e.obs != nil {
+		ctx = e.attemptStarted(ctx, t, started)
+	}
 	out, err := p.invoke(ctx, spec, t, hb)
 	hb.stop()
+	if e.obs != nil {
+		t.endedAt = e.clock.Now()
+	}
 	if ctx.Err() != nil && (p.isClosed() || p.isDead(t)) {
 		// Canceled by Close or because the run no longer wants it: nothing
 		// to record.
+		if !p.isClosed() {
+			e.attemptEnded(t, err, nil, false, false) // not run again
+		}
 		p.untrack(t)
 		return
 	}
@@ -307,10 +323,11 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		// attempt's error is the cancellation, not a failure to retry.
 		fl := canceledFailure()
 		fl.Attempt = t.Attempt
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: func(error) { p.untrack(t) }})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, err, fl, func(error) { p.untrack(t) })})
 		return
 	}
 	if errors.Is(err, activity.ErrResultPending) {
+		e.attemptEnded(t, nil, nil, false, true)
 		p.await(t, started, hb.last())
 		return
 	}
@@ -329,19 +346,19 @@ func (p *activityPool) report(t *actTask, out []byte, err error, heartbeat []byt
 			// good, with the typed limit error.
 			fl := FailureOf(lerr)
 			fl.Attempt = t.Attempt
-			e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: done})
+			e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, lerr, fl, done)})
 			return
 		}
 	}
 	if err == nil {
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), payload: out, after: done})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), payload: out, after: e.observeAfter(t, nil, nil, done)})
 		return
 	}
 	policy := activity.Merge(e.defaultActivity, &t.opts).RetryPolicy.WithDefaults()
 	if final := finalFailure(policy, t.Attempt, err); final {
 		fl := FailureOf(err)
 		fl.Attempt = t.Attempt
-		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: done})
+		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, err, fl, done)})
 		return
 	}
 	next := *t
@@ -356,6 +373,7 @@ func (p *activityPool) report(t *actTask, out []byte, err error, heartbeat []byt
 	}
 	next.Attempt++
 	next.NotBefore = e.clock.Now().Add(backoff(policy, t.Attempt))
+	next.obs = nil
 	e.log.Debug("chorus: activity attempt failed; retrying", "activity", t.Name, "run", t.RunID, "step", t.Step,
 		"attempt", t.Attempt, "retry_at", next.NotBefore, "err", err)
 	// The attempt count is journaled so a crash does not reset it.
@@ -366,6 +384,8 @@ func (p *activityPool) report(t *actTask, out []byte, err error, heartbeat []byt
 		return // the task is gone: the run was canceled meanwhile
 	case werr != nil:
 		e.log.Error("chorus: record activity retry", "run", t.RunID, "step", t.Step, "err", werr)
+	default:
+		e.attemptEnded(t, err, fl, true, false)
 	}
 	p.dispatch(&next)
 }

@@ -68,10 +68,17 @@ func (r *Run) appendEvent(typ history.EventType, name string, payload []byte) in
 	r.histBytes += int64(len(payload)) + eventOverhead
 	r.lastSeq++
 	r.round.events = append(r.round.events, history.Event{Seq: r.lastSeq, Type: typ, Name: name, Payload: payload, Time: r.now})
+	if typ == history.EventRunStarted {
+		r.startedAt = r.now
+		if r.eng.obs != nil {
+			r.observe(Observation{Kind: ObsRunStarted, Time: r.now, Start: r.now, Workflow: name, Step: r.lastSeq})
+		}
+	}
 	return r.lastSeq
 }
 
 func (r *Run) addPending(f *Future) {
+	f.at = r.now
 	r.pending[f.step] = f
 }
 
@@ -127,6 +134,9 @@ func (r *Run) NewTimer(s *Scope, d time.Duration) *Future {
 	r.addPending(f)
 	if live {
 		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: seq, Kind: history.TaskTimer, NotBefore: fireAt})
+		if r.eng.obs != nil {
+			r.observe(Observation{Kind: ObsTimerScheduled, Time: r.now, Step: seq, FireAt: fireAt})
+		}
 	}
 	return f
 }
@@ -151,7 +161,9 @@ func (r *Run) Record(kind string, compute func() ([]byte, error)) []byte {
 // command.
 func (r *Run) Marker(name string, payload []byte) {
 	r.checkMarkerName(name)
-	r.command(history.EventMarker, name, payload)
+	if _, live := r.command(history.EventMarker, name, payload); live && r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsMarker, Time: r.now, Name: name, Payload: payload})
+	}
 }
 
 // DefaultVersion is what Version returns for a change that a run recorded
@@ -323,6 +335,9 @@ func (r *Run) StartChild(s *Scope, name, id string, input []byte, detach bool, p
 	r.addPending(f)
 	if live {
 		r.round.addTasks = append(r.round.addTasks, history.Task{RunID: r.id, Step: step, Kind: history.TaskStartChild, Name: name, Input: payload})
+		if r.eng.obs != nil {
+			r.observe(Observation{Kind: ObsChildStarted, Time: r.now, Step: step, Name: name, Child: id})
+		}
 	}
 	return f
 }
@@ -426,6 +441,9 @@ func (r *Run) endLive(su *history.StatusUpdate) {
 	}
 	r.round.status = su
 	r.round.outcome = &Outcome{Status: su.Status, Result: su.Result, Failure: su.Failure}
+	if r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Status: su.Status, Failure: su.Failure})
+	}
 	if r.parent != "" {
 		np, _ := json.Marshal(notifyPayload{Parent: r.parent, ParentStep: r.parentStep, Child: r.id,
 			Status: su.Status, Result: su.Result, Failure: su.Failure})
@@ -455,6 +473,9 @@ func (r *Run) continueAsNew(can *ContinueAsNewError) {
 	r.ended = true
 	if !live {
 		return
+	}
+	if r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Continued: true})
 	}
 	r.round.continueInput = can.Input
 	r.round.continued = true

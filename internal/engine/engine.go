@@ -47,6 +47,8 @@ type Config struct {
 	// Propagation, when set, carries the values of a run's header into
 	// its workflow code and activities.
 	Propagation *Propagation
+	// Observer, when set, is told what the engine does (see Observation).
+	Observer Observer
 }
 
 type engineState uint8
@@ -79,6 +81,7 @@ type Engine struct {
 	onSettle atomic.Pointer[func()]
 	sigHook  atomic.Pointer[SignalInterceptor] // see SetSignalInterceptor
 	prop     *Propagation
+	obs      Observer // nil without an observer
 	// busy counts work in flight: drains running, activity attempts queued
 	// or running, timers being delivered. Work handed from one stage to
 	// the next is counted in the next before it leaves the previous, so
@@ -115,13 +118,14 @@ func New(cfg Config) (*Engine, error) {
 		deadlockTimeout: cfg.DeadlockTimeout,
 		reg:             newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
-		redeliver: map[*clock.Timer]time.Time{}, prop: cfg.Propagation,
+		redeliver: map[*clock.Timer]time.Time{}, prop: cfg.Propagation, obs: cfg.Observer,
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if cfg.OnSettle != nil {
 		e.SetOnSettle(cfg.OnSettle)
 	}
 	e.w = newWriter(cfg.Store, cfg.MaxCommitBatch)
+	e.w.obs = cfg.Observer
 	e.acts = newActivityPool(e, cfg.MaxConcurrentActivities)
 	e.timers = newTimers(e)
 	err := e.registerAll(cfg)
@@ -178,6 +182,7 @@ func (e *Engine) blockDivergent() error {
 		if err != nil {
 			return fmt.Errorf("chorus: block diverging run %q: %w", d.RunID, err)
 		}
+		e.observeNow(Observation{Kind: ObsRunBlocked, Time: e.clock.Now(), RunID: d.RunID, Workflow: d.Workflow, Failure: e.encodeFailure(FailureOf(d.Err))})
 	}
 	return nil
 }
@@ -282,6 +287,7 @@ func (e *Engine) holdDamaged(tasks []history.Task) (map[string]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("chorus: recover: block run %q with a damaged task: %w", t.RunID, err)
 		}
+		e.observeNow(Observation{Kind: ObsRunBlocked, Time: e.clock.Now(), RunID: t.RunID, Workflow: info.Workflow, Failure: e.encodeFailure(FailureOf(t.Damaged))})
 	}
 	return held, nil
 }
@@ -468,15 +474,20 @@ func (e *Engine) deliverBatch(id string, ins []input) error {
 	start := !r.busy
 	r.busy = true
 	r.mu.Unlock()
+	hit := false
 	if start {
 		if r.lruElem != nil {
 			e.lru.Remove(r.lruElem)
 			r.lruElem = nil
+			hit = true
 		}
 		e.procs.Add(1)
 		e.busy.Add(1)
 	}
 	e.mu.Unlock()
+	if hit && e.obs != nil {
+		e.observeNow(Observation{Kind: ObsCacheHit, RunID: id})
+	}
 	if start {
 		go r.drain()
 	}
@@ -547,6 +558,7 @@ func (e *Engine) idle(r *Run) (more bool) {
 	r.busy = false
 	r.mu.Unlock()
 	var victims []*Run
+	var evicted []string
 	switch {
 	case r.ended || (!r.loaded && r.blocked == nil) || e.state == stateClosed:
 		if e.runs[r.id] == r {
@@ -562,11 +574,17 @@ func (e *Engine) idle(r *Run) (more bool) {
 			v.lruElem = nil
 			delete(e.runs, v.id)
 			victims = append(victims, v)
+			if e.obs != nil {
+				evicted = append(evicted, v.id)
+			}
 		}
 	}
 	e.mu.Unlock()
 	for _, v := range victims {
 		v.kill()
+	}
+	for _, id := range evicted {
+		e.observeNow(Observation{Kind: ObsCacheEviction, RunID: id})
 	}
 	return false
 }

@@ -15,7 +15,8 @@ var ErrInvalidIdentity = errors.New("chorus: invalid identity")
 type identityKey struct{}
 
 // WithIdentity returns a context that names who acts through it: a cancel,
-// terminate or signal made with it is journaled with that identity.
+// terminate, signal or accepted update made with it is journaled with that
+// identity.
 func WithIdentity(ctx context.Context, who string) context.Context {
 	return context.WithValue(ctx, identityKey{}, who)
 }
@@ -30,7 +31,7 @@ func IdentityOf(ctx context.Context) string {
 // journaled with, or why it cannot be.
 func identityFor(ctx context.Context, kind inputKind) (string, error) {
 	who, ok := ctx.Value(identityKey{}).(string)
-	if !ok || kind != inCancel && kind != inSignal && kind != inTerminate {
+	if !ok || kind != inCancel && kind != inSignal && kind != inTerminate && kind != inUpdate {
 		return "", nil
 	}
 	if err := history.CheckIdentity(who); err != nil {

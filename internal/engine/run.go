@@ -137,6 +137,8 @@ type Run struct {
 
 	// header is the current generation's propagated context.
 	header map[string][]byte
+	// startedAt is the time of the current generation's RunStarted.
+	startedAt time.Time
 
 	cos     []*coroutine
 	current *coroutine
@@ -170,6 +172,8 @@ type round struct {
 	restart       int64      // Seq of the RunStarted of a new run that took the ID of an ended one
 	stopTimeouts  []int64    // steps of run-timeout tasks whose timers to stop after commit
 	mark          *roundMark // see blockAfterInput
+
+	obs []Observation // emitted once the round commits; see observe
 }
 
 type lateAnswer struct {
@@ -335,6 +339,10 @@ func (r *Run) appendInput(ev history.Event) {
 	ev.Seq = r.lastSeq
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
+	if ev.Type == history.EventSignalReceived && r.eng.obs != nil {
+		name, _ := splitSignalName(ev.Name)
+		r.observe(Observation{Kind: ObsSignalReceived, Time: ev.Time, Name: name, Step: ev.Seq})
+	}
 	r.applyInput(ev)
 	r.markRound()
 	if r.fatal == nil && !r.ended {
@@ -370,6 +378,10 @@ func (r *Run) load() error {
 	if len(events) == 0 || events[0].Type != history.EventRunStarted {
 		r.blocked = fmt.Errorf("%w: run %q: the journal of its current generation does not begin with RunStarted", history.ErrCorrupt, r.id)
 		return nil
+	}
+	r.startedAt = events[0].Time
+	if e.obs != nil {
+		e.observeNow(Observation{Kind: ObsRunLoaded, Time: e.clock.Now(), Start: r.startedAt, RunID: r.id, Workflow: events[0].Name, Step: r.lastSeq})
 	}
 	if err := e.taskDamage(r.id); err != nil && !info.Status.Ended() {
 		r.blocked = err // held since Open: resuming would run without the damaged task
@@ -465,8 +477,11 @@ func (r *Run) create(in input) {
 // and in replay.
 func (r *Run) signalAtStart(in input) {
 	start := r.lastSeq
-	r.appendEvent(history.EventSignalReceived, in.sigName, in.sigPayload)
+	seq := r.appendEvent(history.EventSignalReceived, in.sigName, in.sigPayload)
 	r.round.events[len(r.round.events)-1].Ref = start
+	if r.eng.obs != nil {
+		r.observe(Observation{Kind: ObsSignalReceived, Time: r.now, Name: in.sigName, Step: seq})
+	}
 	r.signalQueue(in.sigName).push(in.sigPayload)
 }
 
@@ -819,6 +834,9 @@ func (r *Run) applyOutcome(in input) {
 		return
 	}
 	ev := history.Event{Ref: in.step, Name: f.name, Payload: in.payload}
+	if r.eng.obs != nil {
+		r.observeOutcome(in, f)
+	}
 	switch in.kind {
 	case inActivityResult:
 		ev.Type = history.EventActivityCompleted
@@ -983,6 +1001,7 @@ func (r *Run) commitRound() {
 	} else if rd.create {
 		r.status = history.StatusRunning
 	}
+	r.emitObserved()
 	for _, f := range rd.cancel {
 		e.stopWork(r.id, f)
 	}
@@ -1116,6 +1135,7 @@ func (r *Run) commitCorrupt(err error) {
 		e.log.Error("chorus: record blocked status", "run", r.id, "err", werr)
 	} else {
 		r.status = history.StatusBlocked
+		e.observeNow(Observation{Kind: ObsRunBlocked, Time: e.clock.Now(), RunID: r.id, Failure: su.Failure})
 	}
 	e.notify(r.id, Outcome{Status: history.StatusBlocked, Blocked: err})
 }

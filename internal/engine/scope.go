@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -80,6 +81,8 @@ type Future struct {
 	// outcome when its scope is canceled (cancelSent then records that the
 	// attempt was told).
 	waitCancel bool
+	// at is the run's time when the command was issued, live or replayed.
+	at time.Time
 }
 
 func (f *Future) settle(payload []byte, fl *history.Failure) {

@@ -204,6 +204,7 @@ func (r *Run) applyUpdate(in input) {
 		return
 	}
 	r.eng.updates.add(r.id, in.upd)
+	r.noteAction(in, history.OperatorAction{Action: history.ActionUpdate, Update: in.name})
 	r.appendInput(history.Event{Type: history.EventUpdateAccepted, Name: joinSignalName(in.name, in.upd.id), Payload: in.payload})
 	r.round.replies = append(r.round.replies, in)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -16,6 +17,7 @@ type writer struct {
 	max   int
 	reqs  chan *commitReq
 	done  chan struct{}
+	obs   Observer // told of each commit; nil without an observer
 }
 
 type commitReq struct {
@@ -69,7 +71,14 @@ func (w *writer) loop() {
 		}
 		// Commits are never canceled half-way: a caller that gave up still
 		// needs to know the journal's state, and Close waits for them.
+		var began time.Time
+		if w.obs != nil {
+			began = time.Now()
+		}
 		errs, err := w.commit(batches)
+		if w.obs != nil {
+			w.observe(began, len(batches), err)
+		}
 		for i, r := range reqs {
 			switch {
 			case err != nil && errors.Is(err, ErrCommitUnknown):
@@ -85,6 +94,13 @@ func (w *writer) loop() {
 		}
 		clear(batches)
 	}
+}
+
+// observe reports a commit of n runs' batches that began at began and
+// ended now, measured in real time whatever the engine's clock.
+func (w *writer) observe(began time.Time, n int, err error) {
+	now := time.Now()
+	w.obs(context.Background(), &Observation{Kind: ObsCommit, Time: now, Start: began, Latency: now.Sub(began), Size: n, Err: err})
 }
 
 // commit calls the store, turning a panic into an error whose outcome is

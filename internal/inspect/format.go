@@ -62,6 +62,19 @@ func FromFailure(f *history.Failure) *Failure {
 }
 
 // String is the failure on one line: type, message and causes.
+// DisplayType is the failure's type as a page shows it before the message:
+// empty when the message already starts with it, or when it is only the Go
+// type of a plain error (errors.New, fmt.Errorf), which says nothing.
+func (f *Failure) DisplayType() string {
+	switch {
+	case f == nil || f.Type == "" || strings.HasPrefix(f.Message, f.Type+":"):
+		return ""
+	case f.Type == "*errors.errorString" || f.Type == "*fmt.wrapError" || f.Type == "*fmt.wrapErrors" || f.Type == "*errors.joinError":
+		return ""
+	}
+	return f.Type
+}
+
 func (f *Failure) String() string {
 	if f == nil {
 		return ""

@@ -291,6 +291,9 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 				if a.Signal != "" {
 					it.Detail += ", signal " + strconv.Quote(a.Signal)
 				}
+				if a.Update != "" {
+					it.Detail += ", update " + strconv.Quote(a.Update)
+				}
 				if a.Reason != "" {
 					it.Detail += ", reason: " + a.Reason
 				}
