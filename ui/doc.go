@@ -81,6 +81,11 @@
 //	POST /api/inbox/{run}/{task}/reassign     {"to_user": "...", "to_group": "..."} (one or both)
 //	POST /api/inbox/{run}/{task}/comment      {"text": "..."}
 //
+// The completion form takes the outcome as JSON; with an example outcome
+// for the task kind in [Options].Outcomes the page also offers a field per
+// field of the example (text, number, checkbox), and builds the outcome
+// from them. Either way the task's own check decides whether it is valid.
+//
 // An action answers {"action", "identity", "task"} (the task without its
 // context, comments and audit). Forms and cookie-authenticated calls carry
 // the CSRF token as the run actions do; a refused form shows the reason on

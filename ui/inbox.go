@@ -197,6 +197,9 @@ type taskData struct {
 	Outcome string
 	// Actions says whether the forms are offered.
 	Actions bool
+	// Fields are the inputs of the completion form generated from the
+	// task kind's example outcome ([Options].Outcomes), if any.
+	Fields []outcomeField
 }
 
 // taskPage is GET /inbox/{run}/{task}: the task's context, audit and
@@ -229,6 +232,9 @@ func (s *server) renderTask(w http.ResponseWriter, r *http.Request, status int, 
 	c := callerOf(r)
 	d.Task, d.User = v, c.Identity
 	d.Actions = !s.opts.ReadOnly && !v.State.Closed()
+	if ex, ok := s.opts.Outcomes[v.Name]; ok {
+		d.Fields, _ = outcomeFields(ex) // checked by newServer
+	}
 	p := s.newPage(r, v.Title, "inbox", d)
 	s.render(w, status, "inbox_task.html", p)
 }
@@ -307,7 +313,12 @@ func (s *server) taskAction(w http.ResponseWriter, r *http.Request, form bool) {
 		}
 	case "complete":
 		var body completeBody
-		if form {
+		if form && r.PostFormValue("form") == "fields" {
+			body.Outcome, err = outcomeFromFields(r.PostForm)
+			if err != nil {
+				break
+			}
+		} else if form {
 			outcome = r.PostFormValue("outcome")
 			if o := strings.TrimSpace(outcome); o != "" {
 				var v any

@@ -35,6 +35,8 @@ type Application struct {
 type Verdict struct {
 	Outcome string `json:"outcome"`
 	Reason  string `json:"reason,omitempty"`
+	Limit   int    `json:"limit,omitempty"`
+	Secured bool   `json:"secured,omitempty"`
 }
 
 var LoanReview = human.NewTask[Application, Verdict]("loan-review")
@@ -521,4 +523,43 @@ func TestInboxReadOnly(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, w.Code)
 	_, code, _ := apiErr(t, w)
 	require.Equal(t, "actions_disabled", code)
+}
+
+// With an example outcome for the task kind, the task page offers a field
+// per field of the outcome, and the outcome they make completes the task;
+// a number that is not one is refused naming the field. An example that
+// cannot make fields is refused when the handler is made.
+func TestInboxOutcomeFields(t *testing.T) {
+	f := newInboxFixture(t, 1)
+	for _, ex := range []any{"approve", Application{Notes: []string{"x"}}, struct{}{}, map[string]any{"a": nil}} {
+		_, err := ui.Handler(f.eng, &ui.Options{Auth: people, Inbox: f.inbox, Outcomes: map[string]any{"loan-review": ex}})
+		require.ErrorContains(t, err, `Options.Outcomes["loan-review"]`, "%#v", ex)
+	}
+	h, err := ui.Handler(f.eng, &ui.Options{Auth: people, Inbox: f.inbox,
+		Outcomes: map[string]any{"loan-review": Verdict{Outcome: "approve", Reason: "-", Limit: 1000, Secured: true}}})
+	require.NoError(t, err)
+	ann := signInAs(t, h, "tok-ann")
+	page := do(t, h, req{path: "/inbox/loan-1/" + task1, cookie: ann, html: true}).Body.String()
+	require.Contains(t, page, `name="complete-fields"`)
+	require.Contains(t, page, `<input type="text" name="value.outcome" value="approve">`)
+	require.Contains(t, page, `<input type="text" inputmode="decimal" name="value.limit" value="1000">`)
+	require.Contains(t, page, `<input type="checkbox" name="value.secured" value="true" checked>`)
+	require.Contains(t, page, `<textarea name="outcome"`, "the JSON form stays")
+
+	fields := func(limit string) url.Values {
+		return url.Values{"csrf": {sessionCSRF(t, h, ann)}, "form": {"fields"},
+			"field":        {"outcome", "reason", "limit", "secured"},
+			"kind.outcome": {"string"}, "kind.reason": {"string"}, "kind.limit": {"number"}, "kind.secured": {"bool"},
+			"value.outcome": {"approve"}, "value.reason": {"collateral \"house\""}, "value.limit": {limit}}
+	}
+	before := f.events(t, "loan-1")
+	w := do(t, h, req{method: "POST", path: "/inbox/loan-1/" + task1 + "/complete", cookie: ann, html: true, form: fields("lots")})
+	require.Equal(t, http.StatusBadRequest, w.Code, w.Body.String())
+	require.Contains(t, w.Body.String(), `data-code="bad_input">Field limit: &#34;lots&#34; is not a number`)
+	require.Equal(t, before, f.events(t, "loan-1"))
+
+	w = do(t, h, req{method: "POST", path: "/inbox/loan-1/" + task1 + "/complete", cookie: ann, html: true, form: fields("2500")})
+	require.Equal(t, http.StatusSeeOther, w.Code, w.Body.String())
+	// The checkbox was left unchecked: false.
+	require.Equal(t, Verdict{Outcome: "approve", Reason: `collateral "house"`, Limit: 2500}, f.waitDone(t, "loan-1"))
 }

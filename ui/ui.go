@@ -62,6 +62,12 @@ type Options struct {
 	// under /inbox/ and /api/inbox, acting as the authenticated identity:
 	// see the package doc's Inbox section.
 	Inbox *human.Inbox
+	// Outcomes gives, by task kind (human.Task.Name), an example of the
+	// kind's outcome, such as Verdict{Outcome: "approve"}: the task page
+	// then offers a field per field of its JSON, filled with the
+	// example's values, beside the JSON form. Its JSON must be an object
+	// of strings, numbers and booleans.
+	Outcomes map[string]any
 }
 
 // Actions performs operator actions on runs. Each call's context carries
@@ -150,6 +156,9 @@ func newServer(st history.Store, o Options, live bool) (*server, error) {
 	}
 	if o.SessionTTL < 0 || o.MaxBodyBytes < 0 || o.PageSize < 0 {
 		return nil, errors.New("ui: Options.SessionTTL, MaxBodyBytes and PageSize must not be negative")
+	}
+	if err := checkOutcomes(o.Outcomes); err != nil {
+		return nil, err
 	}
 	if o.SessionTTL == 0 {
 		o.SessionTTL = 12 * time.Hour
