@@ -86,8 +86,7 @@ func taskFailure(action string, err error) (status int, code, field string) {
 		return http.StatusConflict, "task_closed", ""
 	case errors.Is(err, human.ErrInvalidOutcome):
 		return http.StatusBadRequest, "bad_input", "outcome"
-	case errors.Is(err, human.ErrBadRequest), errors.Is(err, human.ErrUnavailable),
-		action == "reassign" && errors.Is(err, human.ErrUnknownUser):
+	case errors.Is(err, human.ErrBadRequest):
 		switch action {
 		case "comment":
 			return http.StatusBadRequest, "bad_input", "text"
@@ -350,6 +349,13 @@ func (s *server) taskAction(w http.ResponseWriter, r *http.Request, form bool) {
 			break
 		}
 		v, err = in.Reassign(ctx, user, run, task, body.ToUser, body.ToGroup)
+		if errors.Is(err, human.ErrUnknownUser) || errors.Is(err, human.ErrUnavailable) {
+			field := "to_user"
+			if body.ToUser == "" {
+				field = "to_group"
+			}
+			err = &inputError{field, err}
+		}
 	case "comment":
 		var body commentBody
 		if form {
@@ -377,8 +383,7 @@ func (s *server) taskAction(w http.ResponseWriter, r *http.Request, form bool) {
 		var ie *inputError
 		msg := plain(err)
 		if errors.As(err, &ie) {
-			msg = ie.err.Error()
-			msg = strings.ToUpper(msg[:1]) + msg[1:]
+			msg = plain(ie.err)
 		}
 		s.renderTask(w, r, status, &taskData{Error: msg, Code: code, Outcome: outcome})
 		return

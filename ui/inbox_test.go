@@ -471,6 +471,7 @@ func TestInboxAPI(t *testing.T) {
 		{"comment", `{"txt":"x"}`, "txt"},
 		{"reassign", `{}`, "to_user"},
 		{"reassign", `{"to_user":"nobody"}`, "to_user"},
+		{"reassign", `{"to_group":"nobody"}`, "to_group"},
 		{"claim", `{"user":"bob"}`, "user"},
 	} {
 		status, out = post("tok-ann", c.action, c.body)
