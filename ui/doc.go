@@ -84,7 +84,9 @@
 // The completion form takes the outcome as JSON; with an example outcome
 // for the task kind in [Options].Outcomes the page also offers a field per
 // field of the example (text, number, checkbox), and builds the outcome
-// from them. Either way the task's own check decides whether it is valid.
+// from them (a field the example's JSON leaves out, omitempty with a zero
+// value, gets no input: give it a value). Either way the task's own check
+// decides whether the outcome is valid.
 //
 // An action answers {"action", "identity", "task"} (the task without its
 // context, comments and audit). Forms and cookie-authenticated calls carry
