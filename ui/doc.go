@@ -29,11 +29,41 @@
 //	                         work, children, compensations, timeline, actions
 //	GET  /workflows/         every workflow's KPIs
 //	GET  /workflows/{name}   one workflow's KPIs
+//	GET  /models/            the models under a drift watch (package decide)
+//	GET  /models/{name}      a model: its state, figures, switches, actions
 //	POST /runs/{id}/cancel, /terminate, /signal   the run page's forms
+//	POST /models/{name}/enable, /disable          the model page's forms
 //
 // The runs page reads the query parameters of GET /api/runs. Its search box
 // takes a run ID (an exact one opens the run, otherwise runs whose ID starts
 // with it are listed) or a search attribute filter such as customer=acme.
+//
+// A workflow's KPI page adds, when its runs made model-scored decisions
+// (package decide), the automated and manual share of those decisions, the
+// agreement rate between the model's suggestions and people's outcomes,
+// and the fallbacks by reason, counted from the journals' decide.decision
+// markers.
+//
+// # Models
+//
+// The models page lists every model kept under a drift watch (package
+// decide: the runs "decide-watch:<model>" of workflow decide.watch): enabled
+// or switched off, and by whom, when, why, with the window's agreement and
+// number of cases at the switch; the agreement over the window as it
+// stands; the decisions reported to the watch, the automated and manual
+// shares, the agreement rate and the fallbacks by reason. A model's page
+// adds every switch its watch journaled and, over a live engine with
+// actions on, a form to switch the model off (with a reason) or on again
+// (its window then starts afresh), CSRF-checked like the run page's forms.
+// The switch goes through decide.Disable and decide.Enable with the
+// caller's identity, and is journaled in the watch's run with it.
+//
+// Over a live engine, the figures come from the watch itself (a query);
+// over a store (chorus serve), from the watch's journal: its switch markers
+// and the reports it received. There, and on a read-only dashboard, models
+// cannot be switched: the page says why and the routes answer 403. A model
+// without a watch is unknown (404): switching it would start a watch for a
+// name that may be a typo.
 //
 // # Authentication
 //
@@ -111,6 +141,10 @@
 //	POST /api/runs/{id}/cancel
 //	POST /api/runs/{id}/terminate  {"reason": "..."} (optional)
 //	POST /api/runs/{id}/signal     {"name": "...", "payload": <any JSON>}
+//	GET  /api/models               {"models":[...],"actions":B,"no_action":"..."}
+//	GET  /api/models/{name}        one model, with "switches"
+//	POST /api/models/{name}/enable
+//	POST /api/models/{name}/disable {"reason": "..."} (optional)
 //
 // GET /api/runs takes status (repeatable or comma-separated), workflow,
 // attr (repeatable: NAME=VALUE, NAME:int>=N, NAME:bool=true,
@@ -120,14 +154,22 @@
 // 1,000) and after (the "next" of the previous page). Its document is that
 // of `chorus runs list --json`, with the count of matching runs; a run's
 // summary is that of `chorus runs show --json`; the events and the export
-// are those of `chorus history --json` and `--export`. GET /api/stats takes
+// are those of `chorus history --json` and `--export`. A model's document
+// holds model, run_id, run_status, enabled, last_switch and switches
+// (enabled, by, at, reason, agreement, cases), watch (window,
+// min_agreement), cases and agreement (the window's), counters (decisions,
+// automated, manual, fallbacks, compared, agreed), automated_share,
+// manual_share, agreement_rate, and source ("watch" or "journal"); a switch
+// answers {"model","action","identity","status"}, status being the watch's
+// decide.Status. GET /api/stats takes
 // workflow, from and to (the created range) and limit (the runs measured,
-// the most recent); its document is that of `chorus stats --json`.
+// the most recent); its document is that of `chorus stats --json`, whose
+// workflows hold "decisions" when their runs made model-scored decisions.
 //
 // Errors are {"error": "...", "code": "...", "field": "..."} with status 400
 // (code bad_input; field names the parameter or body field), 401
 // (unauthorized), 403 (csrf, cross_origin, actions_disabled), 404
-// (not_found: an unknown run or route), 405 (method_not_allowed), 409
+// (not_found: an unknown run, model or route), 405 (method_not_allowed), 409
 // (run_ended, run_blocked), 413 (payload_too_large: a body over
 // [Options].MaxBodyBytes or a payload over the engine's limit), 503
 // (engine_closed).

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"html/template"
 	"io/fs"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -81,16 +83,23 @@ func (s *server) funcs() template.FuncMap {
 			if f == nil {
 				return "–"
 			}
-			return strings.TrimSuffix(strings.TrimSuffix(jsonFloat(*f*100), "0"), ".") + "%"
+			return percent(*f)
 		},
 		"statuses":  func() []string { return statuses },
 		"printable": inspect.Printable,
+
+		// The models pages.
+		"share":        percent,
+		"when":         func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000") },
+		"modelLink":    func(name string) string { return s.path("/models/" + url.PathEscape(name)) },
+		"apiModelLink": func(name string) string { return s.path("/api/models/" + url.PathEscape(name)) },
 	}
 }
 
-func jsonFloat(f float64) string {
-	b, _ := json.Marshal(float64(int64(f*10)) / 10)
-	return string(b)
+// percent prints a share from 0 to 1 as a percentage, cut to one
+// decimal: 0.2 is "20%", 1/3 "33.3%".
+func percent(f float64) string {
+	return strconv.FormatFloat(math.Trunc(f*1000+1e-9)/10, 'f', -1, 64) + "%"
 }
 
 // page is what every page template gets.

@@ -113,6 +113,7 @@ func Handler(eng *chorus.Engine, opts *Options) (http.Handler, error) {
 		return nil, err
 	}
 	s.codec = hook.Core(eng).Codec()
+	s.eng = eng
 	return s, nil
 }
 
@@ -142,6 +143,9 @@ type server struct {
 	pages *template.Template
 	mux   *http.ServeMux
 	cop   *http.CrossOriginProtection
+
+	// eng switches models (package decide); nil over a store.
+	eng *chorus.Engine
 }
 
 func newServer(st history.Store, o Options, live bool) (*server, error) {
@@ -202,6 +206,9 @@ func (s *server) routes() {
 	m.HandleFunc("POST /runs/{id}/{action}", s.formAction)
 	m.HandleFunc("GET /workflows/{$}", s.workflowsPage)
 	m.HandleFunc("GET /workflows/{name}", s.workflowPage)
+	m.HandleFunc("GET /models/{$}", s.modelsPage)
+	m.HandleFunc("GET /models/{name}", s.modelPage)
+	m.HandleFunc("POST /models/{name}/{action}", s.formModelAction)
 	m.HandleFunc("GET /static/{file}", s.static)
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
@@ -213,6 +220,9 @@ func (s *server) routes() {
 	m.HandleFunc("GET /api/stats", s.apiStats)
 	m.HandleFunc("GET /api/session", s.apiSession)
 	m.HandleFunc("POST /api/runs/{id}/{action}", s.apiAction)
+	m.HandleFunc("GET /api/models", s.apiModels)
+	m.HandleFunc("GET /api/models/{name}", s.apiModel)
+	m.HandleFunc("POST /api/models/{name}/{action}", s.apiModelAction)
 	s.inboxRoutes(m)
 	m.HandleFunc("/api/", s.apiNoRoute)
 	m.HandleFunc("/", s.noRoute)

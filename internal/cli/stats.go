@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,7 +30,13 @@ the next success of the same activity, or the run's completion).
 Step figures come from the journals: a step's outcome, and for a step
 that took more than one attempt, the note journaled with it (attempts, when
 the first failed). At most --limit runs are measured, the most recently
-created.`,
+created.
+
+Workflows that made model-scored decisions (package decide) get a table
+more, read from the journals' decide.decision markers: how many decisions,
+the share the model made and the share people made, how often people
+agreed with the model's suggestion, and why people decided instead of the
+model (the fallbacks). Workflows that made none are left out of it.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
@@ -125,6 +132,9 @@ func (v statsView) print(w io.Writer) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
+	if err := v.printDecisions(w); err != nil {
+		return err
+	}
 	if len(damaged) > 0 {
 		fmt.Fprintf(w, "\ndamaged journals, whose steps are left out: %s\n", strings.Join(damaged, " "))
 	}
@@ -133,3 +143,40 @@ func (v statsView) print(w io.Writer) error {
 	}
 	return nil
 }
+
+// printDecisions prints the model-scored decisions of the workflows that
+// made some: the automated and manual shares, the agreement rate and the
+// fallbacks. It prints nothing when none did.
+func (v statsView) printDecisions(w io.Writer) error {
+	var t *table
+	for _, s := range v.Workflows {
+		d := s.Decisions
+		if d == nil {
+			continue
+		}
+		if t == nil {
+			fmt.Fprintln(w)
+			t = newTable(w, "WORKFLOW", "DECISIONS", "AUTOMATED", "MANUAL", "AGREEMENT", "FALLBACKS")
+		}
+		agreement := "-"
+		if d.AgreementRate != nil {
+			agreement = fmt.Sprintf("%s (%d/%d)", percent(*d.AgreementRate), d.Agreed, d.Compared)
+		}
+		reasons := make([]string, 0, len(d.Fallbacks))
+		for r, n := range d.Fallbacks {
+			reasons = append(reasons, fmt.Sprintf("%s=%d", r, n))
+		}
+		slices.Sort(reasons)
+		t.row(s.Workflow, strconv.FormatInt(d.Decisions, 10),
+			fmt.Sprintf("%s (%d)", percent(d.AutomatedShare), d.Automated),
+			fmt.Sprintf("%s (%d)", percent(d.ManualShare), d.Manual),
+			agreement, strings.Join(reasons, " "))
+	}
+	if t == nil {
+		return nil
+	}
+	return t.flush()
+}
+
+// percent prints a share from 0 to 1 as a percentage with one decimal.
+func percent(f float64) string { return strconv.FormatFloat(f*100, 'f', 1, 64) + "%" }

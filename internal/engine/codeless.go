@@ -53,26 +53,42 @@ func (r *Run) journalWithoutCode(in input, nr *NotRegisteredError) bool {
 	return true
 }
 
-// wake delivers the input queued at step t.Step of its run (the
-// InputQueued note there). A run whose workflow is still not registered
-// keeps it waiting for the registration.
-func (e *Engine) wake(t history.Task) {
-	q, err := e.queuedInput(t)
-	if err != nil {
-		e.log.Error("chorus: a queued input cannot be read; it waits", "run", t.RunID, "step", t.Step, "err", err)
-		return
-	}
-	in := input{internal: true, wake: t.Step, kind: inCancel}
-	if q.Action == history.ActionSignal {
-		in.kind, in.name, in.payload = inSignal, q.Signal, q.Value
-	}
-	in.identity = q.Identity
-	in.after = func(err error) {
-		if err != nil && !stopping(err) {
-			e.log.Error("chorus: a queued input was refused by its run", "run", t.RunID, "input", q.Action, "err", err)
+// wake delivers to run t[0].RunID, as one input and in the order of their
+// steps, the inputs its TaskWakes ts hold (the InputQueued notes at their
+// steps): one input, so that no other input, nor the release of a parked
+// one, comes between them. A run whose workflow is still not registered
+// keeps them waiting for the registration.
+func (e *Engine) wake(ts []history.Task) {
+	var queued []input
+	for _, t := range ts {
+		q, err := e.queuedInput(t)
+		if err != nil {
+			e.log.Error("chorus: a queued input cannot be read; it waits", "run", t.RunID, "step", t.Step, "err", err)
+			break // the later ones wait too: their order matters
 		}
+		in := input{internal: true, wake: t.Step, kind: inCancel, identity: q.Identity}
+		if q.Action == history.ActionSignal {
+			in.kind, in.name, in.payload = inSignal, q.Signal, q.Value
+		}
+		run, action := t.RunID, q.Action
+		in.after = func(err error) {
+			if err != nil && !stopping(err) {
+				e.log.Error("chorus: a queued input was refused by its run", "run", run, "input", action, "err", err)
+			}
+		}
+		queued = append(queued, in)
 	}
-	_ = e.deliver(t.RunID, in)
+	if len(queued) > 0 {
+		_ = e.deliver(ts[0].RunID, input{kind: inWake, internal: true, queued: queued})
+	}
+}
+
+// applyQueued applies, in order, the inputs a wake delivered.
+func (r *Run) applyQueued(in input) {
+	for _, q := range in.queued {
+		r.apply(q)
+	}
+	r.round.replies = append(r.round.replies, in)
 }
 
 // queuedInput reads the InputQueued note a TaskWake points to.

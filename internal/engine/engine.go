@@ -209,8 +209,22 @@ func (e *Engine) recover() error {
 		return err
 	}
 	sortTasks(tasks)
+	var wakes []history.Task // a run's queued inputs, delivered together, in order
+	flushWakes := func() {
+		if len(wakes) > 0 {
+			e.wake(wakes)
+			wakes = nil
+		}
+	}
 	for _, t := range tasks {
 		if held[t.RunID] || t.Damaged != nil {
+			continue
+		}
+		if len(wakes) > 0 && wakes[0].RunID != t.RunID {
+			flushWakes()
+		}
+		if t.Kind == history.TaskWake && !isBlocked[t.RunID] {
+			wakes = append(wakes, t)
 			continue
 		}
 		if isBlocked[t.RunID] && t.Kind != history.TaskRunTimeout { // a blocked run still times out
@@ -225,6 +239,7 @@ func (e *Engine) recover() error {
 		}
 		e.runTask(t, t.Workflow, nil)
 	}
+	flushWakes()
 	for _, b := range blocked {
 		if !held[b.ID] {
 			e.deliver(b.ID, e.resumeInput(b.ID))

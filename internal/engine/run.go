@@ -28,6 +28,7 @@ const (
 	inTerminate
 	inTimeout
 	inUpdate
+	inWake
 )
 
 // input is one thing that happens to a run.
@@ -72,6 +73,8 @@ type input struct {
 	// registered: the step of the TaskWake that held it, done once the
 	// input is journaled (or refused).
 	wake int64
+	// inWake only: the inputs queued for the run, in order (see wake).
+	queued []input
 	// inCancel, inSignal and inTerminate from a caller: who asked
 	// (WithIdentity), journaled as a note before the event it causes.
 	identity string
@@ -611,7 +614,7 @@ func (r *Run) loadFailed(in input, err error) {
 
 func isInternalInput(k inputKind) bool {
 	switch k {
-	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered, inTimeout:
+	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered, inTimeout, inWake:
 		return true
 	}
 	return false
@@ -688,6 +691,8 @@ func (r *Run) apply(in input) {
 		r.round.doneTasks = append(r.round.doneTasks, in.wake)
 	}
 	switch {
+	case in.kind == inWake:
+		r.applyQueued(in)
 	case in.kind == inQuery:
 		r.answerQuery(in)
 	case in.kind == inTerminate:

@@ -34,7 +34,7 @@ func (e *Engine) runTask(t history.Task, workflow string, events []history.Event
 	case history.TaskRunTimeout:
 		e.armTimeout(t)
 	case history.TaskWake:
-		e.wake(t)
+		e.wake([]history.Task{t})
 	default:
 		e.log.Error("chorus: unknown task kind", "run", t.RunID, "step", t.Step, "kind", t.Kind)
 	}

@@ -49,9 +49,49 @@ type WorkflowStats struct {
 	TimeToDetect  Spread   `json:"time_to_detect"`
 	TimeToRecover Spread   `json:"time_to_recover"`
 	HumanShare    *float64 `json:"human_share"`
+	// Decisions counts the model-scored decisions of the runs (package
+	// decide); absent when they made none.
+	Decisions *DecisionStats `json:"decisions,omitempty"`
 	// DamagedJournals counts runs whose steps are left out: their journal
 	// could not be read.
 	DamagedJournals int64 `json:"damaged_journals,omitempty"`
+}
+
+// DecisionStats is the automated and manual share of a workflow's
+// model-scored decisions and how often people agreed with the model.
+type DecisionStats struct {
+	Decisions int64 `json:"decisions"`
+	Automated int64 `json:"automated"`
+	Manual    int64 `json:"manual"`
+	// AutomatedShare and ManualShare are Automated and Manual over
+	// Decisions, from 0 to 1.
+	AutomatedShare float64 `json:"automated_share"`
+	ManualShare    float64 `json:"manual_share"`
+	// Fallbacks counts manual decisions by why the model did not decide.
+	Fallbacks map[string]int64 `json:"fallbacks,omitempty"`
+	// Compared counts people's decisions on cases the model suggested an
+	// outcome for, Agreed those that matched; AgreementRate is
+	// Agreed/Compared, absent when nothing was compared.
+	Compared      int64    `json:"compared"`
+	Agreed        int64    `json:"agreed"`
+	AgreementRate *float64 `json:"agreement_rate,omitempty"`
+	// Unreadable counts decision markers that could not be decoded.
+	Unreadable int64 `json:"unreadable,omitempty"`
+}
+
+func toDecisions(d kpi.Decisions) *DecisionStats {
+	if d.Decisions == 0 && d.Unreadable == 0 {
+		return nil
+	}
+	v := &DecisionStats{Decisions: d.Decisions, Automated: d.Automated, Manual: d.Manual, Fallbacks: d.Fallbacks,
+		Compared: d.Compared, Agreed: d.Agreed, AgreementRate: d.AgreementRate(), Unreadable: d.Unreadable}
+	if p := d.AutomatedShare(); p != nil {
+		v.AutomatedShare = *p
+	}
+	if p := d.ManualShare(); p != nil {
+		v.ManualShare = *p
+	}
+	return v
 }
 
 // Spread is a kpi.Percentiles in milliseconds; only N when there is no
@@ -83,7 +123,7 @@ func StatsOf(rep kpi.Report) *Stats {
 		s := WorkflowStats{Workflow: w.Name, Runs: int(w.Runs), ByStatus: map[string]int{}, Ended: w.Duration.N,
 			Steps: w.Steps, FailedSteps: w.FailedSteps, RetriedSteps: w.RetriedSteps, Retries: w.Retries,
 			CanceledSteps: w.CanceledSteps, TimeToDetect: toSpread(w.TimeToDetect), TimeToRecover: toSpread(w.TimeToRecover),
-			HumanShare: w.HumanShare, DamagedJournals: w.DamagedJournals}
+			HumanShare: w.HumanShare, Decisions: toDecisions(w.Decisions), DamagedJournals: w.DamagedJournals}
 		for st, n := range map[history.RunStatus]int64{
 			history.StatusRunning: w.Running, history.StatusBlocked: w.Blocked, history.StatusCompleted: w.Completed,
 			history.StatusFailed: w.Failed, history.StatusCanceled: w.Canceled, history.StatusTerminated: w.Terminated,

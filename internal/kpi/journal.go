@@ -45,6 +45,21 @@ type journal struct {
 	unrecovered time.Time
 	// failedAt is the time of the run's RunFailed, zero for none.
 	failedAt time.Time
+	// decisions counts the run's decide.decision markers.
+	decisions Decisions
+}
+
+// DecisionMarker names the journal marker of a model-scored decision
+// (package decide records one per decision). Its payload's fields
+// decided_by, fallback, compared and agreed are what the KPIs count.
+const DecisionMarker = "decide.decision"
+
+// decisionNote is the part of a decision marker the KPIs read.
+type decisionNote struct {
+	DecidedBy string `json:"decided_by"`
+	Fallback  string `json:"fallback"`
+	Compared  bool   `json:"compared"`
+	Agreed    bool   `json:"agreed"`
 }
 
 // readJournal reads the steps of the run's current execution out of evs (a
@@ -124,6 +139,16 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 			}
 		case history.EventRunFailed:
 			j.failedAt = e.Time
+		case history.EventMarker:
+			if e.Name != DecisionMarker {
+				continue
+			}
+			var n decisionNote
+			if err := codec.Unmarshal(e.Payload, &n); err != nil {
+				j.decisions.Unreadable++
+				continue
+			}
+			j.decisions.add(n)
 		}
 	}
 	for _, in := range open {

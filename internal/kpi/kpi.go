@@ -60,6 +60,16 @@
 // sample, and neither does a retried step whose note lacks the time of
 // the first failure.
 //
+// # Decisions
+//
+// Model-scored decisions (package decide) are counted from the journal's
+// decide.decision markers ([DecisionMarker]), every generation of the
+// current execution: who decided (the model, or a person), the fallback
+// reason of a person's decision against the band, and whether the person
+// agreed with the model's suggestion. Only the marker's fields decided_by,
+// fallback, compared and agreed are read, decoded with Filter.Codec; a
+// marker that does not decode is counted in Decisions.Unreadable only.
+//
 // # Damage and cost
 //
 // An index row the store reports damaged is counted (Report.DamagedRows)
@@ -117,6 +127,82 @@ type Filter struct {
 	Codec history.Codec
 }
 
+// Decisions counts model-scored decisions, read from their journal markers
+// ([DecisionMarker]): who decided, why a person decided against the band
+// (the fallback reason), and how often people agreed with the model's
+// suggestion.
+type Decisions struct {
+	// Decisions counts every decision marker that could be read.
+	Decisions int64 `json:"decisions"`
+	// Automated counts those the model decided ("decided_by": "model"),
+	// Manual those a person decided.
+	Automated int64 `json:"automated"`
+	Manual    int64 `json:"manual"`
+	// Fallbacks counts manual decisions by their fallback reason
+	// (timeout, error, invalid-score, low-confidence, model-off).
+	Fallbacks map[string]int64 `json:"fallbacks,omitempty"`
+	// Compared counts people's decisions on cases the model had a
+	// suggestion for; Agreed those where the outcome matched it.
+	Compared int64 `json:"compared"`
+	Agreed   int64 `json:"agreed"`
+	// Unreadable counts decision markers whose payload the codec could
+	// not decode: left out of the counts above.
+	Unreadable int64 `json:"unreadable,omitempty"`
+}
+
+// AutomatedShare is Automated/Decisions; nil without decisions.
+func (d Decisions) AutomatedShare() *float64 { return share(d.Automated, d.Decisions) }
+
+// ManualShare is Manual/Decisions; nil without decisions.
+func (d Decisions) ManualShare() *float64 { return share(d.Manual, d.Decisions) }
+
+// AgreementRate is Agreed/Compared; nil without comparisons.
+func (d Decisions) AgreementRate() *float64 { return share(d.Agreed, d.Compared) }
+
+func share(a, b int64) *float64 {
+	if b == 0 {
+		return nil
+	}
+	f := float64(a) / float64(b)
+	return &f
+}
+
+func (d *Decisions) add(n decisionNote) {
+	d.Decisions++
+	if n.DecidedBy == "model" {
+		d.Automated++
+	} else {
+		d.Manual++
+		if n.Fallback != "" {
+			if d.Fallbacks == nil {
+				d.Fallbacks = map[string]int64{}
+			}
+			d.Fallbacks[n.Fallback]++
+		}
+	}
+	if n.Compared {
+		d.Compared++
+		if n.Agreed {
+			d.Agreed++
+		}
+	}
+}
+
+func (d *Decisions) merge(o Decisions) {
+	d.Decisions += o.Decisions
+	d.Automated += o.Automated
+	d.Manual += o.Manual
+	d.Compared += o.Compared
+	d.Agreed += o.Agreed
+	d.Unreadable += o.Unreadable
+	for k, n := range o.Fallbacks {
+		if d.Fallbacks == nil {
+			d.Fallbacks = map[string]int64{}
+		}
+		d.Fallbacks[k] += n
+	}
+}
+
 // Percentiles of a set of durations, nearest-rank (the smallest sample with
 // at least p% of the samples at or below it); N == 0 means no sample, and
 // the durations are then zero. In JSON the durations are nanoseconds.
@@ -167,6 +253,9 @@ type Workflow struct {
 	// HumanShare is the share of steps done by people; nil, as no step is
 	// done by a person yet.
 	HumanShare *float64 `json:"human_share"`
+	// Decisions counts the model-scored decisions of the runs (package
+	// decide's decision markers); its Decisions is 0 when they made none.
+	Decisions Decisions `json:"decisions"`
 	// DamagedJournals counts runs whose journal could not be read or
 	// contradicts itself: their steps are left out.
 	DamagedJournals int64 `json:"damaged_journals"`
@@ -342,6 +431,7 @@ func (a *accum) addRun(r history.RunInfo) {
 }
 
 func (a *accum) addJournal(r history.RunInfo, j *journal) {
+	a.w.Decisions.merge(j.decisions)
 	for _, s := range j.steps {
 		switch s.outcome {
 		case outCompleted, outFailed:
