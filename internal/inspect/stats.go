@@ -114,7 +114,7 @@ func toHumanTasks(h kpi.HumanTasks) *HumanTaskStats {
 		return nil
 	}
 	return &HumanTaskStats{Created: h.Created, Completed: h.Completed, TimedOut: h.TimedOut, Canceled: h.Canceled,
-		Failed: h.Failed, Open: max(h.Created-h.Completed-h.TimedOut-h.Canceled-h.Failed, 0), Escalations: h.Escalations,
+		Failed: h.Failed, Open: h.Open(), Escalations: h.Escalations,
 		TimeToClaim: toSpread(h.TimeToClaim), TimeToDecide: toSpread(h.TimeToDecide), AutomatedSteps: h.AutomatedSteps,
 		Unreadable: h.Unreadable}
 }

@@ -264,6 +264,12 @@ type HumanTasks struct {
 	Unreadable int64 `json:"unreadable,omitempty"`
 }
 
+// Open counts the tasks not closed: neither completed, timed out,
+// canceled nor failed.
+func (h HumanTasks) Open() int64 {
+	return max(h.Created-h.Completed-h.TimedOut-h.Canceled-h.Failed, 0)
+}
+
 // Percentiles of a set of durations, nearest-rank (the smallest sample with
 // at least p% of the samples at or below it); N == 0 means no sample, and
 // the durations are then zero. In JSON the durations are nanoseconds.
