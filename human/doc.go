@@ -68,6 +68,9 @@
 //	}
 //	log := Approval{Outcome: r.Value.Outcome, By: r.By, After: r.DecidedAt.Sub(r.CreatedAt)}
 //
+// [TaskView].Closed is when a task was completed, timed out, canceled or
+// failed.
+//
 // # Assignment
 //
 // Who takes a task is resolved in an activity (human.assign), against the
