@@ -234,7 +234,7 @@ func AskFor[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Op
 		ts.Due = now.Add(opts.Deadline)
 	}
 	d.add(ts)
-	// result is what is known of the task once Ask returns.
+	// result is what is known of the task when AskFor returns.
 	result := func() Result[Out] {
 		return Result[Out]{TaskID: ts.ID, By: ts.CompletedBy, TimedOut: ts.State == StateTimedOut,
 			Escalations: ts.escalations(), CreatedAt: ts.Created, DecidedAt: ts.decidedAt()}
