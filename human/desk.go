@@ -34,9 +34,12 @@ type TaskView struct {
 	// Input is the task's context as JSON; decode it with [Task.Input].
 	Input json.RawMessage `json:"input,omitempty"`
 	// Outcome is the answer (or timeout default) as JSON, once closed.
-	Outcome     json.RawMessage `json:"outcome,omitempty"`
-	CompletedBy string          `json:"completed_by,omitempty"`
-	Comments    []Comment       `json:"comments,omitempty"`
+	Outcome json.RawMessage `json:"outcome,omitempty"`
+	// CompletedBy is the user who completed the task; Closed is when it
+	// was completed, timed out, canceled or failed (zero while open).
+	CompletedBy string    `json:"completed_by,omitempty"`
+	Closed      time.Time `json:"closed,omitzero"`
+	Comments    []Comment `json:"comments,omitempty"`
 	// Audit is every action taken on the task, in order.
 	Audit []AuditEntry `json:"audit"`
 }
@@ -134,6 +137,11 @@ type AuditMarker struct {
 func (ts *taskState) record(ctx workflow.Context, what, user, detail string) {
 	ts.Audit = append(ts.Audit, AuditEntry{At: workflow.Now(ctx), Action: what, User: user, Detail: detail})
 	workflow.RecordMarker(ctx, AuditMarkerPrefix+what, AuditMarker{Task: ts.ID, User: user, Detail: detail})
+}
+
+// close gives the task its final state, at the run's time.
+func (ts *taskState) close(ctx workflow.Context, s State) {
+	ts.State, ts.Closed = s, workflow.Now(ctx)
 }
 
 func (ts *taskState) view() TaskView {
@@ -266,7 +274,8 @@ func (d *desk) release(ctx workflow.Context, ts *taskState, a action) {
 }
 
 func (d *desk) complete(ctx workflow.Context, ts *taskState, a action) {
-	ts.State, ts.Outcome, ts.CompletedBy, ts.ClaimedBy = StateCompleted, a.Outcome, a.User, a.User
+	ts.close(ctx, StateCompleted)
+	ts.Outcome, ts.CompletedBy, ts.ClaimedBy = a.Outcome, a.User, a.User
 	ts.record(ctx, "completed", a.User, string(a.Outcome))
 	ts.done.SendAsync(struct{}{})
 }

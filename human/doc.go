@@ -51,6 +51,26 @@
 // Each task's ID is its name and its rank among the run's tasks
 // ("claim-review-1"), stable on replay.
 //
+// # Who answered
+//
+// [Ask] returns the answer only. [AskFor] returns a [Result]: the answer
+// (Value), the user who completed the task (By: the user the [Inbox]
+// authorized and journaled with the completion, not a name written into
+// the answer), the task's ID, whether its deadline passed (TimedOut, By
+// empty), how many escalation steps it took, and when it was asked and
+// answered (the run's time). All of it is the run's own state, rebuilt
+// from its journal on replay, so workflow code can record who decided
+// without an activity:
+//
+//	r, err := human.AskFor(ctx, Review, claimCtx, opts)
+//	if err != nil {
+//		return err
+//	}
+//	log := Approval{Outcome: r.Value.Outcome, By: r.By, After: r.DecidedAt.Sub(r.CreatedAt)}
+//
+// [TaskView].Closed is when a task was completed, timed out, canceled or
+// failed.
+//
 // # Assignment
 //
 // Who takes a task is resolved in an activity (human.assign), against the

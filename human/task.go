@@ -150,30 +150,71 @@ func (o *Options) check() error {
 // was. Ask returns the completed outcome, the OnTimeout default, an error
 // wrapping [ErrTimedOut], workflow.ErrCanceled, or the assignment's error
 // (wrapping [ErrNoAssignee] when nobody could take the task).
+//
+// Ask returns the answer only; [AskFor] also says who gave it and when.
 func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Options) (Out, error) {
-	var zero Out
+	r, err := AskFor(ctx, t, in, opts)
+	return r.Value, err
+}
+
+// Result is a task's answer with who gave it and when, as [AskFor]
+// returns it. Every field comes from the run's own state, rebuilt from its
+// journal on replay: reading it takes no activity.
+type Result[Out any] struct {
+	// Value is the answer: the outcome a person completed the task with,
+	// or the OnTimeout default.
+	Value Out `json:"value"`
+	// By is the user who completed the task: the user the [Inbox]
+	// authorized and journaled with the completion, whatever the answer
+	// itself says. Empty when the task timed out.
+	By string `json:"by,omitempty"`
+	// TaskID names the task within its run ("claim-review-1").
+	TaskID string `json:"task_id"`
+	// TimedOut says that the deadline passed: Value is the OnTimeout
+	// default (or, with [Fail], AskFor's error wraps [ErrTimedOut]).
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Escalations counts the escalation steps taken while the task was
+	// open (its "escalated" audit entries).
+	Escalations int `json:"escalations,omitempty"`
+	// CreatedAt is when the task was asked; DecidedAt when it was
+	// completed or its deadline passed (zero when it did neither). Both
+	// are the run's time.
+	CreatedAt time.Time `json:"created_at"`
+	DecidedAt time.Time `json:"decided_at,omitzero"`
+}
+
+// AskFor is [Ask] returning the whole [Result]: the answer, the user who
+// gave it, the task's ID, whether the deadline passed, how often the task
+// escalated, and when it was asked and answered. It takes the same
+// arguments and fails in the same ways as Ask; with an error, the result
+// still carries what is known of the task (its ID, creation time,
+// escalations, and for a deadline with [Fail], TimedOut and DecidedAt),
+// and its Value is the zero value.
+func AskFor[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Options) (Result[Out], error) {
+	var res Result[Out]
 	d, _ := ctx.Value(deskKey{}).(*desk)
 	if d == nil {
-		return zero, ErrNotEnabled
+		return res, ErrNotEnabled
 	}
 	if err := opts.check(); err != nil {
-		return zero, err
+		return res, err
 	}
+	var zero Out
 	var def []byte
 	if opts.OnTimeout.set {
 		v, ok := opts.OnTimeout.value.(Out)
 		if !ok {
-			return zero, fmt.Errorf("human.Ask: Options.OnTimeout is Default(%T), task %q answers %T", opts.OnTimeout.value, t.name, zero)
+			return res, fmt.Errorf("human.Ask: Options.OnTimeout is Default(%T), task %q answers %T", opts.OnTimeout.value, t.name, zero)
 		}
 		b, err := json.Marshal(v)
 		if err != nil {
-			return zero, fmt.Errorf("human.Ask: encode the default outcome: %w", err)
+			return res, fmt.Errorf("human.Ask: encode the default outcome: %w", err)
 		}
 		def = b
 	}
 	input, err := json.Marshal(in)
 	if err != nil {
-		return zero, fmt.Errorf("human.Ask: encode the context of task %q: %w", t.name, err)
+		return res, fmt.Errorf("human.Ask: encode the context of task %q: %w", t.name, err)
 	}
 
 	now := workflow.Now(ctx)
@@ -193,16 +234,21 @@ func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Optio
 		ts.Due = now.Add(opts.Deadline)
 	}
 	d.add(ts)
+	// result is what is known of the task when AskFor returns.
+	result := func() Result[Out] {
+		return Result[Out]{TaskID: ts.ID, By: ts.CompletedBy, TimedOut: ts.State == StateTimedOut,
+			Escalations: ts.escalations(), CreatedAt: ts.Created, DecidedAt: ts.decidedAt()}
+	}
 	ts.record(ctx, "created", "", "assign "+opts.Assign.String())
 
-	res, err := d.assign(ctx, assignIn{Assign: opts.Assign, Fallback: opts.Fallback})
+	asg, err := d.assign(ctx, assignIn{Assign: opts.Assign, Fallback: opts.Fallback})
 	if err != nil {
-		ts.State = StateFailed
+		ts.close(ctx, StateFailed)
 		ts.record(ctx, "failed", "", err.Error())
 		d.index(ctx)
-		return zero, err
+		return result(), err
 	}
-	d.place(ctx, ts, res, "assigned")
+	d.place(ctx, ts, asg, "assigned")
 
 	tctx, cancel := workflow.WithCancel(ctx)
 	defer cancel() // the timers of an answered task are not left behind
@@ -233,30 +279,30 @@ func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Optio
 
 		switch fired {
 		case "done":
-			var out Out
-			if err := decodeStrict(ts.Outcome, &out); err != nil {
-				return zero, fmt.Errorf("human: decode the outcome of task %q: %w", ts.ID, err)
+			res = result()
+			if err := decodeStrict(ts.Outcome, &res.Value); err != nil {
+				return result(), fmt.Errorf("human: decode the outcome of task %q: %w", ts.ID, err)
 			}
-			return out, nil
+			return res, nil
 		case "canceled":
-			ts.State = StateCanceled
 			dctx := workflow.NewDisconnectedContext(ctx)
+			ts.close(dctx, StateCanceled)
 			ts.record(dctx, "canceled", "", "the run was canceled")
 			d.index(dctx)
-			return zero, workflow.ErrCanceled
+			return result(), workflow.ErrCanceled
 		case "deadline":
-			ts.State = StateTimedOut
+			ts.close(ctx, StateTimedOut)
 			if def != nil {
 				ts.Outcome = def
 				ts.record(ctx, "timed-out", "", "deadline passed: default outcome "+string(def))
 				d.index(ctx)
-				var out Out
-				_ = json.Unmarshal(def, &out)
-				return out, nil
+				res = result()
+				_ = json.Unmarshal(def, &res.Value)
+				return res, nil
 			}
 			ts.record(ctx, "timed-out", "", "deadline passed: failing")
 			d.index(ctx)
-			return zero, fmt.Errorf("%w: task %q (%s) after %v", ErrTimedOut, ts.ID, t.name, opts.Deadline)
+			return result(), fmt.Errorf("%w: task %q (%s) after %v", ErrTimedOut, ts.ID, t.name, opts.Deadline)
 		case "escalate":
 			step := opts.Escalate[next]
 			next++
@@ -264,6 +310,25 @@ func Ask[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Optio
 			arm()
 		}
 	}
+}
+
+// escalations counts the escalation steps the task took.
+func (ts *taskState) escalations() int {
+	n := 0
+	for _, a := range ts.Audit {
+		if a.Action == "escalated" {
+			n++
+		}
+	}
+	return n
+}
+
+// decidedAt is when the task got its answer: completed, or timed out.
+func (ts *taskState) decidedAt() time.Time {
+	if ts.State == StateCompleted || ts.State == StateTimedOut {
+		return ts.Closed
+	}
+	return time.Time{}
 }
 
 // escalate takes escalation step n (1-based).

@@ -389,6 +389,26 @@ func (s *server) formAction(w http.ResponseWriter, r *http.Request) {
 	s.action(w, r, true)
 }
 
+// admitPost readies a POST that acts: it caps the body and, for a form or an
+// API call authenticated by a cookie, parses the form and checks that it
+// comes from the dashboard's own pages (its CSRF token). It answers the
+// request and reports false when the request may not go on.
+func (s *server) admitPost(w http.ResponseWriter, r *http.Request, form bool) (caller, bool) {
+	c := callerOf(r)
+	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	if !c.Header && (form || s.opts.Auth != nil || c.Session != "") {
+		if err := r.ParseForm(); err != nil {
+			s.bodyErr(w, r, err)
+			return c, false
+		}
+		if !s.checkCSRF(r, c) {
+			s.fail(w, r, http.StatusForbidden, "csrf", "csrf", "CSRF token missing or invalid: reload the page and try again")
+			return c, false
+		}
+	}
+	return c, true
+}
+
 func (s *server) action(w http.ResponseWriter, r *http.Request, form bool) {
 	action := r.PathValue("action")
 	if action != "cancel" && action != "terminate" && action != "signal" {
@@ -399,19 +419,9 @@ func (s *server) action(w http.ResponseWriter, r *http.Request, form bool) {
 		s.fail(w, r, http.StatusForbidden, "actions_disabled", "", s.noActionsReason())
 		return
 	}
-	c := callerOf(r)
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	// A form, or an API call authenticated by a cookie, must prove it
-	// comes from the dashboard's own pages.
-	if !c.Header && (form || s.opts.Auth != nil || c.Session != "") {
-		if err := r.ParseForm(); err != nil {
-			s.bodyErr(w, r, err)
-			return
-		}
-		if !s.checkCSRF(r, c) {
-			s.fail(w, r, http.StatusForbidden, "csrf", "csrf", "CSRF token missing or invalid: reload the page and try again")
-			return
-		}
+	c, ok := s.admitPost(w, r, form)
+	if !ok {
+		return
 	}
 	id, err := runID(r)
 	if err != nil {

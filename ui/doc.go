@@ -89,6 +89,47 @@
 // through chorus.WithIdentity, which records an OperatorAction event in the
 // run's journal; the run's timeline shows it.
 //
+// # Inbox
+//
+// With [Options].Inbox set (a *human.Inbox), the dashboard is also where
+// people decide the runs' human tasks, as the authenticated identity: the
+// authenticator's identity is the user of the inbox, never a field of the
+// request, so each claim and decision is journaled under a real person
+// (a user the inbox's directory does not know is refused 403, code
+// unknown_user). The nav shows "Inbox", and a run's page links its tasks.
+//
+//	GET  /inbox/                the user's open tasks: theirs, claimed by
+//	                            them, or waiting for one of their groups
+//	GET  /inbox/{run}/{task}    the task: its context, outcome, comments,
+//	                            audit trail, and the forms below
+//	POST /inbox/{run}/{task}/claim, /release, /complete, /reassign, /comment
+//	GET  /api/inbox             {"identity": "...", "tasks": [human.TaskView...]}
+//	GET  /api/inbox/{run}/{task}              the task, a human.TaskView
+//	POST /api/inbox/{run}/{task}/claim        no body (or {})
+//	POST /api/inbox/{run}/{task}/release      no body (or {})
+//	POST /api/inbox/{run}/{task}/complete     {"outcome": <the task's outcome as JSON>}
+//	POST /api/inbox/{run}/{task}/reassign     {"to_user": "...", "to_group": "..."} (one or both)
+//	POST /api/inbox/{run}/{task}/comment      {"text": "..."}
+//
+// The completion form takes the outcome as JSON; with an example outcome
+// for the task kind in [Options].Outcomes the page also offers a field per
+// field of the example (text, number, checkbox), and builds the outcome
+// from them (a field the example's JSON leaves out, omitempty with a zero
+// value, gets no input: give it a value). Either way the task's own check
+// decides whether the outcome is valid.
+//
+// An action answers {"action", "identity", "task"} (the task without its
+// context, comments and audit). Forms and cookie-authenticated calls carry
+// the CSRF token as the run actions do; a refused form shows the reason on
+// the task page, the task as it was. Refusals are the API's error
+// document: 403 not_authorized (not the assignee, the claimant or a member
+// of the assigned group), 409 already_claimed, not_claimed (a release by
+// someone else) and task_closed (completed, timed out, canceled; a second
+// completion), 400 bad_input with field "outcome" (an outcome that does
+// not decode into the task's outcome type, naming what was wrong), "text"
+// or "to_user", 404 not_found (an unknown run or task). [Options].ReadOnly
+// shows tasks without forms and answers actions 403.
+//
 // # JSON API
 //
 //	GET  /api/runs                 {"runs":[...],"next":"ID","count":N}

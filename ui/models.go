@@ -356,19 +356,9 @@ func (s *server) modelAction(w http.ResponseWriter, r *http.Request, form bool) 
 		s.fail(w, r, http.StatusForbidden, "actions_disabled", "", s.noModelActionsReason())
 		return
 	}
-	c := callerOf(r)
-	r.Body = http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	// As for the runs' actions: a form, or an API call authenticated by a
-	// cookie, must prove it comes from the dashboard's own pages.
-	if !c.Header && (form || s.opts.Auth != nil || c.Session != "") {
-		if err := r.ParseForm(); err != nil {
-			s.bodyErr(w, r, err)
-			return
-		}
-		if !s.checkCSRF(r, c) {
-			s.fail(w, r, http.StatusForbidden, "csrf", "csrf", "CSRF token missing or invalid: reload the page and try again")
-			return
-		}
+	c, ok := s.admitPost(w, r, form)
+	if !ok {
+		return
 	}
 	name, err := modelName(r)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/human"
 	"github.com/chorusdev/chorus/internal/hook"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -57,6 +58,16 @@ type Options struct {
 	PageSize int
 	// Title heads every page; empty means "Chorus".
 	Title string
+	// Inbox, when set, serves the people's inbox (package human's tasks)
+	// under /inbox/ and /api/inbox, acting as the authenticated identity:
+	// see the package doc's Inbox section.
+	Inbox *human.Inbox
+	// Outcomes gives, by task kind (human.Task.Name), an example of the
+	// kind's outcome, such as Verdict{Outcome: "approve"}: the task page
+	// then offers a field per field of its JSON, filled with the
+	// example's values, beside the JSON form. Its JSON must be an object
+	// of strings, numbers and booleans.
+	Outcomes map[string]any
 }
 
 // Actions performs operator actions on runs. Each call's context carries
@@ -150,6 +161,9 @@ func newServer(st history.Store, o Options, live bool) (*server, error) {
 	if o.SessionTTL < 0 || o.MaxBodyBytes < 0 || o.PageSize < 0 {
 		return nil, errors.New("ui: Options.SessionTTL, MaxBodyBytes and PageSize must not be negative")
 	}
+	if err := checkOutcomes(o.Outcomes); err != nil {
+		return nil, err
+	}
 	if o.SessionTTL == 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
@@ -173,7 +187,7 @@ func newServer(st history.Store, o Options, live bool) (*server, error) {
 			return nil, fmt.Errorf("ui: session key: %w", err)
 		}
 	}
-	t, err := template.New("").Funcs(s.funcs()).ParseFS(assets, "templates/*.html")
+	t, err := template.New("").Funcs(s.funcs()).Funcs(s.inboxFuncs()).ParseFS(assets, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
@@ -209,6 +223,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /api/models", s.apiModels)
 	m.HandleFunc("GET /api/models/{name}", s.apiModel)
 	m.HandleFunc("POST /api/models/{name}/{action}", s.apiModelAction)
+	s.inboxRoutes(m)
 	m.HandleFunc("/api/", s.apiNoRoute)
 	m.HandleFunc("/", s.noRoute)
 	s.mux = m

@@ -117,7 +117,7 @@ func run(db string) error {
 		d.hung <- bureau
 		return true
 	}
-	if err := eng.Register(loan.Activities(d.inbox, bureauDown)...); err != nil {
+	if err := eng.Register(loan.Activities(bureauDown)...); err != nil {
 		return err
 	}
 	if err := eng.Register(decide.Definitions(eng)...); err != nil {

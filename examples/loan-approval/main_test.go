@@ -71,6 +71,7 @@ func TestStory(t *testing.T) {
 		"[notify] eve's task underwriting-1 escalated to group senior-underwriters (sofia), priority 5, due Sat 06 Jun 09:00",
 		"[clock] moving the fake clock 2h0m0s ahead, to Wed 03 Jun 11:00",
 		"[sofia] claims it and decides approve",
+		"[workflow] eve: sofia decided 50h0m0s after the case was asked, after 1 escalation(s)",
 		"result: eve approved by person sofia",
 		"[audit]   Mon 01 Jun 09:00 created         assign group underwriters",
 		"[audit]   Mon 01 Jun 09:00 assigned        group underwriters",

@@ -112,6 +112,15 @@ func (v *runView) print(w io.Writer) error {
 			return err
 		}
 	}
+	if len(v.HumanTasks) > 0 && section("Human tasks", len(v.HumanTasks)) {
+		t := newTable(w, "TASK", "STATE", "BY", "SINCE", "AUDIT ENTRIES")
+		for _, h := range v.HumanTasks {
+			t.row(h.ID, h.State, h.By, h.Since, strconv.Itoa(len(h.Audit)))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
 	if section("Pending timers", len(v.Timers)) {
 		t := newTable(w, "STEP", "DURATION", "FIRES AT")
 		for _, x := range v.Timers {

@@ -36,7 +36,16 @@ Workflows that made model-scored decisions (package decide) get a table
 more, read from the journals' decide.decision markers: how many decisions,
 the share the model made and the share people made, how often people
 agreed with the model's suggestion, and why people decided instead of the
-model (the fallbacks). Workflows that made none are left out of it.`,
+model (the fallbacks). Workflows that made none are left out of it.
+
+Workflows that asked people (package human) get a table of their human
+tasks, read from the journals' human.task.* markers: tasks asked,
+completed, timed out (their deadline passed: SLA breaches), still open,
+the escalation steps taken, the time to claim (a task's creation to its
+first claim, or to its completion when completed unclaimed) and to decide
+(to its completion), and BY-PEOPLE, the share of steps done by people:
+the tasks people completed over those plus the activities that ended (the
+human package's own, assign and notify, excepted).`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 0 {
@@ -132,6 +141,9 @@ func (v statsView) print(w io.Writer) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
+	if err := v.printHumanTasks(w); err != nil {
+		return err
+	}
 	if err := v.printDecisions(w); err != nil {
 		return err
 	}
@@ -142,6 +154,35 @@ func (v statsView) print(w io.Writer) error {
 		fmt.Fprintf(w, "\nonly the %d most recently created runs were measured (--limit)\n", v.Limit)
 	}
 	return nil
+}
+
+// printHumanTasks prints the human tasks of the workflows that asked some:
+// how they ended, the escalations, the times to claim and to decide, and
+// the share of steps done by people. It prints nothing when none did.
+func (v statsView) printHumanTasks(w io.Writer) error {
+	var t *table
+	for _, s := range v.Workflows {
+		h := s.HumanTasks
+		if h == nil {
+			continue
+		}
+		if t == nil {
+			fmt.Fprintln(w)
+			t = newTable(w, "WORKFLOW", "TASKS", "COMPLETED", "TIMED-OUT", "OPEN", "ESCALATIONS",
+				"CLAIM-P50", "CLAIM-P90", "DECIDE-P50", "DECIDE-P90", "BY-PEOPLE")
+		}
+		i64 := func(n int64) string { return strconv.FormatInt(n, 10) }
+		share := ""
+		if s.HumanShare != nil {
+			share = fmt.Sprintf("%s (%d/%d)", percent(*s.HumanShare), h.Completed, h.Completed+h.AutomatedSteps)
+		}
+		t.row(s.Workflow, i64(h.Created), i64(h.Completed), i64(h.TimedOut), i64(h.Open), i64(h.Escalations),
+			h.TimeToClaim.P50, h.TimeToClaim.P90, h.TimeToDecide.P50, h.TimeToDecide.P90, share)
+	}
+	if t == nil {
+		return nil
+	}
+	return t.flush()
 }
 
 // printDecisions prints the model-scored decisions of the workflows that

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -47,20 +45,10 @@ const MaxSignalName = 1024
 
 // CheckSignalName reports why name cannot name a signal.
 func CheckSignalName(name string) error {
-	var reason string
-	switch {
-	case name == "":
-		reason = "is empty"
-	case len(name) > MaxSignalName:
-		reason = fmt.Sprintf("is %d bytes long; the limit is %d", len(name), MaxSignalName)
-	case !utf8.ValidString(name):
-		reason = "is not valid UTF-8 text"
-	case strings.ContainsRune(name, 0):
-		reason = "holds a NUL byte"
-	default:
-		return nil
+	if reason := nameRule(name, MaxSignalName); reason != "" {
+		return fmt.Errorf("%w: %s %s", ErrInvalidSignalName, QuoteID(name), reason)
 	}
-	return fmt.Errorf("%w: %s %s", ErrInvalidSignalName, QuoteID(name), reason)
+	return nil
 }
 
 // IDReusePolicy says whether a new run may take the ID of a run that

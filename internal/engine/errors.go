@@ -240,20 +240,26 @@ func QuoteID(id string) string { return quoteCut(cutID(id), len(id)) }
 
 // ValidateRunID returns a *RunIDError if id breaks the rules of run IDs.
 func ValidateRunID(id string) error {
-	var reason string
-	switch {
-	case id == "":
-		reason = "is empty"
-	case len(id) > MaxRunIDLength:
-		reason = fmt.Sprintf("is %d bytes long; the limit is %d", len(id), MaxRunIDLength)
-	case !utf8.ValidString(id):
-		reason = "is not valid UTF-8 text"
-	case strings.ContainsRune(id, 0):
-		reason = "holds a NUL byte"
-	default:
-		return nil
+	if reason := nameRule(id, MaxRunIDLength); reason != "" {
+		return &RunIDError{ID: cutID(id), Length: len(id), Reason: reason}
 	}
-	return &RunIDError{ID: cutID(id), Length: len(id), Reason: reason}
+	return nil
+}
+
+// nameRule says which rule of names (run IDs, signal names) s breaks, or
+// "": not empty, at most max bytes, UTF-8, no NUL byte.
+func nameRule(s string, max int) string {
+	switch {
+	case s == "":
+		return "is empty"
+	case len(s) > max:
+		return fmt.Sprintf("is %d bytes long; the limit is %d", len(s), max)
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8 text"
+	case strings.ContainsRune(s, 0):
+		return "holds a NUL byte"
+	}
+	return ""
 }
 
 // publicAs is installed by the chorus package: it lets errors.As find the

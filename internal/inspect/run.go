@@ -3,6 +3,7 @@ package inspect
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,13 +30,16 @@ type Run struct {
 	Blocked *Failure `json:"blocked,omitempty"`
 	// Divergence is, for a run blocked because its code no longer matches
 	// its journal, the step and what each side holds there.
-	Divergence    *Divergence       `json:"divergence,omitempty"`
-	Activities    []PendingActivity `json:"pending_activities"`
-	Queued        []QueuedInput     `json:"queued_inputs,omitempty"`
-	Timers        []PendingTimer    `json:"pending_timers"`
-	Signals       []Signal          `json:"signals_received"`
-	Children      []Child           `json:"children"`
-	Compensations []Compensation    `json:"compensations"`
+	Divergence *Divergence       `json:"divergence,omitempty"`
+	Activities []PendingActivity `json:"pending_activities"`
+	Queued     []QueuedInput     `json:"queued_inputs,omitempty"`
+	// HumanTasks are the run's human tasks (package human), from the
+	// audit markers of its journal.
+	HumanTasks    []HumanTask    `json:"human_tasks,omitempty"`
+	Timers        []PendingTimer `json:"pending_timers"`
+	Signals       []Signal       `json:"signals_received"`
+	Children      []Child        `json:"children"`
+	Compensations []Compensation `json:"compensations"`
 	// Attrs and Memo are the run's search attributes and memo, from a store
 	// that indexes them.
 	Attrs []Attr                     `json:"search_attributes,omitempty"`
@@ -76,6 +80,29 @@ type PendingActivity struct {
 	// attempt to return.
 	CancelRequested bool `json:"cancel_requested,omitempty"`
 }
+
+// HumanTask is a human task of the run as its audit markers
+// ("human.task.ACTION") tell it: its last action is its state ("created",
+// "claimed", "completed", "timed-out"...), and the trail every action.
+type HumanTask struct {
+	ID    string       `json:"id"`
+	State string       `json:"state"`
+	By    string       `json:"by,omitempty"`
+	Since string       `json:"since"`
+	Audit []HumanAudit `json:"audit"`
+}
+
+// HumanAudit is one entry of a human task's audit trail.
+type HumanAudit struct {
+	Seq    int64  `json:"seq"`
+	Time   string `json:"time"`
+	Action string `json:"action"`
+	User   string `json:"user,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// humanPrefix begins the names of the human package's audit markers.
+const humanPrefix = "human.task."
 
 // QueuedInput is a cancel or a signal that a process without the run's
 // workflow registered queued (an InputQueued note); the code sees it once
@@ -270,6 +297,10 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 			}
 			v.Children = append(v.Children, c)
 		case history.EventMarker:
+			if strings.HasPrefix(e.Name, humanPrefix) {
+				v.HumanTasks = addHumanAudit(v.HumanTasks, e)
+				continue
+			}
 			if !strings.HasPrefix(e.Name, sagaPrefix) {
 				continue
 			}
@@ -280,4 +311,35 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 		}
 	}
 	return v, nil
+}
+
+// addHumanAudit adds the audit marker e to its task in tasks (in the order
+// the tasks were created), skipping a marker that does not decode.
+func addHumanAudit(tasks []HumanTask, e history.Event) []HumanTask {
+	var m struct {
+		Task   string `json:"task"`
+		User   string `json:"user"`
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal(e.Payload, &m) != nil || m.Task == "" {
+		return tasks
+	}
+	a := HumanAudit{Seq: e.Seq, Time: JSONTime(e.Time), Action: strings.TrimPrefix(e.Name, humanPrefix), User: m.User, Detail: m.Detail}
+	i := slices.IndexFunc(tasks, func(t HumanTask) bool { return t.ID == m.Task })
+	if i < 0 {
+		tasks = append(tasks, HumanTask{ID: m.Task})
+		i = len(tasks) - 1
+	}
+	t := &tasks[i]
+	t.Audit = append(t.Audit, a)
+	switch a.Action {
+	case "commented", "notified", "notify-failed", "assigned", "fallback", "escalation-failed":
+		// Not a change of state.
+	default:
+		t.State, t.By, t.Since = a.Action, a.User, a.Time
+	}
+	if t.State == "" {
+		t.State, t.Since = a.Action, a.Time
+	}
+	return tasks
 }

@@ -41,14 +41,21 @@ type WorkflowStats struct {
 	P90ms *int64 `json:"duration_p90_ms,omitempty"`
 	MaxMs *int64 `json:"duration_max_ms,omitempty"`
 
-	Steps         int64    `json:"steps"`
-	FailedSteps   int64    `json:"failed_steps"`
-	RetriedSteps  int64    `json:"retried_steps"`
-	Retries       int64    `json:"retries"`
-	CanceledSteps int64    `json:"canceled_steps"`
-	TimeToDetect  Spread   `json:"time_to_detect"`
-	TimeToRecover Spread   `json:"time_to_recover"`
-	HumanShare    *float64 `json:"human_share"`
+	Steps         int64  `json:"steps"`
+	FailedSteps   int64  `json:"failed_steps"`
+	RetriedSteps  int64  `json:"retried_steps"`
+	Retries       int64  `json:"retries"`
+	CanceledSteps int64  `json:"canceled_steps"`
+	TimeToDetect  Spread `json:"time_to_detect"`
+	TimeToRecover Spread `json:"time_to_recover"`
+	// HumanShare is the share of steps done by people, from 0 to 1: the
+	// human tasks people completed over those plus the activities that
+	// ended (the human package's own excepted); null when the runs asked
+	// no human task.
+	HumanShare *float64 `json:"human_share"`
+	// HumanTasks counts the human tasks of the runs (package human);
+	// absent when they asked none.
+	HumanTasks *HumanTaskStats `json:"human_tasks,omitempty"`
 	// Decisions counts the model-scored decisions of the runs (package
 	// decide); absent when they made none.
 	Decisions *DecisionStats `json:"decisions,omitempty"`
@@ -77,6 +84,39 @@ type DecisionStats struct {
 	AgreementRate *float64 `json:"agreement_rate,omitempty"`
 	// Unreadable counts decision markers that could not be decoded.
 	Unreadable int64 `json:"unreadable,omitempty"`
+}
+
+// HumanTaskStats is a workflow's human tasks: how many were asked and how
+// they ended, the escalation steps taken, and how long people took to take
+// a task (creation to its first claim, or to its completion when completed
+// unclaimed) and to decide it (creation to completion).
+type HumanTaskStats struct {
+	Created   int64 `json:"created"`
+	Completed int64 `json:"completed"`
+	// TimedOut counts the tasks whose deadline passed: SLA breaches.
+	TimedOut int64 `json:"timed_out"`
+	Canceled int64 `json:"canceled,omitempty"`
+	Failed   int64 `json:"failed,omitempty"`
+	// Open counts the tasks not closed yet.
+	Open         int64  `json:"open"`
+	Escalations  int64  `json:"escalations"`
+	TimeToClaim  Spread `json:"time_to_claim"`
+	TimeToDecide Spread `json:"time_to_decide"`
+	// AutomatedSteps counts the activities that ended, the human package's
+	// own excepted: with Completed, the parts of HumanShare.
+	AutomatedSteps int64 `json:"automated_steps"`
+	// Unreadable counts human task markers that could not be decoded.
+	Unreadable int64 `json:"unreadable,omitempty"`
+}
+
+func toHumanTasks(h kpi.HumanTasks) *HumanTaskStats {
+	if h == (kpi.HumanTasks{}) {
+		return nil
+	}
+	return &HumanTaskStats{Created: h.Created, Completed: h.Completed, TimedOut: h.TimedOut, Canceled: h.Canceled,
+		Failed: h.Failed, Open: h.Open(), Escalations: h.Escalations,
+		TimeToClaim: toSpread(h.TimeToClaim), TimeToDecide: toSpread(h.TimeToDecide), AutomatedSteps: h.AutomatedSteps,
+		Unreadable: h.Unreadable}
 }
 
 func toDecisions(d kpi.Decisions) *DecisionStats {
@@ -123,7 +163,8 @@ func StatsOf(rep kpi.Report) *Stats {
 		s := WorkflowStats{Workflow: w.Name, Runs: int(w.Runs), ByStatus: map[string]int{}, Ended: w.Duration.N,
 			Steps: w.Steps, FailedSteps: w.FailedSteps, RetriedSteps: w.RetriedSteps, Retries: w.Retries,
 			CanceledSteps: w.CanceledSteps, TimeToDetect: toSpread(w.TimeToDetect), TimeToRecover: toSpread(w.TimeToRecover),
-			HumanShare: w.HumanShare, Decisions: toDecisions(w.Decisions), DamagedJournals: w.DamagedJournals}
+			HumanShare: w.HumanShare, HumanTasks: toHumanTasks(w.Human), Decisions: toDecisions(w.Decisions),
+			DamagedJournals: w.DamagedJournals}
 		for st, n := range map[history.RunStatus]int64{
 			history.StatusRunning: w.Running, history.StatusBlocked: w.Blocked, history.StatusCompleted: w.Completed,
 			history.StatusFailed: w.Failed, history.StatusCanceled: w.Canceled, history.StatusTerminated: w.Terminated,

@@ -1,6 +1,7 @@
 package kpi
 
 import (
+	"strings"
 	"time"
 
 	"github.com/chorusdev/chorus/activity"
@@ -47,6 +48,20 @@ type journal struct {
 	failedAt time.Time
 	// decisions counts the run's decide.decision markers.
 	decisions Decisions
+	// human counts the run's human task markers; claim and decide are
+	// its tasks' times to claim and to decide.
+	human         HumanTasks
+	claim, decide []time.Duration
+}
+
+// humanTask is what the journal says of one human task so far.
+type humanTask struct {
+	created, claimed time.Time
+}
+
+// humanNote is the part of a human task marker the KPIs read.
+type humanNote struct {
+	Task string `json:"task"`
 }
 
 // DecisionMarker names the journal marker of a model-scored decision
@@ -78,8 +93,12 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 	j := &journal{}
 	bySeq := map[int64]*step{}
 	open := map[string]*incident{}
+	tasks := map[string]*humanTask{} // by task ID, in the current generation
 	for _, e := range evs[start:] {
 		switch e.Type {
+		case history.EventRunStarted:
+			// Task IDs count again from 1 in each generation.
+			tasks = map[string]*humanTask{}
 		case history.EventActivityScheduled:
 			s := &step{seq: e.Seq, name: e.Name, attempts: 1}
 			j.steps = append(j.steps, s)
@@ -140,6 +159,10 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 		case history.EventRunFailed:
 			j.failedAt = e.Time
 		case history.EventMarker:
+			if action, ok := strings.CutPrefix(e.Name, HumanMarkerPrefix); ok {
+				j.humanMarker(tasks, action, e, codec)
+				continue
+			}
 			if e.Name != DecisionMarker {
 				continue
 			}
@@ -157,4 +180,52 @@ func readJournal(evs []history.Event, codec history.Codec) (*journal, bool) {
 		}
 	}
 	return j, true
+}
+
+// humanMarker counts one human task marker ("human.task.<action>").
+func (j *journal) humanMarker(tasks map[string]*humanTask, action string, e history.Event, codec history.Codec) {
+	switch action {
+	case "created", "claimed", "completed", "timed-out", "escalated", "canceled", "failed":
+	default:
+		return // the rest of the audit trail does not count
+	}
+	var n humanNote
+	if err := codec.Unmarshal(e.Payload, &n); err != nil {
+		j.human.Unreadable++
+		return
+	}
+	h := &j.human
+	t := tasks[n.Task]
+	if t == nil {
+		t = &humanTask{}
+		tasks[n.Task] = t
+	}
+	switch action {
+	case "created":
+		h.Created++
+		*t = humanTask{created: e.Time}
+	case "claimed", "completed":
+		// A person takes a task by claiming it, or by completing it
+		// unclaimed: the first of these is its time to claim.
+		if t.claimed.IsZero() {
+			t.claimed = e.Time
+			if !t.created.IsZero() {
+				j.claim = append(j.claim, e.Time.Sub(t.created))
+			}
+		}
+		if action == "completed" {
+			h.Completed++
+			if !t.created.IsZero() {
+				j.decide = append(j.decide, e.Time.Sub(t.created))
+			}
+		}
+	case "timed-out":
+		h.TimedOut++
+	case "escalated":
+		h.Escalations++
+	case "canceled":
+		h.Canceled++
+	case "failed":
+		h.Failed++
+	}
 }

@@ -1,7 +1,8 @@
 // Package kpi derives key performance indicators of workflows from a Chorus
 // database: how many runs ended how, how long they took, how many of their
 // steps failed or needed retries, how long a failure took to surface and
-// how long to be recovered from.
+// how long to be recovered from, and what people did in them (human
+// tasks, the share of steps done by people, model-scored decisions).
 //
 // Everything is read through [history.Store] only: the run index
 // ([history.Store.ListRuns], with the time range served by the store when
@@ -69,6 +70,26 @@
 // agreed with the model's suggestion. Only the marker's fields decided_by,
 // fallback, compared and agreed are read, decoded with Filter.Codec; a
 // marker that does not decode is counted in Decisions.Unreadable only.
+//
+// # Human tasks
+//
+// Human tasks (package human) are counted from the journal's human task
+// markers ([HumanMarkerPrefix] and the audit action), every generation of
+// the current execution, each generation's tasks apart (their IDs count
+// again from 1). Only the payload's field task is read, decoded with
+// Filter.Codec; a marker that does not decode is counted in
+// HumanTasks.Unreadable only. A task is created (created), taken by a
+// person (its first claimed, or completed when completed unclaimed),
+// completed, timed out (its deadline passed: an SLA breach), escalated
+// (each step counts), canceled or failed. Time to claim and time to decide
+// run from the task's created marker to its first claim and to its
+// completion, on the run's clock.
+//
+// HumanShare, the share of steps done by people, is the tasks people
+// completed over those plus the activities that ended, leaving out the
+// human package's own activities ([HumanActivities]: assigning and
+// notifying are part of the person's step, not automated work). It is nil
+// for a workflow whose runs asked no human task.
 //
 // # Damage and cost
 //
@@ -203,6 +224,52 @@ func (d *Decisions) merge(o Decisions) {
 	}
 }
 
+// HumanMarkerPrefix begins the names of the journal markers of human tasks
+// (package human records one per audit entry: "human.task.created",
+// "human.task.claimed", ...). Their payload's field task (the task's ID in
+// its run) is what the KPIs read.
+const HumanMarkerPrefix = "human.task."
+
+// HumanActivities are the activities package human runs for a task
+// (assignment and notification): part of the person's step, so left out
+// of [HumanTasks].AutomatedSteps.
+var HumanActivities = []string{"human.assign", "human.notify"}
+
+// HumanTasks counts the human tasks of the runs (package human), read from
+// their audit markers, and how long people took to take and to decide
+// them.
+type HumanTasks struct {
+	// Created counts the tasks asked; Completed those a person answered;
+	// TimedOut those whose deadline passed first (SLA breaches);
+	// Canceled those of canceled runs; Failed those nobody could be
+	// assigned. The rest are open.
+	Created   int64 `json:"created"`
+	Completed int64 `json:"completed"`
+	TimedOut  int64 `json:"timed_out"`
+	Canceled  int64 `json:"canceled,omitempty"`
+	Failed    int64 `json:"failed,omitempty"`
+	// Escalations counts the escalation steps taken.
+	Escalations int64 `json:"escalations"`
+	// TimeToClaim: a task's creation to its first claim, or to its
+	// completion when a person completed it unclaimed; also for tasks
+	// still open.
+	TimeToClaim Percentiles `json:"time_to_claim"`
+	// TimeToDecide: a task's creation to its completion by a person.
+	TimeToDecide Percentiles `json:"time_to_decide"`
+	// AutomatedSteps counts the activities that ended other than
+	// [HumanActivities]: the other part of the workflow's HumanShare.
+	AutomatedSteps int64 `json:"automated_steps"`
+	// Unreadable counts human task markers whose payload the codec could
+	// not decode: left out of the counts above.
+	Unreadable int64 `json:"unreadable,omitempty"`
+}
+
+// Open counts the tasks not closed: neither completed, timed out,
+// canceled nor failed.
+func (h HumanTasks) Open() int64 {
+	return max(h.Created-h.Completed-h.TimedOut-h.Canceled-h.Failed, 0)
+}
+
 // Percentiles of a set of durations, nearest-rank (the smallest sample with
 // at least p% of the samples at or below it); N == 0 means no sample, and
 // the durations are then zero. In JSON the durations are nanoseconds.
@@ -250,9 +317,14 @@ type Workflow struct {
 	// (a retry), or to the next success of the same activity in the run
 	// (or the run's completion) for a step that failed for good.
 	TimeToRecover Percentiles `json:"time_to_recover"`
-	// HumanShare is the share of steps done by people; nil, as no step is
-	// done by a person yet.
+	// HumanShare is the share of steps done by people: the human tasks
+	// people completed over those plus the activities that ended, the
+	// human package's own ([HumanActivities]) excepted. Nil when the runs
+	// asked no human task (or nothing ended yet).
 	HumanShare *float64 `json:"human_share"`
+	// Human counts the human tasks of the runs (package human's task
+	// markers); zero, and absent from JSON, when they asked none.
+	Human HumanTasks `json:"human_tasks,omitzero"`
 	// Decisions counts the model-scored decisions of the runs (package
 	// decide's decision markers); its Decisions is 0 when they made none.
 	Decisions Decisions `json:"decisions"`
@@ -405,6 +477,8 @@ func readJournals(ctx context.Context, st history.Store, runs []history.RunInfo,
 type accum struct {
 	w                  Workflow
 	dur, detect, recov []time.Duration
+	claim, decide      []time.Duration
+	automated          int64 // steps that ended, HumanActivities excepted
 }
 
 func (a *accum) addRun(r history.RunInfo) {
@@ -432,10 +506,16 @@ func (a *accum) addRun(r history.RunInfo) {
 
 func (a *accum) addJournal(r history.RunInfo, j *journal) {
 	a.w.Decisions.merge(j.decisions)
+	a.w.Human.merge(j.human)
+	a.claim = appendNonNegative(a.claim, j.claim)
+	a.decide = appendNonNegative(a.decide, j.decide)
 	for _, s := range j.steps {
 		switch s.outcome {
 		case outCompleted, outFailed:
 			a.w.Steps++
+			if !slices.Contains(HumanActivities, s.name) {
+				a.automated++
+			}
 			if s.outcome == outFailed {
 				a.w.FailedSteps++
 			}
@@ -473,7 +553,33 @@ func (a *accum) finish() Workflow {
 	a.w.Duration = percentiles(a.dur)
 	a.w.TimeToDetect = percentiles(a.detect)
 	a.w.TimeToRecover = percentiles(a.recov)
+	if h := &a.w.Human; h.Created > 0 {
+		h.TimeToClaim, h.TimeToDecide = percentiles(a.claim), percentiles(a.decide)
+		h.AutomatedSteps = a.automated
+		a.w.HumanShare = share(h.Completed, h.Completed+a.automated)
+	}
 	return a.w
+}
+
+// appendNonNegative appends the durations of ds that are not negative (a
+// clock set back between two events gives no sample).
+func appendNonNegative(to, ds []time.Duration) []time.Duration {
+	for _, d := range ds {
+		if d >= 0 {
+			to = append(to, d)
+		}
+	}
+	return to
+}
+
+func (h *HumanTasks) merge(o HumanTasks) {
+	h.Created += o.Created
+	h.Completed += o.Completed
+	h.TimedOut += o.TimedOut
+	h.Canceled += o.Canceled
+	h.Failed += o.Failed
+	h.Escalations += o.Escalations
+	h.Unreadable += o.Unreadable
 }
 
 // percentiles sorts d and returns its percentiles.

@@ -13,7 +13,6 @@ package loan
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -214,29 +213,10 @@ var (
 	})
 )
 
-// TaskRef names a human task.
-type TaskRef struct{ RunID, TaskID string }
-
-// completedBy is the workflow side of the activity that reads who
-// completed a task (see [Activities]).
-var completedBy = activity.New("loan.completed-by", func(context.Context, TaskRef) (string, error) {
-	return "", activity.NonRetryable(errors.New("loan: register loan.Activities(inbox, ...)"))
-})
-
 // Activities returns the activities the workflow needs, with the model's
-// implementation ([CreditModel] with bureauDown) and an activity that reads,
-// through inbox, who completed an underwriting task: [human.Ask] returns the
-// answer only, and the decision record names the person the inbox
-// authorized, not a name typed into the answer.
-func Activities(inbox *human.Inbox, bureauDown func(bureau string) bool) []chorus.Definition {
-	who := activity.New(completedBy.Name(), func(ctx context.Context, t TaskRef) (string, error) {
-		v, err := inbox.Task(ctx, t.RunID, t.TaskID)
-		if err != nil {
-			return "", err
-		}
-		return v.CompletedBy, nil
-	})
-	return []chorus.Definition{ReserveFunds, ReleaseFunds, PayOut, CreditModel(bureauDown), who}
+// implementation ([CreditModel] with bureauDown).
+func Activities(bureauDown func(bureau string) bool) []chorus.Definition {
+	return []chorus.Definition{ReserveFunds, ReleaseFunds, PayOut, CreditModel(bureauDown)}
 }
 
 // Process is the workflow. Its prints are guarded by IsReplaying so that a
@@ -281,7 +261,8 @@ var Process = workflow.New("loan-application", func(ctx workflow.Context, a Appl
 
 // underwrite is the decide.Asker: it puts the case in the inbox of the
 // referral's queue, escalates it when the SLA passes, and returns the
-// person's verdict and name.
+// person's verdict and the user the inbox authorized to give it
+// ([human.AskFor] keeps it in the run's state: no activity reads it).
 func underwrite(ctx workflow.Context, r decide.Referral[Application]) (decide.Answer, error) {
 	c := Case{Application: r.Input, Band: r.Band, Suggestion: r.Suggestion, Fallback: string(r.Fallback)}
 	if r.Score != nil {
@@ -298,17 +279,14 @@ func underwrite(ctx workflow.Context, r decide.Referral[Application]) (decide.An
 	if to := escalateTo[r.Queue]; to != "" {
 		opts.Escalate = []human.Step{{After: SLA, Assign: human.ToGroup(to), Priority: 5}}
 	}
-	v, err := human.Ask(ctx, Underwriting, c, opts)
+	res, err := human.AskFor(ctx, Underwriting, c, opts)
 	if err != nil {
 		return decide.Answer{}, err
 	}
-	// The run's only task is its first: "underwriting-1".
-	ref := TaskRef{RunID: workflow.GetInfo(ctx).RunID, TaskID: Underwriting.Name() + "-1"}
-	by, err := workflow.ExecuteActivity(ctx, completedBy, ref).Get(ctx)
-	if err != nil {
-		return decide.Answer{}, err
+	if res.Escalations > 0 {
+		say(ctx, "%s: %s decided %v after the case was asked, after %d escalation(s)", r.Input.ID, res.By, res.DecidedAt.Sub(res.CreatedAt), res.Escalations)
 	}
-	return decide.Answer{Outcome: string(v.Decision), By: by}, nil
+	return decide.Answer{Outcome: string(res.Value.Decision), By: res.By}, nil
 }
 
 // Explain says in words what the model made of a case.

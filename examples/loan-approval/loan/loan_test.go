@@ -41,7 +41,7 @@ func newFixture(t *testing.T, bureauDown func(string) bool) *fixture {
 	dir := people()
 	env := chorustest.New(t, &chorustest.Options{Definitions: append(human.Definitions(dir, nil), loan.Process)})
 	inbox := human.NewInbox(env.Engine(), dir)
-	env.Register(loan.Activities(inbox, bureauDown)...)
+	env.Register(loan.Activities(bureauDown)...)
 	env.Register(decide.Definitions(env.Engine())...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
