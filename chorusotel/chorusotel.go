@@ -107,10 +107,11 @@
 //     switch seen by this process left it).
 //
 // The times come from the markers' times, so they hold on a fake clock.
-// A task created before the process started (a restart while it was
-// open) has no creation time here: its claim and completion are counted,
-// without time_to_claim and time_to_decide, and its group is known once
-// it is assigned again. A marker whose details do not decode is skipped.
+// Each audit entry carries the task's creation time, group and claim
+// count, so a task created before the process started (a restart while it
+// was open) is measured like any other; entries journaled before those
+// fields existed are followed from the task's creation as this process
+// saw it. A marker whose details do not decode is skipped.
 //
 // # Exactly once
 //

@@ -100,6 +100,11 @@ type (
 		Task   string `json:"task"`
 		User   string `json:"user"`
 		Detail string `json:"detail"`
+		// Created, Group and Claims are in every entry since they were
+		// added: such an entry is measured on its own.
+		Created time.Time `json:"created"`
+		Group   string    `json:"group"`
+		Claims  int       `json:"claims"`
 	}
 	decisionDetails struct {
 		Model     string `json:"model"`
@@ -163,6 +168,10 @@ func (o *Observer) marker(ctx context.Context, ev chorus.Event) {
 // taskAction records an action on a human task and follows the task
 // until it closes.
 func (o *Observer) taskAction(ctx context.Context, ev chorus.Event, action string, d auditDetails) {
+	if !d.Created.IsZero() {
+		o.taskEntry(ctx, ev, action, d)
+		return
+	}
 	p := &o.people
 	p.mu.Lock()
 	run := p.tasks[ev.RunID]
@@ -229,6 +238,33 @@ func (o *Observer) taskAction(ctx context.Context, ev chorus.Event, action strin
 	}
 	if decided {
 		p.timeToDecide.Record(ctx, decideAfter.Seconds(), attrs)
+	}
+}
+
+// taskEntry records an action on a human task from its entry alone: the
+// entry says when the task was created, its group and how often it was
+// claimed, so a process that restarted while the task was open measures
+// it as well as the one that saw it created.
+func (o *Observer) taskEntry(ctx context.Context, ev chorus.Event, action string, d auditDetails) {
+	p := &o.people
+	group := d.Group
+	if action == "created" && group == "" {
+		group = assignedGroup(d.Detail) // asked of a group, not assigned yet
+	}
+	attrs := o.measured(AttrTask, taskName(d.Task), AttrGroup, group)
+	switch action {
+	case "created":
+		p.created.Add(ctx, 1, attrs)
+	case "completed":
+		p.completed.Add(ctx, 1, attrs)
+		p.timeToDecide.Record(ctx, ev.Time.Sub(d.Created).Seconds(), attrs)
+	case "timed-out":
+		p.timedOut.Add(ctx, 1, attrs)
+	case "escalated":
+		p.escalated.Add(ctx, 1, attrs)
+	}
+	if action == "claimed" && d.Claims == 1 || action == "completed" && d.Claims == 0 {
+		p.timeToClaim.Record(ctx, ev.Time.Sub(d.Created).Seconds(), attrs)
 	}
 }
 

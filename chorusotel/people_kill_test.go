@@ -219,10 +219,10 @@ func TestKillReplayPeopleNoDuplicates(t *testing.T) {
 		"chorus.decide.decisions/person":           1,
 		"chorus.decide.compared":                   1,
 		"chorus.decide.agreed":                     1,
-		// The task was created before the restart: the process that saw
-		// it completed does not know when, so it measures no time (nor
-		// its group).
-		"chorus.human.time_to_decide/loan-review": 0,
+		// The task was created before the restart: its completion entry
+		// says when, so the process that saw it completed measures the
+		// time to decide, once.
+		"chorus.human.time_to_decide/loan-review": 1,
 	} {
 		require.Equal(t, want, sum[key], "%s\nall: %v", key, sum)
 	}

@@ -126,17 +126,34 @@ type taskState struct {
 // trail without running the workflow's code.
 const AuditMarkerPrefix = "human.task."
 
-// AuditMarker is the details of an audit entry's marker.
+// AuditMarker is the details of an audit entry's marker. Its JSON fields
+// are stable: tools (the KPIs, chorusotel's metrics) read them.
 type AuditMarker struct {
 	Task   string `json:"task"`
 	User   string `json:"user,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Created is when the task was asked, and Group the group it is
+	// assigned to after this entry (empty when a user holds it alone), so
+	// that an entry is measured without the ones before it (a process that
+	// restarted did not see them). Claims counts the task's "claimed"
+	// entries up to this one. Journals written before they existed lack
+	// them.
+	Created time.Time `json:"created,omitzero"`
+	Group   string    `json:"group,omitempty"`
+	Claims  int       `json:"claims,omitempty"`
 }
 
 // record adds an audit entry and journals it as a marker.
 func (ts *taskState) record(ctx workflow.Context, what, user, detail string) {
 	ts.Audit = append(ts.Audit, AuditEntry{At: workflow.Now(ctx), Action: what, User: user, Detail: detail})
-	workflow.RecordMarker(ctx, AuditMarkerPrefix+what, AuditMarker{Task: ts.ID, User: user, Detail: detail})
+	claims := 0
+	for _, e := range ts.Audit {
+		if e.Action == "claimed" {
+			claims++
+		}
+	}
+	workflow.RecordMarker(ctx, AuditMarkerPrefix+what, AuditMarker{Task: ts.ID, User: user, Detail: detail,
+		Created: ts.Created, Group: ts.Group, Claims: claims})
 }
 
 // close gives the task its final state, at the run's time.
