@@ -182,16 +182,23 @@ func (d *desk) add(ts *taskState) {
 	d.byID[ts.ID] = ts
 }
 
-// Enable sets the run up for human tasks: it registers the query and the
-// update handlers through which the [Inbox] reads and acts on the run's
-// tasks, and returns a context for [Ask]. Call it once, at the start of
-// the workflow, before the code first waits; calling it again returns ctx
-// as it is.
+// Enable sets the run up for human tasks now: it registers the query and
+// the update handlers through which the [Inbox] reads and acts on the
+// run's tasks, which the first [Ask] does otherwise. It returns ctx; calling
+// it again, or after an Ask, changes nothing.
 func Enable(ctx workflow.Context) workflow.Context {
-	if d, _ := ctx.Value(deskKey{}).(*desk); d != nil {
-		return ctx
+	deskOf(ctx)
+	return ctx
+}
+
+// deskOf returns the run's desk, setting it up (its query and update
+// handlers) the first time.
+func deskOf(ctx workflow.Context) *desk {
+	if d, _ := workflow.RunValue(ctx, deskKey{}).(*desk); d != nil {
+		return d
 	}
 	d := &desk{runID: workflow.GetInfo(ctx).RunID, byID: map[string]*taskState{}}
+	workflow.SetRunValue(ctx, deskKey{}, d)
 	workflow.SetQueryHandler(ctx, TasksQuery, func(struct{}) ([]TaskView, error) {
 		out := make([]TaskView, 0, len(d.tasks))
 		for _, ts := range d.tasks {
@@ -227,7 +234,7 @@ func Enable(ctx workflow.Context) workflow.Context {
 			return nil
 		}})
 	}
-	return workflow.WithValue(ctx, deskKey{}, d)
+	return d
 }
 
 // may reports whether the user may act on the task: they are its

@@ -8,7 +8,6 @@
 //	var Review = human.NewTask[ClaimContext, Decision]("claim-review")
 //
 //	var ClaimFlow = workflow.New("claim", func(ctx workflow.Context, c Claim) (Decision, error) {
-//		ctx = human.Enable(ctx) // once, before the first wait
 //		return human.Ask(ctx, Review, ClaimContext{Claim: c}, &human.Options{
 //			Assign:    human.ToGroup("adjusters"),
 //			Priority:  2,
@@ -42,11 +41,12 @@
 // escalations are durable timers raced in a selector against the answer;
 // they fire after a restart and skip ahead on chorustest's fake clock.
 //
-// [Enable] is needed because a workflow context carries no per-run storage
-// a library could find on its own: the returned context carries the run's
-// tasks, so several tasks (also open at the same time, from workflow.Go)
-// share one query and one set of update handlers. [Ask] with a context
-// that did not come from Enable returns [ErrNotEnabled].
+// The first [Ask] of a run sets the run up: it registers the query and the
+// update handlers through which the [Inbox] reads and acts on the run's
+// tasks, and keeps the run's tasks with workflow.SetRunValue, so several
+// tasks (also open at the same time, from workflow.Go) share them. [Enable]
+// does the same earlier, for a run whose task list should answer (empty)
+// before its first task.
 //
 // Each task's ID is its name and its rank among the run's tasks
 // ("claim-review-1"), stable on replay.

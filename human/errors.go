@@ -33,9 +33,6 @@ var (
 	ErrNoAssignee = errors.New("human: nobody available to take the task")
 	// ErrTimedOut: the task's deadline passed and its OnTimeout is [Fail].
 	ErrTimedOut = errors.New("human: task timed out")
-	// ErrNotEnabled: [Ask] was called with a context that did not come from
-	// [Enable].
-	ErrNotEnabled = errors.New("human: Ask needs a context from human.Enable")
 	// ErrBadRequest: an action's argument is malformed (empty user, empty
 	// comment, reassignment to nobody).
 	ErrBadRequest = errors.New("human: bad request")

@@ -68,7 +68,6 @@ func TestAskRefusesBadOptions(t *testing.T) {
 		enable bool
 		want   string
 	}{
-		"not enabled":    {&human.Options{Assign: human.ToUser("ann")}, false, "human.Enable"},
 		"nil options":    {nil, true, "Options.Assign is required"},
 		"no assignment":  {&human.Options{}, true, "Options.Assign: assignment of unknown kind"},
 		"empty group":    {&human.Options{Assign: human.ToGroup("")}, true, "Options.Assign: group with an empty group"},

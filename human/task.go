@@ -192,10 +192,7 @@ type Result[Out any] struct {
 // and its Value is the zero value.
 func AskFor[In, Out any](ctx workflow.Context, t *Task[In, Out], in In, opts *Options) (Result[Out], error) {
 	var res Result[Out]
-	d, _ := ctx.Value(deskKey{}).(*desk)
-	if d == nil {
-		return res, ErrNotEnabled
-	}
+	d := deskOf(ctx)
 	if err := opts.check(); err != nil {
 		return res, err
 	}

@@ -197,3 +197,27 @@ func Go(ctx Context, fn func(ctx Context)) {
 func Await(ctx Context, cond func() bool) {
 	mustImpl(ctx).r.Await(cond)
 }
+
+// RunValue returns the value stored under key for the current run with
+// [SetRunValue], or nil. Unlike [WithValue], which a context passes to the
+// code it is given to, a run value is found from any context of the run:
+// libraries built on the workflow API (package human, say) keep their
+// per-run state with it. It belongs to the run's current generation: a
+// run that continued as new starts without values.
+func RunValue(ctx Context, key any) any {
+	c := ctx.impl()
+	defer c.leave()
+	return c.r.Local(key)
+}
+
+// SetRunValue stores v under key for the current run (see [RunValue]).
+// The workflow code that stores it runs again when the run is replayed, so
+// the value is rebuilt like the rest of the code's state; it must be set
+// the same way on every replay, as any workflow state is. key should be a
+// value of an unexported type of the library that uses it, as with
+// [WithValue].
+func SetRunValue(ctx Context, key, v any) {
+	c := ctx.impl()
+	defer c.leave()
+	c.r.SetLocal(key, v)
+}

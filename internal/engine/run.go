@@ -130,10 +130,11 @@ type Run struct {
 	versions    map[string]int
 	attrs       map[string]bool // "a:" or "m:" and the name of each search attribute or memo key set
 	inQuery     bool
-	replaying   bool  // the run was rebuilt by replay and has not had a live input since
-	firstSeq    int64 // Seq of the current generation's RunStarted
-	histBytes   int64 // the current generation's size, for MaxHistoryBytes
-	warned      bool  // the run was warned that its history nears a limit
+	replaying   bool        // the run was rebuilt by replay and has not had a live input since
+	locals      map[any]any // SetLocal: per-generation state of libraries
+	firstSeq    int64       // Seq of the current generation's RunStarted
+	histBytes   int64       // the current generation's size, for MaxHistoryBytes
+	warned      bool        // the run was warned that its history nears a limit
 	// timeout is the deadlines of the current generation, or nil. It is
 	// set wherever a generation starts or is loaded, not by reset.
 	timeout *runTimeout
@@ -204,7 +205,7 @@ func (r *Run) reset() {
 	r.spec, r.loaded, r.ended, r.terminated, r.blocked, r.status = nil, false, false, false, nil, 0
 	r.parent, r.parentStep, r.lastSeq, r.replay, r.lastPayload = "", 0, 0, nil, nil
 	r.canceled, r.root, r.pending, r.signals, r.queries, r.versions, r.inQuery, r.replaying = false, nil, nil, nil, nil, nil, false, false
-	r.upd = nil
+	r.upd, r.locals = nil, nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.firstSeq, r.histBytes = 0, 0
 	r.header = nil
@@ -224,8 +225,24 @@ func (r *Run) prepare(spec WorkflowSpec) {
 	r.upd = newUpdateBook()
 	r.versions = map[string]int{}
 	r.attrs = nil
+	r.locals = nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.ended, r.canceled, r.terminated = false, false, false
+}
+
+// Local returns the value the code stored under key in this generation of
+// the run (SetLocal), or nil.
+func (r *Run) Local(key any) any { return r.locals[key] }
+
+// SetLocal stores v under key for the rest of this generation of the run:
+// state that libraries built on the workflow API keep per run. The code
+// that stores it runs again on replay, so it is rebuilt like any other
+// state of the code.
+func (r *Run) SetLocal(key, v any) {
+	if r.locals == nil {
+		r.locals = map[any]any{}
+	}
+	r.locals[key] = v
 }
 
 // ID returns the run's ID.
