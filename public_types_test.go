@@ -158,6 +158,11 @@ func TestPublicErrorTypesMatchWhatTheAPIReturns(t *testing.T) {
 	require.Equal(t, 1, ve.Version)
 	require.Equal(t, 2, ve.Min)
 	require.ErrorIs(t, desc, chorus.ErrRunBlocked)
+	// Read back from the run's row, as Describe (and a Result that comes
+	// after the block) reads it.
+	ve = nil
+	require.ErrorAs(t, desc, &ve)
+	require.Equal(t, chorus.VersionError{RunID: "versions", ChangeID: "change", Version: 1, Min: 2, Max: 3}, *ve)
 
 	// NonDeterminismError and NotRegisteredError from the engine, through
 	// replay of the run with other code.

@@ -811,6 +811,11 @@ func BlockedCause(f *history.Failure) error {
 		if json.Unmarshal(f.Details, &ie) == nil && ie.Reason != "" {
 			return &ie
 		}
+	case FailureTypeUnsupportedVersion:
+		var ve VersionError
+		if json.Unmarshal(f.Details, &ve) == nil && ve.ChangeID != "" {
+			return &ve
+		}
 	case FailureTypeDeadlock:
 		var de DeadlockError
 		if json.Unmarshal(f.Details, &de) == nil {
@@ -848,7 +853,11 @@ func FailureOf(err error) *history.Failure {
 	var ie *RunIDError
 	var de *DeadlockError
 	var ge *GoroutineError
+	var ve *VersionError
 	switch {
+	case errors.As(err, &ve):
+		f.Type = FailureTypeUnsupportedVersion
+		f.Details, _ = json.Marshal(ve) // plain strings and numbers
 	case errors.As(err, &de):
 		f.Type = FailureTypeDeadlock
 		f.Details, _ = json.Marshal(de)
