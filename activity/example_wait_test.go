@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
@@ -43,8 +42,7 @@ func ExampleOptions_waitForCancellation() {
 	var Upload = activity.New("upload", func(ctx context.Context, file string) (string, error) {
 		close(started)
 		<-ctx.Done()
-		time.Sleep(10 * time.Millisecond) // delete the partial upload
-		note("upload: removed partial " + file)
+		note("upload: removed partial " + file) // cleanup after the cancellation
 		return "", ctx.Err()
 	}).WithOptions(activity.Options{WaitForCancellation: true})
 	var Abort = workflow.NewSignal[struct{}]("abort")

@@ -23,6 +23,7 @@ import (
 	"github.com/chorusdev/chorus/chorusotel"
 	"github.com/chorusdev/chorus/decide"
 	"github.com/chorusdev/chorus/human"
+	"github.com/chorusdev/chorus/internal/testutil"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -72,16 +73,12 @@ func openPeopleKillEngine(db string, obs *chorusotel.Observer, dir human.Directo
 	return eng, nil
 }
 
-// waitFor polls cond, a failure guard for the child, which has no test
-// to fail.
-func waitFor(what string, cond func() (bool, error)) error {
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		ok, err := cond()
-		if err != nil || ok {
-			return err
-		}
-	}
-	return fmt.Errorf("%s: not in time", what)
+// waitFor waits for cond on eng (testutil.Await), a minute at most: a
+// failure guard for the child, which has no test to fail.
+func waitFor(eng *chorus.Engine, what string, cond func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	return testutil.Await(ctx, eng, what, cond)
 }
 
 // peopleKillChild starts the loan, waits for the model's decision and the
@@ -108,7 +105,7 @@ func peopleKillChild(db, telPath string) error {
 		return err
 	}
 	inbox := human.NewInbox(eng, dir)
-	if err := waitFor("the task", func() (bool, error) {
+	if err := waitFor(eng, "the task", func() (bool, error) {
 		tasks, err := inbox.List(ctx, "ann")
 		return len(tasks) == 1, err
 	}); err != nil {
@@ -118,7 +115,7 @@ func peopleKillChild(db, telPath string) error {
 		return err
 	}
 	var rm metricdata.ResourceMetrics
-	if err := waitFor("the claim's measure", func() (bool, error) {
+	if err := waitFor(eng, "the claim's measure", func() (bool, error) {
 		rm = metricdata.ResourceMetrics{}
 		if err := reader.Collect(ctx, &rm); err != nil {
 			return false, err

@@ -3,7 +3,9 @@ package human_test
 import (
 	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -38,22 +40,25 @@ func openTaskChild() {
 		p.Fail("start: %v", err)
 	}
 	inbox := human.NewInbox(eng, dir)
-	for {
-		list, err := inbox.List(ctx, "ann")
-		if err != nil {
-			p.Fail("list: %v", err)
-		}
-		if len(list) == 1 {
-			if _, err := inbox.Claim(ctx, "ann", "kill-1", list[0].ID); err != nil {
-				p.Fail("claim: %v", err)
-			}
-			p.Say("claimed %s", list[0].ID)
-			for {
-				time.Sleep(time.Hour) // until SIGKILL
-			}
-		}
-		time.Sleep(time.Millisecond) // the assignment activity is on its way
+	var list []human.TaskView
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := testutil.Await(wctx, eng, "the task in ann's inbox", func() (bool, error) {
+		var err error
+		list, err = inbox.List(ctx, "ann")
+		return len(list) == 1, err
+	}); err != nil {
+		p.Fail("list: %v", err)
 	}
+	if _, err := inbox.Claim(ctx, "ann", "kill-1", list[0].ID); err != nil {
+		p.Fail("claim: %v", err)
+	}
+	p.Say("claimed %s", list[0].ID)
+	// Until SIGKILL: waiting for a signal also keeps the runtime from
+	// taking an idle process for a deadlock.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	<-stop
 }
 
 // A task that was open (and claimed) when the process died is found again

@@ -13,6 +13,7 @@ import (
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/hook"
+	"github.com/chorusdev/chorus/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -64,27 +65,16 @@ func (r *recorder) close() {
 }
 
 // waitFor waits until the engine is quiescent (no run being processed, no
-// activity queued or running) and cond holds. It is woken by the engine
-// each time it may have become quiescent; nothing polls.
+// activity queued or running) and cond holds (see testutil.Await: nothing
+// polls).
 func (r *recorder) waitFor(what string, cond func() bool) {
 	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
 	core := hook.Core(r.eng)
-	wake := make(chan struct{}, 1)
-	core.SetOnSettle(func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	})
-	defer core.SetOnSettle(nil)
-	timeout := time.After(testTimeout)
-	for !core.Quiescent() || !cond() {
-		select {
-		case <-wake:
-		case <-timeout:
-			r.t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	require.NoError(r.t, testutil.Await(ctx, r.eng, what, func() (bool, error) {
+		return core.Quiescent() && cond(), nil
+	}))
 }
 
 // export returns the run's history.

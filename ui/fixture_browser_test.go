@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/chorusdev/chorus/examples/trip-booking/trip"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/internal/hook"
+	"github.com/chorusdev/chorus/internal/testutil"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -62,25 +64,18 @@ func (f *browserFixture) events(t *testing.T, id string) []history.Event {
 	return evs
 }
 
-// waitJournal polls the journal of a run until it holds an event of type
+// waitJournal waits until the journal of a run holds an event of type
 // typ: the fixture's runs that do not end are settled only then. The
 // context bounds the wait; it is a guard, not a timing assumption.
 func (f *browserFixture) waitJournal(ctx context.Context, t *testing.T, id string, typ history.EventType) {
 	t.Helper()
-	for {
+	require.NoError(t, testutil.Await(ctx, f.eng, fmt.Sprintf("run %s to journal a %v event", id, typ), func() (bool, error) {
 		evs, err := hook.Core(f.eng).Store().Events(ctx, id, 0)
-		if err == nil {
-			for _, ev := range evs {
-				if ev.Type == typ {
-					return
-				}
-			}
-		} else if !errors.Is(err, history.ErrRunNotFound) {
-			require.NoError(t, err)
+		if errors.Is(err, history.ErrRunNotFound) {
+			return false, nil
 		}
-		require.NoError(t, ctx.Err(), "run %s never journaled a %v event", id, typ)
-		time.Sleep(5 * time.Millisecond)
-	}
+		return slices.ContainsFunc(evs, func(ev history.Event) bool { return ev.Type == typ }), err
+	}))
 }
 
 // newBrowserFixture fills a database with:
@@ -195,15 +190,7 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 	if err := chorus.Signal(ctx, eng, runBlocked, nudge, "replay"); err != nil {
 		require.ErrorIs(t, err, chorus.ErrRunBlocked)
 	}
-	for {
-		info, err := eng.Describe(ctx, runBlocked)
-		require.NoError(t, err)
-		if info.Status == chorus.StatusBlocked {
-			break
-		}
-		require.NoError(t, ctx.Err(), "the diverged run was never blocked")
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.NoError(t, testutil.AwaitStatus(ctx, eng, runBlocked, chorus.StatusBlocked))
 
 	// Orders of different durations: each activity takes a few seconds of
 	// fake time.
@@ -227,23 +214,17 @@ func newBrowserFixture(t *testing.T) *browserFixture {
 	refundRun := func(id string) error {
 		r, err := chorus.Start(ctx, eng, refundWF, 1999, &chorus.StartOptions{ID: id})
 		require.NoError(t, err)
-		for retry := false; !retry; {
-			require.NoError(t, ctx.Err(), "the retry of %s was never scheduled", id)
+		require.NoError(t, testutil.Await(ctx, eng, "the retry of "+id, func() (bool, error) {
 			tasks, err := hook.Core(eng).Store().Tasks(ctx)
-			require.NoError(t, err)
-			for _, tk := range tasks {
-				if tk.RunID == id && tk.Kind == history.TaskActivity && tk.Attempt == 2 {
-					// The backoff is jittered, 48 to 60 s after the
-					// failure (now): the clock moves by the most, which
-					// keeps the timestamps the same from one test run to
-					// the next.
-					mock.Set(mock.Now().Add(time.Minute))
-					close(retryTime[id])
-					retry = true
-				}
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			return slices.ContainsFunc(tasks, func(tk history.Task) bool {
+				return tk.RunID == id && tk.Kind == history.TaskActivity && tk.Attempt == 2
+			}), err
+		}))
+		// The backoff is jittered, 48 to 60 s after the failure (now): the
+		// clock moves by the most, which keeps the timestamps the same from
+		// one test run to the next.
+		mock.Set(mock.Now().Add(time.Minute))
+		close(retryTime[id])
 		_, err = r.Result(ctx)
 		f.ids = append(f.ids, id)
 		mock.Add(5 * time.Minute)

@@ -2,10 +2,10 @@ package ui_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,7 +14,9 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/testutil"
 	"github.com/chorusdev/chorus/saga"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -183,15 +185,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := chorus.Signal(tctx, eng, "upgrade-1", Approve, map[string]string{"by": "bob"}); err != nil {
 		require.ErrorIs(t, err, chorus.ErrRunBlocked)
 	}
-	for {
-		info, err := eng.Describe(tctx, "upgrade-1")
-		require.NoError(t, err)
-		if info.Status == chorus.StatusBlocked {
-			break
-		}
-		require.NoError(t, tctx.Err(), "the diverged run was never blocked")
-		time.Sleep(5 * time.Millisecond)
-	}
+	require.NoError(t, testutil.AwaitStatus(tctx, eng, "upgrade-1", chorus.StatusBlocked))
 
 	for _, id := range []string{"approval-1", "approval-2", "approval-3"} {
 		_, err = chorus.Start(tctx, eng, approval, "desk", &chorus.StartOptions{ID: id})
@@ -205,15 +199,10 @@ func newFixture(t *testing.T) *fixture {
 	st, err := sqlite.OpenReadOnly(tctx, path, nil)
 	require.NoError(t, err)
 	defer st.Close()
-	for retrying := false; !retrying; {
-		require.NoError(t, tctx.Err(), "restock-1 never retried")
-		time.Sleep(2 * time.Millisecond)
+	require.NoError(t, testutil.Await(tctx, eng, "restock-1 to retry", func() (bool, error) {
 		tasks, err := st.Tasks(tctx)
-		require.NoError(t, err)
-		for _, tk := range tasks {
-			retrying = retrying || tk.RunID == "restock-1" && tk.Attempt == 2
-		}
-	}
+		return slices.ContainsFunc(tasks, func(tk history.Task) bool { return tk.RunID == "restock-1" && tk.Attempt == 2 }), err
+	}))
 	return &fixture{path: path, eng: eng}
 }
 
@@ -222,14 +211,5 @@ func (f *fixture) waitStatus(t *testing.T, id string, want chorus.RunStatus) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for {
-		info, err := f.eng.Describe(ctx, id)
-		if err == nil && info.Status == want {
-			return
-		}
-		if ctx.Err() != nil {
-			require.Fail(t, fmt.Sprintf("run %s never reached %v (err %v)", id, want, errors.Join(err, ctx.Err())))
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	require.NoError(t, testutil.AwaitStatus(ctx, f.eng, id, want))
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/human"
+	"github.com/chorusdev/chorus/internal/testutil"
 	"github.com/chorusdev/chorus/ui"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -109,9 +110,8 @@ func newInboxFixture(t *testing.T, n int) *inboxFixture {
 	// The assignment and the notification are activities: wait until
 	// every task is in ann's inbox and notified, so that the journals are
 	// quiet.
-	for {
+	require.NoError(t, testutil.Await(tctx, eng, "the tasks to reach the inbox", func() (bool, error) {
 		list, err := inbox.List(tctx, "ann")
-		require.NoError(t, err)
 		notified := 0
 		for _, v := range list {
 			for _, a := range v.Audit {
@@ -120,12 +120,8 @@ func newInboxFixture(t *testing.T, n int) *inboxFixture {
 				}
 			}
 		}
-		if notified == n {
-			break
-		}
-		require.NoError(t, tctx.Err(), "the tasks never reached the inbox")
-		time.Sleep(2 * time.Millisecond)
-	}
+		return notified == n, err
+	}))
 	h, err := ui.Handler(eng, &ui.Options{Auth: people, Inbox: inbox})
 	require.NoError(t, err)
 	return &inboxFixture{path: path, eng: eng, inbox: inbox, h: h, runs: runs}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/decide"
+	"github.com/chorusdev/chorus/internal/testutil"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -109,14 +110,10 @@ func newModelsFixture(t *testing.T) *modelsFixture {
 		got, err := r.Result(ctx)
 		require.NoError(t, err)
 		require.Equal(t, want, got, id)
-		for {
+		require.NoError(t, testutil.Await(ctx, eng, "the watch of "+model+" to count "+id, func() (bool, error) {
 			st, err := decide.WatchStatus(ctx, eng, model)
-			if err == nil && st.Counters.Decisions == n {
-				break
-			}
-			require.NoError(t, ctx.Err(), "the watch of %s never counted %s", model, id)
-			time.Sleep(2 * time.Millisecond)
-		}
+			return err == nil && st.Counters.Decisions == n, nil // not watched yet: wait
+		}))
 	}
 	run(loan, "loan-1", "credit-score", 1, LoanCase{Risk: 0.1, Confidence: 0.9}, "approve")
 	mock.Add(time.Minute)

@@ -20,6 +20,7 @@ import (
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/cli"
+	"github.com/chorusdev/chorus/internal/testutil"
 	"github.com/chorusdev/chorus/saga"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -171,15 +172,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := chorus.Signal(tctx, eng, "upgrade-1", Approve, map[string]string{"by": "bob"}); err != nil {
 		require.ErrorIs(t, err, chorus.ErrRunBlocked)
 	}
-	for {
-		info, err := eng.Describe(tctx, "upgrade-1")
-		finish(err)
-		if info.Status == chorus.StatusBlocked {
-			break
-		}
-		require.NoError(t, tctx.Err(), "the diverged run was never blocked")
-		time.Sleep(5 * time.Millisecond)
-	}
+	finish(testutil.AwaitStatus(tctx, eng, "upgrade-1", chorus.StatusBlocked))
 	rc, err := chorus.Start(tctx, eng, parent, 3, &chorus.StartOptions{ID: "parent-1"})
 	finish(err)
 	_, err = rc.Result(tctx)
@@ -201,17 +194,15 @@ func newFixture(t *testing.T) *fixture {
 	finish(err)
 	defer ro.Close()
 	var retry history.Task
-	for retry.Attempt < 2 {
-		require.NoError(t, tctx.Err(), "the flaky activity's retry was never scheduled")
-		time.Sleep(5 * time.Millisecond)
+	finish(testutil.Await(tctx, eng, "the flaky activity's retry", func() (bool, error) {
 		tasks, err := ro.Tasks(tctx)
-		finish(err)
 		for _, tk := range tasks {
 			if tk.RunID == "approval-1" && tk.Kind == history.TaskActivity {
 				retry = tk
 			}
 		}
-	}
+		return retry.Attempt >= 2, err
+	}))
 	// JSON shows the time to the nanosecond, without trailing zeros, so its
 	// length varies with the jitter: it is replaced as it is. Tables show it
 	// to the millisecond, a fixed width: padded, to keep columns aligned.
@@ -219,15 +210,10 @@ func newFixture(t *testing.T) *fixture {
 	millis := retry.NotBefore.UTC().Format("2006-01-02T15:04:05.000Z07:00")
 	f.masks[millis] = "<retry-time>" + strings.Repeat(" ", len(millis)-len("<retry-time>"))
 	finish(chorus.Signal(tctx, eng, "approval-1", Approve, map[string]string{"by": "ann"}))
-	for {
+	finish(testutil.Await(tctx, eng, "the signal to be journaled", func() (bool, error) {
 		evs, err := ro.Events(tctx, "approval-1", 0)
-		finish(err)
-		if evs[len(evs)-1].Type == history.EventSignalReceived {
-			break
-		}
-		require.NoError(t, tctx.Err(), "the signal was never journaled")
-		time.Sleep(5 * time.Millisecond)
-	}
+		return err == nil && evs[len(evs)-1].Type == history.EventSignalReceived, err
+	}))
 	return f
 }
 
