@@ -222,7 +222,7 @@ func Activities(bureauDown func(bureau string) bool) []chorus.Definition {
 // Process is the workflow. Its prints are guarded by IsReplaying so that a
 // run rebuilt from its journal does not announce its steps twice.
 var Process = workflow.New("loan-application", func(ctx workflow.Context, a Application) (_ Outcome, err error) {
-	ctx = human.Enable(ctx) // before the first wait: the inbox reaches the run's task
+	ctx = human.Enable(ctx) // optional: the task query answers (empty) before the first task
 	s := saga.New(ctx, nil)
 	defer s.CompensateOnError(&err) // a failure releases the reservation
 
