@@ -29,6 +29,14 @@
 // option is needed. POSIX and flock locks are the kernel's, local to the
 // machine, which is what a single engine process needs.
 //
+// Serve the mount from one process and use it from another (a child the
+// test starts and kills): the process that serves the mount must not mmap
+// its files. A page fault that waits for the FUSE server blocks a thread
+// the Go runtime cannot stop, so a garbage collection in the serving
+// process waits for it forever, and the server never answers. SQLite maps
+// its -shm file. (A SIGKILLed child is what a power-cut test wants anyway:
+// nothing it wrote is flushed by a clean exit.)
+//
 // Limits: directories are tracked by path, so renaming a directory that
 // holds unsynced changes confuses the log; hard links and symbolic links
 // pass through, logged as creations; file metadata (mode, owner, times)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/lazyfs"
 )
@@ -51,10 +52,11 @@ type CutStats struct {
 	// only), CutsLosing the cuts that lost at least one, MaxLostAcks the
 	// most at one cut.
 	Acks, LostAcks, CutsLosing, MaxLostAcks int
-	// AcksAfterLost counts acknowledgements that survived although an
-	// earlier line of the same child was lost (commits that ran
-	// concurrently print in any order; a large figure would mean the loss
-	// is not a suffix).
+	// AcksAfterLost counts new acknowledgements (of something the
+	// previous cut's journal did not hold) that survived although an
+	// earlier acknowledgement of the same child was lost: commits that ran
+	// concurrently print in any order, so a few are expected; many would
+	// mean the loss is not a suffix.
 	AcksAfterLost int
 	// LostEvents counts journal events before the cut that the disk did
 	// not keep (commits not acknowledged yet, or, with NORMAL, acknowledged
@@ -210,11 +212,35 @@ func (l *loop) noteLost(gen int, lines []string, lost []int) {
 		isLost[i] = true
 	}
 	for i := lost[0] + 1; i < len(lines); i++ {
-		switch strings.SplitN(lines[i], " ", 2)[0] {
-		case "started", "signaled", "result":
-			if !isLost[i] {
-				c.AcksAfterLost++
-			}
+		if !isLost[i] && l.newAck(lines[i]) {
+			c.AcksAfterLost++
 		}
 	}
+}
+
+// newAck reports whether line acknowledges something the journal the
+// previous cut left did not hold already: a run it lacked, a signal it
+// lacked, the result of a run it had not ended. (A child acknowledges
+// again what it finds done: those count for nothing in the order of
+// commits.)
+func (l *loop) newAck(line string) bool {
+	f := strings.SplitN(line, " ", 3)
+	if len(f) < 2 {
+		return false
+	}
+	row, known := l.rows[f[1]]
+	switch f[0] {
+	case "started":
+		return !known
+	case "signaled":
+		for _, ev := range l.events[f[1]] {
+			if ev.Type == history.EventSignalReceived {
+				return false
+			}
+		}
+		return !row.Status.Ended()
+	case "result":
+		return !row.Status.Ended()
+	}
+	return false
 }
