@@ -133,12 +133,11 @@ func Mount(backing, mountpoint string, opts *Options) (*FS, error) {
 		return nil, fmt.Errorf("lazyfs: backing %s is not a directory", backing)
 	}
 	l := &FS{backing: backing, mountpoint: mountpoint, files: map[uint64]*file{}}
-	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
-	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, lfs: l}
+	loop, err := fs.NewLoopbackRoot(backing)
+	if err != nil {
+		return nil, fmt.Errorf("lazyfs: %w", err)
 	}
-	rootNode := root.NewNode(root, nil, "", &st)
-	root.RootNode = rootNode
+	rootNode := &node{LoopbackNode: loop.(*fs.LoopbackNode), lfs: l}
 	zero := time.Duration(0)
 	server, err := fs.Mount(mountpoint, rootNode, &fs.Options{
 		MountOptions: fuse.MountOptions{

@@ -13,8 +13,16 @@ import (
 // node is a file or directory of the mount: a loopback node whose data
 // and directory changes go through the FS.
 type node struct {
-	fs.LoopbackNode
+	*fs.LoopbackNode
 	lfs *FS
+}
+
+// WrapChild makes every node under the root a node of this file system.
+func (n *node) WrapChild(ctx context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	if lb, ok := ops.(*fs.LoopbackNode); ok {
+		return &node{LoopbackNode: lb, lfs: n.lfs}
+	}
+	return ops
 }
 
 var (
