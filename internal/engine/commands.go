@@ -100,10 +100,12 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 	f.step = seq
 	f.waitCancel = merged.WaitForCancellation
 	r.addPending(f)
-	if live {
-		r.round.addTasks = append(r.round.addTasks, history.Task{
-			RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
-		})
+	if t := (history.Task{
+		RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
+	}); live {
+		r.round.addTasks = append(r.round.addTasks, t)
+	} else if r.resetTasks != nil {
+		r.resetTasks[seq] = t
 	}
 	return f
 }

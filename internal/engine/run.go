@@ -29,6 +29,7 @@ const (
 	inTimeout
 	inUpdate
 	inWake
+	inReset
 )
 
 // input is one thing that happens to a run.
@@ -84,6 +85,7 @@ type input struct {
 	reply chan error  // answered once the input is durable (or refused); may be nil
 	query chan []byte // inQuery: the answer, sent before reply
 	upd   *updateCall // inUpdate: the update's ID and where its outcome goes
+	reset *resetCall  // inReset: the request and where its result goes
 	after func(error) // called with the outcome of the commit that recorded the input
 }
 
@@ -138,6 +140,9 @@ type Run struct {
 	// timeout is the deadlines of the current generation, or nil. It is
 	// set wherever a generation starts or is loaded, not by reset.
 	timeout *runTimeout
+	// resetTasks, while a reset replays the steps it keeps, collects the
+	// task each replayed activity would have had live (see applyReset).
+	resetTasks map[int64]history.Task
 
 	// header is the current generation's propagated context.
 	header map[string][]byte
@@ -714,6 +719,8 @@ func (r *Run) apply(in input) {
 		r.answerQuery(in)
 	case in.kind == inTerminate:
 		r.terminate(in)
+	case in.kind == inReset:
+		r.applyReset(in)
 	case in.kind == inTimeout:
 		r.timeOut(in)
 	case in.kind == inUpdate:
