@@ -326,24 +326,6 @@ func (e *Engine) planReset(id string, status history.RunStatus, events []history
 	return p, nil
 }
 
-// resetDone reports whether the run's journal holds the reset note of
-// batch.
-func (e *Engine) resetDone(id, batch string) (bool, error) {
-	events, err := e.store.Events(e.ctx, id, 0)
-	if err != nil {
-		return false, err
-	}
-	for _, ev := range slices.Backward(events) {
-		if ev.Type != history.EventOperatorAction || ev.Name != history.ActionReset {
-			continue
-		}
-		if a, err := history.DecodeOperatorAction(ev.Payload); err == nil && a.Batch == batch {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
 // applyReset carries out a reset in the current round.
 func (r *Run) applyReset(in input) {
 	e := r.eng
@@ -357,7 +339,7 @@ func (r *Run) applyReset(in input) {
 	}
 	fail := func(err error) { r.round.late = append(r.round.late, lateAnswer{in, err}) }
 	if rc.req.Batch != "" {
-		done, err := e.resetDone(r.id, rc.req.Batch)
+		done, err := e.ActedBy(e.ctx, r.id, history.ActionReset, rc.req.Batch)
 		if err != nil {
 			fail(err)
 			return

@@ -79,6 +79,9 @@ type input struct {
 	// inCancel, inSignal and inTerminate from a caller: who asked
 	// (WithIdentity), journaled as a note before the event it causes.
 	identity string
+	// inCancel, inSignal and inTerminate of a batch operation: its ID,
+	// journaled in the note.
+	batch string
 	// inChildResult only: the child run, whose notify task is deleted once
 	// the parent recorded the outcome.
 	child string
