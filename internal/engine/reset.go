@@ -326,6 +326,11 @@ func (e *Engine) planReset(id string, status history.RunStatus, events []history
 	return p, nil
 }
 
+// isResetNote reports whether ev is the note of a reset.
+func isResetNote(ev history.Event) bool {
+	return ev.Type == history.EventOperatorAction && ev.Name == history.ActionReset
+}
+
 // applyReset carries out a reset in the current round.
 func (r *Run) applyReset(in input) {
 	e := r.eng
@@ -489,4 +494,19 @@ func (r *Run) applyReset(in input) {
 		return
 	}
 	r.appendNote(history.EventOperatorAction, history.ActionReset, 0, b)
+	if evs := r.round.events; len(evs) >= 2 && evs[len(evs)-2].Type.IsTerminal() {
+		// The reset generation ended in this round: the note goes before
+		// the event that ended it, the journal's last.
+		end, note := evs[len(evs)-2], evs[len(evs)-1]
+		note.Seq, end.Seq = end.Seq, note.Seq
+		evs[len(evs)-2], evs[len(evs)-1] = note, end
+		for i, t := range r.round.addTasks {
+			switch t.Step {
+			case note.Seq:
+				r.round.addTasks[i].Step = end.Seq
+			case -note.Seq:
+				r.round.addTasks[i].Step = -end.Seq
+			}
+		}
+	}
 }
