@@ -220,6 +220,8 @@ func (s *server) routes() {
 	m.HandleFunc("GET /api/stats", s.apiStats)
 	m.HandleFunc("GET /api/session", s.apiSession)
 	m.HandleFunc("POST /api/runs/{id}/{action}", s.apiAction)
+	m.HandleFunc("POST /api/runs/{id}/reset", s.apiReset)
+	m.HandleFunc("POST /api/batch", s.apiBatch)
 	m.HandleFunc("GET /api/models", s.apiModels)
 	m.HandleFunc("GET /api/models/{name}", s.apiModel)
 	m.HandleFunc("POST /api/models/{name}/{action}", s.apiModelAction)
