@@ -100,11 +100,14 @@ type BatchProgress struct {
 // BatchResult sums up a batch.
 type BatchResult struct {
 	// ID is the batch's ID (generated when BatchOptions.ID was empty).
-	ID string
+	ID string `json:"id"`
 	// Items has one entry per run selected, in ID order.
-	Items []BatchItem
+	Items []BatchItem `json:"items"`
 	// Done, Skipped, Failed and Would count the items by outcome.
-	Done, Skipped, Failed, Would int
+	Done    int `json:"done"`
+	Skipped int `json:"skipped"`
+	Failed  int `json:"failed"`
+	Would   int `json:"would"`
 }
 
 // Batch cancels, terminates, signals or resets every run the filter

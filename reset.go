@@ -120,24 +120,25 @@ func (o ResetOptions) request() (engine.ResetRequest, error) {
 type ResetResult struct {
 	// Step is the reset point: the Seq, in the generation that was reset,
 	// of the first step that ran again.
-	Step int64
+	Step int64 `json:"step"`
 	// From is the Seq of the RunStarted of the generation that was reset;
 	// its events stay in the journal, readable.
-	From int64
+	From int64 `json:"from"`
 	// FirstSeq is the Seq of the reset generation's RunStarted (0 when
 	// AlreadyDone).
-	FirstSeq int64
+	FirstSeq int64 `json:"first_seq"`
 	// Kept is how many events of the old generation the reset generation
 	// copies.
-	Kept int
+	Kept int `json:"kept"`
 	// Reapplied and Dropped count the signals received after the point.
-	Reapplied, Dropped int
+	Reapplied int `json:"reapplied"`
+	Dropped   int `json:"dropped"`
 	// Terminated says that the run had not ended: the reset terminated its
 	// old generation first.
-	Terminated bool
+	Terminated bool `json:"terminated"`
 	// AlreadyDone says that a reset with the same [ResetOptions].BatchID
 	// had reset the run already: nothing changed.
-	AlreadyDone bool
+	AlreadyDone bool `json:"already_done"`
 }
 
 // Reset starts a new generation of run runID whose journal is a copy of
@@ -261,5 +262,6 @@ func (e *Engine) reset(ctx context.Context, runID string, req engine.ResetReques
 	if err != nil {
 		return ResetResult{}, publicErr(err)
 	}
-	return ResetResult(r), nil
+	return ResetResult{Step: r.Step, From: r.From, FirstSeq: r.FirstSeq, Kept: r.Kept, Reapplied: r.Reapplied,
+		Dropped: r.Dropped, Terminated: r.Terminated, AlreadyDone: r.AlreadyDone}, nil
 }

@@ -74,11 +74,10 @@ func TestResetToStepRunsThatStepAndTheRestAgain(t *testing.T) {
 
 func TestResetToLastGoodStepAndRetry(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
 	for _, mode := range []string{"last-good", "retry"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			ctx := ctx
+			ctx := testContext(t)
 			f, eng, run := failedFixtureRun(t, ctx, "rs-"+mode, "rs-"+mode)
 			x, err := chorus.History(ctx, eng, "rs-"+mode)
 			require.NoError(t, err)

@@ -102,11 +102,14 @@ func (c *apiClient) post(ctx context.Context, route string, body, out any, a *ac
 
 // resetResult is the dashboard API's result of a reset.
 type resetResult struct {
-	Step, From, FirstSeq int64
-	Kept                 int
-	Reapplied, Dropped   int
-	Terminated           bool
-	AlreadyDone          bool
+	Step        int64 `json:"step"`
+	From        int64 `json:"from"`
+	FirstSeq    int64 `json:"first_seq"`
+	Kept        int   `json:"kept"`
+	Reapplied   int   `json:"reapplied"`
+	Dropped     int   `json:"dropped"`
+	Terminated  bool  `json:"terminated"`
+	AlreadyDone bool  `json:"already_done"`
 }
 
 func (r resetResult) String() string {
