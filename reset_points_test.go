@@ -420,3 +420,141 @@ func TestResetRefusesInsideCompensationAndBeforeUnrepeatable(t *testing.T) {
 	require.Error(t, err)
 	checkReplays(t, ctx, eng, "rs-saga", wf, book, undo, charge, fail)
 }
+
+// Parallel steps: resetting to the second of two activities started
+// together keeps the first one's outcome, recorded after the point (with
+// the note of its retries), and runs only the second again.
+func TestResetKeepsOutcomesRecordedAfterThePoint(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var aRuns, bRuns atomic.Int32
+	bStarted := make(chan struct{}, 4)
+	releaseB := make(chan struct{})
+	a := activity.New("rs-par-a", func(ctx context.Context, in string) (string, error) {
+		if aRuns.Add(1) == 1 {
+			return "", errors.New("first attempt fails")
+		}
+		return in + "+a", nil
+	})
+	b := activity.New("rs-par-b", func(ctx context.Context, in string) (string, error) {
+		if bRuns.Add(1) == 1 {
+			bStarted <- struct{}{}
+			select {
+			case <-releaseB:
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		return in + "+b", nil
+	})
+	wf := workflow.New("rs-par-wf", func(ctx workflow.Context, in string) (string, error) {
+		ctx = workflow.WithActivityOptions(ctx, activity.Options{RetryPolicy: fastRetry(3)})
+		fa := workflow.ExecuteActivity(ctx, a, in)
+		fb := workflow.ExecuteActivity(ctx, b, in)
+		ra, err := fa.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		rb, err := fb.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		return ra + rb, nil
+	})
+	eng, _ := setup(t, nil, wf, a, b)
+	run, err := chorus.Start(ctx, eng, wf, "x", &chorus.StartOptions{ID: "rs-par"})
+	require.NoError(t, err)
+	recv(t, bStarted, "b to start")
+	require.NoError(t, testutil.Await(ctx, eng, "a to complete", func() (bool, error) {
+		x, err := chorus.History(ctx, eng, "rs-par")
+		if err != nil {
+			return false, err
+		}
+		for _, ev := range x.Events {
+			if ev.Type == history.EventActivityCompleted {
+				return true, nil
+			}
+		}
+		return false, nil
+	}))
+	close(releaseB)
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "x+ax+b", out)
+	x, err := chorus.History(ctx, eng, "rs-par")
+	require.NoError(t, err)
+	stepB := stepOf(t, x.Events, history.EventActivityScheduled, "rs-par-b")
+	require.Less(t, stepB, stepOf(t, x.Events, history.EventActivityCompleted, "rs-par-a"), "a completed after b was scheduled")
+
+	res, err := eng.Reset(ctx, "rs-par", chorus.ResetOptions{ToStep: stepB})
+	require.NoError(t, err)
+	out, err = run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "x+ax+b", out)
+	require.Equal(t, int32(2), aRuns.Load(), "a is answered from the journal")
+	require.Equal(t, int32(2), bRuns.Load())
+	x = checkReplays(t, ctx, eng, "rs-par", wf, a, b)
+	var retried bool
+	for _, ev := range x.Events[res.FirstSeq-1:] {
+		if ev.Type == history.EventActivityRetried {
+			retried = true
+		}
+	}
+	require.True(t, retried, "the note of a's retries came along with its outcome")
+}
+
+// An activity issued before the point and still running at the reset is
+// started again in the reset generation (its old attempt is interrupted).
+func TestResetRestartsPendingActivityBeforeThePoint(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var aRuns atomic.Int32
+	aStarted := make(chan int32, 4)
+	a := activity.New("rs-pend-a", func(ctx context.Context, in string) (string, error) {
+		n := aRuns.Add(1)
+		aStarted <- n
+		if n == 1 {
+			<-ctx.Done() // the reset interrupts it
+			return "", ctx.Err()
+		}
+		return in + "+a", nil
+	})
+	b := activity.New("rs-pend-b", func(ctx context.Context, in string) (string, error) { return in + "+b", nil })
+	wf := workflow.New("rs-pend-wf", func(ctx workflow.Context, in string) (string, error) {
+		fa := workflow.ExecuteActivity(ctx, a, in)
+		rb, err := workflow.ExecuteActivity(ctx, b, in).Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		ra, err := fa.Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		return ra + rb, nil
+	})
+	eng, _ := setup(t, nil, wf, a, b)
+	run, err := chorus.Start(ctx, eng, wf, "x", &chorus.StartOptions{ID: "rs-pend"})
+	require.NoError(t, err)
+	require.Equal(t, int32(1), recv(t, aStarted, "a to start"))
+	var x *history.Export
+	require.NoError(t, testutil.Await(ctx, eng, "b to complete", func() (bool, error) {
+		x, err = chorus.History(ctx, eng, "rs-pend")
+		if err != nil {
+			return false, err
+		}
+		return x.Events[len(x.Events)-1].Type == history.EventActivityCompleted, nil
+	}))
+	// The last step: nothing was issued after b's outcome.
+	_, err = eng.Reset(ctx, "rs-pend", chorus.ResetOptions{ToLastGoodStep: true})
+	var re *chorus.ResetError
+	require.ErrorAs(t, err, &re)
+	stepB := stepOf(t, x.Events, history.EventActivityScheduled, "rs-pend-b")
+	res, err := eng.Reset(ctx, "rs-pend", chorus.ResetOptions{ToStep: stepB})
+	require.NoError(t, err)
+	require.True(t, res.Terminated)
+	require.Equal(t, int32(2), recv(t, aStarted, "a to start again"))
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "x+ax+b", out)
+	checkReplays(t, ctx, eng, "rs-pend", wf, a, b)
+}
