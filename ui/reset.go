@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/chorusdev/chorus"
@@ -181,4 +182,40 @@ func (s *server) apiBatch(w http.ResponseWriter, r *http.Request) {
 		ans["error"] = fmt.Sprintf("the batch stopped: %v", err)
 	}
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// offersRetry reports whether the run page of a run with status offers the
+// retry form: the run failed and the dashboard's actions reset runs.
+func (s *server) offersRetry(status string) bool {
+	_, ok := s.opts.Actions.(ResetActions)
+	return ok && status == history.StatusFailed.String()
+}
+
+// formReset is POST /runs/{id}/reset from the run page's retry form:
+// CSRF-checked, it retries the failed run from the activity that failed
+// and answers with a redirect to the run.
+func (s *server) formReset(w http.ResponseWriter, r *http.Request) {
+	ra, ok := s.opts.Actions.(ResetActions)
+	if s.opts.Actions == nil || !ok {
+		s.fail(w, r, http.StatusForbidden, "actions_disabled", "", s.noActionsReason())
+		return
+	}
+	c, ok := s.admitPost(w, r, true)
+	if !ok {
+		return
+	}
+	id, err := runID(r)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	reason := r.PostFormValue("reason")
+	if reason == "" {
+		reason = "retried by " + c.Identity + " from the dashboard"
+	}
+	if _, err := ra.Retry(withIdentity(r.Context(), c.Identity), id, &chorus.RetryOptions{Reason: reason}); err != nil {
+		s.failReset(w, r, err, id)
+		return
+	}
+	http.Redirect(w, r, s.path("/runs/"+url.PathEscape(id)+"?done=reset"), http.StatusSeeOther)
 }

@@ -204,6 +204,7 @@ func (s *server) routes() {
 	m.HandleFunc("GET /{$}", s.runsPage)
 	m.HandleFunc("GET /runs/{id}", s.runPage)
 	m.HandleFunc("POST /runs/{id}/{action}", s.formAction)
+	m.HandleFunc("POST /runs/{id}/reset", s.formReset)
 	m.HandleFunc("GET /workflows/{$}", s.workflowsPage)
 	m.HandleFunc("GET /workflows/{name}", s.workflowPage)
 	m.HandleFunc("GET /models/{$}", s.modelsPage)
