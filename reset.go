@@ -54,7 +54,9 @@ const (
 // event that the workflow code issued (ActivityScheduled, TimerScheduled,
 // ChildStarted, SideEffect, VersionMarker, SignalSent, Marker,
 // SearchAttributesUpserted, UpdateCompleted, and the RunCompleted,
-// RunFailed or RunCanceled that ended it), numbered as [History] and
+// RunFailed or RunCanceled that ended it; and the RunTerminated of a
+// terminated run, a point that lets it go on where it was stopped),
+// numbered as [History] and
 // `chorus history` number events. The signals delivered with the start and
 // the propagated context recorded with it belong to the start: the first
 // step is the first command after them.
@@ -69,7 +71,8 @@ type ResetOptions struct {
 	// ToLastGoodStep resets to the first step issued after the last
 	// successful outcome (an activity or child that completed, a timer
 	// that fired, a signal delivered): what succeeded is kept, the rest
-	// runs again. Defaults to false.
+	// runs again. A terminated run that issued nothing after it goes on
+	// where it was stopped. Defaults to false.
 	ToLastGoodStep bool
 	// ToFirstFailure resets to the step of the first activity or child of
 	// the generation that failed, which runs again. Defaults to false.

@@ -558,3 +558,45 @@ func TestResetRestartsPendingActivityBeforeThePoint(t *testing.T) {
 	require.Equal(t, "x+ax+b", out)
 	checkReplays(t, ctx, eng, "rs-pend", wf, a, b)
 }
+
+// A terminated run goes on where it was stopped: its steps are kept and it
+// waits again for what it waited for.
+func TestResetTerminatedRunGoesOn(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var step1 atomic.Int32
+	act := activity.New("rs-term-step1", func(ctx context.Context, in string) (string, error) {
+		step1.Add(1)
+		return in + "+step1", nil
+	})
+	sig := workflow.NewSignal[string]("rs-term-go")
+	wf := workflow.New("rs-term-wf", func(ctx workflow.Context, in string) (string, error) {
+		out, err := workflow.ExecuteActivity(ctx, act, in).Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		s, _ := workflow.GetSignalChannel(ctx, sig).Receive(ctx)
+		return out + "+" + s, nil
+	})
+	eng, _ := setup(t, nil, wf, act)
+	run, err := chorus.Start(ctx, eng, wf, "x", &chorus.StartOptions{ID: "rs-term"})
+	require.NoError(t, err)
+	require.NoError(t, testutil.Await(ctx, eng, "step1 to complete", func() (bool, error) {
+		x, err := chorus.History(ctx, eng, "rs-term")
+		return err == nil && len(x.Events) >= 3, err
+	}))
+	require.NoError(t, eng.Terminate(ctx, "rs-term", "by mistake"))
+	_, err = run.Result(ctx)
+	require.Error(t, err)
+
+	res, err := eng.Reset(ctx, "rs-term", chorus.ResetOptions{ToLastGoodStep: true, Reason: "terminated by mistake"})
+	require.NoError(t, err)
+	require.False(t, res.Terminated)
+	require.NoError(t, testutil.AwaitStatus(ctx, eng, "rs-term", chorus.StatusRunning))
+	require.NoError(t, chorus.Signal(ctx, eng, "rs-term", sig, "go"))
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "x+step1+go", out)
+	require.Equal(t, int32(1), step1.Load())
+	checkReplays(t, ctx, eng, "rs-term", wf, act)
+}

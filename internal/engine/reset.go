@@ -199,7 +199,7 @@ func (e *Engine) planReset(id string, status history.RunStatus, events []history
 	case ResetToStep:
 		n = req.Step
 		ev := at(n)
-		if ev == nil || !ev.Type.IsCommand() || n < first {
+		if ev == nil || !ev.Type.IsCommand() && ev.Type != history.EventRunTerminated || n < first {
 			return nil, refuse(n, false, "it is not a step of the run's current generation, whose steps (the Seq of each command, as the history shows it) are %d to %d", first, events[len(events)-1].Seq)
 		}
 	case ResetToFirstFailure:
@@ -242,6 +242,9 @@ func (e *Engine) planReset(id string, status history.RunStatus, events []history
 				n = ev.Seq
 				break
 			}
+		}
+		if last := events[len(events)-1]; n == 0 && last.Type == history.EventRunTerminated {
+			n = last.Seq // a terminated run goes on where it was stopped
 		}
 		if n == 0 {
 			return nil, refuse(0, false, "nothing was issued after its last successful step (%d)", good)
