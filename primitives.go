@@ -108,6 +108,9 @@ func (e *Engine) Terminate(ctx context.Context, runID, reason string) error {
 	if err := checkRunID(runID); err != nil {
 		return err
 	}
+	if done, err := e.cancelQueued(ctx, runID, true, reason); done || err != nil {
+		return err
+	}
 	return publicErr(e.core.Terminate(ctx, runID, reason))
 }
 
