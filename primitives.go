@@ -53,6 +53,9 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err := opts.timeouts().Check("StartOptions"); err != nil {
 		return nil, err
 	}
+	if opts.Queue != "" || opts.Priority != 0 || opts.DedupID != "" || opts.PartitionKey != "" || opts.DebounceKey != "" {
+		return nil, errors.New("chorus: SignalWithStart does not enqueue: StartOptions.Queue, Priority, DedupID, PartitionKey and DebounceKey must be empty")
+	}
 	spec, ok := e.core.Workflow(wf.Name())
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}

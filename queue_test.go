@@ -550,4 +550,80 @@ func TestQueueBadOptions(t *testing.T) {
 	_, err = chorus.Start(ctx, eng, wf, 1, &chorus.StartOptions{Queue: "plain", ID: "same"})
 	require.ErrorIs(t, err, chorus.ErrRunExists)
 	require.False(t, errors.Is(err, chorus.ErrQueueDuplicate))
+	_, err = chorus.SignalWithStart(ctx, eng, wf, 1, &chorus.StartOptions{ID: "sws", Queue: "plain"}, workflow.NewSignal[int]("s"), 1)
+	require.ErrorContains(t, err, "SignalWithStart does not enqueue")
+}
+
+type queueObserver struct {
+	mu  sync.Mutex
+	evs []chorus.Event
+}
+
+func (o *queueObserver) Observe(ctx context.Context, ev chorus.Event) context.Context {
+	if ev.Kind == chorus.EventRunEnqueued || ev.Kind == chorus.EventRunDequeued {
+		o.mu.Lock()
+		o.evs = append(o.evs, ev)
+		o.mu.Unlock()
+	}
+	return ctx
+}
+
+func TestQueueSignalObserverAndStats(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	mock := clock.NewMock()
+	g := newGateRecorder()
+	wf, act := queueDefs(g, "q-obs")
+	obs := &queueObserver{}
+	eng, _ := setup(t, &chorus.Options{Clock: mock, Observer: obs, Queues: []chorus.Queue{{Name: "o", Concurrency: 1}}}, wf, act)
+	first, err := chorus.Start(ctx, eng, wf, "first", &chorus.StartOptions{Queue: "o"})
+	require.NoError(t, err)
+	recv(t, g.entered, "the first run")
+	second, err := chorus.Start(ctx, eng, wf, "second", &chorus.StartOptions{Queue: "o"})
+	require.NoError(t, err)
+
+	// A waiting run has no history: calls that need one say so, and
+	// leave it waiting.
+	err = chorus.Signal(ctx, eng, second.ID(), workflow.NewSignal[int]("poke"), 1)
+	require.ErrorIs(t, err, chorus.ErrRunQueued)
+	info, err := second.Describe(ctx)
+	require.NoError(t, err)
+	require.Equal(t, chorus.StatusQueued, info.Status)
+	list, err := eng.List(ctx, &chorus.ListOptions{Status: chorus.StatusQueued})
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	require.Equal(t, second.ID(), list[0].ID)
+
+	mock.Add(7 * time.Second)
+	st, err := eng.Queues(ctx)
+	require.NoError(t, err)
+	require.Len(t, st, 1)
+	require.Equal(t, "o", st[0].Name)
+	require.Equal(t, 1, st[0].Waiting)
+	require.Equal(t, 1, st[0].Running)
+	require.False(t, st[0].OldestWaiting.IsZero())
+
+	g.release <- struct{}{}
+	_, err = first.Result(ctx)
+	require.NoError(t, err)
+	recv(t, g.entered, "the second run")
+	g.release <- struct{}{}
+	_, err = second.Result(ctx)
+	require.NoError(t, err)
+
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	var kinds []string
+	var wait time.Duration
+	for _, ev := range obs.evs {
+		require.Equal(t, "o", ev.Name)
+		kinds = append(kinds, ev.Kind.String()+" "+ev.RunID)
+		if ev.Kind == chorus.EventRunDequeued && ev.RunID == second.ID() {
+			wait = ev.Latency
+		}
+	}
+	require.Equal(t, []string{
+		"RunEnqueued " + first.ID(), "RunDequeued " + first.ID(), "RunEnqueued " + second.ID(), "RunDequeued " + second.ID(),
+	}, kinds)
+	require.Equal(t, 7*time.Second, wait, "the second run waited 7 s of the engine's clock")
 }
