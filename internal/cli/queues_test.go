@@ -81,6 +81,14 @@ func TestQueuesCommand(t *testing.T) {
 	require.Contains(t, out.String(), "job-c")
 	require.NotContains(t, out.String(), "job-a")
 
+	// A queued run has no history yet: showing it and verifying the file
+	// find nothing wrong.
+	for _, args := range [][]string{{"runs", "show", path, "job-b"}, {"verify", path}, {"history", path, "job-b"}} {
+		out.Reset()
+		errOut.Reset()
+		require.Equal(t, 0, cli.Run(ctx, args, &out, &errOut), "%v: %s%s", args, out.String(), errOut.String())
+	}
+
 	out.Reset()
 	require.Equal(t, 0, cli.Run(ctx, []string{"queues", path}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "QUEUE")
