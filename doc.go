@@ -110,6 +110,19 @@
 // [Engine.Purge]). A deleted run is gone with its history: [Engine.Describe]
 // answers [ErrRunNotFound], and its ID can be started again.
 //
+// # Queues
+//
+// [Options].Queues declares named queues ([Queue]) with a concurrency cap
+// (from the database, and per process), a rate limit, partitions by key
+// and debouncing. A run started with [StartOptions].Queue waits in its
+// queue, durably and with status [StatusQueued], until the queue lets it
+// start, lowest [StartOptions].Priority first and first in, first out
+// within a priority; [StartOptions].DedupID refuses a second live run
+// with the same ID ([ErrQueueDuplicate]). Activities whose options name a
+// queue (activity.Options.Queue) have their attempts bounded by its
+// limits across every run. [Engine.Queues] and the chorus queues command
+// show each queue's depth and wait times.
+//
 // # Related packages
 //
 // Workflow code imports [github.com/chorusdev/chorus/workflow], activity

@@ -15,11 +15,12 @@ import (
 // Engine runs workflows journaled in one store. It is safe for concurrent
 // use. Open one per database file and process.
 type Engine struct {
-	core  *engine.Engine
-	store history.Store
-	codec history.Codec
-	props []ContextPropagator
-	ret   *retention // nil without Options.Retention
+	core   *engine.Engine
+	store  history.Store
+	codec  history.Codec
+	props  []ContextPropagator
+	ret    *retention // nil without Options.Retention
+	queues *queueRunner
 }
 
 // Open opens (or creates) the Chorus database at path and recovers the work
@@ -63,12 +64,13 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
-		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, o.Codec),
+		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, o.Codec), ActivityQueues: activityQueues(o.Queues),
 	})
 	if err != nil {
 		return nil, err
 	}
 	e := &Engine{core: core, store: st, codec: o.Codec, props: o.ContextPropagators}
+	e.queues = startQueues(e, o)
 	if o.Retention > 0 {
 		e.ret = startRetention(st, o.Clock, o.Retention, o.Logger)
 	}
@@ -97,6 +99,7 @@ func (e *Engine) Register(defs ...Definition) error {
 	for _, a := range acts {
 		errs = append(errs, e.core.RegisterActivity(a))
 	}
+	e.queues.kick() // queued runs of these workflows may start
 	return errors.Join(errs...)
 }
 
@@ -107,6 +110,9 @@ func (e *Engine) Register(defs ...Definition) error {
 // Canceling twice is harmless; canceling an ended run is [ErrRunEnded].
 func (e *Engine) Cancel(ctx context.Context, runID string) error {
 	if err := checkRunID(runID); err != nil {
+		return err
+	}
+	if done, err := e.cancelQueued(ctx, runID, false, ""); done || err != nil {
 		return err
 	}
 	return publicErr(e.core.Cancel(ctx, runID))
@@ -121,6 +127,7 @@ func (e *Engine) Cancel(ctx context.Context, runID string) error {
 // rest of the shutdown goes on in the background. Give ctx a deadline.
 func (e *Engine) Close(ctx context.Context) error {
 	e.ret.stop()
+	e.queues.stop()
 	err := e.core.Close(ctx)
 	return errors.Join(err, e.store.Close())
 }

@@ -22,6 +22,9 @@ const (
 	// StatusTimedOut: the run passed its StartOptions.ExecutionTimeout or
 	// RunTimeout (see [StartOptions]).
 	StatusTimedOut = history.StatusTimedOut
+	// StatusQueued: the run waits in a queue for its turn to start (see
+	// [Queue]); it has no history yet.
+	StatusQueued = history.StatusQueued
 )
 
 // RunInfo describes a run.
@@ -155,7 +158,7 @@ func (e *Engine) Describe(ctx context.Context, runID string) (RunInfo, error) {
 	if err := e.core.WaitResume(ctx, runID); err != nil {
 		return RunInfo{}, err
 	}
-	h, err := e.store.Run(ctx, runID)
+	h, err := e.runRow(ctx, runID)
 	if err != nil {
 		return RunInfo{}, e.closedErr(err)
 	}

@@ -93,6 +93,13 @@ const (
 	// (workflow.RecordMarker). A saga's compensation markers are reported
 	// both as compensations and as markers.
 	EventMarker
+	// EventRunEnqueued: a run was enqueued to a queue (Name) by this
+	// engine; a debounced enqueue gathered into a waiting run reports
+	// nothing.
+	EventRunEnqueued
+	// EventRunDequeued: a run left its queue (Name) to start: Start is
+	// when it was enqueued and Latency how long it waited.
+	EventRunDequeued
 )
 
 var eventKindNames = [...]string{
@@ -102,7 +109,7 @@ var eventKindNames = [...]string{
 	EventChildStarted: "ChildStarted", EventChildEnded: "ChildEnded",
 	EventCompensationStarted: "CompensationStarted", EventCompensationEnded: "CompensationEnded",
 	EventCommit: "Commit", EventCacheHit: "CacheHit", EventCacheEviction: "CacheEviction", EventRunLoaded: "RunLoaded",
-	EventMarker: "Marker",
+	EventMarker: "Marker", EventRunEnqueued: "RunEnqueued", EventRunDequeued: "RunDequeued",
 }
 
 func (k EventKind) String() string {

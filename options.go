@@ -169,6 +169,9 @@ type Options struct {
 	// [Engine.Purge] (which says what is never deleted). Defaults to zero:
 	// runs are kept forever.
 	Retention time.Duration
+	// Queues declares the named queues that [StartOptions].Queue and
+	// activity.Options.Queue may name; see [Queue]. Defaults to none.
+	Queues []Queue
 }
 
 // WithDefaults returns a copy of o with every zero field set to its default.
@@ -230,6 +233,9 @@ func (o *Options) validate() error {
 		return fmt.Errorf("chorus: Options.Retention is negative (%v; zero keeps runs forever)", o.Retention)
 	case o.FileMode&^os.ModePerm != 0:
 		return fmt.Errorf("chorus: Options.FileMode is %v (want permission bits only, such as 0o600)", o.FileMode)
+	}
+	if err := validateQueues(o.Queues); err != nil {
+		return err
 	}
 	if err := validatePropagators(o.ContextPropagators); err != nil {
 		return err

@@ -53,6 +53,9 @@ func SignalWithStart[In, Out, S any](ctx context.Context, e *Engine, wf *workflo
 	if err := opts.timeouts().Check("StartOptions"); err != nil {
 		return nil, err
 	}
+	if opts.Queue != "" || opts.Priority != 0 || opts.DedupID != "" || opts.PartitionKey != "" || opts.DebounceKey != "" {
+		return nil, errors.New("chorus: SignalWithStart does not enqueue: StartOptions.Queue, Priority, DedupID, PartitionKey and DebounceKey must be empty")
+	}
 	spec, ok := e.core.Workflow(wf.Name())
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
@@ -106,6 +109,9 @@ func Query[In, Out any](ctx context.Context, e *Engine, runID string, q *workflo
 // works on blocked runs. Terminating an ended run is [ErrRunEnded].
 func (e *Engine) Terminate(ctx context.Context, runID, reason string) error {
 	if err := checkRunID(runID); err != nil {
+		return err
+	}
+	if done, err := e.cancelQueued(ctx, runID, true, reason); done || err != nil {
 		return err
 	}
 	return publicErr(e.core.Terminate(ctx, runID, reason))

@@ -60,6 +60,34 @@ type StartOptions struct {
 	// measured on the engine's clock ([Options].Clock).
 	ExecutionTimeout time.Duration
 	RunTimeout       time.Duration
+	// Queue, when set, names a queue declared in [Options].Queues: the run
+	// is recorded at once with status [StatusQueued] and starts when the
+	// queue's limits let it (see [Queue]). Start returns once the enqueue
+	// is durable; the handle's Result waits for the run to start and end.
+	// IDReusePolicy must then be the default. Defaults to none: the run
+	// starts at once. A name that is not declared gets an error wrapping
+	// [ErrUnknownQueue].
+	Queue string
+	// Priority orders the runs waiting in the Queue: lower numbers start
+	// first, and runs of one priority start in the order they were
+	// enqueued. Defaults to 0.
+	Priority int
+	// DedupID, when set, makes the enqueue fail while a run of the Queue
+	// enqueued with the same DedupID has not ended: the error is a
+	// *[history.QueueDedupError] naming that run, wrapping
+	// [ErrQueueDuplicate] (with [AttachIfExists], Start returns a handle
+	// to that run instead). Defaults to none.
+	DedupID string
+	// PartitionKey places the run in a partition of a Queue that has a
+	// PartitionConcurrency (one customer, say). Defaults to none: the
+	// partition of runs without a key.
+	PartitionKey string
+	// DebounceKey gathers this enqueue with the others of the same key
+	// into one run, on a Queue that has a Debounce (see [Queue].Debounce):
+	// when a run of the queue waits with this key, Start replaces its
+	// input and returns a handle to it (its ID, not the one asked for).
+	// Defaults to none.
+	DebounceKey string
 }
 
 func (o *StartOptions) timeouts() engine.Timeouts {
@@ -153,17 +181,37 @@ func Start[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition[
 	if err := o.timeouts().Check("StartOptions"); err != nil {
 		return nil, err
 	}
+	q, err := e.checkQueueOptions(&o)
+	if err != nil {
+		return nil, err
+	}
 	spec, ok := e.core.Workflow(wf.Name())
 	if !ok {
 		return nil, &NotRegisteredError{Kind: "workflow", Name: wf.Name()}
 	}
-	ctx, err := e.inject(ctx, o.ID)
+	ctx, err = e.inject(ctx, o.ID)
 	if err != nil {
 		return nil, err
 	}
 	payload, err := e.codec.Marshal(in)
 	if err != nil {
 		return nil, &PayloadError{What: fmt.Sprintf("encode input of workflow %q", wf.Name()), Err: err}
+	}
+	if o.Queue != "" {
+		if err := e.core.CheckPayload(o.ID, payload); err != nil {
+			return nil, publicErr(err)
+		}
+		id, err := e.enqueue(ctx, q, wf.Name(), o.ID, payload, &o)
+		var de *history.QueueDedupError
+		switch {
+		case errors.As(err, &de) && o.IfExists == AttachIfExists:
+			return Lookup(ctx, e, wf, de.RunID)
+		case errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists:
+			return Lookup(ctx, e, wf, o.ID)
+		case err != nil:
+			return nil, err
+		}
+		return &Run[Out]{e: e, id: id, workflow: wf.Name()}, nil
 	}
 	err = e.core.Start(ctx, spec, o.ID, payload, engine.IDReusePolicy(o.IDReusePolicy), o.timeouts())
 	if errors.Is(err, ErrRunExists) && o.IfExists == AttachIfExists {
@@ -183,7 +231,7 @@ func Lookup[In, Out any](ctx context.Context, e *Engine, wf *workflow.Definition
 	if err := checkRunID(id); err != nil {
 		return nil, err
 	}
-	info, err := e.store.Run(ctx, id)
+	info, err := e.runRow(ctx, id)
 	if err != nil {
 		return nil, e.closedErr(err)
 	}
@@ -211,11 +259,11 @@ func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
 	info := history.RunInfo{ID: r.id, Workflow: r.workflow, Status: history.StatusRunning}
 	if !running {
 		var err error
-		if info, err = r.e.store.Run(ctx, r.id); err != nil {
+		if info, err = r.e.runRow(ctx, r.id); err != nil {
 			return out, r.e.closedErr(err)
 		}
 	}
-	if info.Status == history.StatusRunning {
+	if info.Status == history.StatusRunning || info.Status == history.StatusQueued {
 		select {
 		case o := <-ch:
 			info.Status, info.Result, info.Failure = o.Status, o.Result, o.Failure

@@ -44,6 +44,14 @@ type Options struct {
 	// again after the restart and settles as canceled. Defaults to false:
 	// the future settles as canceled at once and the attempt is abandoned.
 	WaitForCancellation bool `json:"wait_for_cancellation,omitempty"`
+	// Queue names a queue declared in the engine's options (chorus.Queue)
+	// whose concurrency and rate limits bound this activity's attempts,
+	// across every run of the engine: an attempt waits, without holding
+	// a worker, until the queue lets it start. An attempt whose queue is
+	// not declared waits until a process that declares it opens the
+	// database, and the engine logs why. Defaults to none: attempts start
+	// as soon as a worker is free.
+	Queue string `json:"queue,omitempty"`
 }
 
 // RetryPolicy says how failed attempts are retried: attempt n+1 starts
@@ -141,6 +149,9 @@ func Merge(base, o *Options) Options {
 	}
 	if o.WaitForCancellation {
 		m.WaitForCancellation = true
+	}
+	if o.Queue != "" {
+		m.Queue = o.Queue
 	}
 	return m
 }

@@ -32,6 +32,9 @@ const (
 	// engine ended it, as a termination would (its journal ends with a
 	// RunTerminated whose failure has type "WorkflowTimeout").
 	StatusTimedOut RunStatus = 7
+	// StatusQueued: the run waits in a named queue for its turn to start
+	// (see [QueueStore]); it has no journal yet.
+	StatusQueued RunStatus = 8
 )
 
 var statusNames = map[RunStatus]string{
@@ -42,6 +45,7 @@ var statusNames = map[RunStatus]string{
 	StatusBlocked:    "blocked",
 	StatusTerminated: "terminated",
 	StatusTimedOut:   "timed-out",
+	StatusQueued:     "queued",
 }
 
 // String returns the status in lower case, such as "running".
@@ -70,7 +74,7 @@ func ParseRunStatus(s string) (RunStatus, error) {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("history: unknown run status %q (want running, completed, failed, canceled, blocked, terminated or timed-out)", s)
+	return 0, fmt.Errorf("history: unknown run status %q (want running, completed, failed, canceled, blocked, terminated, timed-out or queued)", s)
 }
 
 // RunInfo is a run's index row.

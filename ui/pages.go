@@ -21,7 +21,7 @@ import (
 )
 
 // statuses are the run statuses, in the order the filters show them.
-var statuses = []string{"running", "blocked", "completed", "failed", "canceled", "terminated", "timed-out"}
+var statuses = []string{"queued", "running", "blocked", "completed", "failed", "canceled", "terminated", "timed-out"}
 
 func (s *server) funcs() template.FuncMap {
 	return template.FuncMap{

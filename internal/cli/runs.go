@@ -107,7 +107,7 @@ With --limit N, when more runs follow, the page ends with the line
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&status, "status", "", "only runs with one of these statuses, comma-separated (running, completed, failed, canceled, blocked, terminated, timed-out)")
+	cmd.Flags().StringVar(&status, "status", "", "only runs with one of these statuses, comma-separated (running, completed, failed, canceled, blocked, terminated, timed-out, queued)")
 	cmd.Flags().StringVar(&workflow, "workflow", "", "only runs of this workflow")
 	cmd.Flags().StringArrayVar(&attrs, "attr", nil, "only runs whose search attribute matches, such as customer=acme or amount:int>=100 (repeatable; see above)")
 	cmd.Flags().StringVar(&createdAfter, "created-after", "", "only runs created at or after this RFC 3339 time")

@@ -27,6 +27,7 @@ type actTask struct {
 	heartbeat   []byte // details of the last heartbeat of an earlier attempt
 	header      map[string][]byte
 	recovered   bool // dispatched by recovery at Open, before the application registered anything
+	gated       bool // holds a slot of its activity queue until the attempt ends (see actqueue.go)
 	// With an observer only: when the attempt was queued and ended, and
 	// the attempt as observed.
 	queuedAt, endedAt time.Time
@@ -134,6 +135,14 @@ func (p *activityPool) dispatch(t *actTask) {
 		p.timers[tm] = t.NotBefore
 		return
 	}
+	if t.opts.Queue != "" && p.e.gate.hold(t) {
+		return // admitted later by the queue
+	}
+	p.readyLocked(t)
+}
+
+// readyLocked queues t for a worker.
+func (p *activityPool) readyLocked(t *actTask) {
 	if p.e.obs != nil {
 		t.queuedAt = p.e.clock.Now()
 	}
@@ -215,6 +224,9 @@ func (p *activityPool) worker() {
 			delete(p.dead, k)
 			delete(p.tracked, k)
 			p.mu.Unlock()
+			if t.gated {
+				p.e.gate.release(t)
+			}
 			p.finished()
 			continue
 		}
@@ -233,6 +245,9 @@ func (p *activityPool) worker() {
 		delete(p.attempts, k)
 		p.mu.Unlock()
 		cancel()
+		if t.gated {
+			p.e.gate.release(t)
+		}
 		p.finished()
 	}
 }

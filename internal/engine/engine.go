@@ -48,6 +48,8 @@ type Config struct {
 	Propagation *Propagation
 	// Observer, when set, is told what the engine does (see Observation).
 	Observer Observer
+	// ActivityQueues bound the attempts of the activities bound to them.
+	ActivityQueues []ActivityQueue
 }
 
 type engineState uint8
@@ -73,6 +75,7 @@ type Engine struct {
 	w      *writer
 	acts   *activityPool
 	timers *timers
+	gate   *actGate // activity queues
 
 	ctx    context.Context // for store reads; canceled at the end of Close
 	cancel context.CancelFunc
@@ -128,6 +131,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.w = newWriter(cfg.Store, cfg.MaxCommitBatch)
 	e.w.obs = cfg.Observer
+	e.gate = newActGate(e, cfg.ActivityQueues)
 	e.acts = newActivityPool(e, cfg.MaxConcurrentActivities)
 	e.timers = newTimers(e)
 	err := e.registerAll(cfg)
@@ -733,6 +737,7 @@ func (e *Engine) shutdown(ctx context.Context) {
 		t.Stop()
 	}
 	e.mu.Unlock()
+	e.gate.close()
 	e.acts.shutdown(ctx)
 
 	e.mu.Lock()
@@ -825,6 +830,7 @@ func (e *Engine) NextWake() (time.Time, bool) {
 	}
 	consider(e.timers.next())
 	consider(e.acts.nextRetry())
+	consider(e.gate.next())
 	e.mu.Lock()
 	for _, at := range e.redeliver {
 		consider(at, true)

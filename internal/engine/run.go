@@ -401,6 +401,9 @@ func (r *Run) observeSignal(ev history.Event) {
 func (r *Run) load() error {
 	e := r.eng
 	info, err := e.store.Run(e.ctx, r.id)
+	if err == nil {
+		err = journalless(info)
+	}
 	if err != nil {
 		return err
 	}
@@ -644,7 +647,7 @@ func (r *Run) loadFailed(in input, err error) {
 		r.apply(in)
 		return
 	}
-	if !errors.Is(err, history.ErrRunNotFound) && !errors.As(err, &nr) {
+	if !errors.Is(err, history.ErrRunNotFound) && !errors.As(err, &nr) && !errors.Is(err, ErrRunQueued) && !errors.Is(err, ErrRunEnded) {
 		e.log.Error("chorus: load run", "run", r.id, "err", err)
 		if (isInternalInput(in.kind) || in.kind == inResume) && !errors.Is(err, history.ErrStoreClosed) {
 			// A store hiccup must not lose what an activity, timer or child
