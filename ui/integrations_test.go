@@ -34,14 +34,14 @@ func TestIntegrationsPage(t *testing.T) {
 	h, err := ui.Handler(eng, nil)
 	require.NoError(t, err)
 
-	page := get(t, h, "/integrations/")
+	page := integrationsGet(t, h, "/integrations/")
 	require.Contains(t, page, `data-integration="ui-test-shipping" data-breaker="open"`)
 	require.Contains(t, page, `>Integrations</a>`)
 
 	var doc struct {
 		Integrations []integrate.Stats `json:"integrations"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(get(t, h, "/api/integrations")), &doc))
+	require.NoError(t, json.Unmarshal([]byte(integrationsGet(t, h, "/api/integrations")), &doc))
 	var found *integrate.Stats
 	for i := range doc.Integrations {
 		if doc.Integrations[i].Name == "ui-test-shipping" {
@@ -58,16 +58,16 @@ func TestIntegrationsPage(t *testing.T) {
 		return []integrate.Stats{{Name: "payments", Kind: "limiter", LimiterWaits: 12, LimiterDenials: 3}}
 	}})
 	require.NoError(t, err)
-	page = get(t, h, "/integrations/")
+	page = integrationsGet(t, h, "/integrations/")
 	require.Contains(t, page, `data-integration="payments"`)
 	require.NotContains(t, page, "ui-test-shipping")
 	h, err = ui.Handler(eng, &ui.Options{Integrations: func() []integrate.Stats { return nil }})
 	require.NoError(t, err)
-	require.Contains(t, get(t, h, "/integrations/"), "No API call was made")
-	require.Contains(t, get(t, h, "/api/integrations"), `"integrations": []`)
+	require.Contains(t, integrationsGet(t, h, "/integrations/"), "No API call was made")
+	require.Contains(t, integrationsGet(t, h, "/api/integrations"), `"integrations": []`)
 }
 
-func get(t *testing.T, h http.Handler, path string) string {
+func integrationsGet(t *testing.T, h http.Handler, path string) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
