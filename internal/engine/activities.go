@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -41,8 +40,7 @@ type taskKey struct {
 
 func newActTask(t history.Task, workflow string, events []history.Event) *actTask {
 	at := &actTask{Task: t, workflow: workflow, scheduledAt: t.ScheduledAt, heartbeat: t.Heartbeat}
-	_ = json.Unmarshal(t.Options, &at.opts) // written by this engine; zero options are a safe fallback
-	at.header = taskHeader(t.Options)
+	at.opts, at.header = decodeTaskOptions(t.Options)
 	for _, ev := range events {
 		if ev.Seq == t.Step {
 			at.scheduledAt = ev.Time

@@ -31,7 +31,7 @@ func (e *Engine) SignalWithStart(ctx context.Context, spec WorkflowSpec, id stri
 	if err := errors.Join(e.CheckPayload(id, startInput), e.CheckPayload(id, payload)); err != nil {
 		return err
 	}
-	return e.call(ctx, id, input{kind: inStart, spec: spec, payload: startInput, startOnly: true, sigName: name, sigPayload: payload, reuse: reuse, timeouts: to})
+	return e.call(ctx, id, input{kind: inStart, payload: startInput, startArgs: &startArgs{spec: spec, startOnly: true, sigName: name, sigPayload: payload, reuse: reuse, timeouts: to}})
 }
 
 // ErrInvalidSignalName is wrapped by the error of a signal whose name is

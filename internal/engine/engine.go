@@ -93,6 +93,7 @@ type Engine struct {
 	runs     map[string]*Run
 	lru      list.List // idle loaded runs, most recent first
 	procs    sync.WaitGroup
+	drainers *drainers
 	waiters  map[string][]chan Outcome
 	parked   map[string][]parkedInput  // by workflow name, until it is registered
 	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
@@ -118,6 +119,7 @@ func New(cfg Config) (*Engine, error) {
 		reg:             newRegistry(), runs: map[string]*Run{}, waiters: map[string][]chan Outcome{},
 		parked: map[string][]parkedInput{}, recTasks: map[string][]history.Task{}, closed: make(chan struct{}),
 		redeliver: map[*clock.Timer]time.Time{}, prop: cfg.Propagation, obs: cfg.Observer,
+		drainers: newDrainers(),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if cfg.OnSettle != nil {
@@ -429,7 +431,7 @@ func (e *Engine) Start(ctx context.Context, spec WorkflowSpec, id string, input 
 }
 
 func inputStart(spec WorkflowSpec, payload []byte) input {
-	return input{kind: inStart, spec: spec, payload: payload}
+	return input{kind: inStart, payload: payload, startArgs: &startArgs{spec: spec}}
 }
 
 // Cancel requests cancellation of a run.
@@ -503,7 +505,7 @@ func (e *Engine) deliverBatch(id string, ins []input) error {
 		e.observeNow(Observation{Kind: ObsCacheHit, RunID: id})
 	}
 	if start {
-		go r.drain()
+		e.drainers.start(r)
 	}
 	return nil
 }
@@ -696,6 +698,7 @@ func (e *Engine) shutdown(ctx context.Context) {
 	e.state = stateClosed
 	e.mu.Unlock()
 	e.procs.Wait()
+	e.drainers.stop()
 	e.w.stop()
 
 	e.mu.Lock()

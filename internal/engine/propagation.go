@@ -125,13 +125,12 @@ func (r *Run) encodeTaskOptions(o activity.Options) ([]byte, error) {
 	return json.Marshal(taskOptions{Options: o, Header: r.header})
 }
 
-// taskHeader reads the header an activity task carries.
-func taskHeader(b []byte) map[string][]byte {
-	var to struct {
-		Header map[string][]byte `json:"header"`
-	}
-	_ = json.Unmarshal(b, &to) // written by this engine; no header is a safe fallback
-	return to.Header
+// decodeTaskOptions decodes an activity task's options and header in one
+// pass.
+func decodeTaskOptions(b []byte) (activity.Options, map[string][]byte) {
+	var to taskOptions
+	_ = json.Unmarshal(b, &to) // written by this engine; zero options and no header are a safe fallback
+	return to.Options, to.Header
 }
 
 // toActivity returns an attempt's context with the values the propagators

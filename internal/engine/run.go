@@ -34,27 +34,14 @@ const (
 // input is one thing that happens to a run.
 type input struct {
 	kind    inputKind
-	spec    WorkflowSpec     // inStart
 	name    string           // inStart: workflow name when spec is not known yet; inSignal, inQuery: signal or query name
 	payload []byte           // inStart: workflow input; results; signal value; query argument
 	failure *history.Failure // final failure of an activity, child or signal delivery; termination reason
 	step    int64            // the command an answer is for
-	// inStart only.
-	parent     string
-	parentStep int64
-	startOnly  bool // signal-with-start: start unless the run exists, without error
-	// Signal-with-start only: the signal, journaled right after the
-	// RunStarted of a new run, before its code first runs.
-	sigName    string
-	sigPayload []byte
-	// Start, signal-with-start and a child's start: the header the new run
-	// propagates.
-	header map[string][]byte
-	// Start and signal-with-start: may a new run take the ID of one that
-	// exists?
-	reuse IDReusePolicy
-	// Start, signal-with-start and a child's start: the run's timeouts.
-	timeouts Timeouts
+	// inStart only (nil otherwise): what a start carries. Behind a pointer
+	// so that the inputs of every other kind, copied at each stage of a
+	// drain, stay small.
+	*startArgs
 	// key identifies a signal sent by another run ("run/step"), so that a
 	// redelivery after a crash is recognized and not journaled twice.
 	key string
@@ -85,6 +72,24 @@ type input struct {
 	query chan []byte // inQuery: the answer, sent before reply
 	upd   *updateCall // inUpdate: the update's ID and where its outcome goes
 	after func(error) // called with the outcome of the commit that recorded the input
+}
+
+// startArgs is what a start input carries besides its workflow input.
+type startArgs struct {
+	spec       WorkflowSpec // nil until the workflow's registration is found
+	parent     string
+	parentStep int64
+	startOnly  bool // signal-with-start: start unless the run exists, without error
+	// Signal-with-start only: the signal, journaled right after the
+	// RunStarted of a new run, before its code first runs.
+	sigName    string
+	sigPayload []byte
+	// The header the new run propagates.
+	header map[string][]byte
+	// May a new run take the ID of one that exists?
+	reuse IDReusePolicy
+	// The run's timeouts.
+	timeouts Timeouts
 }
 
 func (in input) answer(err error) {
@@ -360,14 +365,23 @@ func (r *Run) appendInput(ev history.Event) {
 	ev.Time = r.liveNow
 	r.round.events = append(r.round.events, ev)
 	if ev.Type == history.EventSignalReceived && r.eng.obs != nil {
-		name, _ := splitSignalName(ev.Name)
-		r.observe(Observation{Kind: ObsSignalReceived, Time: ev.Time, Name: name, Step: ev.Seq})
+		r.observeSignal(ev)
 	}
 	r.applyInput(ev)
 	r.markRound()
 	if r.fatal == nil && !r.ended {
 		r.runUntilBlocked()
 	}
+}
+
+// observeSignal reports a journaled signal to the observer. Out of line:
+// its Observation would otherwise widen appendInput's frame on the path of
+// every input.
+//
+//go:noinline
+func (r *Run) observeSignal(ev history.Event) {
+	name, _ := splitSignalName(ev.Name)
+	r.observe(Observation{Kind: ObsSignalReceived, Time: ev.Time, Name: name, Step: ev.Seq})
 }
 
 // load rebuilds the run from its journal, replaying its current generation.
@@ -688,20 +702,17 @@ func (r *Run) restartGeneration() {
 // without ever waiting.
 const maxContinuesPerRound = 1000
 
-// apply handles one input on a loaded (or blocked) run.
+// apply handles one input on a loaded (or blocked) run. Each kind of input
+// has a method of its own: this dispatch sits on the deep path of every
+// input (a drain's goroutine grows its stack to fit it), so its own frame
+// stays small.
 func (r *Run) apply(in input) {
-	e := r.eng
 	if in.kind == inStart {
 		// The run exists.
-		if r.replaceRun(in) {
+		var ok bool
+		if in, ok = r.applyStartExisting(in); !ok {
 			return
 		}
-		if !in.startOnly {
-			r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: %q", history.ErrRunExists, r.id)})
-			return
-		}
-		// Signal-with-start: the signal.
-		in = input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}
 	}
 	if in.wake != 0 && (r.blocked == nil || r.ended) {
 		// A blocked run keeps it until it resumes.
@@ -719,67 +730,101 @@ func (r *Run) apply(in input) {
 	case in.kind == inUpdate:
 		r.applyUpdate(in)
 	case r.blocked != nil && !r.ended:
-		// Answered after the commit, which may record the blocked status.
-		var err error
-		switch in.kind {
-		case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
-			if in.external {
-				err = &BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked}
-				break
-			}
-			e.log.Warn("chorus: dropping an outcome for a blocked run; the work is redone once the run resumes",
-				"run", r.id, "step", in.step, "reason", r.blocked)
-		case inResume, inStart:
-		default:
-			err = &BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked}
-		}
-		r.round.late = append(r.round.late, lateAnswer{in, err})
+		r.applyBlocked(in)
 	case in.kind == inResume:
 		r.round.replies = append(r.round.replies, in)
 	case in.kind == inStart: // signal-with-start of a run that exists
 		r.round.replies = append(r.round.replies, in)
 	case r.ended:
-		switch in.kind {
-		case inCancel, inSignal:
-			in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
-		case inActivityResult, inTimerFired:
-			if in.external {
-				// After the commit: the caller reads the journal to say more.
-				r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: run %q", ErrRunEnded, r.id)})
-				break
-			}
-			// A task an older version left behind when the run ended:
-			// delete it, or it runs again at every Open.
-			e.doneTask(r.id, in.step)
-			r.dropStale(in)
-		default:
-			r.dropStale(in)
-		}
+		r.applyEnded(in)
 	case in.kind == inCancel:
-		if !r.canceled {
-			r.noteAction(in, history.OperatorAction{Action: history.ActionCancel})
-			r.appendInput(history.Event{Type: history.EventCancelRequested, Ref: in.wake})
-		}
-		r.round.replies = append(r.round.replies, in)
+		r.applyCancel(in)
 	case in.kind == inSignal:
-		if m := r.eng.limits.MaxPendingSignals; m > 0 && r.pendingSignals() >= m {
-			r.round.late = append(r.round.late, lateAnswer{in, &LimitError{Limit: "MaxPendingSignals", RunID: r.id, Value: int64(m) + 1, Max: int64(m)}})
-			return
-		}
-		if in.key != "" && r.signalKeys[in.key] {
-			r.round.late = append(r.round.late, lateAnswer{in, nil}) // delivered before a crash
-			return
-		}
-		if err := r.checkSignalRoom(in.payload); err != nil {
-			r.round.late = append(r.round.late, lateAnswer{in, err})
-			return
-		}
-		r.noteAction(in, history.OperatorAction{Action: history.ActionSignal, Signal: in.name})
-		r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload, Ref: in.wake})
-		r.round.replies = append(r.round.replies, in)
+		r.applySignal(in)
 	default:
 		r.applyOutcome(in)
 	}
+}
+
+// applyStartExisting handles a start of a run that exists: it replaces the
+// run where the ID reuse policy allows, refuses a plain start, and turns a
+// signal-with-start into its signal, which apply goes on with (ok).
+func (r *Run) applyStartExisting(in input) (sig input, ok bool) {
+	if r.replaceRun(in) {
+		return input{}, false
+	}
+	if !in.startOnly {
+		r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: %q", history.ErrRunExists, r.id)})
+		return input{}, false
+	}
+	return input{kind: inSignal, name: in.sigName, payload: in.sigPayload, reply: in.reply, after: in.after}, true
+}
+
+// applyBlocked answers an input to a blocked run, after the commit, which
+// may record the blocked status.
+func (r *Run) applyBlocked(in input) {
+	var err error
+	switch in.kind {
+	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered:
+		if in.external {
+			err = &BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked}
+			break
+		}
+		r.eng.log.Warn("chorus: dropping an outcome for a blocked run; the work is redone once the run resumes",
+			"run", r.id, "step", in.step, "reason", r.blocked)
+	case inResume, inStart:
+	default:
+		err = &BlockedError{RunID: r.id, Reason: r.blocked.Error(), Cause: r.blocked}
+	}
+	r.round.late = append(r.round.late, lateAnswer{in, err})
+}
+
+// applyEnded answers an input to a run that has ended.
+func (r *Run) applyEnded(in input) {
+	switch in.kind {
+	case inCancel, inSignal:
+		in.answer(fmt.Errorf("%w: run %q", ErrRunEnded, r.id))
+	case inActivityResult, inTimerFired:
+		if in.external {
+			// After the commit: the caller reads the journal to say more.
+			r.round.late = append(r.round.late, lateAnswer{in, fmt.Errorf("%w: run %q", ErrRunEnded, r.id)})
+			break
+		}
+		// A task an older version left behind when the run ended:
+		// delete it, or it runs again at every Open.
+		r.eng.doneTask(r.id, in.step)
+		r.dropStale(in)
+	default:
+		r.dropStale(in)
+	}
+}
+
+// applyCancel journals a cancellation request, once.
+func (r *Run) applyCancel(in input) {
+	if !r.canceled {
+		r.noteAction(in, history.OperatorAction{Action: history.ActionCancel})
+		r.appendInput(history.Event{Type: history.EventCancelRequested, Ref: in.wake})
+	}
+	r.round.replies = append(r.round.replies, in)
+}
+
+// applySignal journals a signal unless it is over a limit or a redelivery.
+func (r *Run) applySignal(in input) {
+	if m := r.eng.limits.MaxPendingSignals; m > 0 && r.pendingSignals() >= m {
+		r.round.late = append(r.round.late, lateAnswer{in, &LimitError{Limit: "MaxPendingSignals", RunID: r.id, Value: int64(m) + 1, Max: int64(m)}})
+		return
+	}
+	if in.key != "" && r.signalKeys[in.key] {
+		r.round.late = append(r.round.late, lateAnswer{in, nil}) // delivered before a crash
+		return
+	}
+	if err := r.checkSignalRoom(in.payload); err != nil {
+		r.round.late = append(r.round.late, lateAnswer{in, err})
+		return
+	}
+	r.noteAction(in, history.OperatorAction{Action: history.ActionSignal, Signal: in.name})
+	r.appendInput(history.Event{Type: history.EventSignalReceived, Name: joinSignalName(in.name, in.key), Payload: in.payload, Ref: in.wake})
+	r.round.replies = append(r.round.replies, in)
 }
 
 // replaceRun starts a new run under this run's ID when the start's ID reuse

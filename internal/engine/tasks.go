@@ -162,7 +162,7 @@ func (e *Engine) startChild(t history.Task) {
 		e.log.Error("chorus: corrupt start-child task", "run", t.RunID, "step", t.Step, "err", err)
 		return
 	}
-	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, parent: cp.Parent, parentStep: cp.ParentStep, internal: true}
+	in := input{kind: inStart, name: cp.Workflow, payload: cp.Input, internal: true, startArgs: &startArgs{parent: cp.Parent, parentStep: cp.ParentStep}}
 	if cp.Timeouts != nil {
 		in.timeouts = *cp.Timeouts
 	}
