@@ -15,11 +15,15 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/internal/testutil"
+	"github.com/chorusdev/chorus/internal/testutil/childproc"
 	"github.com/chorusdev/chorus/schedule"
 	"github.com/chorusdev/chorus/workflow"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	childproc.RunMode(childModes)
+	goleak.VerifyTestMain(m)
+}
 
 var release = workflow.NewSignal[struct{}]("release")
 
@@ -340,4 +344,32 @@ func TestJitterIsStableAndBounded(t *testing.T) {
 	}
 	e.waitIdle("j", time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC))
 	require.Equal(t, []string{schedule.ActionRunID("j", time.Date(2026, 3, 1, 1, 0, 0, 0, time.UTC))}, e.jobs(), "the run ID names the scheduled time, not the jittered one")
+}
+
+func TestContinuesAsNewToBoundItsHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("230 ticks: skipped with -short")
+	}
+	t.Parallel()
+	e := setup(t)
+	require.NoError(t, schedule.Create(e.ctx, e.eng, "long", schedule.Spec{Every: time.Minute}, job, false))
+	e.waitIdle("long", minute(1))
+	const ticks = 230
+	for n := 1; n <= ticks; n++ {
+		e.mock.Add(time.Minute)
+		e.waitIdle("long", minute(n+1))
+	}
+	d, err := schedule.Describe(e.ctx, e.eng, "long")
+	require.NoError(t, err)
+	require.EqualValues(t, ticks, d.Started, "the counts carry over")
+	require.Len(t, e.jobs(), ticks)
+	info, err := e.eng.Describe(e.ctx, schedule.RunID("long"))
+	require.NoError(t, err)
+	require.Equal(t, chorus.StatusRunning, info.Status)
+	// A wake-up journals four events or more (timer started and fired,
+	// activity scheduled and completed, memo): 230 of them in one history
+	// would be over 900. Continue-as-new after 200 wake-ups keeps only the
+	// current generation's.
+	t.Logf("events of the schedule's run: %d", info.Events)
+	require.Less(t, info.Events, int64(2*ticks))
 }
