@@ -145,35 +145,6 @@ func join(s []string) string {
 	return out
 }
 
-// multiObserver calls the registry and the user's observer.
-type observers []Observer
-
-func (o observers) BreakerStateChanged(name string, from, to BreakerState) {
-	for _, x := range o {
-		x.BreakerStateChanged(name, from, to)
-	}
-}
-func (o observers) LimiterWaited(name string, d time.Duration) {
-	for _, x := range o {
-		x.LimiterWaited(name, d)
-	}
-}
-func (o observers) LimiterDenied(name string, d time.Duration) {
-	for _, x := range o {
-		x.LimiterDenied(name, d)
-	}
-}
-func (o observers) Retrying(endpoint string, attempt int, d time.Duration, err error) {
-	for _, x := range o {
-		x.Retrying(endpoint, attempt, d, err)
-	}
-}
-func (o observers) FellBack(endpoint string, err error) {
-	for _, x := range o {
-		x.FellBack(endpoint, err)
-	}
-}
-
 func observe(o Observer) Observer {
 	if o == nil {
 		return NopObserver{}
