@@ -68,6 +68,9 @@ type StatusError struct {
 	// RetryAfter is the wait the server asked for with a Retry-After
 	// header, or zero.
 	RetryAfter time.Duration
+	// askedWait is set when the server sent a valid Retry-After (which
+	// may be zero: retry at once).
+	askedWait bool
 }
 
 // Error starts with "HTTP <status>" so that [StatusOf] can read the status

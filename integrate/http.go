@@ -299,11 +299,11 @@ func (c *Call[Req, Resp]) call(ctx context.Context, t target, req Req, key strin
 		if ctx.Err() != nil {
 			return zero, err
 		}
-		wait, retry := c.retryable(err)
+		wait, asked, retry := c.retryable(err)
 		if !retry || attempt >= c.retry.MaxAttempts {
 			return zero, err
 		}
-		if wait == 0 {
+		if !asked {
 			wait = c.retry.backoff(attempt)
 		}
 		stats.with(c.name, "endpoint", func(e *entry) { e.Retries++ })
@@ -313,17 +313,18 @@ func (c *Call[Req, Resp]) call(ctx context.Context, t target, req Req, key strin
 	}
 }
 
-// retryable says whether err is retried, and the wait the server asked for.
-func (c *Call[Req, Resp]) retryable(err error) (time.Duration, bool) {
+// retryable says whether err is retried, and the wait the server asked
+// for, if it asked.
+func (c *Call[Req, Resp]) retryable(err error) (wait time.Duration, asked, retry bool) {
 	var se *StatusError
 	if errors.As(err, &se) {
 		if !se.Retryable() || se.RetryAfter > c.retry.MaxRetryAfter {
-			return 0, false
+			return 0, false, false
 		}
-		return se.RetryAfter, true
+		return se.RetryAfter, se.askedWait, true
 	}
 	var te *TransportError
-	return 0, errors.As(err, &te)
+	return 0, false, errors.As(err, &te)
 }
 
 // sleep waits d on the call's clock; started runs once the timer is set.
@@ -453,7 +454,7 @@ func (c *Call[Req, Resp]) send(ctx context.Context, u string, body []byte, key s
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		se := &StatusError{Endpoint: c.name, Method: c.opts.Method, URL: u, StatusCode: res.StatusCode, Body: excerpt(data)}
 		if d, ok := ParseRetryAfter(res.Header.Get("Retry-After"), c.opts.Clock.Now()); ok {
-			se.RetryAfter = d
+			se.RetryAfter, se.askedWait = d, true
 		}
 		return zero, se
 	}

@@ -175,6 +175,18 @@ func TestRetryAfterOverTheMaximumStopsRetrying(t *testing.T) {
 	require.Equal(t, 1, srv.requests())
 }
 
+func TestRetryAfterZeroRetriesAtOnce(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, status(http.StatusTooManyRequests, "Retry-After", "0"))
+	w := &waits{}
+	c := newCall(t, t.Name(), srv.URL, &integrate.HTTPOptions[stockReq, stockResp]{
+		Client: srv.Client(), Observer: w, Retry: &integrate.RetryOptions{InitialInterval: time.Hour},
+	})
+	_, err := c.Do(testContext(t), stockReq{})
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{0}, w.list(), "the server's zero wait, not the hour of backoff")
+}
+
 func Test503ThenRecovers(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, status(503), status(503))
