@@ -134,7 +134,7 @@ func TestRateLimitUnder1000ConcurrentRuns(t *testing.T) {
 	// burst + rate*w requests. A request can only arrive after its
 	// release, so the requests arriving in a window were released in it or
 	// up to the delay on the way (d: timers wake late and requests queue on a loaded machine) before.
-	const w, d = 500 * time.Millisecond, 100 * time.Millisecond
+	const w, d = time.Second, 250 * time.Millisecond
 	allowed := burst + int(rate*(w+d).Seconds())
 	worst := 0
 	for i := range arrivals {
