@@ -243,6 +243,12 @@ func TestFaultReproUnknownCommitLosesWaiter(t *testing.T) {
 	eng, err := chorus.OpenStore(context.Background(), fs, &chorus.Options{Definitions: w.Definitions()})
 	require.NoError(t, err)
 	t.Cleanup(func() { closeEngine(t, eng) })
+	// Result may also know the run is running without reading the store.
+	chorus.SetOnWatch(eng, func(rid string, running bool) {
+		if rid == id && running && cStarted.Load() {
+			waitOnce.Do(func() { close(waiting) })
+		}
+	})
 
 	ctx, cancel := context.WithTimeout(context.Background(), reproWait)
 	defer cancel()

@@ -204,16 +204,24 @@ func (r *Run[Out]) Result(ctx context.Context) (Out, error) {
 	if err := r.e.core.WaitResume(ctx, r.id); err != nil {
 		return out, err
 	}
-	ch, stop := r.e.core.Watch(r.id)
+	ch, stop, running := r.e.core.WatchRunning(r.id)
 	defer stop()
-	info, err := r.e.store.Run(ctx, r.id)
-	if err != nil {
-		return out, r.e.closedErr(err)
+	// A run running in this engine is sure to report its outcome on ch:
+	// no need to read the store first.
+	info := history.RunInfo{ID: r.id, Workflow: r.workflow, Status: history.StatusRunning}
+	if !running {
+		var err error
+		if info, err = r.e.store.Run(ctx, r.id); err != nil {
+			return out, r.e.closedErr(err)
+		}
 	}
 	if info.Status == history.StatusRunning {
 		select {
 		case o := <-ch:
 			info.Status, info.Result, info.Failure = o.Status, o.Result, o.Failure
+			if o.Workflow != "" {
+				info.Workflow = o.Workflow
+			}
 			if o.Status == history.StatusBlocked {
 				return out, blockedError(r.id, o.Blocked)
 			}

@@ -441,6 +441,9 @@ func (r *Run) endLive(su *history.StatusUpdate) {
 	}
 	r.round.status = su
 	r.round.outcome = &Outcome{Status: su.Status, Result: su.Result, Failure: su.Failure}
+	if r.spec != nil {
+		r.round.outcome.Workflow = r.spec.Name()
+	}
 	if r.eng.obs != nil {
 		r.observe(Observation{Kind: ObsRunEnded, Time: r.liveNow, Start: r.startedAt, Status: su.Status, Failure: su.Failure})
 	}

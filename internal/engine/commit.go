@@ -53,6 +53,11 @@ func (r *Run) commitRound() {
 	} else if rd.create {
 		r.status = history.StatusRunning
 	}
+	if rd.status != nil || rd.create {
+		e.mu.Lock()
+		r.running = r.status == history.StatusRunning
+		e.mu.Unlock()
+	}
 	r.emitObserved()
 	for _, f := range rd.cancel {
 		e.stopWork(r.id, f)

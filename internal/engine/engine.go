@@ -94,6 +94,7 @@ type Engine struct {
 	lru      list.List // idle loaded runs, most recent first
 	procs    sync.WaitGroup
 	drainers *drainers
+	onWatch  atomic.Pointer[func(id string, running bool)] // a test's hook: a caller began to wait for an outcome
 	waiters  map[string][]chan Outcome
 	parked   map[string][]parkedInput  // by workflow name, until it is registered
 	recTasks map[string][]history.Task // tasks of runs blocked at Open, by run
@@ -608,11 +609,42 @@ func (e *Engine) idle(r *Run) (more bool) {
 // Watch returns a channel that receives the run's outcome when it ends or
 // blocks, and a function to stop watching.
 func (e *Engine) Watch(id string) (<-chan Outcome, func()) {
-	ch := make(chan Outcome, 1)
+	ch, stop, _ := e.WatchRunning(id)
+	return ch, stop
+}
+
+// WatchRunning is Watch that also reports whether the run is running in
+// this engine: committed as running, in memory, and not ended since. Then
+// the run's outcome is sure to arrive on the channel (or the engine
+// closes), and the caller need not read the store to learn that the run
+// has not ended yet. When running is false, the store has the answer.
+func (e *Engine) WatchRunning(id string) (ch <-chan Outcome, stop func(), running bool) {
+	c := make(chan Outcome, 1)
 	e.mu.Lock()
-	e.waiters[id] = append(e.waiters[id], ch)
+	e.waiters[id] = append(e.waiters[id], c)
+	if r := e.runs[id]; r != nil {
+		running = r.running
+	}
 	e.mu.Unlock()
-	return ch, func() {
+	if f := e.onWatch.Load(); f != nil {
+		(*f)(id, running)
+	}
+	return c, e.unwatch(id, c), running
+}
+
+// SetOnWatch installs (or, with nil, removes) a hook called each time a
+// caller begins to wait for a run's outcome, with whether the run was
+// running in this engine. Tests use it to act once a waiter is in place.
+func (e *Engine) SetOnWatch(f func(id string, running bool)) {
+	if f == nil {
+		e.onWatch.Store(nil)
+		return
+	}
+	e.onWatch.Store(&f)
+}
+
+func (e *Engine) unwatch(id string, ch chan Outcome) func() {
+	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		ws := e.waiters[id]
@@ -632,6 +664,9 @@ func (e *Engine) Watch(id string) (<-chan Outcome, func()) {
 
 func (e *Engine) notify(id string, o Outcome) {
 	e.mu.Lock()
+	if r := e.runs[id]; r != nil {
+		r.running = false
+	}
 	ws := e.waiters[id]
 	delete(e.waiters, id)
 	e.mu.Unlock()

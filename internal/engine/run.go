@@ -112,12 +112,17 @@ type Run struct {
 	busy    bool
 	lruElem *list.Element
 
-	spec        WorkflowSpec
-	loaded      bool
-	ended       bool
-	terminated  bool
-	blocked     error
-	status      history.RunStatus // as last committed
+	spec       WorkflowSpec
+	loaded     bool
+	ended      bool
+	terminated bool
+	blocked    error
+	status     history.RunStatus // as last committed
+	// running says, under the engine's mu, that this engine committed the
+	// run as running and has not notified its end since: a caller waiting
+	// for the outcome may rely on being notified rather than read the
+	// store (see WatchRunning).
+	running     bool
 	parent      string
 	parentStep  int64
 	lastSeq     int64
@@ -1026,10 +1031,11 @@ func (r *Run) becomeBlocked() {
 
 // Outcome is how a run ended (or why it is blocked), as told to waiters.
 type Outcome struct {
-	Status  history.RunStatus
-	Result  []byte
-	Failure []byte
-	Blocked error // why the run is blocked, when Status is StatusBlocked
+	Status   history.RunStatus
+	Workflow string // the workflow of the generation that ended, when known
+	Result   []byte
+	Failure  []byte
+	Blocked  error // why the run is blocked, when Status is StatusBlocked
 }
 
 func sortTasks(ts []history.Task) {

@@ -398,7 +398,7 @@ func (e *Engine) resync(id string) error {
 	}
 	switch {
 	case info.Status.Ended():
-		e.notify(id, Outcome{Status: info.Status, Result: info.Result, Failure: info.Failure})
+		e.notify(id, Outcome{Status: info.Status, Workflow: info.Workflow, Result: info.Result, Failure: info.Failure})
 	case info.Status == history.StatusBlocked:
 		var reason error = errors.New("blocked")
 		if f, err := e.decodeFailure(info.Failure); err == nil {
