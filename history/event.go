@@ -109,7 +109,7 @@ const (
 	// caller with chorus.WithIdentity) canceled, terminated or signaled it,
 	// or sent it an update it accepted. It is journaled in the same commit
 	// right before the event the action caused. Name is the action
-	// ("cancel", "terminate", "signal", "update"); Payload is an [OperatorAction] in its fixed encoding
+	// ("cancel", "terminate", "signal", "update", "reset"); Payload is an [OperatorAction] in its fixed encoding
 	// ([EncodeOperatorAction]). Replay passes over it.
 	EventOperatorAction EventType = 51
 	// EventActivityRetried is a note: the activity of step Ref took more

@@ -13,6 +13,9 @@ const (
 	ActionTerminate = "terminate"
 	ActionSignal    = "signal"
 	ActionUpdate    = "update"
+	// ActionReset records a reset (chorus.Engine.Reset): the note is the
+	// last event of the commit that starts the reset generation.
+	ActionReset = "reset"
 )
 
 // MaxIdentity is the longest identity, in bytes, an [OperatorAction] holds.
@@ -24,24 +27,35 @@ const MaxIdentity = 256
 // [EncodeOperatorAction]), not the engine's codec, so that tools read it
 // without the application's code.
 type OperatorAction struct {
-	// Action is ActionCancel, ActionTerminate or ActionSignal.
+	// Action is ActionCancel, ActionTerminate, ActionSignal, ActionUpdate
+	// or ActionReset.
 	Action string `json:"action"`
 	// Identity names who acted: a user, a service, "cli"...
 	Identity string `json:"identity"`
-	// Reason is the reason given (a termination's), if any.
+	// Reason is the reason given (a termination's or a reset's), if any.
 	Reason string `json:"reason,omitempty"`
 	// Signal is the signal's name, for ActionSignal.
 	Signal string `json:"signal,omitempty"`
 	// Update is the update's name, for ActionUpdate.
 	Update string `json:"update,omitempty"`
+	// Step is, for ActionReset, the reset point: the Seq, in the
+	// generation that was reset, of the first step that ran again.
+	Step int64 `json:"step,omitempty"`
+	// From is, for ActionReset, the Seq of the RunStarted of the
+	// generation that was reset (it stays in the journal, readable).
+	From int64 `json:"from,omitempty"`
+	// Batch is the ID of the batch operation that acted, if any; a batch
+	// that is run again passes over the runs whose journal holds a note
+	// with its ID.
+	Batch string `json:"batch,omitempty"`
 }
 
 // Validate checks the action and the identity.
 func (a OperatorAction) Validate() error {
 	switch a.Action {
-	case ActionCancel, ActionTerminate, ActionSignal, ActionUpdate:
+	case ActionCancel, ActionTerminate, ActionSignal, ActionUpdate, ActionReset:
 	default:
-		return fmt.Errorf("operator action %q: want %q, %q, %q or %q", a.Action, ActionCancel, ActionTerminate, ActionSignal, ActionUpdate)
+		return fmt.Errorf("operator action %q: want %q, %q, %q, %q or %q", a.Action, ActionCancel, ActionTerminate, ActionSignal, ActionUpdate, ActionReset)
 	}
 	if err := CheckIdentity(a.Identity); err != nil {
 		return err
@@ -51,6 +65,12 @@ func (a OperatorAction) Validate() error {
 	}
 	if (a.Update != "") != (a.Action == ActionUpdate) {
 		return fmt.Errorf("operator action %q: an update name goes with %q, and only with it", a.Action, ActionUpdate)
+	}
+	if (a.Step > 0 && a.From > 0) != (a.Action == ActionReset) || a.Step < 0 || a.From < 0 {
+		return fmt.Errorf("operator action %q: a reset step and generation go with %q, and only with it", a.Action, ActionReset)
+	}
+	if len(a.Batch) > MaxIdentity || !utf8.ValidString(a.Batch) {
+		return fmt.Errorf("operator action %q: batch ID is not UTF-8 text of at most %d bytes", a.Action, MaxIdentity)
 	}
 	return nil
 }

@@ -141,10 +141,19 @@
 //	POST /api/runs/{id}/cancel
 //	POST /api/runs/{id}/terminate  {"reason": "..."} (optional)
 //	POST /api/runs/{id}/signal     {"name": "...", "payload": <any JSON>}
+//	POST /api/runs/{id}/reset      {"to_step": N | "to_last_good_step": true |
+//	                               "to_first_failure": true | "retry": true,
+//	                               "reason", "drop_signals", "force", "dry_run"}
+//	POST /api/batch                {"id", "action": "reset|cancel|terminate|signal",
+//	                               "workflow", "statuses", "since": "2h", "reset": {...},
+//	                               "signal", "payload", "reason", "dry_run", "rps"}
 //	GET  /api/models               {"models":[...],"actions":B,"no_action":"..."}
 //	GET  /api/models/{name}        one model, with "switches"
 //	POST /api/models/{name}/enable
 //	POST /api/models/{name}/disable {"reason": "..."} (optional)
+//
+// The reset and batch routes need [ResetActions] (the engine's actions
+// have them); a refused reset is answered 409 reset_refused.
 //
 // GET /api/runs takes status (repeatable or comma-separated), workflow,
 // attr (repeatable: NAME=VALUE, NAME:int>=N, NAME:bool=true,

@@ -231,6 +231,9 @@ type runData struct {
 	// how many events it leaves out.
 	Events    []inspect.EventRow
 	EventsCut int
+	// Retry offers the retry form: the run failed and the dashboard's
+	// actions reset runs (see reset.go).
+	Retry bool
 }
 
 type memoEntry struct {
@@ -283,7 +286,10 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
 		d.Done = "Run terminated."
 	case "signal":
 		d.Done = "Signal sent."
+	case "reset":
+		d.Done = "Run reset: it goes on from the step that failed."
 	}
+	d.Retry = s.offersRetry(v.Status)
 	for k, m := range v.Memo {
 		d.Memo = append(d.Memo, memoEntry{k, m})
 	}

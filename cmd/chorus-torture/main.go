@@ -7,6 +7,15 @@
 //
 //	go run ./cmd/chorus-torture -cycles 500 -workflows 10000
 //	go run ./cmd/chorus-torture -seed 1234 -cycles 20 -workflows 200 -v   # replay a seed
+//
+// With -powercut FULL or NORMAL, the database lives on a lazy FUSE file
+// system (internal/lazyfs) that this process serves, and every kill is
+// followed by a power cut: the writes and directory entries not fsynced
+// are lost (all, some, or the last page torn; -cut-modes), and the parent
+// checks the journal the disk kept (see torture.PowerCut). It needs
+// /dev/fuse and root.
+//
+//	go run ./cmd/chorus-torture -powercut FULL -cycles 200 -workflows 2000 -v
 package main
 
 import (
@@ -20,6 +29,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/lazyfs"
 	"github.com/chorusdev/chorus/internal/torture"
 )
 
@@ -40,12 +51,18 @@ func main() {
 		verbose   = flag.Bool("v", false, "print a line per cycle")
 		faults    = flag.Bool("faults", false, "also inject store faults in every child (internal/faultstore)")
 		exclude   = flag.String("exclude", "", "kinds of run to leave out, comma-separated (acts,timer,signal,saga,child,ping)")
+		powercut  = flag.String("powercut", "", "FULL or NORMAL: the database on a lazy file system, the power cut after every kill, with this synchronous setting")
+		cutModes  = flag.String("cut-modes", "", "with -powercut: power-cut modes to choose from, comma-separated (drop-all,keep-some,tear-last; default all)")
 	)
 	flag.Parse()
 	if *seed == 0 {
 		*seed = time.Now().UnixNano() % 1_000_000_000
 	}
-	fmt.Printf("chorus-torture: seed %d (replay with -seed %d -cycles %d -workflows %d)\n", *seed, *seed, *cycles, *workflows)
+	replay := ""
+	if *powercut != "" {
+		replay = fmt.Sprintf(" -powercut %s -cut-modes %q", *powercut, *cutModes)
+	}
+	fmt.Printf("chorus-torture: seed %d (replay with -seed %d -cycles %d -workflows %d%s)\n", *seed, *seed, *cycles, *workflows, replay)
 	keep := *dir != ""
 	if !keep {
 		d, err := os.MkdirTemp("", "chorus-torture-")
@@ -66,6 +83,14 @@ func main() {
 			cmd.Env = append(os.Environ(), childEnv+"=1")
 			return cmd
 		},
+	}
+	if *powercut != "" {
+		pc, err := powerCut(*powercut, *cutModes)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "chorus-torture: %v\n", err)
+			os.Exit(2)
+		}
+		cfg.PowerCut = pc
 	}
 	if *verbose {
 		cfg.Logf = func(format string, args ...any) { fmt.Printf(format+"\n", args...) }
@@ -91,6 +116,24 @@ func main() {
 		_ = os.RemoveAll(*dir)
 	}
 	fmt.Println("chorus-torture: PASS")
+}
+
+func powerCut(sync, modes string) (*torture.PowerCut, error) {
+	pc := &torture.PowerCut{Synchronous: sqlite.Synchronous(strings.ToUpper(sync))}
+	if pc.Synchronous != sqlite.SynchronousFull && pc.Synchronous != sqlite.SynchronousNormal {
+		return nil, fmt.Errorf("-powercut %q: want FULL or NORMAL", sync)
+	}
+	for _, m := range strings.Split(modes, ",") {
+		if m == "" {
+			continue
+		}
+		mode, err := lazyfs.ParseMode(m)
+		if err != nil {
+			return nil, fmt.Errorf("-cut-modes: %w", err)
+		}
+		pc.Modes = append(pc.Modes, mode)
+	}
+	return pc, nil
 }
 
 func kinds(s string) []torture.Kind {

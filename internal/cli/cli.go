@@ -96,6 +96,7 @@ Output is a table, or JSON with --json.`,
 	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
 	root.AddCommand(signalCmd(), cancelCmd(), terminateCmd())
 	root.AddCommand(scheduleCmd())
+	root.AddCommand(resetCmd(), batchCmd())
 	// An unknown command is a usage error too.
 	root.Args = noArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }

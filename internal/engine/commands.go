@@ -40,6 +40,11 @@ func (r *Run) checkCommand(what string) {
 // the next event of the journal; live it is appended.
 func (r *Run) command(typ history.EventType, name string, payload []byte) (seq int64, live bool) {
 	r.checkCommand(typ.String())
+	if len(r.replay) > 0 && isResetNote(r.replay[0]) {
+		// A reset generation that ended in its first round has its reset
+		// note before the command that ended it (see applyReset).
+		r.replay = r.replay[1:]
+	}
 	if len(r.replay) > 0 {
 		ev := r.replay[0]
 		if ev.Type != typ || ev.Name != name {
@@ -100,10 +105,12 @@ func (r *Run) ScheduleActivity(s *Scope, name string, input []byte, opts *activi
 	f.step = seq
 	f.waitCancel = merged.WaitForCancellation
 	r.addPending(f)
-	if live {
-		r.round.addTasks = append(r.round.addTasks, history.Task{
-			RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
-		})
+	if t := (history.Task{
+		RunID: r.id, Step: seq, Kind: history.TaskActivity, Name: name, Input: input, Options: optBytes, Attempt: 1,
+	}); live {
+		r.round.addTasks = append(r.round.addTasks, t)
+	} else if r.resetTasks != nil {
+		r.resetTasks[seq] = t
 	}
 	return f
 }

@@ -451,6 +451,12 @@ func (e *Engine) call(ctx context.Context, id string, in input) error {
 		return err
 	}
 	in.identity = who
+	if b := batchOf(ctx); b != "" && (in.kind == inCancel || in.kind == inSignal || in.kind == inTerminate) {
+		in.batch = b
+		if in.identity == "" {
+			in.identity = DefaultResetIdentity // the batch's note needs someone
+		}
+	}
 	e.mu.Lock()
 	open := e.state == stateOpen
 	e.mu.Unlock()

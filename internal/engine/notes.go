@@ -53,7 +53,7 @@ func (r *Run) noteAction(in input, a history.OperatorAction) {
 	if in.identity == "" {
 		return
 	}
-	a.Identity = in.identity
+	a.Identity, a.Batch = in.identity, in.batch
 	b, err := history.EncodeOperatorAction(a)
 	if err != nil {
 		// The identity was checked when the input was made.

@@ -29,6 +29,7 @@ const (
 	inTimeout
 	inUpdate
 	inWake
+	inReset
 )
 
 // input is one thing that happens to a run.
@@ -65,12 +66,16 @@ type input struct {
 	// inCancel, inSignal and inTerminate from a caller: who asked
 	// (WithIdentity), journaled as a note before the event it causes.
 	identity string
+	// inCancel, inSignal and inTerminate of a batch operation: its ID,
+	// journaled in the note.
+	batch string
 	// inChildResult only: the child run, whose notify task is deleted once
 	// the parent recorded the outcome.
 	child string
 	reply chan error  // answered once the input is durable (or refused); may be nil
 	query chan []byte // inQuery: the answer, sent before reply
 	upd   *updateCall // inUpdate: the update's ID and where its outcome goes
+	reset *resetCall  // inReset: the request and where its result goes
 	after func(error) // called with the outcome of the commit that recorded the input
 }
 
@@ -148,6 +153,9 @@ type Run struct {
 	// timeout is the deadlines of the current generation, or nil. It is
 	// set wherever a generation starts or is loaded, not by reset.
 	timeout *runTimeout
+	// resetTasks, while a reset replays the steps it keeps, collects the
+	// task each replayed activity would have had live (see applyReset).
+	resetTasks map[int64]history.Task
 
 	// header is the current generation's propagated context.
 	header map[string][]byte
@@ -730,6 +738,8 @@ func (r *Run) apply(in input) {
 		r.answerQuery(in)
 	case in.kind == inTerminate:
 		r.terminate(in)
+	case in.kind == inReset:
+		r.applyReset(in)
 	case in.kind == inTimeout:
 		r.timeOut(in)
 	case in.kind == inUpdate:

@@ -32,6 +32,7 @@ const (
 	EnvSeed     = "CHORUS_TORTURE_SEED"     // seeds the activities' tiny pauses
 	EnvExclude  = "CHORUS_TORTURE_EXCLUDE"  // kinds of run to leave out, comma-separated
 	EnvFaults   = "CHORUS_TORTURE_FAULTS"   // "1": the store injects faults (internal/faultstore); "final": a few, then none
+	EnvSync     = "CHORUS_TORTURE_SYNC"     // the store's synchronous setting (FULL or NORMAL); empty: the default
 )
 
 // childRates are the faults a child's store injects with EnvFaults.
@@ -129,11 +130,12 @@ func ChildMain() {
 	// The engine's warnings and errors go to standard error, which the
 	// parent keeps in the working directory (child-<gen>.stderr).
 	opts := &chorus.Options{Definitions: w.Definitions(), MaxConcurrentActivities: workers,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+		Synchronous: sqlite.Synchronous(os.Getenv(EnvSync)),
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 	var eng *chorus.Engine
 	var err error
 	if faults := os.Getenv(EnvFaults); faults != "" {
-		st, err := sqlite.Open(ctx, db, nil)
+		st, err := sqlite.Open(ctx, db, &sqlite.Options{Synchronous: opts.Synchronous})
 		if err != nil {
 			p.Fail("open store: %v", err)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/lazyfs"
 )
 
 // Config configures a kill loop.
@@ -55,6 +56,10 @@ type Config struct {
 	Command func() *exec.Cmd
 	// Logf, when set, receives one line per cycle.
 	Logf func(format string, args ...any)
+	// PowerCut, when set, puts the database on a lazy file system
+	// (internal/lazyfs) and cuts the power after every child's death: see
+	// PowerCut.
+	PowerCut *PowerCut
 }
 
 // Report is what a kill loop did and found.
@@ -76,7 +81,9 @@ type Report struct {
 	// MaxExecuting the most executions still running at a kill.
 	Executions, Steps, Reexecuted, InFlight, MaxInFlight, MaxExecuting int
 	// Faults counts the store faults the children reported (Config.Faults).
-	Faults   int
+	Faults int
+	// Cuts is filled with Config.PowerCut.
+	Cuts     *CutStats
 	Duration time.Duration
 	// Problems lists every invariant violated; empty means the loop passed.
 	Problems []string
@@ -87,10 +94,14 @@ func (r *Report) String() string {
 	if r.Faults > 0 {
 		faults = fmt.Sprintf(", %d store faults", r.Faults)
 	}
+	cuts := ""
+	if r.Cuts != nil {
+		cuts = "; " + r.Cuts.String()
+	}
 	return fmt.Sprintf("seed %d: %d cycles (%d kills), %d workflows (%d runs with children), acks %d started / %d signaled / %d results, "+
-		"%d activity executions for %d steps (%d re-executed after kills; %d in flight at kills, at most %d at one kill, at most %d executing)%s, %v, %d problems",
+		"%d activity executions for %d steps (%d re-executed after kills; %d in flight at kills, at most %d at one kill, at most %d executing)%s%s, %v, %d problems",
 		r.Seed, r.Cycles, r.Kills, r.Workflows, r.Runs, r.Started, r.Signaled, r.Results,
-		r.Executions, r.Steps, r.Reexecuted, r.InFlight, r.MaxInFlight, r.MaxExecuting, faults, r.Duration.Round(time.Millisecond), len(r.Problems))
+		r.Executions, r.Steps, r.Reexecuted, r.InFlight, r.MaxInFlight, r.MaxExecuting, faults, cuts, r.Duration.Round(time.Millisecond), len(r.Problems))
 }
 
 type stepKey struct {
@@ -118,6 +129,8 @@ type loop struct {
 
 	lastEvents map[string][]history.Event // the journals the last snapshot read
 	seen       map[string]bool            // problems reported
+
+	lfs *lazyfs.FS // Config.PowerCut: the mount of the running child
 
 	// How long a child takes to open the engine, and from then to its last
 	// line, as seen so far: kills are spread over these.
@@ -168,6 +181,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		execs: map[stepKey]int{}, inflights: map[stepKey]int{},
 		seen: map[string]bool{}, estOpen: 30 * time.Millisecond, estWork: 100 * time.Millisecond,
 	}
+	if cfg.PowerCut != nil {
+		if err := l.setupPowerCut(); err != nil {
+			return nil, err
+		}
+	}
 	for c := 0; c <= cfg.Cycles; c++ {
 		if err := ctx.Err(); err != nil {
 			return l.rep, err
@@ -212,6 +230,9 @@ func (l *loop) startChild(gen, upTo int) (*child, error) {
 	cmd := l.cfg.Command()
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
+	}
+	if l.cfg.PowerCut != nil {
+		cmd.Env = append(cmd.Env, EnvSync+"="+string(l.cfg.PowerCut.Synchronous))
 	}
 	cmd.Env = append(cmd.Env,
 		EnvDB+"="+l.db, EnvCounter+"="+l.count, EnvSkip+"="+l.skip,
@@ -267,8 +288,14 @@ func (l *loop) stderrTail(gen int) string {
 
 // cycle runs one child: started, killed (unless final), checked.
 func (l *loop) cycle(ctx context.Context, gen, upTo int, final bool) error {
+	if l.cfg.PowerCut != nil {
+		if err := l.mount(); err != nil {
+			return err
+		}
+	}
 	c, err := l.startChild(gen, upTo)
 	if err != nil {
+		l.unmount()
 		return err
 	}
 	defer c.stderr.Close()
@@ -367,11 +394,22 @@ read:
 		l.bad("gen %d: the final child did not finish: %v\n%s", gen, waitErr, l.stderrTail(gen))
 	}
 
-	snap, err := l.snapshot(ctx, gen, final)
+	snap, err := l.snapshot(ctx, gen, final, l.db)
 	if err != nil {
+		l.unmount()
 		return err
 	}
-	acks := l.checkAcks(gen, lines, snap)
+	cutNote := ""
+	if l.cfg.PowerCut != nil {
+		// The process kill lost nothing: every acknowledgement is in the
+		// journal the mount shows. Then the power cut, and the journal the
+		// disk kept, which the rest of the cycle checks.
+		l.checkAcks(gen, lines, snap, ackStrict)
+		if snap, cutNote, err = l.powerCut(ctx, gen, final, lines, snap); err != nil {
+			return err
+		}
+	}
+	acks := l.checkAcks(gen, lines, snap, l.ackMode())
 	execs, inflight, executing, err := l.checkExecutions(gen, snap.settled, !final)
 	if err != nil {
 		return err
@@ -383,8 +421,8 @@ read:
 			ended++
 		}
 	}
-	l.cfg.Logf("gen %d/%d: %s at %v; acks %s; %d runs, %d ended; %d executions, %d in flight at the kill (%d executing)",
-		gen, l.cfg.Cycles+1, how, lifetime.Round(time.Millisecond), acks, len(l.rows), ended, execs, inflight, executing)
+	l.cfg.Logf("gen %d/%d: %s at %v; acks %s; %d runs, %d ended; %d executions, %d in flight at the kill (%d executing)%s",
+		gen, l.cfg.Cycles+1, how, lifetime.Round(time.Millisecond), acks, len(l.rows), ended, execs, inflight, executing, cutNote)
 	return nil
 }
 
@@ -395,10 +433,10 @@ type snapshot struct {
 	settled map[stepKey]bool
 }
 
-// snapshot reads a copy of the database the dead child left, after an
-// integrity check, and checks each journal that may have changed: it must
-// extend the one before, and CheckJournal must find nothing wrong.
-func (l *loop) snapshot(ctx context.Context, gen int, final bool) (*snapshot, error) {
+// snapshot reads a copy of the database the dead child left (at src),
+// after an integrity check, and checks each journal that may have changed:
+// it must extend the one before, and CheckJournal must find nothing wrong.
+func (l *loop) snapshot(ctx context.Context, gen int, final bool, src string) (*snapshot, error) {
 	dir := filepath.Join(l.cfg.Dir, "snapshot")
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
@@ -408,7 +446,7 @@ func (l *loop) snapshot(ctx context.Context, gen int, final bool) (*snapshot, er
 	}
 	path := filepath.Join(dir, "chorus.db")
 	for _, suffix := range []string{"", "-wal", "-shm"} {
-		b, err := os.ReadFile(l.db + suffix)
+		b, err := os.ReadFile(src + suffix)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -492,11 +530,26 @@ func sameEvents(a, b []history.Event) bool {
 	})
 }
 
+// How checkAcks treats an acknowledgement the journal lacks.
+const (
+	ackStrict = iota // a problem, and the acknowledgements are counted
+	ackCount         // a problem
+	ackLossOK        // lost to a power cut (synchronous=NORMAL): counted
+)
+
 // checkAcks checks every acknowledgement the child reported against the
 // journal it left.
-func (l *loop) checkAcks(gen int, lines []string, s *snapshot) string {
+func (l *loop) checkAcks(gen int, lines []string, s *snapshot, mode int) string {
 	var started, signaled, results int
-	for _, line := range lines {
+	var lost []int // indexes in lines
+	missing := func(i int, format string, args ...any) {
+		if mode == ackLossOK {
+			lost = append(lost, i)
+			return
+		}
+		l.bad(format, args...)
+	}
+	for i, line := range lines {
 		f := strings.SplitN(line, " ", 4)
 		switch f[0] {
 		case "open", "alldone":
@@ -505,7 +558,7 @@ func (l *loop) checkAcks(gen int, lines []string, s *snapshot) string {
 		case "started":
 			started++
 			if _, ok := s.rows[f[1]]; !ok {
-				l.bad("gen %d: acknowledged start of %s is not in the journal", gen, f[1])
+				missing(i, "gen %d: acknowledged start of %s is not in the journal", gen, f[1])
 			}
 		case "signaled":
 			signaled++
@@ -516,7 +569,7 @@ func (l *loop) checkAcks(gen int, lines []string, s *snapshot) string {
 				}
 			}
 			if !found {
-				l.bad("gen %d: acknowledged signal to %s is not in the journal", gen, f[1])
+				missing(i, "gen %d: acknowledged signal to %s is not in the journal", gen, f[1])
 			}
 		case "result":
 			results++
@@ -527,10 +580,12 @@ func (l *loop) checkAcks(gen int, lines []string, s *snapshot) string {
 			row, ok := s.rows[f[1]]
 			text, err := strconv.Unquote(f[3])
 			switch {
-			case !ok || err != nil:
-				l.bad("gen %d: acknowledged result %q: run not in the journal, or bad quoting", gen, line)
+			case err != nil:
+				l.bad("gen %d: acknowledged result %q: bad quoting", gen, line)
+			case !ok:
+				missing(i, "gen %d: acknowledged result %q: run not in the journal", gen, line)
 			case !row.Status.Ended():
-				l.bad("gen %d: acknowledged result of %s, but the journal has it %v", gen, f[1], row.Status)
+				missing(i, "gen %d: acknowledged result of %s, but the journal has it %v", gen, f[1], row.Status)
 			case f[2] == "ok" && Describe(row) != "completed "+text:
 				l.bad("gen %d: acknowledged result of %s is %q, the journal says %s", gen, f[1], text, Describe(row))
 			case f[2] == "err" && row.Status == history.StatusCompleted:
@@ -543,6 +598,15 @@ func (l *loop) checkAcks(gen int, lines []string, s *snapshot) string {
 		default:
 			l.bad("gen %d: unexpected line %q", gen, line)
 		}
+	}
+	if mode != ackStrict {
+		l.noteLost(gen, lines, lost)
+	}
+	if mode == ackCount {
+		return fmt.Sprintf("all %d acknowledgements in the journal after the cut", started+signaled+results)
+	}
+	if mode == ackLossOK {
+		return fmt.Sprintf("%d of %d acknowledgements lost to the cut", len(lost), started+signaled+results)
 	}
 	l.rep.Started += started
 	l.rep.Signaled += signaled
