@@ -15,6 +15,7 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/human"
+	"github.com/chorusdev/chorus/integrate"
 	"github.com/chorusdev/chorus/internal/hook"
 	"github.com/chorusdev/chorus/workflow"
 )
@@ -68,6 +69,10 @@ type Options struct {
 	// example's values, beside the JSON form. Its JSON must be an object
 	// of strings, numbers and booleans.
 	Outcomes map[string]any
+	// Integrations returns the counters the Integrations page shows.
+	// Defaults to integrate.Snapshot: the breakers, limiters and calls of
+	// this process.
+	Integrations func() []integrate.Stats
 }
 
 // Actions performs operator actions on runs. Each call's context carries
@@ -210,6 +215,8 @@ func (s *server) routes() {
 	m.HandleFunc("GET /models/{$}", s.modelsPage)
 	m.HandleFunc("GET /models/{name}", s.modelPage)
 	m.HandleFunc("POST /models/{name}/{action}", s.formModelAction)
+	m.HandleFunc("GET /integrations/{$}", s.integrationsPage)
+	m.HandleFunc("GET /api/integrations", s.apiIntegrations)
 	m.HandleFunc("GET /static/{file}", s.static)
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)

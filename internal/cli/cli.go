@@ -95,6 +95,7 @@ Output is a table, or JSON with --json.`,
 	runs.AddCommand(listCmd(), showCmd())
 	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
 	root.AddCommand(signalCmd(), cancelCmd(), terminateCmd())
+	root.AddCommand(scheduleCmd())
 	root.AddCommand(resetCmd(), batchCmd())
 	root.AddCommand(queuesCmd())
 	// An unknown command is a usage error too.
