@@ -61,19 +61,19 @@ func (e *Engine) CheckHeader(runID string, h map[string][]byte) error {
 // journalHeader records the header of the generation being started, in the
 // current round, and makes it the run's.
 func (r *Run) journalHeader(h map[string][]byte) {
-	r.header = nil
+	r.setHeader(nil)
 	if len(h) == 0 {
 		return
 	}
 	b, _ := json.Marshal(h) // strings and bytes
 	r.appendEvent(history.EventMarker, HeaderMarker, b)
-	r.header = h
+	r.setHeader(h)
 }
 
 // replayHeader reads the header of the generation being replayed, when the
 // journal's next event records one.
 func (r *Run) replayHeader() error {
-	r.header = nil
+	r.setHeader(nil)
 	if len(r.replay) == 0 || r.replay[0].Type != history.EventMarker || r.replay[0].Name != HeaderMarker {
 		return nil
 	}
@@ -83,7 +83,7 @@ func (r *Run) replayHeader() error {
 	if err := json.Unmarshal(ev.Payload, &h); err != nil {
 		return &PayloadError{What: fmt.Sprintf("propagated context header recorded at step %d", ev.Seq), Err: err}
 	}
-	r.header = h
+	r.setHeader(h)
 	return nil
 }
 
@@ -119,10 +119,31 @@ type taskOptions struct {
 	Header map[string][]byte `json:"header,omitempty"`
 }
 
+// setHeader makes h the header of the run's current generation.
+func (r *Run) setHeader(h map[string][]byte) {
+	r.header = h
+	r.taskOpts = taskOptsCache{}
+}
+
+// taskOptsCache keeps the last options a run encoded for an activity
+// task: a run's activities mostly share their options and its header.
+type taskOptsCache struct {
+	ok bool
+	o  activity.Options
+	b  []byte
+}
+
 // encodeTaskOptions encodes an activity task's options with the run's
-// header.
+// header. The bytes may be shared between tasks: they are only read.
 func (r *Run) encodeTaskOptions(o activity.Options) ([]byte, error) {
-	return json.Marshal(taskOptions{Options: o, Header: r.header})
+	if c := &r.taskOpts; c.ok && c.o == o {
+		return c.b, nil
+	}
+	b, err := json.Marshal(taskOptions{Options: o, Header: r.header})
+	if err == nil {
+		r.taskOpts = taskOptsCache{ok: true, o: o, b: b}
+	}
+	return b, err
 }
 
 // decodeTaskOptions decodes an activity task's options and header in one

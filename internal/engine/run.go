@@ -158,7 +158,8 @@ type Run struct {
 	resetTasks map[int64]history.Task
 
 	// header is the current generation's propagated context.
-	header map[string][]byte
+	header   map[string][]byte
+	taskOpts taskOptsCache // the last activity options encoded with header (see encodeTaskOptions)
 	// startedAt is the time of the current generation's RunStarted.
 	startedAt time.Time
 
@@ -226,7 +227,7 @@ func (r *Run) reset() {
 	r.upd, r.locals = nil, nil
 	r.cos, r.current, r.killing, r.fatal = nil, nil, false, nil
 	r.firstSeq, r.histBytes = 0, 0
-	r.header = nil
+	r.setHeader(nil)
 }
 
 // prepare readies the run to execute spec from the start of a generation.
