@@ -141,6 +141,10 @@ func (s *Store) commitGroup(ctx context.Context, batches []*history.Batch, verr 
 		}
 		errs[i] = berr
 	}
+	if err := t.flushHead(); err != nil {
+		_ = tx.Rollback()
+		return nil, true, nil
+	}
 	if err := tx.Commit(); err != nil {
 		return nil, false, mapErr(ctx, err, nil, fmt.Sprintf("commit %q: commit (outcome unknown)", s.path))
 	}
@@ -167,6 +171,9 @@ func (s *Store) commitEach(ctx context.Context, batches []*history.Batch, verr [
 		}
 		t := &txStmts{ctx: ctx, tx: tx, s: s}
 		berr, fatal := t.apply(b)
+		if fatal == nil && berr == nil {
+			fatal = t.flushHead()
+		}
 		if fatal != nil || berr != nil {
 			_ = tx.Rollback()
 			errs[i] = errors.Join(berr, fatal)
@@ -186,6 +193,8 @@ type txStmts struct {
 	tx  *sql.Tx
 	s   *Store
 	st  [numWriteStmts]*sql.Stmt
+
+	chain chainTx
 }
 
 func (t *txStmts) stmt(i int) *sql.Stmt {
@@ -220,9 +229,28 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		return mapErr(ctx, err, onConstraint, fmt.Sprintf("commit: run %q: ", id)+fmt.Sprintf(what, args...))
 	}
 
+	// 0. The hash chain: the batch's events link to the run's head (none
+	// for a new run).
+	var prev, head history.Hash
+	var headArg any
+	if len(b.Events) > 0 {
+		if b.Create == nil {
+			var err error
+			if prev, err = t.runChain(id); err != nil {
+				return nil, fail(err, nil, "read chain head")
+			}
+		}
+		head = t.hashEvents(prev, b)
+		headArg = head[:]
+	}
+
 	// 1. The run row: create it, or move it forward if it is where the
 	// batch expects it.
 	if c := b.Create; c != nil {
+		if err := t.loadHead(); err != nil {
+			return nil, fail(err, nil, "read file chain head")
+		}
+		pos := t.chain.head.Runs + 1
 		status, result, failure, firstSeq := c.Status, c.Result, c.Failure, int64(1)
 		if status == 0 {
 			status = history.StatusRunning
@@ -235,13 +263,15 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		}
 		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, firstSeq,
 			text(c.Parent), c.ParentStep, blob(result), blob(failure),
-			runSum(id, c.Workflow, b.Time, c.Parent, c.ParentStep), outcomeSum(id, status, result, failure))
+			runSum(id, c.Workflow, b.Time, c.Parent, c.ParentStep), outcomeSum(id, status, result, failure), headArg, pos)
 		if err != nil {
 			return nil, fail(err, nil, "create")
 		}
 		if n == 0 {
 			return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
 		}
+		t.chain.head.Runs, t.chain.head.Hash = pos, t.s.hasher.Run(t.chain.head.Hash, pos, id)
+		t.chain.dirty = true
 	} else {
 		var n int64
 		var err error
@@ -256,12 +286,12 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 			n, err = t.exec(stReuseRun, b.Reuse.Workflow, int64(st.Status), now, now, last, firstSeq,
 				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure),
 				runSum(id, b.Reuse.Workflow, b.Time, b.Reuse.Parent, b.Reuse.ParentStep), outcomeSum(id, st.Status, st.Result, st.Failure),
-				id, first-1, endsInBatch)
+				headArg, id, first-1, endsInBatch)
 		case len(b.Events) > 0 && st != nil:
 			n, err = t.exec(stAppendRunStatus, last, now, int64(st.Status), blob(st.Result), blob(st.Failure),
-				outcomeSum(id, st.Status, st.Result, st.Failure), optSeq(st.FirstSeq), id, first-1)
+				outcomeSum(id, st.Status, st.Result, st.Failure), optSeq(st.FirstSeq), headArg, id, first-1)
 		case len(b.Events) > 0:
-			n, err = t.exec(stAppendRun, last, now, id, first-1)
+			n, err = t.exec(stAppendRun, last, now, headArg, id, first-1)
 		case st != nil:
 			n, err = t.exec(stTouchRunStatus, now, int64(st.Status), blob(st.Result), blob(st.Failure),
 				outcomeSum(id, st.Status, st.Result, st.Failure), id)
@@ -295,7 +325,7 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 	for i := range b.Events {
 		e := &b.Events[i]
 		if _, err := t.exec(stInsertEvent, id, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time),
-			eventSum(id, e)); err != nil {
+			eventSum(id, e), t.chain.hashes[i][:]); err != nil {
 			return nil, fail(err, history.ErrConflict, "append event %d", e.Seq)
 		}
 	}

@@ -71,6 +71,12 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return ms, nil
 }
 
+// migrationSteps are the Go steps of migrations that SQL alone cannot do,
+// run after the migration's SQL in its transaction.
+var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
+	9: computeChains,
+}
+
 var migrations = sync.OnceValues(func() ([]migration, error) {
 	return loadMigrations(migrationFS)
 })
@@ -172,6 +178,11 @@ func migrateOne(ctx context.Context, w *sql.DB, path string, ms []migration) (do
 	m := ms[in.userVersion]
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, mapErr(ctx, err, nil, fmt.Sprintf("open %q: migration %s", path, m.name))
+	}
+	if step := migrationSteps[m.version]; step != nil {
+		if err := step(ctx, tx); err != nil {
+			return false, mapErr(ctx, err, nil, fmt.Sprintf("open %q: migration %s", path, m.name))
+		}
 	}
 	// PRAGMA arguments cannot be bound; both values are integer constants
 	// of this package, never input.

@@ -108,6 +108,12 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (history.P
 			return history.PurgeResult{}, mapErr(ctx, err, nil, what+": delete "+table)
 		}
 	}
+	// The file chain keeps a purged run's place, ID and head, so that it
+	// still verifies (see VerifyChains).
+	if _, err := tx.ExecContext(ctx, `INSERT INTO chain_purged (pos, purged_run, last_seq, head)
+		SELECT chain_pos, id, last_seq, chain_hash FROM runs WHERE id IN `+in+` AND chain_pos IS NOT NULL`, ids...); err != nil {
+		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": record purged chains")
+	}
 	del, err := tx.ExecContext(ctx, `DELETE FROM runs WHERE id IN `+in, ids...)
 	if err != nil {
 		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": delete runs")

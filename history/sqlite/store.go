@@ -32,6 +32,8 @@ type Store struct {
 	// commitMu serializes Commit calls (the engine makes one at a time;
 	// this keeps a second caller from waiting on the pool instead).
 	commitMu sync.Mutex
+	// hasher computes the hash chain; used under commitMu.
+	hasher *history.Hasher
 	// lock holds the file's exclusive flock until Close (nil in memory).
 	lock *os.File
 }
@@ -53,28 +55,32 @@ const (
 	stDeleteTask
 	stDropTasks
 	stReuseRun
+	stRunChain
 	numWriteStmts
 )
 
 var writeSQL = [numWriteStmts]string{
-	stInsertRun: `INSERT INTO runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure, sum, outcome_sum)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-	stAppendRun: `UPDATE runs SET last_seq = ?, updated_at = ? WHERE id = ? AND last_seq = ?`,
+	stInsertRun: `INSERT INTO runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure, sum, outcome_sum,
+		chain_hash, chain_pos)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+	stAppendRun: `UPDATE runs SET last_seq = ?, updated_at = ?, chain_hash = ? WHERE id = ? AND last_seq = ?`,
 	// A NULL first_seq (StatusUpdate.FirstSeq zero) keeps the generation.
 	stAppendRunStatus: `UPDATE runs SET last_seq = ?, updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ?,
-		first_seq = coalesce(?, first_seq) WHERE id = ? AND last_seq = ?`,
+		first_seq = coalesce(?, first_seq), chain_hash = ? WHERE id = ? AND last_seq = ?`,
 	stTouchRun: `UPDATE runs SET updated_at = ? WHERE id = ?`,
 	// The last parameter is true when the batch itself ends the run the
 	// new one replaces; otherwise that run must have ended (completed,
 	// failed, canceled, terminated or timed out).
 	stReuseRun: `UPDATE runs SET workflow = ?, status = ?, created_at = ?, updated_at = ?, last_seq = ?, first_seq = ?,
-		parent_run = ?, parent_step = ?, result = ?, failure = ?, sum = ?, outcome_sum = ?
+		parent_run = ?, parent_step = ?, result = ?, failure = ?, sum = ?, outcome_sum = ?, chain_hash = ?
 		WHERE id = ? AND last_seq = ? AND (? OR status IN (2, 3, 4, 6, 7))`,
 	// No first_seq: a StatusUpdate.FirstSeq must name an event of its batch,
 	// so a batch without events has none (see validateBatch).
 	stTouchRunStatus: `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ? WHERE id = ?`,
 	stRunLastSeq:     `SELECT last_seq FROM runs WHERE id = ?`,
-	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// The head of the run's chain, which the batch's first event links to.
+	stRunChain: `SELECT chain_hash FROM runs WHERE id = ?`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before, sum, attempt_sum,
 		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -87,7 +93,7 @@ var writeSQL = [numWriteStmts]string{
 // newStore prepares the statements and returns the store; on error it
 // closes both pools.
 func newStore(ctx context.Context, path string, w, r *sql.DB) (*Store, error) {
-	s := &Store{path: path, w: w, r: r}
+	s := &Store{path: path, w: w, r: r, hasher: history.NewHasher()}
 	for i, q := range writeSQL {
 		st, err := w.PrepareContext(ctx, q)
 		if err != nil {

@@ -21,7 +21,10 @@ type verifyView struct {
 	Events    int64    `json:"events_read"`
 	Tasks     int      `json:"tasks"`
 	Damage    []damage `json:"damage"`
-	OK        bool     `json:"ok"`
+	// Chain is the re-computed hash chain: per run, the first event
+	// edited, inserted, deleted or moved, and runs missing from the file.
+	Chain history.VerifyReport `json:"chain"`
+	OK    bool                 `json:"ok"`
 }
 
 // damage is one damaged row.
@@ -38,12 +41,19 @@ type damage struct {
 func verifyCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "verify FILE",
-		Short: "Check the file's integrity and every row's checksum; exit status 1 on damage",
+		Short: "Check the file's integrity, every row's checksum and the journal's hash chain; exit status 1 on damage",
 		Long: `verify runs SQLite's integrity check on the file, then reads every run's row,
 journal and pending tasks and checks each row's checksum. It reports each
 damaged row by run and seq and exits with status 1 when it found any. For a
 journal with several damaged events, SEQ shows the first and the last
-("3…8"); the events between them may be intact.`,
+("3…8"); the events between them may be intact.
+
+It then re-computes the hash chain that makes the journal tamper-evident
+(each event's SHA-256 hash links to the previous event of its run, and each
+run has a place in the file's chain) and reports, per run, the first event
+edited, inserted, deleted or reordered, and any run deleted whole. Runs
+purged by retention are accounted for by their recorded heads. No key is
+needed: payloads are hashed as stored.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -85,7 +95,10 @@ journal with several damaged events, SEQ shows the first and the last
 					v.Damage = append(v.Damage, damage{Run: t.RunID, Table: "tasks", Seq: t.Step, Error: t.Damaged.Error()})
 				}
 			}
-			v.OK = v.Integrity == "ok" && len(v.Damage) == 0
+			if v.Chain, err = st.VerifyChains(ctx); err != nil {
+				return err
+			}
+			v.OK = v.Integrity == "ok" && len(v.Damage) == 0 && v.Chain.OK()
 			out := cmd.OutOrStdout()
 			if jsonFlag(cmd) {
 				err = writeJSON(out, v)
@@ -144,6 +157,7 @@ func (v *verifyView) print(w io.Writer) error {
 	t.row("events read", strconv.FormatInt(v.Events, 10))
 	t.row("tasks", strconv.Itoa(v.Tasks))
 	t.row("damaged rows", strconv.Itoa(len(v.Damage)))
+	t.row("hash chain", chainResult(&v.Chain))
 	if err := t.flush(); err != nil {
 		return err
 	}
@@ -164,10 +178,36 @@ func (v *verifyView) print(w io.Writer) error {
 			return err
 		}
 	}
+	if len(v.Chain.Damage) > 0 {
+		fmt.Fprintln(w)
+		t = newTable(w, "RUN", "SEQ", "CHAIN", "DETAIL")
+		for _, d := range v.Chain.Damage {
+			seq := ""
+			if d.Seq != 0 {
+				seq = strconv.FormatInt(d.Seq, 10)
+			}
+			t.row(d.RunID, seq, string(d.Kind), d.Detail)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
 	if v.OK {
 		fmt.Fprintln(w, "\nOK: no damage found")
 	} else {
 		fmt.Fprintln(w, "\nDAMAGED: see above")
 	}
 	return nil
+}
+
+// chainResult sums up a chain verification in one cell.
+func chainResult(r *history.VerifyReport) string {
+	s := fmt.Sprintf("%d runs, %d events", r.Runs, r.Events)
+	if r.Purged > 0 {
+		s += fmt.Sprintf(", %d purged", r.Purged)
+	}
+	if r.OK() {
+		return s + ", ok (head " + r.Head + ")"
+	}
+	return s + fmt.Sprintf(", %d broken", len(r.Damage))
 }

@@ -1,0 +1,34 @@
+package chorus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// VerifyReport is the result of [Engine.Verify]: per run, the first event
+// found edited, inserted, deleted or moved, and any run missing from the
+// file chain. See [history.VerifyReport].
+type VerifyReport = history.VerifyReport
+
+// ErrVerifyUnsupported is returned by [Engine.Verify] when the engine's
+// store keeps no hash chain.
+var ErrVerifyUnsupported = errors.New("chorus: the store keeps no hash chain to verify")
+
+// Verify re-computes the journal's hash chains from the stored events and
+// reports where they break: every event carries a SHA-256 hash linked to
+// the previous event of its run, and every run a place in the file's chain,
+// so an event edited, inserted or deleted behind the engine's back, and a
+// run deleted whole, are named (runs purged by retention are accounted for
+// by their recorded heads). Verification needs no key: it hashes payloads
+// as stored, encrypted or not. The error is for a failure to read the
+// store; damage is in the report ([history.VerifyReport.OK]).
+func (e *Engine) Verify(ctx context.Context) (VerifyReport, error) {
+	cs, ok := e.store.(history.ChainStore)
+	if !ok {
+		return VerifyReport{}, fmt.Errorf("chorus: verify: %w (%T)", ErrVerifyUnsupported, e.store)
+	}
+	return cs.VerifyChains(ctx)
+}
