@@ -50,6 +50,10 @@ type RelayOptions struct {
 	SentRetention time.Duration
 	// Logger reports failed publishes. Defaults to slog.Default().
 	Logger *slog.Logger
+	// Wakeup, installed as the engine's observer, wakes the relay when a
+	// run commits an event, instead of at its next poll. Defaults to nil:
+	// the relay polls every PollInterval.
+	Wakeup *Wakeup
 }
 
 func (o *RelayOptions) withDefaults() RelayOptions {
@@ -135,12 +139,18 @@ func (r *Relay) Run(ctx context.Context) error {
 		if n > 0 {
 			continue
 		}
+		var wake chan struct{}
+		if r.o.Wakeup != nil {
+			wake = r.o.Wakeup.ch
+		}
 		t := r.st.clock.Timer(r.o.PollInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C:
+		case <-wake:
+			t.Stop()
 		}
 	}
 }
