@@ -79,9 +79,10 @@ func envelope(eventID, run string, rec *record, defaultSource string) (event.Eve
 			e.SetExtension(ExtTraceState, rec.TraceState)
 		}
 	}
-	if err := e.SetData(event.ApplicationJSON, []byte(rec.Data)); err != nil {
-		return e, err
-	}
+	// Set as encoded JSON, not with SetData: given bytes, SetData would
+	// mark them binary and the envelope would carry data_base64.
+	e.SetDataContentType(event.ApplicationJSON)
+	e.DataEncoded = []byte(rec.Data)
 	if err := e.Validate(); err != nil {
 		return e, err
 	}
