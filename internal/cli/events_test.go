@@ -23,8 +23,8 @@ type cliShipped struct {
 var cliShippedDef = events.Define[cliShipped]("shipping.shipped", "com.example.shipped", &events.DefineOptions{Summary: "An order left the warehouse."})
 
 // events outbox lists what the relay has not sent; events asyncapi
-// documents what the application declared; events parked is empty on a
-// database whose inbox parked nothing.
+// documents what the application declared; events parked lists what the
+// inbox gave up on.
 func TestEventsCommands(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "chorus.db")
@@ -42,6 +42,9 @@ func TestEventsCommands(t *testing.T) {
 		_, err = r.Result(ctx)
 		require.NoError(t, err)
 	}
+	in, err := events.NewInbox(st, nil)
+	require.NoError(t, err)
+	require.NoError(t, in.Handle(ctx, &events.Message{Topic: "payments.received", Body: []byte("not an event")}, nil))
 	require.NoError(t, st.Close())
 	require.NoError(t, eng.Close(ctx))
 
@@ -65,7 +68,13 @@ func TestEventsCommands(t *testing.T) {
 	require.Equal(t, "Shop", doc["info"].(map[string]any)["title"])
 	require.Contains(t, doc["channels"], "shipping.shipped")
 
-	require.JSONEq(t, "[]", run("events", "parked", path, "--json"))
+	var parked []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(run("events", "parked", path, "--json")), &parked))
+	require.Len(t, parked, 1)
+	require.Equal(t, "payments.received", parked[0]["topic"])
+	require.Equal(t, "not an event", parked[0]["body"])
+	require.Contains(t, parked[0]["error"], "malformed")
+	require.Contains(t, run("events", "parked", path), "payments.received")
 
 	var out, errOut bytes.Buffer
 	require.Equal(t, 2, cli.Run(ctx, []string{"events"}, &out, &errOut))
