@@ -166,17 +166,33 @@ type outboxRow struct {
 
 // Flush makes one pass over the outbox: it publishes, in outbox order,
 // every unsent event that is due and whose key has no earlier event
-// waiting, and marks those the broker confirmed as sent. It returns how
-// many it sent. An event the broker refuses is tried again after a
-// backoff; the events of the same topic and key after it wait for it.
+// waiting, and marks those the broker confirmed as sent, a batch of
+// BatchSize rows at a time. It returns how many it sent. An event the
+// broker refuses is tried again after a backoff; the events of the same
+// topic and key after it wait for it, and the other keys go on.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	r.prune(ctx)
-	rows, err := r.pending(ctx)
-	if err != nil {
-		return 0, err
-	}
-	now := r.st.clock.Now()
 	blocked := map[[2]string]bool{}
+	total := 0
+	var after int64
+	for {
+		rows, err := r.pending(ctx, after)
+		if err != nil {
+			return total, err
+		}
+		n, err := r.flushBatch(ctx, rows, blocked)
+		total += n
+		if err != nil || len(rows) < r.o.BatchSize || ctx.Err() != nil {
+			return total, err
+		}
+		after = rows[len(rows)-1].id
+	}
+}
+
+// flushBatch publishes the due rows of one batch whose keys are not
+// blocked, blocking the key of each row it cannot send.
+func (r *Relay) flushBatch(ctx context.Context, rows []outboxRow, blocked map[[2]string]bool) (int, error) {
+	now := r.st.clock.Now()
 	var sent []int64
 	for _, row := range rows {
 		if ctx.Err() != nil {
@@ -184,6 +200,8 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 		}
 		var rec record
 		if err := r.o.Codec.Unmarshal(row.blob, &rec); err != nil {
+			// Its key is unknown, so it blocks none: it is reported on
+			// every pass until the relay is given the engine's codec.
 			r.fail(ctx, row, now, fmt.Errorf("decode outbox row %d (event %s): %w", row.id, row.eventID, err))
 			continue
 		}
@@ -229,9 +247,9 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	return len(sent), nil
 }
 
-func (r *Relay) pending(ctx context.Context) ([]outboxRow, error) {
+func (r *Relay) pending(ctx context.Context, after int64) ([]outboxRow, error) {
 	q, err := r.st.db.QueryContext(ctx, `SELECT id, event_id, run, record, attempts, next_attempt FROM chorus_outbox
-		WHERE sent_at IS NULL ORDER BY id LIMIT ?`, r.o.BatchSize)
+		WHERE sent_at IS NULL AND id > ? ORDER BY id LIMIT ?`, after, r.o.BatchSize)
 	if err != nil {
 		return nil, fmt.Errorf("events: read outbox: %w", err)
 	}

@@ -134,3 +134,42 @@ func TestOpenRefusesAFileWithoutEngine(t *testing.T) {
 	_, err := events.Open(context.Background(), t.TempDir()+"/none.db", nil)
 	require.ErrorIs(t, err, events.ErrNotChorusDatabase)
 }
+
+// TestRelayFailingKeyDoesNotStarveOthers: a full batch of one refused key
+// does not keep the relay from the events of other keys behind it.
+func TestRelayFailingKeyDoesNotStarveOthers(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	runOrders(t, e, "batch-1", "a", "a", "a", "a", "b")
+	b := eventstest.New()
+	b.FailWhen(func(m *events.Message) error {
+		if m.Key == "a" {
+			return errors.New("refused")
+		}
+		return nil
+	})
+	r, err := events.NewRelay(e.st, b, &events.RelayOptions{BatchSize: 2})
+	require.NoError(t, err)
+	n, err := r.Flush(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	msgs := b.Messages("orders.placed")
+	require.Len(t, msgs, 1)
+	require.Equal(t, "b", msgs[0].Key)
+	require.Equal(t, 2, b.Attempts(), "the first a, then b; the a's behind the first wait")
+}
+
+// TestOpenTwiceKeepsOneOutboxRowPerEvent: opening the events tables again
+// (another process, a restart) neither loses nor copies an event twice.
+func TestOpenTwiceKeepsOneOutboxRowPerEvent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	runOrders(t, e, "batch-1", "o-1", "o-2")
+	st2, err := events.Open(context.Background(), e.path, nil)
+	require.NoError(t, err)
+	require.NoError(t, st2.Close())
+	runOrders(t, e, "batch-2", "o-3")
+	rows, err := e.st.Outbox(context.Background(), true)
+	require.NoError(t, err)
+	require.Len(t, rows, 3)
+}

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS chorus_outbox (
     last_error   TEXT    NOT NULL DEFAULT '',
     sent_at      INTEGER
 ) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS chorus_outbox_event_id ON chorus_outbox (event_id);
 CREATE INDEX IF NOT EXISTS chorus_outbox_pending ON chorus_outbox (id) WHERE sent_at IS NULL;
 CREATE INDEX IF NOT EXISTS chorus_outbox_sent ON chorus_outbox (sent_at) WHERE sent_at IS NOT NULL;
 
@@ -72,16 +73,18 @@ const triggerSQL = `
 CREATE TRIGGER chorus_outbox_capture AFTER INSERT ON events
 WHEN NEW.type = 21 AND NEW.name = 'chorus.event'
 BEGIN
-    INSERT INTO chorus_outbox (event_id, run, seq, record, created_at)
+    INSERT OR IGNORE INTO chorus_outbox (event_id, run, seq, record, created_at)
     VALUES (NEW.run_id || '/' || coalesce((SELECT created_at FROM runs WHERE id = NEW.run_id), 0) || '/' || NEW.seq,
             NEW.run_id, NEW.seq, NEW.payload, NEW.time);
 END;
 `
 
 // backfillSQL copies the markers journaled before the trigger existed (an
-// engine that ran before Open was first called on its database).
+// engine that ran before Open was first called on its database, or a
+// journal table rebuilt without the trigger). The unique event ID makes it
+// skip markers already in the outbox.
 const backfillSQL = `
-INSERT INTO chorus_outbox (event_id, run, seq, record, created_at)
+INSERT OR IGNORE INTO chorus_outbox (event_id, run, seq, record, created_at)
 SELECT e.run_id || '/' || coalesce(r.created_at, 0) || '/' || e.seq, e.run_id, e.seq, e.payload, e.time
 FROM events AS e LEFT JOIN runs AS r ON r.id = e.run_id
 WHERE e.type = 21 AND e.name = 'chorus.event'
