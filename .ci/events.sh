@@ -38,7 +38,7 @@ fi
 export RABBITMQ_URL="${RABBITMQ_URL:-amqp://guest:guest@localhost:5672/}"
 
 echo "== events: tests (NATS in-process, Kafka on kfake, RabbitMQ at $RABBITMQ_URL)"
-go test -count=1 ./events/...
+go test -count=1 ./events/... ./examples/order-choreography/...
 
 echo "== events: the RabbitMQ test ran, not skipped"
 go test -count=1 -run TestPublishConfirmedAndConsumedInOrder -v ./events/rabbitmq/ | grep -E '^--- PASS'
