@@ -54,6 +54,9 @@ func run(w io.Writer) error {
 		return err
 	}
 	_, err = svcs.PlaceOrder(ctx, choreo.Order{ID: "A-1001", Item: "espresso machine", Cents: 24900})
+	if err == nil {
+		_, err = svcs.PlaceOrder(ctx, choreo.Order{ID: "B-2002", Item: choreo.OutOfStock, Cents: 8900})
+	}
 	if cerr := svcs.Close(ctx); err == nil {
 		err = cerr
 	}

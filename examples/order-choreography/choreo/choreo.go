@@ -1,9 +1,12 @@
 // Package choreo is the order choreography of the example: an order
 // service and inventory, billing and shipping services, each with its own
 // engine and database, reacting to each other's events through NATS
-// JetStream. No service calls another: OrderPlaced makes inventory reserve
-// stock, StockReserved makes billing charge the card, PaymentCaptured makes
-// shipping print a label, and OrderShipped completes the order's run.
+// JetStream. No service calls another: OrderPlaced makes billing charge the
+// card, PaymentCaptured makes inventory reserve stock, StockReserved makes
+// shipping print a label, and OrderShipped completes the order's run. When
+// the item is out of stock, inventory publishes StockUnavailable, billing
+// compensates the charge with a refund, and PaymentRefunded ends the order's
+// run as cancelled.
 package choreo
 
 import (
@@ -43,6 +46,18 @@ type PaymentCaptured struct {
 	Receipt string `json:"receipt"`
 }
 
+// StockUnavailable says inventory had none of the item left.
+type StockUnavailable struct {
+	Order   Order  `json:"order"`
+	Receipt string `json:"receipt"`
+}
+
+// PaymentRefunded says billing gave the money back.
+type PaymentRefunded struct {
+	Order  string `json:"order"`
+	Refund string `json:"refund"`
+}
+
 // OrderShipped says shipping handed the parcel over.
 type OrderShipped struct {
 	Order    string `json:"order"`
@@ -57,12 +72,16 @@ var (
 		&events.DefineOptions{Source: "/inventory", Summary: "Stock was put aside for an order."})
 	Captured = events.Define[PaymentCaptured]("billing.captured", "com.example.payment.captured",
 		&events.DefineOptions{Source: "/billing", Summary: "The order's payment was captured."})
+	Unavailable = events.Define[StockUnavailable]("inventory.unavailable", "com.example.stock.unavailable",
+		&events.DefineOptions{Source: "/inventory", Summary: "The order's item is out of stock."})
+	Refunded = events.Define[PaymentRefunded]("billing.refunded", "com.example.payment.refunded",
+		&events.DefineOptions{Source: "/billing", Summary: "The order's payment was refunded."})
 	Shipped = events.Define[OrderShipped]("shipping.shipped", "com.example.order.shipped",
 		&events.DefineOptions{Source: "/shipping", Summary: "The order left the warehouse."})
 )
 
 // Defs lists every event of the choreography.
-var Defs = []events.Def{OrderPlaced, Reserved, Captured, Shipped}
+var Defs = []events.Def{OrderPlaced, Captured, Reserved, Unavailable, Refunded, Shipped}
 
 // story is where the services tell what they do.
 type story struct {
@@ -78,6 +97,12 @@ func (s *story) say(format string, args ...any) {
 
 // ShippedSignal delivers OrderShipped to the order's run.
 var ShippedSignal = workflow.NewSignal[events.Received[OrderShipped]]("order-shipped")
+
+// RefundedSignal delivers PaymentRefunded to the order's run.
+var RefundedSignal = workflow.NewSignal[events.Received[PaymentRefunded]]("order-refunded")
+
+// OutOfStock is the item inventory has none of.
+const OutOfStock = "gold-plated kettle"
 
 // Services is the choreography, running.
 type Services struct {
@@ -112,9 +137,18 @@ func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer)
 	say := s.story.say
 
 	// The activities: each service's work on the outside world.
+	// reserve returns "" when the item is out of stock.
 	reserve := activity.New("reserve-stock", func(_ context.Context, o Order) (string, error) {
+		if o.Item == OutOfStock {
+			say("inventory: no %s left for %s", o.Item, o.ID)
+			return "", nil
+		}
 		say("inventory: reserved 1 x %s for %s", o.Item, o.ID)
 		return "rsv-" + o.ID, nil
+	})
+	refund := activity.New("refund-card", func(_ context.Context, o Order) (string, error) {
+		say("billing:   refunded %d.%02d for %s", o.Cents/100, o.Cents%100, o.ID)
+		return "rfnd-" + o.ID, nil
 	})
 	charge := activity.New("charge-card", func(_ context.Context, o Order) (string, error) {
 		say("billing:   charged %d.%02d for %s", o.Cents/100, o.Cents%100, o.ID)
@@ -130,29 +164,51 @@ func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer)
 		if err := events.Publish(ctx, OrderPlaced, o.ID, o); err != nil {
 			return "", err
 		}
-		shipped, _ := workflow.GetSignalChannel(ctx, ShippedSignal).Receive(ctx)
-		return shipped.Data.Tracking, nil
+		var outcome string
+		shipped := workflow.GetSignalChannel(ctx, ShippedSignal)
+		refunded := workflow.GetSignalChannel(ctx, RefundedSignal)
+		workflow.NewSelector(ctx).
+			AddReceive(shipped, func() {
+				ev, _ := shipped.Receive(ctx)
+				outcome = "shipped, tracking " + ev.Data.Tracking
+			}).
+			AddReceive(refunded, func() {
+				ev, _ := refunded.Receive(ctx)
+				outcome = "cancelled, payment refunded (" + ev.Data.Refund + ")"
+			}).
+			Select(ctx)
+		return outcome, nil
 	})
-	inventory := workflow.New("reserve-for-order", func(ctx workflow.Context, o Order) (string, error) {
-		rsv, err := workflow.ExecuteActivity(ctx, reserve, o).Get(ctx)
+	billing := workflow.New("bill-order", func(ctx workflow.Context, o Order) (string, error) {
+		rcpt, err := workflow.ExecuteActivity(ctx, charge, o).Get(ctx)
 		if err != nil {
 			return "", err
 		}
-		return rsv, events.Publish(ctx, Reserved, o.ID, StockReserved{Order: o, Reservation: rsv})
+		return rcpt, events.Publish(ctx, Captured, o.ID, PaymentCaptured{Order: o, Receipt: rcpt})
 	})
-	billing := workflow.New("bill-order", func(ctx workflow.Context, r StockReserved) (string, error) {
-		rcpt, err := workflow.ExecuteActivity(ctx, charge, r.Order).Get(ctx)
+	compensate := workflow.New("refund-order", func(ctx workflow.Context, u StockUnavailable) (string, error) {
+		rfnd, err := workflow.ExecuteActivity(ctx, refund, u.Order).Get(ctx)
 		if err != nil {
 			return "", err
 		}
-		return rcpt, events.Publish(ctx, Captured, r.Order.ID, PaymentCaptured{Order: r.Order, Receipt: rcpt})
+		return rfnd, events.Publish(ctx, Refunded, u.Order.ID, PaymentRefunded{Order: u.Order.ID, Refund: rfnd})
 	})
-	shipping := workflow.New("ship-order", func(ctx workflow.Context, p PaymentCaptured) (string, error) {
-		trk, err := workflow.ExecuteActivity(ctx, label, p.Order).Get(ctx)
+	inventory := workflow.New("reserve-for-order", func(ctx workflow.Context, p PaymentCaptured) (string, error) {
+		rsv, err := workflow.ExecuteActivity(ctx, reserve, p.Order).Get(ctx)
 		if err != nil {
 			return "", err
 		}
-		return trk, events.Publish(ctx, Shipped, p.Order.ID, OrderShipped{Order: p.Order.ID, Tracking: trk})
+		if rsv == "" {
+			return "", events.Publish(ctx, Unavailable, p.Order.ID, StockUnavailable(p))
+		}
+		return rsv, events.Publish(ctx, Reserved, p.Order.ID, StockReserved{Order: p.Order, Reservation: rsv})
+	})
+	shipping := workflow.New("ship-order", func(ctx workflow.Context, r StockReserved) (string, error) {
+		trk, err := workflow.ExecuteActivity(ctx, label, r.Order).Get(ctx)
+		if err != nil {
+			return "", err
+		}
+		return trk, events.Publish(ctx, Shipped, r.Order.ID, OrderShipped{Order: r.Order.ID, Tracking: trk})
 	})
 
 	type subscription struct {
@@ -164,19 +220,31 @@ func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer)
 		defs []chorus.Definition
 		subs []subscription
 	}{
-		{"orders", []chorus.Definition{s.place}, []subscription{{Shipped.Topic(), func(eng *chorus.Engine) events.Process {
-			return events.SignalOn(eng, Shipped, ShippedSignal, func(r events.Received[OrderShipped]) string { return "order-" + r.Data.Order })
-		}}}},
-		{"inventory", []chorus.Definition{inventory, reserve}, []subscription{{OrderPlaced.Topic(), func(eng *chorus.Engine) events.Process {
-			return events.StartOn(eng, OrderPlaced, inventory, func(r events.Received[Order]) (Order, *chorus.StartOptions) { return r.Data, nil })
-		}}}},
-		{"billing", []chorus.Definition{billing, charge}, []subscription{{Reserved.Topic(), func(eng *chorus.Engine) events.Process {
-			return events.StartOn(eng, Reserved, billing, func(r events.Received[StockReserved]) (StockReserved, *chorus.StartOptions) { return r.Data, nil })
-		}}}},
-		{"shipping", []chorus.Definition{shipping, label}, []subscription{{Captured.Topic(), func(eng *chorus.Engine) events.Process {
-			return events.StartOn(eng, Captured, shipping, func(r events.Received[PaymentCaptured]) (PaymentCaptured, *chorus.StartOptions) {
+		{"orders", []chorus.Definition{s.place}, []subscription{
+			{Shipped.Topic(), func(eng *chorus.Engine) events.Process {
+				return events.SignalOn(eng, Shipped, ShippedSignal, func(r events.Received[OrderShipped]) string { return "order-" + r.Data.Order })
+			}},
+			{Refunded.Topic(), func(eng *chorus.Engine) events.Process {
+				return events.SignalOn(eng, Refunded, RefundedSignal, func(r events.Received[PaymentRefunded]) string { return "order-" + r.Data.Order })
+			}},
+		}},
+		{"billing", []chorus.Definition{billing, compensate, charge, refund}, []subscription{
+			{OrderPlaced.Topic(), func(eng *chorus.Engine) events.Process {
+				return events.StartOn(eng, OrderPlaced, billing, func(r events.Received[Order]) (Order, *chorus.StartOptions) { return r.Data, nil })
+			}},
+			{Unavailable.Topic(), func(eng *chorus.Engine) events.Process {
+				return events.StartOn(eng, Unavailable, compensate, func(r events.Received[StockUnavailable]) (StockUnavailable, *chorus.StartOptions) {
+					return r.Data, nil
+				})
+			}},
+		}},
+		{"inventory", []chorus.Definition{inventory, reserve}, []subscription{{Captured.Topic(), func(eng *chorus.Engine) events.Process {
+			return events.StartOn(eng, Captured, inventory, func(r events.Received[PaymentCaptured]) (PaymentCaptured, *chorus.StartOptions) {
 				return r.Data, nil
 			})
+		}}}},
+		{"shipping", []chorus.Definition{shipping, label}, []subscription{{Reserved.Topic(), func(eng *chorus.Engine) events.Process {
+			return events.StartOn(eng, Reserved, shipping, func(r events.Received[StockReserved]) (StockReserved, *chorus.StartOptions) { return r.Data, nil })
 		}}}},
 	}
 	for _, spec := range specs {
@@ -216,20 +284,20 @@ func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer)
 	return s, nil
 }
 
-// PlaceOrder places o and waits until it has shipped, returning the
-// tracking number.
+// PlaceOrder places o and waits until it has shipped or was cancelled,
+// returning how it ended.
 func (s *Services) PlaceOrder(ctx context.Context, o Order) (string, error) {
 	s.story.say("orders:    %s placed (%s, %d.%02d)", o.ID, o.Item, o.Cents/100, o.Cents%100)
 	r, err := chorus.Start(ctx, s.order, s.place, o, &chorus.StartOptions{ID: "order-" + o.ID})
 	if err != nil {
 		return "", err
 	}
-	trk, err := r.Result(ctx)
+	outcome, err := r.Result(ctx)
 	if err != nil {
 		return "", err
 	}
-	s.story.say("orders:    %s shipped, tracking %s", o.ID, trk)
-	return trk, nil
+	s.story.say("orders:    %s %s", o.ID, outcome)
+	return outcome, nil
 }
 
 // Close stops the relays and subscriptions and closes the engines.
