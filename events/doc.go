@@ -16,14 +16,16 @@
 // events/kafka, events/rabbitmq, or events/eventstest in memory). It
 // delivers in order per key, at least once, retries with exponential
 // backoff and marks what the broker confirmed as sent. After a crash it
-// sends again what was not confirmed; it never skips a row.
+// sends again what was not confirmed; it never skips a row. A [Wakeup]
+// installed as the engine's observer wakes the relay as soon as a run
+// commits an event; otherwise it polls.
 //
 // # Inbox
 //
 // An [Inbox] turns broker messages into runs: it starts a workflow,
 // signals one (starting it if needed) or completes an activity that waits
 // for the event ([StartOn], [SignalWithStartOn], [SignalOn],
-// [CompleteOn], or any [Handle] function). It remembers the ID of every
+// [CompleteOn], [ByType], or any [Process] function). It remembers the ID of every
 // message it processed for a retention period and acknowledges a duplicate
 // without processing it again; a message that fails MaxAttempts times is
 // parked with its error in the database, where `chorus events parked`
