@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -21,10 +22,14 @@ import (
 // invalid batch) writes nothing and does not stop the others.
 //
 // The transaction first checks the store's lease (see [Store.Lost]). The
-// batches then go in without savepoints; when one fails after part of it
-// was written (an AddTasks entry for a task that exists, say), the
-// transaction is rolled back and the batches applied again, each inside a
-// savepoint that is rolled back if it fails, so that the others commit.
+// lease check and every statement of every batch go to the server in one
+// round trip (a pipeline). When a batch does not hold its preconditions or
+// fails to write, that transaction is rolled back and the batches are
+// applied one by one, each run row first, so that a failed precondition
+// writes nothing; and when one fails after part of it was written (an
+// AddTasks entry for a task that exists, say), once more, each batch
+// inside a savepoint that is rolled back if it fails, so that the others
+// commit.
 //
 // The second result is non-nil only when the store could not commit at all
 // or cannot tell whether it did: the store is closed or fenced
@@ -36,25 +41,99 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 		return fill(verr, nil, err), err
 	}
 	defer s.mu.RUnlock()
+	plans := make([]*plan, len(batches))
 	valid := 0
 	for i, b := range batches {
 		if err := validateBatch(b); err != nil {
 			verr[i] = err
 			continue
 		}
+		plans[i] = planBatch(ctx, b)
 		valid++
 	}
 	if valid == 0 {
 		return verr, nil
 	}
-	errs, poisoned, err := s.commitTx(ctx, batches, verr, false)
-	if err == nil && poisoned {
-		errs, _, err = s.commitTx(ctx, batches, verr, true)
+	errs, done, err := s.commitPipelined(ctx, plans, verr)
+	if err == nil && !done {
+		var poisoned bool
+		errs, poisoned, err = s.commitTx(ctx, plans, verr, false)
+		if err == nil && poisoned {
+			errs, _, err = s.commitTx(ctx, plans, verr, true)
+		}
 	}
 	if err != nil {
 		return fill(verr, nil, err), err
 	}
 	return errs, nil
+}
+
+// sqlFence reads the lease's epoch and holds its row until the
+// transaction ends (see Store.fence).
+const sqlFence = `SELECT epoch FROM chorus_lease WHERE name = $1 FOR SHARE`
+
+// commitPipelined is the fast path of Commit: the lease check and every
+// statement of every batch in one round trip, for a group whose batches
+// all hold their preconditions and write without error, which is the
+// common case. It reports done false, having rolled back, when one batch
+// did not: the caller then goes batch by batch.
+func (s *Store) commitPipelined(ctx context.Context, plans []*plan, verr []error) (errs []error, done bool, err error) {
+	if s.isLost() {
+		return nil, false, fencedErr("commit")
+	}
+	var pb pgx.Batch
+	pb.Queue(sqlFence, leaseName)
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		if p.err != nil {
+			return nil, false, nil
+		}
+		pb.Queue(p.runRow.sql, p.runRow.args...)
+		for _, st := range p.rest {
+			pb.Queue(st.sql, st.args...)
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, false, mapErr(ctx, err, nil, "commit: begin")
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	br := tx.SendBatch(ctx, &pb)
+	var epoch int64
+	if err := br.QueryRow().Scan(&epoch); err != nil || epoch != s.epoch {
+		_ = br.Close()
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, mapErr(ctx, err, nil, "commit: check the lease")
+		}
+		s.markLost()
+		return nil, false, fencedErr("commit")
+	}
+	failed := false
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		tag, err := br.Exec()
+		if err != nil || tag.RowsAffected() == 0 {
+			failed = true
+		}
+		for _, st := range p.rest {
+			tag, err := br.Exec()
+			if failed {
+				continue
+			}
+			failed = st.check(tag, err) != nil
+		}
+	}
+	if err := br.Close(); err != nil || failed {
+		return nil, false, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, false, mapErr(ctx, err, nil, "commit: commit (outcome unknown)")
+	}
+	return slices.Clone(verr), true, nil
 }
 
 // fill returns errs with every entry that is nil (or, when from is not nil,
@@ -72,7 +151,7 @@ func fill(errs, from []error, err error) []error {
 // savepoints it reports poisoned, having rolled back, when a batch failed
 // after writing part of itself; with them, such a batch is rolled back to
 // its savepoint and fails alone.
-func (s *Store) commitTx(ctx context.Context, batches []*history.Batch, verr []error, savepoints bool) (errs []error, poisoned bool, err error) {
+func (s *Store) commitTx(ctx context.Context, plans []*plan, verr []error, savepoints bool) (errs []error, poisoned bool, err error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, false, mapErr(ctx, err, nil, "commit: begin")
@@ -82,8 +161,8 @@ func (s *Store) commitTx(ctx context.Context, batches []*history.Batch, verr []e
 		return nil, false, err
 	}
 	errs = slices.Clone(verr)
-	for i, b := range batches {
-		if verr[i] != nil {
+	for i, p := range plans {
+		if p == nil {
 			continue
 		}
 		if savepoints {
@@ -91,7 +170,7 @@ func (s *Store) commitTx(ctx context.Context, batches []*history.Batch, verr []e
 				return nil, false, mapErr(ctx, err, nil, "commit: savepoint")
 			}
 		}
-		berr, partial := apply(ctx, tx, b)
+		berr, partial := p.apply(ctx, tx)
 		if partial != nil {
 			if !savepoints {
 				return nil, true, nil
@@ -144,11 +223,28 @@ const (
 // reports as ended.
 const endedStatuses = `(2, 3, 4, 6, 7)`
 
-// apply writes one validated batch. batchErr is a failed precondition,
-// detected before anything of the batch was written; the transaction goes
-// on. partial is any other failure, after which part of the batch may be
-// written: the caller rolls it back.
-func apply(ctx context.Context, tx pgx.Tx, b *history.Batch) (batchErr, partial error) {
+// stmt is one statement of a batch, with the check of its outcome.
+type stmt struct {
+	sql   string
+	args  []any
+	check func(pgconn.CommandTag, error) error
+}
+
+// plan is a validated batch turned into statements: the one that moves
+// the run's row (whose outcome says whether the batch's preconditions
+// hold: no row changed means they do not), and the rest.
+type plan struct {
+	b      *history.Batch
+	runRow stmt
+	rest   []stmt
+	// err is a precondition that failed before any statement (an attribute
+	// upsert that does not decode).
+	err error
+}
+
+// planBatch turns a validated batch into statements.
+func planBatch(ctx context.Context, b *history.Batch) *plan {
+	p := &plan{b: b}
 	id := b.RunID
 	now := encTime(b.Time)
 	var first, last int64
@@ -164,7 +260,8 @@ func apply(ctx context.Context, tx pgx.Tx, b *history.Batch) (batchErr, partial 
 		if e := &b.Events[i]; e.Type == history.EventSearchAttributesUpserted {
 			u, err := history.DecodeAttrUpsert(e.Payload)
 			if err != nil {
-				return fmt.Errorf("%scommit: run %q: event %d: %w", errPrefix, id, e.Seq, err), nil
+				p.err = fmt.Errorf("%scommit: run %q: event %d: %w", errPrefix, id, e.Seq, err)
+				return p
 			}
 			upserts[e.Seq] = u
 		}
@@ -183,17 +280,9 @@ func apply(ctx context.Context, tx pgx.Tx, b *history.Batch) (batchErr, partial 
 				firstSeq = st.FirstSeq
 			}
 		}
-		tag, err := tx.Exec(ctx, sqlInsertRun, id, c.Workflow, int16(status), now, now, last, firstSeq,
-			text(c.Parent), c.ParentStep, blob(result), blob(failure))
-		if err != nil {
-			return nil, fail(err, nil, "create")
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
-		}
+		p.runRow = stmt{sql: sqlInsertRun, args: []any{id, c.Workflow, int16(status), now, now, last, firstSeq,
+			text(c.Parent), c.ParentStep, blob(result), blob(failure)}}
 	} else {
-		var tag pgconn.CommandTag
-		var err error
 		st := b.Status
 		switch {
 		case b.Reuse != nil:
@@ -202,51 +291,32 @@ func apply(ctx context.Context, tx pgx.Tx, b *history.Batch) (batchErr, partial 
 			if st.FirstSeq != 0 {
 				firstSeq = st.FirstSeq
 			}
-			tag, err = tx.Exec(ctx, sqlReuseRun, b.Reuse.Workflow, int16(st.Status), now, now, last, firstSeq,
-				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure), id, first-1, endsInBatch)
+			p.runRow = stmt{sql: sqlReuseRun, args: []any{b.Reuse.Workflow, int16(st.Status), now, now, last, firstSeq,
+				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure), id, first - 1, endsInBatch}}
 		case len(b.Events) > 0 && st != nil:
-			tag, err = tx.Exec(ctx, sqlAppendRunStatus, last, now, int16(st.Status), blob(st.Result), blob(st.Failure),
-				optSeq(st.FirstSeq), id, first-1)
+			p.runRow = stmt{sql: sqlAppendRunStatus, args: []any{last, now, int16(st.Status), blob(st.Result), blob(st.Failure),
+				optSeq(st.FirstSeq), id, first - 1}}
 		case len(b.Events) > 0:
-			tag, err = tx.Exec(ctx, sqlAppendRun, last, now, id, first-1)
+			p.runRow = stmt{sql: sqlAppendRun, args: []any{last, now, id, first - 1}}
 		case st != nil:
-			tag, err = tx.Exec(ctx, sqlTouchRunStatus, now, int16(st.Status), blob(st.Result), blob(st.Failure), id)
+			p.runRow = stmt{sql: sqlTouchRunStatus, args: []any{now, int16(st.Status), blob(st.Result), blob(st.Failure), id}}
 		default:
-			tag, err = tx.Exec(ctx, sqlTouchRun, now, id)
+			p.runRow = stmt{sql: sqlTouchRun, args: []any{now, id}}
 		}
+	}
+	p.runRow.check = func(_ pgconn.CommandTag, err error) error {
 		if err != nil {
-			return nil, fail(err, nil, "update run")
+			return fail(err, nil, "update run")
 		}
-		if tag.RowsAffected() == 0 {
-			if len(b.Events) == 0 {
-				return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
-			}
-			var have int64
-			err := tx.QueryRow(ctx, `SELECT last_seq FROM chorus_runs WHERE id = $1`, id).Scan(&have)
-			if err == pgx.ErrNoRows {
-				return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
-			}
-			if err != nil {
-				return nil, fail(err, nil, "read last seq")
-			}
-			if b.Reuse != nil && have == first-1 {
-				return fmt.Errorf("%scommit: run %q: %w: it has not ended, so its ID cannot be reused", errPrefix, id, history.ErrRunExists), nil
-			}
-			return fmt.Errorf("%scommit: run %q: %w: the journal ends at seq %d, the batch starts at seq %d",
-				errPrefix, id, history.ErrConflict, have, first), nil
-		}
+		return nil
 	}
 
-	// 2. The rest of the batch, sent in one round trip: the journal, the
-	// search attributes and the task index.
-	var pb pgx.Batch
-	type check func(pgconn.CommandTag, error) error
-	var checks []check
-	queue := func(c check, sql string, args ...any) {
-		pb.Queue(sql, args...)
-		checks = append(checks, c)
+	// 2. The rest of the batch: the journal, the search attributes and the
+	// task index.
+	queue := func(check func(pgconn.CommandTag, error) error, sql string, args ...any) {
+		p.rest = append(p.rest, stmt{sql: sql, args: args, check: check})
 	}
-	plain := func(onConstraint error, what string, args ...any) check {
+	plain := func(onConstraint error, what string, args ...any) func(pgconn.CommandTag, error) error {
 		return func(_ pgconn.CommandTag, err error) error {
 			if err != nil {
 				return fail(err, onConstraint, what, args...)
@@ -308,22 +378,76 @@ func apply(ctx context.Context, tx pgx.Tx, b *history.Batch) (batchErr, partial 
 	for _, step := range b.DoneTasks {
 		queue(plain(nil, "delete task %d", step), sqlDeleteTask, id, step)
 	}
-	if len(checks) == 0 {
+	return p
+}
+
+// preconditionErr says why the run row of p's batch did not move: the
+// batch's preconditions do not hold. It reads the row in tx.
+func (p *plan) preconditionErr(ctx context.Context, tx pgx.Tx) (batchErr, fatal error) {
+	b, id := p.b, p.b.RunID
+	if b.Create != nil {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
+	}
+	if len(b.Events) == 0 {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+	}
+	first := b.Events[0].Seq
+	var have int64
+	err := tx.QueryRow(ctx, `SELECT last_seq FROM chorus_runs WHERE id = $1`, id).Scan(&have)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+	}
+	if err != nil {
+		return nil, mapErr(ctx, err, nil, fmt.Sprintf("commit: run %q: read last seq", id))
+	}
+	if b.Reuse != nil && have == first-1 {
+		return fmt.Errorf("%scommit: run %q: %w: it has not ended, so its ID cannot be reused", errPrefix, id, history.ErrRunExists), nil
+	}
+	return fmt.Errorf("%scommit: run %q: %w: the journal ends at seq %d, the batch starts at seq %d",
+		errPrefix, id, history.ErrConflict, have, first), nil
+}
+
+// apply writes one planned batch in two round trips: the run row, then
+// the rest in a pipeline. batchErr is a failed precondition, detected
+// before anything of the batch was written; the transaction goes on.
+// partial is any other failure, after which part of the batch may be
+// written: the caller rolls it back.
+func (p *plan) apply(ctx context.Context, tx pgx.Tx) (batchErr, partial error) {
+	if p.err != nil {
+		return p.err, nil
+	}
+	tag, err := tx.Exec(ctx, p.runRow.sql, p.runRow.args...)
+	if err := p.runRow.check(tag, err); err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return p.preconditionErr(ctx, tx)
+	}
+	if len(p.rest) == 0 {
 		return nil, nil
 	}
-	br := tx.SendBatch(ctx, &pb)
+	var pb pgx.Batch
+	for _, st := range p.rest {
+		pb.Queue(st.sql, st.args...)
+	}
+	return nil, runPipeline(tx.SendBatch(ctx, &pb), p.rest)
+}
+
+// runPipeline reads the results of stmts from br, in order, and closes
+// it; it returns the first failed check.
+func runPipeline(br pgx.BatchResults, stmts []stmt) error {
 	var firstErr error
-	for _, c := range checks {
+	for _, st := range stmts {
 		tag, err := br.Exec()
 		if firstErr != nil {
 			continue // the transaction is aborted; drain the rest
 		}
-		firstErr = c(tag, err)
+		firstErr = st.check(tag, err)
 	}
 	if err := br.Close(); err != nil && firstErr == nil {
-		firstErr = fail(err, nil, "write")
+		firstErr = fmt.Errorf("%scommit: %v", errPrefix, err)
 	}
-	return nil, firstErr
+	return firstErr
 }
 
 // validateBatch checks what can be checked of b without the database.

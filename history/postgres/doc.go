@@ -42,12 +42,12 @@
 // # Group commit
 //
 // [Store.Commit] applies the engine's batches, which may belong to many
-// runs, in one transaction: each batch's run row first (where its
-// preconditions are checked), then the rest of the batch in one round trip
-// (a pipeline). A batch that fails a precondition (a conflict, an existing
-// run) writes nothing and the others commit; one that fails after writing
-// part of itself makes the transaction start over with a savepoint per
-// batch, so that it is rolled back alone.
+// runs, in one transaction, sent with the lease check in one round trip (a
+// pipeline). A batch that fails a precondition (a conflict, an existing
+// run) writes nothing and the others commit: the group then goes again
+// batch by batch, each run row first, and, for a batch that failed after
+// writing part of itself, under a savepoint per batch, so that it is
+// rolled back alone.
 //
 // Only applications that import this package link the PostgreSQL driver
 // (github.com/jackc/pgx/v5); the rest of Chorus never imports it.

@@ -310,7 +310,7 @@ func (s *Store) fence(ctx context.Context, tx pgx.Tx, what string) error {
 		return fencedErr(what)
 	}
 	var epoch int64
-	err := tx.QueryRow(ctx, `SELECT epoch FROM chorus_lease WHERE name = $1 FOR SHARE`, leaseName).Scan(&epoch)
+	err := tx.QueryRow(ctx, sqlFence, leaseName).Scan(&epoch)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return mapErr(ctx, err, nil, what+": check the lease")
 	}
