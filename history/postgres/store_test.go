@@ -36,3 +36,8 @@ func TestPurgeConformance(t *testing.T) {
 	pgtest.BaseURL(t)
 	historytest.RunPurge(t, openStore)
 }
+
+func TestQueueConformance(t *testing.T) {
+	pgtest.BaseURL(t)
+	historytest.RunQueue(t, openStore)
+}
