@@ -76,10 +76,3 @@ func mapErr(ctx context.Context, err error, onConstraint error, what string) err
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%s%w: %s", errPrefix, history.ErrCorrupt, fmt.Sprintf(format, args...))
 }
-
-// isServerErr reports whether err is an error the server reported for a
-// statement (after which the connection is still usable).
-func isServerErr(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe)
-}
