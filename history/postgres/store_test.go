@@ -41,3 +41,8 @@ func TestQueueConformance(t *testing.T) {
 	pgtest.BaseURL(t)
 	historytest.RunQueue(t, openStore)
 }
+
+func TestReuseConformance(t *testing.T) {
+	pgtest.BaseURL(t)
+	historytest.RunReuse(t, openStore)
+}
