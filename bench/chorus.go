@@ -90,7 +90,7 @@ func (d *chorusDriver) Open(ctx context.Context, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.Register(cThree, cFan, cParked, cHistory, cStep); err != nil {
+	if err := eng.Register(cThree, cFan, cParked, cHistory, cPayload, cStep, cPayloadStep); err != nil {
 		_ = eng.Close(ctx)
 		return err
 	}
@@ -211,4 +211,40 @@ func (d *chorusDriver) ReplayExport(ctx context.Context, id string) (time.Durati
 	t0 := time.Now()
 	err = replay.Run(ctx, h, cHistory, cStep)
 	return time.Since(t0), err
+}
+
+// W7's workflow: three activities and a signal, each carrying the payload.
+var (
+	cPayloadStep = activity.New("bench-payload-step", func(ctx context.Context, in []byte) ([]byte, error) {
+		return payloadStep(in), nil
+	})
+
+	cData = workflow.NewSignal[[]byte]("data")
+
+	cPayload = workflow.New("bench-payload", func(ctx workflow.Context, in []byte) ([]byte, error) {
+		for range 3 {
+			var err error
+			if in, err = workflow.ExecuteActivity(ctx, cPayloadStep, in).Get(ctx); err != nil {
+				return nil, err
+			}
+		}
+		sig, _ := workflow.GetSignalChannel(ctx, cData).Receive(ctx)
+		out := append([]byte(nil), in...)
+		if len(out) > 0 {
+			out[0] += byte(len(sig))
+		}
+		return out, nil
+	})
+)
+
+func (d *chorusDriver) StartPayload(ctx context.Context, id string, in []byte) (func() ([]byte, error), error) {
+	run, err := chorus.Start(ctx, d.eng, cPayload, in, &chorus.StartOptions{ID: id})
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]byte, error) { return run.Result(ctx) }, nil
+}
+
+func (d *chorusDriver) SignalPayload(ctx context.Context, id string, data []byte) error {
+	return chorus.Signal(ctx, d.eng, id, cData, data)
 }

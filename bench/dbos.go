@@ -149,6 +149,7 @@ func (d *dbosDriver) Open(ctx context.Context, path string) error {
 	dbos.RegisterWorkflow(dctx, dFan)
 	dbos.RegisterWorkflow(dctx, dParked)
 	dbos.RegisterWorkflow(dctx, dHistory)
+	dbos.RegisterWorkflow(dctx, dPayload)
 	if err := dbos.Launch(dctx); err != nil {
 		return err
 	}
@@ -268,4 +269,36 @@ func (d *dbosDriver) Query(ctx context.Context, id string) error { return errNA 
 
 func (d *dbosDriver) ReplayExport(ctx context.Context, id string) (time.Duration, error) {
 	return 0, errNA
+}
+
+// W7's workflow on DBOS: steps carry the payload, Send/Recv the signal.
+func dPayload(ctx dbos.Context, in []byte) ([]byte, error) {
+	for range 3 {
+		cur := in
+		var err error
+		if in, err = dbos.RunAsStep(ctx, func(context.Context) ([]byte, error) { return payloadStep(cur), nil }); err != nil {
+			return nil, err
+		}
+	}
+	sig, err := dbos.Recv[[]byte](ctx, "data", dbosRecvTimeout)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), in...)
+	if len(out) > 0 {
+		out[0] += byte(len(sig))
+	}
+	return out, nil
+}
+
+func (d *dbosDriver) StartPayload(ctx context.Context, id string, in []byte) (func() ([]byte, error), error) {
+	h, err := dbos.RunWorkflow(d.ctx, dPayload, in, dbos.WithWorkflowID(id))
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]byte, error) { return h.GetResult() }, nil
+}
+
+func (d *dbosDriver) SignalPayload(ctx context.Context, id string, data []byte) error {
+	return dbos.Send(d.ctx, id, data, "data")
 }

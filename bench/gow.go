@@ -123,13 +123,15 @@ func (d *gowDriver) Open(ctx context.Context, path string) error {
 		d.be = monoprocess.NewMonoprocessBackend(b)
 	}
 	d.w = worker.New(d.be, nil)
-	for _, wf := range []any{gwThree, gwFan, gwParked, gwHistory} {
+	for _, wf := range []any{gwThree, gwFan, gwParked, gwHistory, gwPayload} {
 		if err := d.w.RegisterWorkflow(wf); err != nil {
 			return err
 		}
 	}
-	if err := d.w.RegisterActivity(gwStep); err != nil {
-		return err
+	for _, a := range []any{gwStep, gwPayloadStep} {
+		if err := d.w.RegisterActivity(a); err != nil {
+			return err
+		}
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
@@ -155,7 +157,7 @@ func (d *gowDriver) Close(ctx context.Context) error {
 
 func (d *gowDriver) Abandon() {}
 
-func (d *gowDriver) start(ctx context.Context, id string, wf any, in int) (*gw.Instance, error) {
+func (d *gowDriver) start(ctx context.Context, id string, wf any, in any) (*gw.Instance, error) {
 	inst, err := d.c.CreateWorkflowInstance(ctx, client.WorkflowInstanceOptions{InstanceID: id}, wf, in)
 	if err != nil {
 		return nil, err
@@ -277,4 +279,36 @@ func (d *gowDriver) Query(ctx context.Context, id string) error { return errNA }
 
 func (d *gowDriver) ReplayExport(ctx context.Context, id string) (time.Duration, error) {
 	return 0, errNA
+}
+
+// W7's workflow on go-workflows.
+func gwPayloadStep(ctx context.Context, in []byte) ([]byte, error) { return payloadStep(in), nil }
+
+func gwPayload(ctx gw.Context, in []byte) ([]byte, error) {
+	for range 3 {
+		var err error
+		if in, err = gw.ExecuteActivity[[]byte](ctx, gw.DefaultActivityOptions, gwPayloadStep, in).Get(ctx); err != nil {
+			return nil, err
+		}
+	}
+	sig, _ := gw.NewSignalChannel[[]byte](ctx, "data").Receive(ctx)
+	out := append([]byte(nil), in...)
+	if len(out) > 0 {
+		out[0] += byte(len(sig))
+	}
+	return out, nil
+}
+
+func (d *gowDriver) StartPayload(ctx context.Context, id string, in []byte) (func() ([]byte, error), error) {
+	inst, err := d.start(ctx, id, gwPayload, in)
+	if err != nil {
+		return nil, err
+	}
+	return func() ([]byte, error) {
+		return client.GetWorkflowResult[[]byte](ctx, d.c, inst, resultTimeout)
+	}, nil
+}
+
+func (d *gowDriver) SignalPayload(ctx context.Context, id string, data []byte) error {
+	return d.c.SignalWorkflow(ctx, id, "data", data)
 }

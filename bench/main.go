@@ -32,7 +32,7 @@ const resultPrefix = "BENCHRESULT "
 
 func main() {
 	short := flag.Bool("short", false, "quick look: small N, one round, a few seconds per engine")
-	only := flag.String("only", "", "comma-separated workloads to run: w1,w2,w3,w4,w5,w6,sql (default all)")
+	only := flag.String("only", "", "comma-separated workloads to run: w1,…,w8,sql (default all)")
 	engines := flag.String("engines", "chorus,gow,dbos,sqlite", "comma-separated engines: chorus, gow, dbos, sqlite (raw ceilings), or a configuration: "+engineKeys())
 	rounds := flag.Int("rounds", 0, "rounds of every workload (default 3, or 1 with -short)")
 	heavyRounds := flag.Int("w4-rounds", 2, "rounds of W4 (100,000 parked runs per engine), at most -rounds")
@@ -134,7 +134,7 @@ func (r *runner) run(work, engine, db string, timeout time.Duration) result {
 	return res
 }
 
-var allWorkloads = []string{"w1", "w2", "w3", "w4", "w5", "w6"}
+var allWorkloads = []string{"w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"}
 
 func parent(short bool, only, engines string, rounds, heavyRounds int, keep bool, profDir, jsonOut string) error {
 	engs, raw, err := selectEngines(engines)
@@ -155,7 +155,7 @@ func parent(short bool, only, engines string, rounds, heavyRounds int, keep bool
 				works = append(works, w)
 			case w == "":
 			default:
-				return fmt.Errorf("unknown workload %q (want w1..w6 or sql)", w)
+				return fmt.Errorf("unknown workload %q (want w1..w8 or sql)", w)
 			}
 		}
 	}
@@ -297,7 +297,7 @@ func timeouts(p params) map[string]time.Duration {
 		return map[string]time.Duration{
 			"sql": time.Minute, "w1": time.Minute, "w2": time.Minute, "w3": time.Minute, "w4": 2 * time.Minute,
 			"w5build": 2 * time.Minute, "w5": time.Minute, "w5query": time.Minute,
-			"w6build": 2 * time.Minute, "w6": time.Minute,
+			"w6build": 2 * time.Minute, "w6": time.Minute, "w7": 2 * time.Minute, "w8": time.Minute,
 		}
 	}
 	return map[string]time.Duration{
@@ -305,6 +305,7 @@ func timeouts(p params) map[string]time.Duration {
 		"w4":      3*uncapped + 2*time.Minute,
 		"w5build": 5 * time.Minute, "w5": 2 * time.Minute, "w5query": 2 * time.Minute,
 		"w6build": 2*uncapped + 2*time.Minute, "w6": 2 * time.Minute,
+		"w7": 2*uncapped + 2*time.Minute, "w8": 3*uncapped + time.Minute,
 	}
 }
 

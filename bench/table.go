@@ -120,7 +120,29 @@ var rows = []row{
 	{"w6_s", "w6", "W6 reopen until a new Start returns (s)", "≤ 2", lower, 2},
 	{"w6_open_s", "w6", "W6   of which Open + Register (s)", "", lower, 0},
 	{"w6_rss", "w6", "W6 peak RSS of the reopened process (MB)", "", lower, 0},
+	{"w7_tiny_wfps", "w7", "W7 runs with 8-byte payloads: 3 activities + a signal (workflows/s)", "", higher, 0},
+	{"w7_kb_wfps", "w7", "W7 the same with 1 KiB payloads (workflows/s)", "", higher, 0},
+	{"w7_kb_share", "w7", "W7 1 KiB rate as % of the 8-byte rate", "≥ 80", higher, 80},
+	{"w8_p50_c1", "w8", "W8 Start p50, 1 starter (ms)", "", lower, 0},
+	{"w8_p99_c1", "w8", "W8 Start p99, 1 starter (ms)", "", lower, 0},
+	{"w8_p50_c16", "w8", "W8 Start p50, 16 starters (ms)", "", lower, 0},
+	{"w8_p99_c16", "w8", "W8 Start p99, 16 starters (ms)", "", lower, 0},
+	{"w8_p50_c64", "w8", "W8 Start p50, 64 starters (ms)", "", lower, 0},
+	{"w8_p99_c64", "w8", "W8 Start p99, 64 starters (ms)", "", lower, 0},
+	{"w8_ratio_c16", "w8", "W8 p99 at 16 starters / p99 at 1", "≤ 2", lower, 2},
+	{"w8_ratio_c64", "w8", "W8 p99 at 64 starters / p99 at 1", "", lower, 0},
 }
+
+// commitsPerRun is how many commits one run of the 3-activity workflow must
+// wait for one after the other: the start (with the first activity's
+// schedule), and each activity's completion (with the next schedule, and
+// the last one with the run's end). eventsPerRun is how many journal rows
+// such a run writes at the least: its start and end, and a scheduled and a
+// completed event per activity.
+const (
+	commitsPerRun = 4
+	eventsPerRun  = 8
+)
 
 func fmtNum(v float64) string {
 	switch a := math.Abs(v); {
@@ -315,6 +337,8 @@ func (t *table) print(w io.Writer) {
 		fmt.Fprintln(w, "|---|---|---|")
 		fmt.Fprintf(w, "| single-row commits/s | %s | %s |\n", fmtNum(median(t.SQL["sql_commits_full"])), fmtNum(median(t.SQL["sql_commits_normal"])))
 		fmt.Fprintf(w, "| rows/s in 1,000-row transactions | %s | %s |\n", fmtNum(median(t.SQL["sql_rows1000_full"])), fmtNum(median(t.SQL["sql_rows1000_normal"])))
+		fmt.Fprintf(w, "| one single-row commit, p50 (ms) | %s | %s |\n", fmtNum(median(t.SQL["sql_commit_p50_full"])), fmtNum(median(t.SQL["sql_commit_p50_normal"])))
+		t.printFloor(w)
 	}
 
 	// Every round's value, to show the spread.
@@ -367,4 +391,56 @@ func (t *table) print(w io.Writer) {
 	for _, e := range t.engs {
 		fmt.Fprintf(w, "- %s: %s\n", e.Label, e.Comment)
 	}
+}
+
+// printFloor compares Chorus with the physical floor measured in the same
+// run: W2 against the commits a run must wait for one after the other, W1
+// against the rate at which the disk takes the run's journal rows in large
+// transactions.
+func (t *table) printFloor(w io.Writer) {
+	type col struct{ engine, sync string }
+	var cols []col
+	for _, c := range []col{{"chorus", "full"}, {"chorus-normal", "normal"}} {
+		if t.has(c.engine) {
+			cols = append(cols, c)
+		}
+	}
+	if len(cols) == 0 || len(t.SQL["sql_commit_p50_full"]) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "Chorus against the physical floor of this disk, measured in the same run (a run waits for %d commits one after the other,\n", commitsPerRun)
+	fmt.Fprintf(w, "and writes at least %d journal rows; ratios are Chorus / floor, 1.0 is the floor):\n", eventsPerRun)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| measurement | floor FULL | Chorus FULL | ratio | floor NORMAL | Chorus NORMAL | ratio |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+	line := func(label, metric string, floor func(sync string) float64, higherIsBetter bool) {
+		cells := []string{label}
+		for _, sync := range []string{"full", "normal"} {
+			f := floor(sync)
+			engine := "chorus"
+			if sync == "normal" {
+				engine = "chorus-normal"
+			}
+			v := math.NaN()
+			if t.has(engine) {
+				v, _ = t.cell(row{metric: metric}, engine)
+			}
+			ratio := "–"
+			if !math.IsNaN(v) && f > 0 && !math.IsNaN(f) {
+				if higherIsBetter {
+					ratio = fmt.Sprintf("%.2f", v/f)
+				} else {
+					ratio = fmt.Sprintf("%.2fx", v/f)
+				}
+			}
+			cells = append(cells, fmtNum(f), fmtNum(v), ratio)
+		}
+		fmt.Fprintln(w, "| "+strings.Join(cells, " | ")+" |")
+	}
+	commit := func(sync string) float64 { return commitsPerRun * median(t.SQL["sql_commit_p50_"+sync]) }
+	line("W2 Start→Result p50 (ms) against the sequential commits", "w2_p50", commit, false)
+	line("W2 Start→Result p99 (ms) against the same floor", "w2_p99", commit, false)
+	line("W1 workflows/s against batched journal rows / rows per run", "w1_wfps",
+		func(sync string) float64 { return median(t.SQL["sql_rows1000_"+sync]) / eventsPerRun }, true)
 }

@@ -33,6 +33,9 @@ type params struct {
 	W5Activities int // activities of the history run: 2 events each
 	W6N          int // in-flight runs in the reopened database
 	W6BuildCap   time.Duration
+	W8Single     int           // starts measured with one starter
+	W8Starts     int           // starts measured with 16 and with 64 starters
+	W8Cap        time.Duration // per concurrency level
 	SQLDur       time.Duration // per raw-SQLite measurement
 }
 
@@ -45,6 +48,7 @@ func defaultParams(short bool) params {
 			W4N: 500, W4Conc: 100, W4ParkCap: 2 * time.Second, W4WakeCap: 2 * time.Second,
 			W5Activities: 100,
 			W6N:          500, W6BuildCap: 2 * time.Second,
+			W8Single: 50, W8Starts: 256, W8Cap: 2 * time.Second,
 			SQLDur: 200 * time.Millisecond,
 		}
 	}
@@ -55,6 +59,7 @@ func defaultParams(short bool) params {
 		W4N: 100_000, W4Conc: 1000, W4ParkCap: 15 * time.Second, W4WakeCap: 20 * time.Second,
 		W5Activities: 5000,
 		W6N:          100_000, W6BuildCap: 15 * time.Second,
+		W8Single: 400, W8Starts: 4000, W8Cap: 10 * time.Second,
 		SQLDur: 1500 * time.Millisecond,
 	}
 }
@@ -148,7 +153,7 @@ func runChild(ctx context.Context, work, engineKey, db string, p params) (res re
 	if e.Family == "chorus" {
 		// Chorus is the engine under test: it must run the workloads at
 		// their full sizes, so its caps only guard against a hang.
-		p.W1Cap, p.W4ParkCap, p.W4WakeCap, p.W6BuildCap = uncapped, uncapped, uncapped, uncapped
+		p.W1Cap, p.W4ParkCap, p.W4WakeCap, p.W6BuildCap, p.W8Cap = uncapped, uncapped, uncapped, uncapped, uncapped
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -177,6 +182,10 @@ func runChild(ctx context.Context, work, engineKey, db string, p params) (res re
 		err = w6build(ctx, e.New(), db, p, &res)
 	case "w6":
 		err = w6(ctx, e.New(), db, p, &res)
+	case "w7":
+		err = w7(ctx, e.New(), db, p, &res)
+	case "w8":
+		err = w8(ctx, e.New(), db, p, &res)
 	default:
 		err = fmt.Errorf("unknown workload %q", work)
 	}

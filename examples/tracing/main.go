@@ -4,7 +4,7 @@
 //	go run ./examples/tracing          # a span tree and the metrics, readable
 //	go run ./examples/tracing -json    # the stdout exporters' JSON instead
 //
-// The workflow reserves stock, charges a card (the first attempt fails and
+// The workflow (package checkout, beside this file) reserves stock, charges a card (the first attempt fails and
 // is retried), waits a moment on a durable timer, then ships. The caller's
 // span ("checkout") reaches every span of the run through the journal, so
 // it would also after a crash and a restart; the charge activity's own
@@ -39,39 +39,7 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/chorusotel"
-	"github.com/chorusdev/chorus/workflow"
-)
-
-var (
-	reserve = activity.New("reserve", func(ctx context.Context, qty int) (string, error) {
-		return fmt.Sprintf("RSV-%d", qty), nil
-	})
-	charge = activity.New("charge", func(ctx context.Context, cents int) (string, error) {
-		// The attempt's context carries its span: calls made with it are
-		// its children.
-		_, span := trace.SpanFromContext(ctx).TracerProvider().Tracer("card-gateway").Start(ctx, "card-gateway")
-		defer span.End()
-		if activity.GetInfo(ctx).Attempt == 1 {
-			return "", errors.New("card gateway timed out")
-		}
-		return fmt.Sprintf("CH-%d", cents), nil
-	})
-	ship = activity.New("ship", func(ctx context.Context, rsv string) (string, error) {
-		return "TRK-" + strings.TrimPrefix(rsv, "RSV-"), nil
-	})
-	checkout = workflow.New("checkout", func(ctx workflow.Context, cents int) (string, error) {
-		rsv, err := workflow.ExecuteActivity(ctx, reserve, 2).Get(ctx)
-		if err != nil {
-			return "", err
-		}
-		if _, err := workflow.ExecuteActivity(ctx, charge, cents).Get(ctx); err != nil {
-			return "", err
-		}
-		if err := workflow.Sleep(ctx, 50*time.Millisecond); err != nil {
-			return "", err
-		}
-		return workflow.ExecuteActivity(ctx, ship, rsv).Get(ctx)
-	})
+	"github.com/chorusdev/chorus/examples/tracing/checkout"
 )
 
 func main() {
@@ -116,12 +84,12 @@ func run(out io.Writer, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.Register(checkout, reserve, charge, ship); err != nil {
+	if err := eng.Register(checkout.Checkout, checkout.Reserve, checkout.Charge, checkout.Ship); err != nil {
 		return errors.Join(err, eng.Close(ctx))
 	}
 
 	cctx, span := tp.Tracer("example").Start(ctx, "checkout")
-	run, err := chorus.Start(cctx, eng, checkout, 4250, &chorus.StartOptions{ID: "checkout-1"})
+	run, err := chorus.Start(cctx, eng, checkout.Checkout, 4250, &chorus.StartOptions{ID: "checkout-1"})
 	span.End()
 	if err != nil {
 		return errors.Join(err, eng.Close(ctx))

@@ -98,6 +98,7 @@ Output is a table, or JSON with --json.`,
 	root.AddCommand(scheduleCmd())
 	root.AddCommand(resetCmd(), batchCmd())
 	root.AddCommand(queuesCmd())
+	root.AddCommand(eventsCmd())
 	// An unknown command is a usage error too.
 	root.Args = noArgs
 	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }

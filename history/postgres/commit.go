@@ -1,0 +1,626 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// Commit applies the batches, in order, in one transaction (group commit)
+// and returns one error per batch, nil for each batch that committed. It
+// follows the SQLite store's rules batch for batch (see
+// [github.com/chorusdev/chorus/history/sqlite.Store.Commit]): a batch that
+// fails a precondition (ErrRunExists, ErrConflict, ErrRunNotFound, an
+// invalid batch) writes nothing and does not stop the others.
+//
+// The transaction first checks the store's lease (see [Store.Lost]). The
+// lease check and every statement of every batch go to the server in one
+// round trip (a pipeline). When a batch does not hold its preconditions or
+// fails to write, that transaction is rolled back and the batches are
+// applied one by one, each run row first, so that a failed precondition
+// writes nothing; and when one fails after part of it was written (an
+// AddTasks entry for a task that exists, say), once more, each batch
+// inside a savepoint that is rolled back if it fails, so that the others
+// commit.
+//
+// The second result is non-nil only when the store could not commit at all
+// or cannot tell whether it did: the store is closed or fenced
+// (history.ErrStoreClosed, ErrFenced), the transaction could not start, or
+// COMMIT failed. Then every entry of the slice holds an error too.
+func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, error) {
+	verr := make([]error, len(batches))
+	if err := s.enter("commit", ""); err != nil {
+		return fill(verr, nil, err), err
+	}
+	defer s.mu.RUnlock()
+	plans := make([]*plan, len(batches))
+	valid := 0
+	for i, b := range batches {
+		if err := validateBatch(b); err != nil {
+			verr[i] = err
+			continue
+		}
+		plans[i] = planBatch(ctx, b)
+		valid++
+	}
+	if valid == 0 {
+		return verr, nil
+	}
+	errs, done, err := s.commitPipelined(ctx, plans, verr)
+	if err == nil && !done {
+		var poisoned bool
+		errs, poisoned, err = s.commitTx(ctx, plans, verr, false)
+		if err == nil && poisoned {
+			errs, _, err = s.commitTx(ctx, plans, verr, true)
+		}
+	}
+	if err != nil {
+		return fill(verr, nil, err), err
+	}
+	return errs, nil
+}
+
+// sqlFence reads the lease's epoch and holds its row until the
+// transaction ends (see Store.fence).
+const sqlFence = `SELECT epoch FROM chorus_lease WHERE name = $1 FOR SHARE`
+
+// commitPipelined is the fast path of Commit: the lease check and every
+// statement of every batch in one round trip, for a group whose batches
+// all hold their preconditions and write without error, which is the
+// common case. It reports done false, having rolled back, when one batch
+// did not: the caller then goes batch by batch.
+func (s *Store) commitPipelined(ctx context.Context, plans []*plan, verr []error) (errs []error, done bool, err error) {
+	if s.isLost() {
+		return nil, false, fencedErr("commit")
+	}
+	var pb pgx.Batch
+	pb.Queue(sqlFence, leaseName)
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		if p.err != nil {
+			return nil, false, nil
+		}
+		pb.Queue(p.runRow.sql, p.runRow.args...)
+		for _, st := range p.rest {
+			pb.Queue(st.sql, st.args...)
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, false, mapErr(ctx, err, nil, "commit: begin")
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	br := tx.SendBatch(ctx, &pb)
+	var epoch int64
+	if err := br.QueryRow().Scan(&epoch); err != nil || epoch != s.epoch {
+		_ = br.Close()
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, false, mapErr(ctx, err, nil, "commit: check the lease")
+		}
+		s.markLost()
+		return nil, false, fencedErr("commit")
+	}
+	failed := false
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		tag, err := br.Exec()
+		if err != nil || tag.RowsAffected() == 0 {
+			failed = true
+		}
+		for _, st := range p.rest {
+			tag, err := br.Exec()
+			if failed {
+				continue
+			}
+			failed = st.check(tag, err) != nil
+		}
+	}
+	if err := br.Close(); err != nil || failed {
+		return nil, false, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, false, mapErr(ctx, err, nil, "commit: commit (outcome unknown)")
+	}
+	return slices.Clone(verr), true, nil
+}
+
+// fill returns errs with every entry that is nil (or, when from is not nil,
+// every entry whose from entry is nil) set to err.
+func fill(errs, from []error, err error) []error {
+	for i := range errs {
+		if from == nil && errs[i] == nil || from != nil && from[i] == nil {
+			errs[i] = err
+		}
+	}
+	return errs
+}
+
+// commitTx applies the valid batches in one transaction. Without
+// savepoints it reports poisoned, having rolled back, when a batch failed
+// after writing part of itself; with them, such a batch is rolled back to
+// its savepoint and fails alone.
+func (s *Store) commitTx(ctx context.Context, plans []*plan, verr []error, savepoints bool) (errs []error, poisoned bool, err error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, false, mapErr(ctx, err, nil, "commit: begin")
+	}
+	defer func() { _ = tx.Rollback(context.Background()) }()
+	if err := s.fence(ctx, tx, "commit"); err != nil {
+		return nil, false, err
+	}
+	errs = slices.Clone(verr)
+	for i, p := range plans {
+		if p == nil {
+			continue
+		}
+		if savepoints {
+			if _, err := tx.Exec(ctx, `SAVEPOINT batch`); err != nil {
+				return nil, false, mapErr(ctx, err, nil, "commit: savepoint")
+			}
+		}
+		berr, partial := p.apply(ctx, tx)
+		if partial != nil {
+			if !savepoints {
+				return nil, true, nil
+			}
+			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT batch`); err != nil {
+				return nil, false, mapErr(ctx, err, nil, "commit: roll back to savepoint")
+			}
+			errs[i] = partial
+		} else {
+			errs[i] = berr
+		}
+		if savepoints {
+			if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT batch`); err != nil {
+				return nil, false, mapErr(ctx, err, nil, "commit: release savepoint")
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, false, mapErr(ctx, err, nil, "commit: commit (outcome unknown)")
+	}
+	return errs, false, nil
+}
+
+// The statements that move a run's row.
+const (
+	sqlInsertRun = `INSERT INTO chorus_runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
+	sqlAppendRun       = `UPDATE chorus_runs SET last_seq = $1, updated_at = $2 WHERE id = $3 AND last_seq = $4`
+	sqlAppendRunStatus = `UPDATE chorus_runs SET last_seq = $1, updated_at = $2, status = $3, result = $4, failure = $5,
+		first_seq = coalesce($6, first_seq) WHERE id = $7 AND last_seq = $8`
+	sqlTouchRun       = `UPDATE chorus_runs SET updated_at = $1 WHERE id = $2`
+	sqlTouchRunStatus = `UPDATE chorus_runs SET updated_at = $1, status = $2, result = $3, failure = $4 WHERE id = $5`
+	sqlReuseRun       = `UPDATE chorus_runs SET workflow = $1, status = $2, created_at = $3, updated_at = $4, last_seq = $5, first_seq = $6,
+		parent_run = $7, parent_step = $8, result = $9, failure = $10
+		WHERE id = $11 AND last_seq = $12 AND ($13::boolean OR status IN ` + endedStatuses + `)`
+	sqlInsertEvent = `INSERT INTO chorus_events (run_id, seq, type, name, ref, payload, time) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	sqlInsertTask  = `INSERT INTO chorus_tasks (run_id, step, kind, name, input, options, attempt, not_before,
+		pending, heartbeat, canceled, last_failure, first_failure_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	sqlUpdateTask = `UPDATE chorus_tasks SET attempt = $1, not_before = $2, pending = $3, heartbeat = $4, canceled = $5,
+		last_failure = $6, first_failure_at = $7 WHERE run_id = $8 AND step = $9`
+	sqlDeleteTask = `DELETE FROM chorus_tasks WHERE run_id = $1 AND step = $2`
+	sqlDropTasks  = `DELETE FROM chorus_tasks WHERE run_id = $1`
+	sqlUpsertAttr = `INSERT INTO chorus_run_attrs (run_id, name, kind, text_val, int_val) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (run_id, name) DO UPDATE SET kind = excluded.kind, text_val = excluded.text_val, int_val = excluded.int_val`
+	sqlUpsertMemo = `INSERT INTO chorus_run_memo (run_id, key, value) VALUES ($1, $2, $3)
+		ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value`
+)
+
+// endedStatuses is the SQL list of the statuses history.RunStatus.Ended
+// reports as ended.
+const endedStatuses = `(2, 3, 4, 6, 7)`
+
+// stmt is one statement of a batch, with the check of its outcome.
+type stmt struct {
+	sql   string
+	args  []any
+	check func(pgconn.CommandTag, error) error
+}
+
+// plan is a validated batch turned into statements: the one that moves
+// the run's row (whose outcome says whether the batch's preconditions
+// hold: no row changed means they do not), and the rest.
+type plan struct {
+	b      *history.Batch
+	runRow stmt
+	rest   []stmt
+	// err is a precondition that failed before any statement (an attribute
+	// upsert that does not decode).
+	err error
+}
+
+// planBatch turns a validated batch into statements.
+func planBatch(ctx context.Context, b *history.Batch) *plan {
+	p := &plan{b: b}
+	id := b.RunID
+	now := encTime(b.Time)
+	var first, last int64
+	if n := len(b.Events); n > 0 {
+		first, last = b.Events[0].Seq, b.Events[n-1].Seq
+	}
+	fail := func(err error, onConstraint error, what string, args ...any) error {
+		return mapErr(ctx, err, onConstraint, fmt.Sprintf("commit: run %q: ", id)+fmt.Sprintf(what, args...))
+	}
+	// Search attribute upserts are decoded before anything is written.
+	upserts := make(map[int64]history.AttrUpsert)
+	for i := range b.Events {
+		if e := &b.Events[i]; e.Type == history.EventSearchAttributesUpserted {
+			u, err := history.DecodeAttrUpsert(e.Payload)
+			if err != nil {
+				p.err = fmt.Errorf("%scommit: run %q: event %d: %w", errPrefix, id, e.Seq, err)
+				return p
+			}
+			upserts[e.Seq] = u
+		}
+	}
+
+	// 1. The run row: create it, or move it forward if it is where the
+	// batch expects it.
+	if c := b.Create; c != nil {
+		status, result, failure, firstSeq := c.Status, c.Result, c.Failure, int64(1)
+		if status == 0 {
+			status = history.StatusRunning
+		}
+		if st := b.Status; st != nil {
+			status, result, failure = st.Status, st.Result, st.Failure
+			if st.FirstSeq != 0 {
+				firstSeq = st.FirstSeq
+			}
+		}
+		p.runRow = stmt{sql: sqlInsertRun, args: []any{id, c.Workflow, int16(status), now, now, last, firstSeq,
+			text(c.Parent), c.ParentStep, blob(result), blob(failure)}}
+	} else {
+		st := b.Status
+		switch {
+		case b.Reuse != nil:
+			endsInBatch := b.Reuse.FirstSeq > first
+			firstSeq := b.Reuse.FirstSeq
+			if st.FirstSeq != 0 {
+				firstSeq = st.FirstSeq
+			}
+			p.runRow = stmt{sql: sqlReuseRun, args: []any{b.Reuse.Workflow, int16(st.Status), now, now, last, firstSeq,
+				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure), id, first - 1, endsInBatch}}
+		case len(b.Events) > 0 && st != nil:
+			p.runRow = stmt{sql: sqlAppendRunStatus, args: []any{last, now, int16(st.Status), blob(st.Result), blob(st.Failure),
+				optSeq(st.FirstSeq), id, first - 1}}
+		case len(b.Events) > 0:
+			p.runRow = stmt{sql: sqlAppendRun, args: []any{last, now, id, first - 1}}
+		case st != nil:
+			p.runRow = stmt{sql: sqlTouchRunStatus, args: []any{now, int16(st.Status), blob(st.Result), blob(st.Failure), id}}
+		default:
+			p.runRow = stmt{sql: sqlTouchRun, args: []any{now, id}}
+		}
+	}
+	p.runRow.check = func(_ pgconn.CommandTag, err error) error {
+		if err != nil {
+			return fail(err, nil, "update run")
+		}
+		return nil
+	}
+
+	// 2. The rest of the batch: the journal, the search attributes and the
+	// task index.
+	queue := func(check func(pgconn.CommandTag, error) error, sql string, args ...any) {
+		p.rest = append(p.rest, stmt{sql: sql, args: args, check: check})
+	}
+	plain := func(onConstraint error, what string, args ...any) func(pgconn.CommandTag, error) error {
+		return func(_ pgconn.CommandTag, err error) error {
+			if err != nil {
+				return fail(err, onConstraint, what, args...)
+			}
+			return nil
+		}
+	}
+	for i := range b.Events {
+		e := &b.Events[i]
+		queue(plain(history.ErrConflict, "append event %d", e.Seq), sqlInsertEvent,
+			id, e.Seq, int16(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time))
+		switch {
+		case e.Type == history.EventRunStarted && b.Reuse != nil:
+			// A new run under a reused ID starts without attributes;
+			// continue-as-new keeps them.
+			queue(plain(nil, "clear search attributes"), `DELETE FROM chorus_run_attrs WHERE run_id = $1`, id)
+			queue(plain(nil, "clear memo"), `DELETE FROM chorus_run_memo WHERE run_id = $1`, id)
+		case e.Type == history.EventSearchAttributesUpserted:
+			u := upserts[e.Seq]
+			for _, a := range u.Attrs {
+				var tv, iv any
+				if a.Kind == history.AttrKeyword {
+					tv = a.Text
+				} else {
+					iv = a.Int
+				}
+				queue(plain(nil, "index search attribute %q", a.Name), sqlUpsertAttr, id, a.Name, int16(a.Kind), tv, iv)
+			}
+			for _, m := range u.Memo {
+				queue(plain(nil, "write memo %q", m.Key), sqlUpsertMemo, id, m.Key, blob(m.Value))
+			}
+		}
+	}
+	if b.DropTasks {
+		queue(plain(nil, "drop tasks"), sqlDropTasks, id)
+	}
+	for _, k := range b.AddTasks {
+		kind := k.Kind
+		if kind == 0 {
+			kind = history.TaskActivity
+		}
+		queue(plain(history.ErrConflict, "add task %d", k.Step), sqlInsertTask, id, k.Step, int16(kind), k.Name,
+			blob(k.Input), blob(k.Options), int64(k.Attempt), encTime(k.NotBefore),
+			encTime(k.Pending), blob(k.Heartbeat), k.Canceled, blob(k.LastFailure), encTime(k.FirstFailureAt))
+	}
+	for _, k := range b.UpdateTasks {
+		step := k.Step
+		queue(func(tag pgconn.CommandTag, err error) error {
+			if err != nil {
+				return fail(err, history.ErrConflict, "update task %d", step)
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("%scommit: run %q: update task %d: %w: no such task", errPrefix, id, step, history.ErrConflict)
+			}
+			return nil
+		}, sqlUpdateTask, int64(k.Attempt), encTime(k.NotBefore), encTime(k.Pending), blob(k.Heartbeat), k.Canceled,
+			blob(k.LastFailure), encTime(k.FirstFailureAt), id, step)
+	}
+	for _, step := range b.DoneTasks {
+		queue(plain(nil, "delete task %d", step), sqlDeleteTask, id, step)
+	}
+	return p
+}
+
+// preconditionErr says why the run row of p's batch did not move: the
+// batch's preconditions do not hold. It reads the row in tx.
+func (p *plan) preconditionErr(ctx context.Context, tx pgx.Tx) (batchErr, fatal error) {
+	b, id := p.b, p.b.RunID
+	if b.Create != nil {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
+	}
+	if len(b.Events) == 0 {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+	}
+	first := b.Events[0].Seq
+	var have int64
+	err := tx.QueryRow(ctx, `SELECT last_seq FROM chorus_runs WHERE id = $1`, id).Scan(&have)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+	}
+	if err != nil {
+		return nil, mapErr(ctx, err, nil, fmt.Sprintf("commit: run %q: read last seq", id))
+	}
+	if b.Reuse != nil && have == first-1 {
+		return fmt.Errorf("%scommit: run %q: %w: it has not ended, so its ID cannot be reused", errPrefix, id, history.ErrRunExists), nil
+	}
+	return fmt.Errorf("%scommit: run %q: %w: the journal ends at seq %d, the batch starts at seq %d",
+		errPrefix, id, history.ErrConflict, have, first), nil
+}
+
+// apply writes one planned batch in two round trips: the run row, then
+// the rest in a pipeline. batchErr is a failed precondition, detected
+// before anything of the batch was written; the transaction goes on.
+// partial is any other failure, after which part of the batch may be
+// written: the caller rolls it back.
+func (p *plan) apply(ctx context.Context, tx pgx.Tx) (batchErr, partial error) {
+	if p.err != nil {
+		return p.err, nil
+	}
+	tag, err := tx.Exec(ctx, p.runRow.sql, p.runRow.args...)
+	if err := p.runRow.check(tag, err); err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return p.preconditionErr(ctx, tx)
+	}
+	if len(p.rest) == 0 {
+		return nil, nil
+	}
+	var pb pgx.Batch
+	for _, st := range p.rest {
+		pb.Queue(st.sql, st.args...)
+	}
+	return nil, runPipeline(tx.SendBatch(ctx, &pb), p.rest)
+}
+
+// runPipeline reads the results of stmts from br, in order, and closes
+// it; it returns the first failed check.
+func runPipeline(br pgx.BatchResults, stmts []stmt) error {
+	var firstErr error
+	for _, st := range stmts {
+		tag, err := br.Exec()
+		if firstErr != nil {
+			continue // the transaction is aborted; drain the rest
+		}
+		firstErr = st.check(tag, err)
+	}
+	if err := br.Close(); err != nil && firstErr == nil {
+		firstErr = fmt.Errorf("%scommit: %v", errPrefix, err)
+	}
+	return firstErr
+}
+
+// validateBatch checks what can be checked of b without the database.
+func validateBatch(b *history.Batch) error {
+	if b == nil {
+		return fmt.Errorf("%scommit: invalid batch: nil", errPrefix)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%scommit: run %q: invalid batch: %s", errPrefix, b.RunID, fmt.Sprintf(format, args...))
+	}
+	if b.RunID == "" {
+		return bad("empty RunID")
+	}
+	if !timeOK(b.Time) {
+		return bad("Time %v is out of range", b.Time)
+	}
+	if c := b.Create; c != nil {
+		if c.ID != "" && c.ID != b.RunID {
+			return bad("Create.ID is %q", c.ID)
+		}
+		if c.Status != 0 && !c.Status.Valid() {
+			return bad("Create.Status is %v", c.Status)
+		}
+		switch {
+		case c.ParentStep < 0:
+			return bad("Create.ParentStep is %d, want 0 or more", c.ParentStep)
+		case c.Parent == "" && c.ParentStep != 0:
+			return bad("Create.ParentStep is %d without a Parent", c.ParentStep)
+		case c.Parent != "" && c.ParentStep == 0:
+			return bad("Create.Parent is %q without a ParentStep", c.Parent)
+		case c.Parent == b.RunID:
+			return bad("Create.Parent is the run itself")
+		}
+	}
+	for i, e := range b.Events {
+		switch {
+		case !e.Type.Valid():
+			return bad("event %d has unknown type %v", e.Seq, e.Type)
+		case i == 0 && b.Create != nil && e.Seq != 1:
+			return bad("the first event of a new run has Seq %d, want 1", e.Seq)
+		case i == 0 && e.Seq < 1:
+			return bad("event Seq %d, want 1 or more", e.Seq)
+		case i > 0 && e.Seq != b.Events[i-1].Seq+1:
+			return bad("event Seq %d follows %d", e.Seq, b.Events[i-1].Seq)
+		case !timeOK(e.Time):
+			return bad("event %d: Time %v is out of range", e.Seq, e.Time)
+		}
+	}
+	if st := b.Status; st != nil {
+		if !st.Status.Valid() {
+			return bad("Status.Status is %v", st.Status)
+		}
+		if st.FirstSeq != 0 && !startsGeneration(b.Events, st.FirstSeq) {
+			return bad("Status.FirstSeq is %d, which is not the Seq of a %v event of the batch",
+				st.FirstSeq, history.EventRunStarted)
+		}
+	}
+	if c := b.Reuse; c != nil {
+		st := b.Status
+		switch {
+		case b.Create != nil:
+			return bad("both Create and Reuse")
+		case c.ID != "" && c.ID != b.RunID:
+			return bad("Reuse.ID is %q", c.ID)
+		case c.Workflow == "":
+			return bad("Reuse.Workflow is empty")
+		case c.ParentStep < 0:
+			return bad("Reuse.ParentStep is %d, want 0 or more", c.ParentStep)
+		case c.Parent == "" && c.ParentStep != 0:
+			return bad("Reuse.ParentStep is %d without a Parent", c.ParentStep)
+		case c.Parent != "" && c.ParentStep == 0:
+			return bad("Reuse.Parent is %q without a ParentStep", c.Parent)
+		case c.Parent == b.RunID:
+			return bad("Reuse.Parent is the run itself")
+		case st == nil:
+			return bad("Reuse without a Status")
+		case !startsGeneration(b.Events, c.FirstSeq):
+			return bad("Reuse.FirstSeq is %d, which is not the Seq of a %v event of the batch", c.FirstSeq, history.EventRunStarted)
+		case st.FirstSeq != 0 && st.FirstSeq < c.FirstSeq:
+			return bad("Status.FirstSeq %d is before the new run's RunStarted at %d", st.FirstSeq, c.FirstSeq)
+		case c.FirstSeq > b.Events[0].Seq:
+			// The batch ends the run it replaces, right before.
+			if prev := b.Events[c.FirstSeq-b.Events[0].Seq-1].Type; !prev.IsTerminal() || prev == history.EventRunContinuedAsNew {
+				return bad("Reuse: the event before the new RunStarted is %v, which does not end a run", prev)
+			}
+		}
+	}
+	for _, ts := range [][]history.Task{b.AddTasks, b.UpdateTasks} {
+		for _, k := range ts {
+			switch {
+			case k.RunID != "" && k.RunID != b.RunID:
+				return bad("task %d has RunID %q", k.Step, k.RunID)
+			case k.Step == 0:
+				return bad("task step 0, want a step number (negative for a second task of a step)")
+			case k.Attempt < 0:
+				return bad("task %d: Attempt %d, want 0 or more", k.Step, k.Attempt)
+			case !timeOK(k.NotBefore):
+				return bad("task %d: NotBefore %v is out of range", k.Step, k.NotBefore)
+			case !timeOK(k.Pending):
+				return bad("task %d: Pending %v is out of range", k.Step, k.Pending)
+			}
+		}
+	}
+	for _, k := range b.AddTasks {
+		switch {
+		case k.Kind != 0 && !k.Kind.Valid():
+			return bad("task %d has unknown kind %v", k.Step, k.Kind)
+		case (k.Kind == 0 || k.Kind == history.TaskActivity) && k.Name == "":
+			return bad("activity task %d has an empty Name", k.Step)
+		}
+	}
+	return nil
+}
+
+// startsGeneration reports whether seq is the Seq of a RunStarted event of
+// events, which validateBatch has found to be numbered one by one.
+func startsGeneration(events []history.Event, seq int64) bool {
+	if len(events) == 0 {
+		return false
+	}
+	i := seq - events[0].Seq
+	return i >= 0 && i < int64(len(events)) && events[i].Type == history.EventRunStarted
+}
+
+// The times a Unix-nanosecond int64 can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// timeOK reports whether t can be stored: the zero time, or an instant
+// between 1677 and 2262.
+func timeOK(t time.Time) bool {
+	return t.IsZero() || !t.Before(minTime) && !t.After(maxTime)
+}
+
+// encTime is how a time is stored: Unix nanoseconds, NULL for the zero time.
+func encTime(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := t.UnixNano()
+	return &n
+}
+
+// decTime is the inverse of encTime.
+func decTime(v *int64) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	return time.Unix(0, *v).UTC()
+}
+
+// text is how an optional name is stored: NULL when empty.
+func text(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// optSeq is how an optional sequence number is bound: NULL when zero.
+func optSeq(seq int64) *int64 {
+	if seq == 0 {
+		return nil
+	}
+	return &seq
+}
+
+// blob is how a payload is stored: NULL when empty.
+func blob(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
