@@ -108,6 +108,13 @@
 // the last_failure, first_failure_at and failure_sum columns of tasks
 // (NULLs in older rows: no failure recorded).
 //
+// Migration 0010 rebuilt events and tasks, WITHOUT ROWID tables until then,
+// as rowid tables with a unique index on (run_id, seq) and (run_id, step):
+// a row with a kilobyte payload stays inline on its page instead of
+// spilling to overflow pages, and new rows are appended at the end of the
+// table, so a step with a large payload costs little more than a small
+// one. Rows, checksums, hashes and triggers on the two tables are kept.
+//
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.
 //
