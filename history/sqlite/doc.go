@@ -114,6 +114,10 @@
 // spilling to overflow pages, and new rows are appended at the end of the
 // table, so a step with a large payload costs little more than a small
 // one. Rows, checksums, hashes and triggers on the two tables are kept.
+// It also brought tasks.input_in_event: a task input of 256 bytes or more
+// that the batch's event at the task's step holds too (an activity's input
+// and its ActivityScheduled event) is stored once, in the event; the
+// task's checksum still covers it.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.

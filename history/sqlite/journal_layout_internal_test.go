@@ -97,8 +97,12 @@ func TestMigrateRowidJournal(t *testing.T) {
 			break
 		}
 	}
-	// Version 9 wrote the same columns with the same statements.
-	_, err = w.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE captured (run_id TEXT, seq INTEGER) STRICT;
+	// Version 9 wrote the same columns with the same statements, but for
+	// tasks.input_in_event, which the store's statement names: the column
+	// is added here for it, NULL in every row (the input in the row), as
+	// version 9 had it in effect.
+	_, err = w.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE tasks ADD COLUMN input_in_event INTEGER;
+		CREATE TABLE captured (run_id TEXT, seq INTEGER) STRICT;
 		CREATE TRIGGER capture AFTER INSERT ON events WHEN NEW.type = %d
 		BEGIN INSERT INTO captured VALUES (NEW.run_id, NEW.seq); END;`, history.EventActivityCompleted))
 	require.NoError(t, err)
@@ -197,4 +201,74 @@ func commitOne(t *testing.T, s *Store, b *history.Batch) {
 	errs, err := s.Commit(t.Context(), []*history.Batch{b})
 	require.NoError(t, err)
 	require.NoError(t, errs[0])
+}
+
+// TestTaskInputInEvent: a large task input that the batch's event at the
+// task's step holds too is stored once, in the event, and reads back
+// whole; smaller inputs, other bytes, or an event of another batch keep
+// the input in the task's row; damage to the shared payload is reported
+// for the task as well as for the event.
+func TestTaskInputInEvent(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "shared.db"), nil)
+	require.NoError(t, err)
+	defer func() { require.NoError(t, s.Close()) }()
+	t0 := time.Date(2026, time.March, 1, 2, 3, 4, 0, time.UTC)
+	big := bytes.Repeat([]byte("i"), 1400)
+	small := []byte(`"small"`)
+	commitOne(t, s, &history.Batch{RunID: "r", Time: t0,
+		Create: &history.RunInfo{Workflow: "wf"},
+		Events: []history.Event{
+			{Seq: 1, Type: history.EventRunStarted, Name: "wf", Time: t0},
+			{Seq: 2, Type: history.EventActivityScheduled, Name: "a", Payload: big, Time: t0},
+			{Seq: 3, Type: history.EventActivityScheduled, Name: "a", Payload: small, Time: t0},
+			{Seq: 4, Type: history.EventActivityScheduled, Name: "a", Payload: big, Time: t0},
+		},
+		AddTasks: []history.Task{
+			{Step: 2, Name: "a", Input: bytes.Clone(big), Attempt: 1},
+			{Step: 3, Name: "a", Input: small, Attempt: 1},
+			{Step: 4, Name: "a", Input: append(bytes.Clone(big[1:]), 'j'), Attempt: 1},
+		},
+	})
+	commitOne(t, s, &history.Batch{RunID: "r", Time: t0,
+		Events:   []history.Event{{Seq: 5, Type: history.EventTimerScheduled, Time: t0}},
+		AddTasks: []history.Task{{Step: 2 + 4, Name: "a", Input: big, Attempt: 1}, {Step: -2, Name: "a", Input: big, Attempt: 1}},
+	})
+	inEvent := map[int64]bool{}
+	rows, err := s.w.QueryContext(ctx, `SELECT step, input IS NULL AND input_in_event = 1 FROM tasks WHERE run_id = 'r'`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var step int64
+		var shared bool
+		require.NoError(t, rows.Scan(&step, &shared))
+		inEvent[step] = shared
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	require.Equal(t, map[int64]bool{2: true, 3: false, 4: false, 6: false, -2: false}, inEvent)
+
+	want := map[int64][]byte{2: big, 3: small, 4: append(bytes.Clone(big[1:]), 'j'), 6: big, -2: big}
+	tasks, err := s.RunTasks(ctx, "r")
+	require.NoError(t, err)
+	require.Len(t, tasks, len(want))
+	for _, k := range tasks {
+		require.NoError(t, k.Damaged, "task %d", k.Step)
+		require.Equal(t, want[k.Step], k.Input, "task %d", k.Step)
+	}
+
+	// Damage to the shared payload: the event and the task both report it.
+	_, err = s.w.ExecContext(ctx, `UPDATE events SET payload = ? WHERE run_id = 'r' AND seq = 2`, append(bytes.Clone(big[1:]), 'x'))
+	require.NoError(t, err)
+	_, err = s.Events(ctx, "r", 0)
+	require.ErrorIs(t, err, history.ErrCorrupt)
+	tasks, err = s.Tasks(ctx)
+	require.NoError(t, err)
+	for _, k := range tasks {
+		if k.Step == 2 {
+			require.ErrorIs(t, k.Damaged, history.ErrCorrupt)
+		} else {
+			require.NoError(t, k.Damaged, "task %d", k.Step)
+		}
+	}
 }

@@ -14,6 +14,13 @@
 -- duplicate seq or step is still a constraint violation); the rows are
 -- copied in key order. Triggers other code put on these tables are kept
 -- (see migrations.go).
+--
+-- tasks.input_in_event, when 1, says that the task's input is not in its
+-- row but is the payload of the run's event whose seq is the task's step
+-- (an activity's input is the payload of its ActivityScheduled event):
+-- a large input written in the same batch as its event is stored once.
+-- Its checksum (sum) still covers the input, wherever it is read from.
+-- Rows copied here keep their input (NULL: in the row).
 
 CREATE TABLE events_new (
     run_id  TEXT    NOT NULL REFERENCES runs (id),
@@ -51,7 +58,8 @@ CREATE TABLE tasks_new (
     options          BLOB,
     heartbeat        BLOB,
     last_failure     BLOB,
-    input            BLOB
+    input            BLOB,
+    input_in_event   INTEGER
 ) STRICT;
 
 INSERT INTO tasks_new (run_id, step, kind, name, attempt, not_before, pending, canceled, first_failure_at,
