@@ -10,6 +10,8 @@ import (
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history/sqlite"
+	"github.com/chorusdev/chorus/internal/faultstore"
 	"github.com/chorusdev/chorus/workflow"
 )
 
@@ -24,19 +26,7 @@ func TestStartOfExistingRunNotInMemory(t *testing.T) {
 	ctx := testContext(t)
 	path := filepath.Join(t.TempDir(), "chorus.db")
 	var calls atomic.Int64
-	step := activity.New("exists-step", func(ctx context.Context, n int) (int, error) {
-		calls.Add(1)
-		return n * 10, nil
-	})
-	wake := workflow.NewSignal[int]("exists-wake")
-	wf := workflow.New("exists-wf", func(ctx workflow.Context, n int) (int, error) {
-		v, err := workflow.ExecuteActivity(ctx, step, n).Get(ctx)
-		if err != nil {
-			return 0, err
-		}
-		w, _ := workflow.GetSignalChannel(ctx, wake).Receive(ctx)
-		return v + w, nil
-	})
+	step, wake, wf := existsWorkflow(&calls)
 
 	eng := openEngine(t, path, nil, wf, step)
 	_, err := chorus.Start(ctx, eng, wf, 1, &chorus.StartOptions{ID: "parked"})
@@ -73,4 +63,76 @@ func TestStartOfExistingRunNotInMemory(t *testing.T) {
 	require.Equal(t, 17, out, "the existing run went on with its own input")
 	require.Equal(t, before, calls.Load(), "no refused start executed its activity")
 	require.Equal(t, int64(2), before)
+}
+
+// existsWorkflow returns a workflow that runs one activity, counted in
+// calls, then waits for a signal, and its activity and signal.
+func existsWorkflow(calls *atomic.Int64) (*activity.Definition[int, int], *workflow.Signal[int], *workflow.Definition[int, int]) {
+	step := activity.New("exists-step", func(ctx context.Context, n int) (int, error) {
+		calls.Add(1)
+		return n * 10, nil
+	})
+	wake := workflow.NewSignal[int]("exists-wake")
+	wf := workflow.New("exists-wf", func(ctx workflow.Context, n int) (int, error) {
+		v, err := workflow.ExecuteActivity(ctx, step, n).Get(ctx)
+		if err != nil {
+			return 0, err
+		}
+		w, _ := workflow.GetSignalChannel(ctx, wake).Receive(ctx)
+		return v + w, nil
+	})
+	return step, wake, wf
+}
+
+// TestStartOfExistingRunUnknownCommit: a Start of an ID that a run not in
+// memory holds, whose commit the store reports with an unknown outcome
+// (the store refused it, but the engine cannot tell), must not take the
+// existing run, whose journal reaches past the start's batch, for one its
+// batch created: the start's code ran up to its first activity, and that
+// activity, which the existing run completed, must not run again.
+func TestStartOfExistingRunUnknownCommit(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	var calls atomic.Int64
+	step, wake, wf := existsWorkflow(&calls)
+	inner, err := sqlite.Open(ctx, ":memory:", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = inner.Close() })
+	fs := faultstore.Wrap(keepOpen{inner}, 1, faultstore.Rates{CommitUnknown: 1, MaxFaults: 1})
+	fs.Disable()
+	journaled := make(chan struct{}, 1)
+	eng, err := chorus.OpenStore(ctx, fs, &chorus.Options{Definitions: []chorus.Definition{wf, step},
+		Observer: activityEnded(func() { journaled <- struct{}{} })})
+	require.NoError(t, err)
+	_, err = chorus.Start(ctx, eng, wf, 1, &chorus.StartOptions{ID: "x"})
+	require.NoError(t, err)
+	recv(t, journaled, "the activity's outcome journaled")
+	closeEngine(t, eng)
+	require.Equal(t, int64(1), calls.Load())
+
+	eng, err = chorus.OpenStore(ctx, fs, &chorus.Options{Definitions: []chorus.Definition{wf, step}})
+	require.NoError(t, err)
+	fs.Enable()
+	_, err = chorus.Start(ctx, eng, wf, 2, &chorus.StartOptions{ID: "x"})
+	require.Error(t, err, "the outcome is unknown, or the ID exists")
+	require.Equal(t, 1, fs.Stats().Total(), "one fault: %v", fs.Faults())
+	require.NoError(t, chorus.Signal(ctx, eng, "x", wake, 5))
+	h, err := chorus.Lookup(ctx, eng, wf, "x")
+	require.NoError(t, err)
+	out, err := h.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 15, out, "the existing run went on with its own input")
+	closeEngine(t, eng)
+	require.Equal(t, int64(1), calls.Load(), "the existing run's activity ran once")
+}
+
+// activityEnded is an Observer that calls f when an activity attempt's
+// outcome is journaled.
+type activityEnded func()
+
+func (f activityEnded) Observe(ctx context.Context, ev chorus.Event) context.Context {
+	if ev.Kind == chorus.EventActivityEnded {
+		f()
+	}
+	return ctx
 }
