@@ -37,10 +37,7 @@ func (r *Run) commitRound() {
 		b.Reuse = &history.RunInfo{Workflow: r.spec.Name(), Parent: r.parent, ParentStep: r.parentStep, FirstSeq: rd.restart}
 	}
 	err := e.w.submit(b)
-	// landed cannot tell an unchecked create's run from one that had the
-	// ID already: that one is left to commitFailed, whose resync starts
-	// whatever the journal holds.
-	if errors.Is(err, ErrCommitUnknown) && !rd.unchecked && r.landed(b) {
+	if errors.Is(err, ErrCommitUnknown) && r.landed(b) {
 		// The commit went through although the store reported an error:
 		// carry on as after any commit, so nothing it promised is stranded.
 		e.log.Warn("chorus: commit reported an error but its batch is in the journal", "run", r.id, "err", err)
