@@ -17,8 +17,7 @@ import (
 
 // TestStartOfExistingRunNotInMemory: a Start whose ID belongs to a run the
 // engine does not hold in memory (it ended, or it was started by an earlier
-// process) is refused with ErrRunExists by the commit, since a start does
-// not read the store first; the duplicate's code leaves nothing behind: no
+// process) is refused with ErrRunExists and leaves nothing behind: no
 // event, no activity executed, and the existing run goes on with its own
 // input. AttachIfExists returns a handle to the existing run.
 func TestStartOfExistingRunNotInMemory(t *testing.T) {
@@ -85,11 +84,10 @@ func existsWorkflow(calls *atomic.Int64) (*activity.Definition[int, int], *workf
 }
 
 // TestStartOfExistingRunUnknownCommit: a Start of an ID that a run not in
-// memory holds, whose commit the store reports with an unknown outcome
-// (the store refused it, but the engine cannot tell), must not take the
-// existing run, whose journal reaches past the start's batch, for one its
-// batch created: the start's code ran up to its first activity, and that
-// activity, which the existing run completed, must not run again.
+// memory holds, on a store that reports the next commit's outcome as
+// unknown, is refused and must not run the existing run's completed
+// activity again (a start that skipped reading the run first, and took
+// the existing run for the one its refused batch created, once did).
 func TestStartOfExistingRunUnknownCommit(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
@@ -115,7 +113,7 @@ func TestStartOfExistingRunUnknownCommit(t *testing.T) {
 	fs.Enable()
 	_, err = chorus.Start(ctx, eng, wf, 2, &chorus.StartOptions{ID: "x"})
 	require.Error(t, err, "the outcome is unknown, or the ID exists")
-	require.Equal(t, 1, fs.Stats().Total(), "one fault: %v", fs.Faults())
+	require.LessOrEqual(t, fs.Stats().Total(), 1, "at most one fault: %v", fs.Faults())
 	require.NoError(t, chorus.Signal(ctx, eng, "x", wake, 5))
 	h, err := chorus.Lookup(ctx, eng, wf, "x")
 	require.NoError(t, err)
