@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -31,4 +32,26 @@ func (e *Engine) Verify(ctx context.Context) (VerifyReport, error) {
 		return VerifyReport{}, fmt.Errorf("chorus: verify: %w (%T)", ErrVerifyUnsupported, e.store)
 	}
 	return cs.VerifyChains(ctx)
+}
+
+// AuditOptions selects the runs [Engine.ExportAudit] writes; see
+// [history.AuditOptions].
+type AuditOptions = history.AuditOptions
+
+// ExportAudit writes an audit export of the runs opts selects to w: a
+// self-contained JSON Lines document holding, per run, its journal with
+// payloads as stored (encrypted ones stay encrypted), the actors that
+// operator notes name, and every event's chain hash, under a header that
+// carries the file chain's head and, when opts.Key is set, an Ed25519
+// signature. [history.VerifyAudit] (or `chorus verify --export`) checks it
+// without the database. A store that keeps no hash chain gives an error
+// wrapping [ErrVerifyUnsupported].
+func (e *Engine) ExportAudit(ctx context.Context, w io.Writer, opts AuditOptions) (history.AuditStats, error) {
+	if _, ok := e.store.(history.ChainStore); !ok {
+		return history.AuditStats{}, fmt.Errorf("chorus: audit export: %w (%T)", ErrVerifyUnsupported, e.store)
+	}
+	if opts.Now.IsZero() {
+		opts.Now = e.core.Clock().Now()
+	}
+	return history.ExportAudit(ctx, e.store, w, opts)
 }
