@@ -42,8 +42,11 @@ const maxCachedHeads = 1 << 16
 // what the file holds. A run that ends leaves the cache; a miss reads the
 // runs row. Only Commit and Purge use it, under commitMu.
 type headCache struct {
-	m    map[string]history.Hash
-	args hashArgs // slot 0 the run's head, 1 on the batch's events
+	m map[string]history.Hash
+	// file is the file chain's head, when fileOK.
+	file   history.ChainHead
+	fileOK bool
+	args   hashArgs // slot 0 the run's head, 1 on the batch's events
 }
 
 func (c *headCache) get(id string) (history.Hash, bool) {
@@ -53,6 +56,9 @@ func (c *headCache) get(id string) (history.Hash, bool) {
 
 // settle records what a committed transaction moved.
 func (c *headCache) settle(t *chainTx) {
+	if t.loaded {
+		c.file, c.fileOK = t.head, true
+	}
 	if c.m == nil {
 		c.m = make(map[string]history.Hash)
 	}
@@ -81,6 +87,9 @@ func (c *headCache) forget(ids ...string) {
 
 // forgetTx drops the runs t moved.
 func (c *headCache) forgetTx(t *chainTx) {
+	if t.loaded {
+		c.fileOK = false
+	}
 	for id := range t.moved {
 		delete(c.m, id)
 	}
@@ -106,6 +115,10 @@ func (t *txStmts) moveHead(id string, h history.Hash, ended bool) {
 // loadHead reads the file chain's head in t's transaction.
 func (t *txStmts) loadHead() error {
 	if t.chain.loaded {
+		return nil
+	}
+	if t.s.heads.fileOK {
+		t.chain.head, t.chain.loaded = t.s.heads.file, true
 		return nil
 	}
 	h, err := readHead(t.ctx, t.tx)
