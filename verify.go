@@ -2,7 +2,6 @@ package chorus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -14,9 +13,11 @@ import (
 // file chain. See [history.VerifyReport].
 type VerifyReport = history.VerifyReport
 
-// ErrVerifyUnsupported is returned by [Engine.Verify] when the engine's
-// store keeps no hash chain.
-var ErrVerifyUnsupported = errors.New("chorus: the store keeps no hash chain to verify")
+// ErrVerifyUnsupported is returned by [Engine.Verify] and
+// [Engine.ExportAudit] when the engine's store keeps no hash chain: one
+// that does not implement [history.ChainStore], such as the PostgreSQL
+// store (history/postgres). It is [history.ErrNoChain].
+var ErrVerifyUnsupported = history.ErrNoChain
 
 // Verify re-computes the journal's hash chains from the stored events and
 // reports where they break: every event carries a SHA-256 hash linked to
