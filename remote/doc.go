@@ -21,7 +21,9 @@
 // Every request carries a bearer token. The hub knows each worker's token
 // ([WorkerToken]) and the queues that token may serve; tokens are compared
 // in constant time. A request without a known token is refused with 401,
-// one for a queue its token may not serve with 403.
+// one for a queue its token may not serve with 403. The token is a bearer
+// credential: serve the hub over HTTPS wherever the network is not
+// trusted.
 //
 // # Delivery
 //

@@ -61,7 +61,7 @@ var ledgerWF = workflow.New("ledger-wf", func(ctx workflow.Context, account stri
 	return workflow.ExecuteActivity(ctx, onHub, account).Get(ctx)
 })
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	t.Cleanup(cancel)
 	return ctx
@@ -82,7 +82,7 @@ func engineOptions() *chorus.Options {
 }
 
 // openSQLite opens an engine on the database file at path.
-func openSQLite(t *testing.T, path string) *chorus.Engine {
+func openSQLite(t testing.TB, path string) *chorus.Engine {
 	t.Helper()
 	eng, err := chorus.Open(context.Background(), path, engineOptions())
 	require.NoError(t, err)
@@ -91,7 +91,7 @@ func openSQLite(t *testing.T, path string) *chorus.Engine {
 
 // newHubEnv starts a hub on eng, with ho (nil: test defaults) and serves
 // it. The hub, the server and the engine close when the test ends.
-func newHubEnv(t *testing.T, eng *chorus.Engine, ho *remote.HubOptions) *hubEnv {
+func newHubEnv(t testing.TB, eng *chorus.Engine, ho *remote.HubOptions) *hubEnv {
 	t.Helper()
 	env := &hubEnv{}
 	env.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,7 +107,7 @@ func newHubEnv(t *testing.T, eng *chorus.Engine, ho *remote.HubOptions) *hubEnv 
 }
 
 // install makes a new hub on eng answer at the env's URL.
-func (env *hubEnv) install(t *testing.T, eng *chorus.Engine, ho *remote.HubOptions) {
+func (env *hubEnv) install(t testing.TB, eng *chorus.Engine, ho *remote.HubOptions) {
 	t.Helper()
 	o := remote.HubOptions{Activities: []remote.Activity{onHub}, Workers: workers, LeaseTimeout: 3 * time.Second}
 	if ho != nil {
@@ -126,7 +126,7 @@ func (env *hubEnv) install(t *testing.T, eng *chorus.Engine, ho *remote.HubOptio
 
 // closeEngine closes eng, giving the attempts running (tasks outstanding at
 // workers) a short grace before they are interrupted.
-func closeEngine(t *testing.T, eng *chorus.Engine) {
+func closeEngine(t testing.TB, eng *chorus.Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -141,13 +141,13 @@ type worker struct {
 
 // startWorker runs a worker with token and act until stop (or the test's
 // end).
-func (env *hubEnv) startWorker(t *testing.T, token string, act remote.Activity) *worker {
+func (env *hubEnv) startWorker(t testing.TB, token string, act remote.Activity) *worker {
 	t.Helper()
 	return env.startWorkerN(t, token, 2, act)
 }
 
 // startWorkerN is startWorker with n tasks at once.
-func (env *hubEnv) startWorkerN(t *testing.T, token string, n int, act remote.Activity) *worker {
+func (env *hubEnv) startWorkerN(t testing.TB, token string, n int, act remote.Activity) *worker {
 	t.Helper()
 	w, err := remote.NewWorker(env.srv.URL, token, []string{queue},
 		&remote.WorkerOptions{Concurrency: n, Client: env.srv.Client(), RetryDelay: 20 * time.Millisecond, Logger: quiet}, act)
@@ -160,7 +160,7 @@ func (env *hubEnv) startWorkerN(t *testing.T, token string, n int, act remote.Ac
 }
 
 // stop cancels the worker and waits for Run to return.
-func (wk *worker) stop(t *testing.T) {
+func (wk *worker) stop(t testing.TB) {
 	t.Helper()
 	wk.cancel()
 	select {
@@ -175,7 +175,7 @@ func (wk *worker) stop(t *testing.T) {
 }
 
 // recv waits for a value on ch or fails the test.
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
+func recv[T any](t testing.TB, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
@@ -187,7 +187,7 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 }
 
 // post sends one raw protocol request and returns the status and body.
-func (env *hubEnv) post(t *testing.T, token, path string, body any) (int, map[string]any) {
+func (env *hubEnv) post(t testing.TB, token, path string, body any) (int, map[string]any) {
 	t.Helper()
 	var b []byte
 	switch v := body.(type) {
@@ -216,11 +216,11 @@ func (env *hubEnv) post(t *testing.T, token, path string, body any) (int, map[st
 }
 
 // encoded is v as the engine's codec encodes it.
-func encoded(t *testing.T, v any) []byte {
+func encoded(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := history.JSONCodec{}.Marshal(v)
 	require.NoError(t, err)
 	return b
 }
 
-func tempDB(t *testing.T) string { return filepath.Join(t.TempDir(), "hub.db") }
+func tempDB(t testing.TB) string { return filepath.Join(t.TempDir(), "hub.db") }
