@@ -137,6 +137,28 @@ func closeEngine(t testing.TB, eng *chorus.Engine) {
 type worker struct {
 	cancel context.CancelFunc
 	done   chan error
+	net    *cutTransport
+}
+
+// cutTransport fails every request once cut: the worker's network (or
+// process) is gone.
+type cutTransport struct {
+	base http.RoundTripper
+	cut  atomic.Bool
+}
+
+func (c *cutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.cut.Load() {
+		return nil, errors.New("network cut")
+	}
+	return c.base.RoundTrip(r)
+}
+
+// kill cuts the worker's network and stops it: it can neither answer nor
+// give its tasks back, as if its process had died.
+func (wk *worker) kill(t testing.TB) {
+	wk.net.cut.Store(true)
+	wk.stop(t)
 }
 
 // startWorker runs a worker with token and act until stop (or the test's
@@ -149,11 +171,12 @@ func (env *hubEnv) startWorker(t testing.TB, token string, act remote.Activity) 
 // startWorkerN is startWorker with n tasks at once.
 func (env *hubEnv) startWorkerN(t testing.TB, token string, n int, act remote.Activity) *worker {
 	t.Helper()
+	net := &cutTransport{base: env.srv.Client().Transport}
 	w, err := remote.NewWorker(env.srv.URL, token, []string{queue},
-		&remote.WorkerOptions{Concurrency: n, Client: env.srv.Client(), RetryDelay: 20 * time.Millisecond, Logger: quiet}, act)
+		&remote.WorkerOptions{Concurrency: n, Client: &http.Client{Transport: net}, RetryDelay: 20 * time.Millisecond, Logger: quiet}, act)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	wk := &worker{cancel: cancel, done: make(chan error, 1)}
+	wk := &worker{cancel: cancel, done: make(chan error, 1), net: net}
 	go func() { wk.done <- w.Run(ctx) }()
 	t.Cleanup(func() { wk.stop(t) })
 	return wk

@@ -217,6 +217,7 @@ func NewHub(e *chorus.Engine, opts *HubOptions) (*Hub, error) {
 	h.mux.HandleFunc("POST "+pathPoll, h.authed(h.poll))
 	h.mux.HandleFunc("POST "+pathHeartbeat, h.authed(h.heartbeat))
 	h.mux.HandleFunc("POST "+pathAnswer, h.authed(h.answer))
+	h.mux.HandleFunc("POST "+pathRelease, h.authed(h.release))
 	return h, nil
 }
 
@@ -379,6 +380,22 @@ func (h *Hub) answer(w http.ResponseWriter, r *http.Request, c *credential) {
 	t.answer <- req // buffered; sent once, as the task is done
 	h.mu.Unlock()
 	writeJSON(w, http.StatusOK, answerResponse{})
+}
+
+func (h *Hub) release(w http.ResponseWriter, r *http.Request, c *credential) {
+	var req releaseRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	h.mu.Lock()
+	t := h.leased[req.Lease]
+	held := t != nil && t.worker == c.name && h.requeueLocked(req.Lease)
+	h.mu.Unlock()
+	if !held {
+		writeError(w, codeNotHeld, fmt.Sprintf("worker %q holds no task under lease %q", c.name, req.Lease))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct{}{})
 }
 
 // rememberLocked notes that lease was answered, and forgets the leases

@@ -101,7 +101,7 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	run, err := chorus.Start(ctx, env.eng, ledgerWF, "acct-9", &chorus.StartOptions{ID: "killed"})
 	require.NoError(t, err)
 	require.Equal(t, "killed/2", recv(t, started, "the task at worker A"))
-	a.stop(t) // killed: it neither answers nor renews
+	a.kill(t) // it neither answers, nor renews, nor gives the task back
 
 	var keys atomic.Value
 	env.startWorker(t, tokenB, ledger(func(ctx context.Context, account string) (string, error) {
@@ -113,6 +113,32 @@ func TestWorkerKilledMidTask(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "B read acct-9", out)
 	require.Equal(t, "killed/2", keys.Load(), "the idempotency key goes along")
+}
+
+// TestWorkerStopGivesTaskBack: a worker that stops gives its task back,
+// and another worker gets it at once, without waiting for the lease.
+func TestWorkerStopGivesTaskBack(t *testing.T) {
+	t.Parallel()
+	mock := clock.NewMock() // never advanced: no lease expires
+	env := newHubEnv(t, openSQLite(t, tempDB(t)), &remote.HubOptions{
+		Activities: []remote.Activity{onHub}, Workers: workers, Clock: mock})
+	started := make(chan string, 1)
+	a := env.startWorkerN(t, tokenA, 1, ledger(func(ctx context.Context, account string) (string, error) {
+		started <- activity.GetInfo(ctx).IdempotencyKey
+		<-ctx.Done()
+		return "", ctx.Err()
+	}))
+	ctx := testContext(t)
+	run, err := chorus.Start(ctx, env.eng, ledgerWF, "acct-4", &chorus.StartOptions{ID: "stopped"})
+	require.NoError(t, err)
+	require.Equal(t, "stopped/2", recv(t, started, "the task at worker A"))
+	a.stop(t)
+	env.startWorker(t, tokenB, ledger(func(ctx context.Context, account string) (string, error) {
+		return "B read " + account, nil
+	}))
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "B read acct-4", out)
 }
 
 // TestAuthAndBadRequests: the hub refuses what it must, with the status
@@ -140,6 +166,7 @@ func TestAuthAndBadRequests(t *testing.T) {
 		{"failure without message", tokenA, "/v1/answer", `{"lease": "l", "failure": {"type": "x"}}`, http.StatusBadRequest, "bad_request"},
 		{"answer to no lease", tokenA, "/v1/answer", `{"lease": "nope", "result": "Ig=="}`, http.StatusConflict, "not_held"},
 		{"heartbeat of no lease", tokenA, "/v1/heartbeat", `{"lease": "nope"}`, http.StatusConflict, "not_held"},
+		{"release of no lease", tokenA, "/v1/release", `{"lease": "nope"}`, http.StatusConflict, "not_held"},
 	} {
 		status, body := env.post(t, tc.token, tc.path, tc.body)
 		require.Equal(t, tc.status, status, tc.name)
@@ -180,6 +207,8 @@ func TestDuplicateAnswerIgnored(t *testing.T) {
 	require.Equal(t, "not_held", body["code"])
 	status, _ = env.post(t, tokenB, "/v1/heartbeat", map[string]any{"lease": lease})
 	require.Equal(t, http.StatusConflict, status)
+	status, _ = env.post(t, tokenB, "/v1/release", map[string]any{"lease": lease})
+	require.Equal(t, http.StatusConflict, status, "B cannot give back A's task")
 
 	status, _ = env.post(t, tokenA, "/v1/heartbeat", map[string]any{"lease": lease})
 	require.Equal(t, http.StatusOK, status)

@@ -10,12 +10,14 @@ import (
 //	POST {hub}/v1/poll       pollRequest      → 200 wireTask, or 204 when none came within the poll timeout
 //	POST {hub}/v1/heartbeat  heartbeatRequest → 200 {}, 409 when the task is no longer the worker's
 //	POST {hub}/v1/answer     answerRequest    → 200 answerResponse, 409 when the task is no longer the worker's
+//	POST {hub}/v1/release    releaseRequest   → 200 {}, 409 when the task is no longer the worker's
 //
 // Errors have an errorBody. Payloads ([]byte) are base64 in JSON.
 const (
 	pathPoll      = "/v1/poll"
 	pathHeartbeat = "/v1/heartbeat"
 	pathAnswer    = "/v1/answer"
+	pathRelease   = "/v1/release"
 )
 
 // pollRequest asks for one task of Queues whose activity is one of
@@ -57,6 +59,12 @@ type answerRequest struct {
 	Result  []byte       `json:"result"`
 	Failure *wireFailure `json:"failure,omitempty"`
 	Pending bool         `json:"pending,omitempty"`
+}
+
+// releaseRequest gives a task back unanswered (the worker is stopping):
+// the hub offers it again at once instead of after its lease.
+type releaseRequest struct {
+	Lease string `json:"lease"`
 }
 
 // wireFailure is an activity's error.

@@ -111,9 +111,10 @@ func NewWorker(hubURL, token string, queues []string, opts *WorkerOptions, acts 
 }
 
 // Run polls the hub and runs its tasks until ctx ends, then returns nil
-// once the tasks it was running have stopped (their contexts are
-// canceled; they are not answered, and the hub offers them again when
-// their leases expire). It returns an error early when the hub refuses
+// once the tasks it was running have stopped: their contexts are
+// canceled, and the worker gives them back to the hub unanswered, which
+// offers them again at once (a task the worker cannot give back, the hub
+// being unreachable, is offered again when its lease expires). It returns an error early when the hub refuses
 // the worker for a reason that retrying cannot fix: [ErrUnauthorized],
 // [ErrForbidden], [ErrUnknownQueue], [ErrBadRequest].
 func (w *Worker) Run(ctx context.Context) error {
@@ -189,8 +190,10 @@ func (w *Worker) run(ctx context.Context, t *wireTask) {
 	close(stop)
 	<-renewed
 	switch {
+	case ctx.Err() != nil && !lost:
+		w.giveBack(ctx, t, log)
+		return
 	case ctx.Err() != nil:
-		log.Info("remote: worker stopping; the task is left to its lease")
 		return
 	case lost:
 		log.Warn("remote: the task is no longer this worker's (lease expired, canceled, or hub restarted); its outcome is dropped")
@@ -225,6 +228,20 @@ func (w *Worker) run(ctx context.Context, t *wireTask) {
 		}
 		log.Warn("remote: answer failed; retrying", "err", err, "in", w.o.RetryDelay)
 		w.pause(ctx)
+	}
+}
+
+// releaseTimeout bounds the request that gives a task back as the worker
+// stops.
+const releaseTimeout = 5 * time.Second
+
+// giveBack releases t, interrupted by the worker's stop, so that the hub
+// offers it again at once.
+func (w *Worker) giveBack(ctx context.Context, t *wireTask, log *slog.Logger) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	if _, err := w.call(rctx, "release", pathRelease, releaseRequest{Lease: t.Lease}, nil); err != nil && !errors.Is(err, ErrNotHeld) {
+		log.Warn("remote: worker stopping; could not give the task back, the hub offers it again when its lease expires", "err", err)
 	}
 }
 
