@@ -3,6 +3,7 @@ package remote_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -226,14 +227,13 @@ func TestDuplicateAnswerIgnored(t *testing.T) {
 	require.Equal(t, "first", out)
 }
 
-// TestHubRestart: the hub's engine closes while a worker holds a task; the
-// reopened engine runs the attempt again, the new hub offers it again, the
-// old lease's answer is refused, and the run completes.
-func TestHubRestart(t *testing.T) {
-	t.Parallel()
-	path := tempDB(t)
-	env := newHubEnv(t, openSQLite(t, path), &remote.HubOptions{
-		Activities: []remote.Activity{onHub}, Workers: workers, LeaseTimeout: 600 * time.Millisecond})
+// hubRestart: the hub's engine closes while a worker holds a task; the
+// reopened engine (open gives a new one on the same database) runs the
+// attempt again, the new hub offers it again, the old lease's answer is
+// refused, and the run completes.
+func hubRestart(t *testing.T, open func() *chorus.Engine) {
+	ho := &remote.HubOptions{Activities: []remote.Activity{onHub}, Workers: workers, LeaseTimeout: 600 * time.Millisecond}
+	env := newHubEnv(t, open(), ho)
 	var execs atomic.Int32
 	started, release := make(chan struct{}, 4), make(chan struct{})
 	env.startWorker(t, tokenA, ledger(func(ctx context.Context, account string) (string, error) {
@@ -246,7 +246,7 @@ func TestHubRestart(t *testing.T) {
 			}
 			return "first execution", nil
 		}
-		return "execution " + string(rune('0'+n)), nil
+		return fmt.Sprint("execution ", n), nil
 	}))
 	ctx := testContext(t)
 	_, err := chorus.Start(ctx, env.eng, ledgerWF, "acct-5", &chorus.StartOptions{ID: "restart"})
@@ -257,8 +257,7 @@ func TestHubRestart(t *testing.T) {
 	// on the same database and answer at the same URL.
 	closeEngine(t, env.eng)
 	env.hub.Close()
-	env.install(t, openSQLite(t, path), &remote.HubOptions{
-		Activities: []remote.Activity{onHub}, Workers: workers, LeaseTimeout: 600 * time.Millisecond})
+	env.install(t, open(), ho)
 	close(release)
 
 	run, err := chorus.Lookup(ctx, env.eng, ledgerWF, "restart")
@@ -269,14 +268,33 @@ func TestHubRestart(t *testing.T) {
 	require.EqualValues(t, 2, execs.Load(), "the task outstanding at the restart ran again, once")
 }
 
+func TestHubRestartSQLite(t *testing.T) {
+	t.Parallel()
+	path := tempDB(t)
+	hubRestart(t, func() *chorus.Engine { return openSQLite(t, path) })
+}
+
+func TestHubRestartPostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	hubRestart(t, func() *chorus.Engine { return openPostgres(t, url) })
+}
+
 // TestHappyPathPostgres: the hub is an engine; its store may be
 // PostgreSQL.
 func TestHappyPathPostgres(t *testing.T) {
 	t.Parallel()
+	happyPath(t, openPostgres(t, pgtest.URL(t)))
+}
+
+// openPostgres opens an engine on the PostgreSQL database of url. A
+// standby waits for the lease of an engine closing on the same database.
+func openPostgres(t testing.TB, url string) *chorus.Engine {
+	t.Helper()
 	ctx := testContext(t)
-	store, err := postgres.Open(ctx, pgtest.URL(t), nil)
+	store, err := postgres.Open(ctx, url, &postgres.Options{Standby: true})
 	require.NoError(t, err)
 	eng, err := chorus.OpenStore(ctx, store, engineOptions())
 	require.NoError(t, err)
-	happyPath(t, eng)
+	return eng
 }
