@@ -54,7 +54,8 @@
 // [Snapshot] returns the counters of every breaker, limiter and call of the
 // process (the dashboard's Integrations page shows them, see
 // ui.Options.Integrations); an [Observer] hears each decision as it is
-// made.
+// made, and package integrate/integrateotel is one that records them as
+// OpenTelemetry metrics.
 //
 // # Beyond HTTP
 //
