@@ -38,7 +38,7 @@ func TestChainHeadCache(t *testing.T) {
 	}
 	for _, id := range []string{"x", "y"} {
 		errs := commit(&history.Batch{RunID: id, Time: chainT0, Create: &history.RunInfo{Workflow: "wf"},
-			Events: []history.Event{ev(1, history.EventRunStarted)},
+			Events:   []history.Event{ev(1, history.EventRunStarted)},
 			AddTasks: []history.Task{{Step: 1, Name: "act"}}})
 		require.NoError(t, errs[0])
 	}
