@@ -75,3 +75,17 @@ func FuzzVerifyAudit(f *testing.F) {
 		}
 	})
 }
+
+// TestSignHead: a head's signature checks against its key only, and not
+// for another head.
+func TestSignHead(t *testing.T) {
+	t.Parallel()
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
+	other := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, ed25519.SeedSize))
+	head := ChainHead{Runs: 3, Hash: HashRun(Hash{}, 1, "a")}
+	sig := SignHead(key, head)
+	require.True(t, VerifyHeadSignature(key.Public().(ed25519.PublicKey), head, sig))
+	require.False(t, VerifyHeadSignature(other.Public().(ed25519.PublicKey), head, sig))
+	require.False(t, VerifyHeadSignature(key.Public().(ed25519.PublicKey), ChainHead{Runs: 4, Hash: head.Hash}, sig))
+	require.False(t, VerifyHeadSignature(nil, head, sig))
+}
