@@ -60,8 +60,12 @@ type AuditHeader struct {
 	// Runs and Events count the run and event lines that follow.
 	Runs   int   `json:"runs"`
 	Events int64 `json:"events"`
-	// Digest is the SHA-256 digest the signature covers, in hexadecimal
-	// (see [AuditDigest]).
+	// Digest is the SHA-256 digest the signature covers, in hexadecimal:
+	// over "chorus.audit.v1" 0x00, the file chain head (u64 runs, 32-byte
+	// hash), u64 the number of runs, then for each run in document order
+	// len(runID) u64, runID, u64 pos, u64 last seq and its 32-byte head.
+	// Each run's head covers its events through the chain. The signature
+	// is Ed25519 over "chorus.audit.sig.v1" 0x00 and the 32 digest bytes.
 	Digest string `json:"digest"`
 	// Signature is set when the exporter had a key.
 	Signature *AuditSignature `json:"signature,omitempty"`
@@ -144,11 +148,8 @@ type runSummary struct {
 	head    Hash
 }
 
-// AuditDigest returns the digest an audit export's signature covers: SHA-256
-// over "chorus.audit.v1" 0x00, the file chain head (u64 runs, 32-byte
-// hash), u64 the number of runs, then for each run in document order
-// len(runID) u64, runID, u64 pos, u64 last seq and its 32-byte head. Each
-// run's head covers its events through the chain.
+// auditDigest returns the digest an audit export's signature covers (see
+// AuditHeader.Digest for the encoding).
 func auditDigest(chain ChainHead, runs []runSummary) Hash {
 	x := NewHasher()
 	x.h.Reset()
@@ -167,7 +168,8 @@ func auditDigest(chain ChainHead, runs []runSummary) Hash {
 	return x.done()
 }
 
-// SignHead signs a file chain head with key. A holder of the public key
+// SignHead signs a file chain head with key: Ed25519 over
+// "chorus.chain.head.sig.v1" 0x00, u64 head.Runs and the 32-byte hash. A holder of the public key
 // checks it with [VerifyHeadSignature].
 func SignHead(key ed25519.PrivateKey, head ChainHead) []byte {
 	return ed25519.Sign(key, headMessage(head))

@@ -441,7 +441,8 @@ func (x *Hasher) VerifyRun(r *ChainRun) *ChainDamage {
 }
 
 // ChainStore is implemented by stores that keep the hash chain (the SQLite
-// store does). Engine.Verify and `chorus verify` use it.
+// store does). Engine.Verify, `chorus verify`, ExportAudit and `chorus
+// audit export` use it.
 type ChainStore interface {
 	// ChainHead returns the file chain's head as recorded.
 	ChainHead(ctx context.Context) (ChainHead, error)
