@@ -356,19 +356,44 @@ func (s *Store) VerifyChains(ctx context.Context) (history.VerifyReport, error) 
 		return history.VerifyReport{}, mapErr(ctx, err, nil, what)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rep, err := verifyChains(ctx, tx)
+	rep, err := verifyChains(ctx, tx, nil)
 	if err != nil {
 		return rep, mapErr(ctx, err, nil, what)
 	}
 	return rep, nil
 }
 
-func verifyChains(ctx context.Context, tx *sql.Tx) (history.VerifyReport, error) {
+// VerifyChainsThrough is VerifyChains that also checks that the file
+// chain passes through past, a head recorded earlier (see
+// history.ChainVerifier.Through): a signed head proves then that no run
+// created up to it was deleted or changed since.
+func (s *Store) VerifyChainsThrough(ctx context.Context, past history.ChainHead) (history.VerifyReport, error) {
+	if err := s.enter("verify chains", ""); err != nil {
+		return history.VerifyReport{}, err
+	}
+	defer s.mu.RUnlock()
+	what := fmt.Sprintf("verify chains of %q", s.path)
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return history.VerifyReport{}, mapErr(ctx, err, nil, what)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rep, err := verifyChains(ctx, tx, &past)
+	if err != nil {
+		return rep, mapErr(ctx, err, nil, what)
+	}
+	return rep, nil
+}
+
+func verifyChains(ctx context.Context, tx *sql.Tx, past *history.ChainHead) (history.VerifyReport, error) {
 	head, err := readHead(ctx, tx)
 	if err != nil {
 		return history.VerifyReport{}, err
 	}
 	v := history.NewChainVerifier()
+	if past != nil {
+		v.Through(*past)
+	}
 
 	// The run rows, then the journal in run order, merged by ID.
 	type runRow struct {

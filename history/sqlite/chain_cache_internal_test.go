@@ -108,3 +108,45 @@ func TestChainHeadCache(t *testing.T) {
 	require.Equal(t, 3, rep.Runs)
 	require.Equal(t, 1, rep.Purged)
 }
+
+// TestChainThroughPastHead: a file verifies through a head it had earlier;
+// a file rewritten with recomputed chains (every hash consistent) does not
+// pass through the head of the original, nor does a file with fewer runs.
+func TestChainThroughPastHead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	open := func() *Store {
+		s, err := Open(ctx, filepath.Join(t.TempDir(), "chorus.db"), nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	s := open()
+	chainRun(t, s, "a", 4)
+	chainRun(t, s, "b", 3)
+	past, err := s.ChainHead(ctx)
+	require.NoError(t, err)
+	chainRun(t, s, "c", 2)
+
+	rep, err := s.VerifyChainsThrough(ctx, past)
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%v", rep.Damage)
+
+	forged := open()
+	chainRun(t, forged, "a-forged", 4)
+	chainRun(t, forged, "b", 3)
+	chainRun(t, forged, "c", 2)
+	rep = verify(t, forged)
+	require.True(t, rep.OK(), "the forgery is consistent in itself: %v", rep.Damage)
+	rep, err = forged.VerifyChainsThrough(ctx, past)
+	require.NoError(t, err)
+	require.Len(t, rep.Damage, 1)
+	require.Equal(t, history.DamageHead, rep.Damage[0].Kind)
+
+	short := open()
+	chainRun(t, short, "a", 4)
+	rep, err = short.VerifyChainsThrough(ctx, past)
+	require.NoError(t, err)
+	require.Len(t, rep.Damage, 1)
+	require.Equal(t, history.DamageDeleted, rep.Damage[0].Kind)
+}
