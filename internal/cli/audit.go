@@ -21,10 +21,10 @@ func auditCmd() *cobra.Command {
 		Short: "Export runs for audit and make the keys that sign exports",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("audit: a subcommand is required (export or keygen)")
+			return usagef("audit: a subcommand is required (export, head or keygen)")
 		},
 	}
-	cmd.AddCommand(auditExportCmd(), auditKeygenCmd())
+	cmd.AddCommand(auditExportCmd(), auditHeadCmd(), auditKeygenCmd())
 	return cmd
 }
 

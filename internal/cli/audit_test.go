@@ -98,6 +98,31 @@ func TestAuditExportCLI(t *testing.T) {
 	require.Equal(t, 2, code, out)
 	require.Contains(t, out, `want "PRIVATE KEY"`)
 
+	// A signed head: the file passes through it; another key, or a head
+	// edited after signing, is refused.
+	head := filepath.Join(dir, "head.json")
+	code, out = f.run("audit", "head", f.path, "--key", keys+".key", "-o", head)
+	require.Equal(t, 0, code, out)
+	code, out = f.run("verify", f.path, "--pubkey", keys+".pub", "--head", head)
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "OK: no damage found")
+	code, out = f.run("verify", f.path, "--pubkey", other+".pub", "--head", head)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "refused")
+	hb, err := os.ReadFile(head)
+	require.NoError(t, err)
+	var hv map[string]any
+	require.NoError(t, json.Unmarshal(hb, &hv))
+	hv["runs"] = hv["runs"].(float64) - 1
+	hb, err = json.Marshal(hv)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(head, hb, 0o600))
+	code, out = f.run("verify", f.path, "--pubkey", keys+".pub", "--head", head)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "refused")
+	code, out = f.run("verify", f.path, "--head", head)
+	require.Equal(t, 2, code, out)
+
 	// --since a date before the fixture's clock selects every run.
 	code, out = f.run("audit", "export", f.path, "--since", "2026-01-01", "--json", "-o", filepath.Join(dir, "all.jsonl"))
 	require.Equal(t, 0, code, out)
