@@ -15,7 +15,8 @@ var ErrPayloadKey = errors.New("chorus: payload key unavailable")
 
 // PayloadCodec transforms the bytes of every payload the engine journals
 // (inputs, results, signals, update arguments and results, failures,
-// heartbeat details and recorded values) after the [Codec] encoded them,
+// heartbeat details, recorded values and memo values; not search attribute
+// values, which stores index) after the [Codec] encoded them,
 // and back before the Codec decodes them: compression and encryption
 // belong here. The package chorus/codec has zstd compression, AES-256-GCM
 // with key rotation, and a chain of both.
@@ -33,6 +34,22 @@ type PayloadCodec interface {
 // FramedPayload reports whether data was encoded by a [PayloadCodec] (its
 // first byte is 0x00).
 func FramedPayload(data []byte) bool { return len(data) > 0 && data[0] == 0 }
+
+// PayloadKeyID returns the ID of the key a payload was encrypted with by
+// the AES-GCM codec of chorus/codec, whose frame starts 0x00 'a' 0x01,
+// the length of the key ID in one byte and the key ID; ok is false for
+// any other data. Tools use it to show "encrypted with key K" without
+// the key.
+func PayloadKeyID(data []byte) (id string, ok bool) {
+	if len(data) < 5 || data[0] != 0 || data[1] != 'a' || data[2] != 1 {
+		return "", false
+	}
+	n := int(data[3])
+	if n == 0 || len(data) < 4+n {
+		return "", false
+	}
+	return string(data[4 : 4+n]), true
+}
 
 // WithPayloadCodec returns a Codec that encodes with c and then pc, and
 // decodes with pc and then c. With a nil pc it returns a Codec that
@@ -71,6 +88,9 @@ func (p payloadCodec) Marshal(v any) ([]byte, error) {
 func (p payloadCodec) Unmarshal(data []byte, v any) error {
 	if p.pc == nil {
 		if FramedPayload(data) {
+			if id, ok := PayloadKeyID(data); ok {
+				return fmt.Errorf("%w: the payload is encrypted with key %q, and no payload codec is configured", ErrPayloadKey, id)
+			}
 			return fmt.Errorf("%w: the payload was encoded (compressed or encrypted) by a payload codec, and none is configured", ErrPayloadKey)
 		}
 		return p.c.Unmarshal(data, v)
