@@ -58,7 +58,13 @@ TOKEN", browsers sign in once with it.`,
 				return err
 			}
 			defer st.Close()
-			opts := &ui.Options{Prefix: prefix}
+			// Given keys (--keys or $CHORUS_KEYS), the dashboard shows
+			// what they decrypt to everyone it lets in.
+			pc, err := payloadCodec(cmd)
+			if err != nil {
+				return err
+			}
+			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc}
 			if token != "" {
 				opts.Auth = ui.BearerToken(token)
 			}
