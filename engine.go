@@ -69,7 +69,7 @@ func newEngine(st history.Store, o *Options) (*Engine, error) {
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
-		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, codec), ActivityQueues: activityQueues(o.Queues),
+		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, codec, o.PayloadCodec != nil), ActivityQueues: activityQueues(o.Queues),
 	})
 	if err != nil {
 		return nil, err

@@ -114,8 +114,13 @@ type Options struct {
 	// of its key (an error wrapping [history.ErrPayloadKey]) is blocked, not
 	// failed: [Engine.Describe] shows why, and the run resumes when the
 	// engine is opened again with the key. Payloads journaled before a
-	// PayloadCodec was configured stay readable. Defaults to none: payloads
-	// are stored as Codec encodes them.
+	// PayloadCodec was configured stay readable.
+	//
+	// With a PayloadCodec, the errors an [Observer] sees for workflow and
+	// activity code carry their failure type but not their message (it
+	// is encrypted in the journal, and may quote payloads), so traces do
+	// not hold it either. Defaults to none: payloads are stored as Codec
+	// encodes them.
 	PayloadCodec history.PayloadCodec
 	// Synchronous chooses how hard each commit waits for the disk (see
 	// [sqlite.Synchronous]): FULL survives power loss, NORMAL may lose the

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -229,4 +231,49 @@ func TestPayloadWrongKey(t *testing.T) {
 	require.ErrorAs(t, chorus.Signal(ctx, eng, "claim", p.next, "approved"), &be)
 	require.ErrorIs(t, be, codec.ErrWrongKey, "the live error keeps the codec's")
 	requireBlockedForKey(t, eng, p.wf, "claim", "k1")
+}
+
+type errorsSeen struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (o *errorsSeen) Observe(ctx context.Context, ev chorus.Event) context.Context {
+	if ev.Err != nil {
+		o.mu.Lock()
+		o.errs = append(o.errs, ev.Err)
+		o.mu.Unlock()
+	}
+	return ctx
+}
+
+// TestPayloadCodecKeepsErrorsOutOfObserver: with a PayloadCodec, the
+// errors an Observer (and so a trace) sees carry the failure type, not
+// the message, which the journal encrypts.
+func TestPayloadCodecKeepsErrorsOutOfObserver(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	act := activity.New("enc-refuse", func(ctx context.Context, s string) (string, error) {
+		return "", activity.NonRetryable(errors.New("refused: " + s))
+	})
+	wf := workflow.New("enc-refuse", func(ctx workflow.Context, in string) (string, error) {
+		return workflow.ExecuteActivity(ctx, act, in).Get(ctx)
+	})
+	obs := &errorsSeen{}
+	opts := encrypted(keyring(t, "k1", map[string][]byte{"k1": newTestKey(t)}))
+	opts.Observer = obs
+	eng, _ := setup(t, opts, wf, act)
+	run, err := chorus.Start(ctx, eng, wf, secretClaim, nil)
+	require.NoError(t, err)
+	_, err = run.Result(ctx)
+	require.ErrorContains(t, err, secretClaim, "the caller still gets the message")
+	closeEngine(t, eng)
+
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.NotEmpty(t, obs.errs)
+	for _, err := range obs.errs {
+		require.NotContains(t, err.Error(), secretClaim)
+		require.Contains(t, err.Error(), "withheld")
+	}
 }
