@@ -1,11 +1,13 @@
 package codec
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -72,7 +74,37 @@ type KeyProvider interface {
 // configured) decode unchanged.
 func AESGCM(keys KeyProvider) Codec { return &aesCodec{keys: keys} }
 
-type aesCodec struct{ keys KeyProvider }
+type aesCodec struct {
+	keys KeyProvider
+	// aeads caches, by key ID, the AES-GCM of the key last seen under the
+	// ID: building one costs more than sealing a small payload. Each
+	// entry pools its AEADs, since crypto/cipher does not promise that
+	// one is safe for concurrent use.
+	aeads sync.Map // string -> *aeadPool
+}
+
+type aeadPool struct {
+	key  []byte
+	pool sync.Pool // of cipher.AEAD
+}
+
+// aead returns an AES-GCM of key (the key of id) and the function that
+// gives it back.
+func (c *aesCodec) aead(id string, key []byte) (cipher.AEAD, func(), error) {
+	p, _ := c.aeads.Load(id)
+	ap, _ := p.(*aeadPool)
+	if ap == nil || !bytes.Equal(ap.key, key) {
+		// First use of the ID, or other bytes under it: a new pool.
+		if _, err := newGCM(key); err != nil {
+			return nil, nil, err
+		}
+		ap = &aeadPool{key: bytes.Clone(key)}
+		ap.pool.New = func() any { g, _ := newGCM(ap.key); return g }
+		c.aeads.Store(id, ap)
+	}
+	g := ap.pool.Get().(cipher.AEAD)
+	return g, func() { ap.pool.Put(g) }, nil
+}
 
 func newGCM(key []byte) (cipher.AEAD, error) {
 	if len(key) != KeySize {
@@ -93,10 +125,11 @@ func (c *aesCodec) Encode(data []byte) ([]byte, error) {
 	if len(id) == 0 || len(id) > 255 {
 		return nil, fmt.Errorf("codec: key ID %q: want 1 to 255 bytes", id)
 	}
-	gcm, err := newGCM(key)
+	gcm, done, err := c.aead(id, key)
 	if err != nil {
 		return nil, fmt.Errorf("codec: key %q: %w", id, err)
 	}
+	defer done()
 	hdr := headerSize + 1 + len(id)
 	out := make([]byte, hdr+gcm.NonceSize(), hdr+gcm.NonceSize()+len(data)+gcm.Overhead())
 	out[0], out[1], out[2], out[3] = frameMark, tagAESGCM, version1, byte(len(id))
@@ -124,10 +157,11 @@ func (c *aesCodec) Decode(data []byte) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("codec: key %q: %w", id, err)
 	}
-	gcm, err := newGCM(key)
+	gcm, done, err := c.aead(id, key)
 	if err != nil {
 		return nil, fmt.Errorf("codec: key %q: %w", id, err)
 	}
+	defer done()
 	if len(data) < hdr+gcm.NonceSize()+gcm.Overhead() {
 		return nil, corrupt("AES-GCM payload of %d bytes is too short", len(data))
 	}
