@@ -24,6 +24,33 @@
 // garbage: the engine then blocks the run (it does not fail it), and the run
 // resumes once the key is configured again.
 //
+// # What the engine does with it
+//
+// With chorus.Options.PayloadCodec set, every payload the engine journals
+// passes through the codec: workflow and activity inputs and results,
+// signals, update arguments and results, failures (message and details),
+// heartbeat details, side-effect and other recorded values, and memo
+// values. What stays in the clear: names (of workflows, activities,
+// signals, attributes), run IDs, timestamps, search attribute values
+// (the store indexes them), the header of context propagators, and the
+// reason a run is blocked for want of a key (it names the step and the
+// key). Keep personal data out of those.
+//
+// A run whose journal holds a payload the codec cannot decode for want of
+// its key is blocked, not failed (its error matches chorus.ErrPayloadKey
+// and names the key); opening the engine again with the key resumes it.
+// An activity whose input cannot be decrypted does not run: it blocks its
+// run and runs once the key is back.
+//
+// # Reading encrypted journals
+//
+// The chorus command's runs show, history and serve print an encrypted
+// payload as <encrypted: key K> unless given the keys with --keys FILE or
+// the CHORUS_KEYS environment variable ([DefaultKeysEnv]), in the text
+// form of a [Keyring]. The dashboard (package ui) does the same unless
+// its Options.PayloadCodec is set, and then decodes for the identities
+// its Options.MayDecode allows.
+//
 // # Encoding
 //
 // Each codec frames its output: a 0x00 byte (which JSON never starts with),
