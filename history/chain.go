@@ -258,10 +258,9 @@ func (r *VerifyReport) OK() bool { return len(r.Damage) == 0 }
 // hold, in any order, and call Finish. It holds one entry per run, not the
 // events.
 type ChainVerifier struct {
-	x      *Hasher
-	rep    VerifyReport
-	links  []runLink
-	events int64
+	x     *Hasher
+	rep   VerifyReport
+	links []runLink
 }
 
 type runLink struct {

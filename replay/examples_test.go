@@ -11,6 +11,7 @@ import (
 	"github.com/chorusdev/chorus/examples/fanout/batch"
 	"github.com/chorusdev/chorus/examples/quickstart/order"
 	"github.com/chorusdev/chorus/examples/subscription/billing"
+	"github.com/chorusdev/chorus/examples/tracing/checkout"
 	"github.com/chorusdev/chorus/examples/trip-booking/trip"
 )
 
@@ -87,6 +88,14 @@ var (
 	CancelFlight = trip.CancelFlight
 )
 
+// examples/tracing.
+var (
+	Checkout        = checkout.Checkout
+	CheckoutReserve = checkout.Reserve
+	CheckoutCharge  = checkout.Charge
+	CheckoutShip    = checkout.Ship
+)
+
 // exampleDefs returns every example workflow and activity.
 func exampleDefs() []chorus.Definition {
 	return []chorus.Definition{
@@ -95,5 +104,6 @@ func exampleDefs() []chorus.Definition {
 		RunBatch, Process, Publish,
 		Subscribe, SendInvoice, ChargeMonth, EmailInvoice, CloseAccount,
 		BookTrip, BookFlight, BookHotel, RentCar, CancelHotel, CancelFlight,
+		Checkout, CheckoutReserve, CheckoutCharge, CheckoutShip,
 	}
 }

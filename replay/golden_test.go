@@ -139,6 +139,28 @@ var goldens = []struct {
 		require.ErrorContains(t, err, "saga compensated 2 step(s)")
 		return r.export(tr.ID)
 	}},
+	{"checkout", func(t *testing.T) *history.Export {
+		// examples/tracing: the card gateway times out on the first
+		// attempt, the retry succeeds, a durable timer, then shipping.
+		r := newRecorder(t, Checkout, CheckoutReserve, CheckoutCharge, CheckoutShip)
+		run, err := chorus.Start(r.ctx, r.eng, Checkout, 4250, &chorus.StartOptions{ID: "checkout-1"})
+		require.NoError(t, err)
+		// The retry of charge waits for its backoff, then the workflow
+		// sleeps: move the fake clock past each wait until the run ends.
+		for {
+			r.waitFor("checkout-1 to wait on the clock or end", func() bool { return true })
+			info, err := r.eng.Describe(r.ctx, "checkout-1")
+			require.NoError(t, err)
+			if info.Status != history.StatusRunning {
+				break
+			}
+			r.mock.Add(time.Second)
+		}
+		out, err := run.Result(r.ctx)
+		require.NoError(t, err)
+		require.Equal(t, "TRK-2", out)
+		return r.export("checkout-1")
+	}},
 }
 
 // lockedReader makes a deterministic random source safe for concurrent

@@ -59,6 +59,9 @@ type Options struct {
 	PageSize int
 	// Title heads every page; empty means "Chorus".
 	Title string
+	// Tables are pages that packages around the engine fill, such as the
+	// events outbox and parked messages; see [Table].
+	Tables []Table
 	// Inbox, when set, serves the people's inbox (package human's tasks)
 	// under /inbox/ and /api/inbox, acting as the authenticated identity:
 	// see the package doc's Inbox section.
@@ -181,6 +184,9 @@ func newServer(st history.Store, o Options, live bool) (*server, error) {
 	if err := checkOutcomes(o.Outcomes); err != nil {
 		return nil, err
 	}
+	if err := checkTables(o.Tables); err != nil {
+		return nil, err
+	}
 	if o.SessionTTL == 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
@@ -204,7 +210,7 @@ func newServer(st history.Store, o Options, live bool) (*server, error) {
 			return nil, fmt.Errorf("ui: session key: %w", err)
 		}
 	}
-	t, err := template.New("").Funcs(s.funcs()).Funcs(s.inboxFuncs()).ParseFS(assets, "templates/*.html")
+	t, err := template.New("").Funcs(s.funcs()).Funcs(s.inboxFuncs()).Funcs(s.tableFuncs()).ParseFS(assets, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("ui: templates: %w", err)
 	}
@@ -229,6 +235,8 @@ func (s *server) routes() {
 	m.HandleFunc("POST /models/{name}/{action}", s.formModelAction)
 	m.HandleFunc("GET /integrations/{$}", s.integrationsPage)
 	m.HandleFunc("GET /api/integrations", s.apiIntegrations)
+	m.HandleFunc("GET /tables/{slug}/{$}", s.tablePage)
+	m.HandleFunc("GET /api/tables/{slug}", s.apiTable)
 	m.HandleFunc("GET /static/{file}", s.static)
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log"
@@ -19,8 +20,34 @@ import (
 	"github.com/chorusdev/chorus/examples/order-choreography/choreo"
 )
 
+// With -procs, each service runs in a process of its own (this program
+// again, told which service by the environment), and with -kills the
+// supervisor SIGKILLs service processes mid-flow and starts them again:
+//
+//	go run ./examples/order-choreography -procs -orders 20 -kills 5
 func main() {
-	if err := run(os.Stdout); err != nil {
+	if service := os.Getenv(envService); service != "" {
+		if err := serve(service); err != nil {
+			log.Fatalf("%s service: %v", service, err)
+		}
+		return
+	}
+	procs := flag.Bool("procs", false, "run each service as a process of its own, sharing the broker")
+	orders := flag.Int("orders", 10, "with -procs: how many orders to place (every fifth is out of stock)")
+	kills := flag.Int("kills", 0, "with -procs: how many times to SIGKILL a random service process mid-flow (and start it again)")
+	seed := flag.Int64("seed", time.Now().UnixNano(), "with -kills: the seed of the kills' moments and victims")
+	flag.Parse()
+	var err error
+	if *procs {
+		exe, xerr := os.Executable()
+		if xerr != nil {
+			log.Fatal(xerr)
+		}
+		err = runProcs(os.Stdout, procsConfig{Orders: *orders, Kills: *kills, Seed: *seed, Exe: exe})
+	} else {
+		err = run(os.Stdout)
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }

@@ -131,7 +131,7 @@ func (s *Store) commitPipelined(ctx context.Context, plans []*plan, verr []error
 		return nil, false, nil
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, false, mapErr(ctx, err, nil, "commit: commit (outcome unknown)")
+		return nil, false, s.commitFailed(ctx, err, "commit")
 	}
 	return slices.Clone(verr), true, nil
 }
@@ -189,7 +189,7 @@ func (s *Store) commitTx(ctx context.Context, plans []*plan, verr []error, savep
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return nil, false, mapErr(ctx, err, nil, "commit: commit (outcome unknown)")
+		return nil, false, s.commitFailed(ctx, err, "commit")
 	}
 	return errs, false, nil
 }
@@ -623,4 +623,22 @@ func blob(b []byte) []byte {
 		return nil
 	}
 	return b
+}
+
+// commitFailed is the error of a COMMIT that failed, whose outcome this
+// store cannot know. When the lease has moved on meanwhile (the server
+// ended the transaction of a process paused past its lease, and a standby
+// took over), the store is fenced: the error says so, so that the engine
+// stops as for any takeover, instead of retrying as after a network error.
+func (s *Store) commitFailed(ctx context.Context, err error, what string) error {
+	mapped := mapErr(ctx, err, nil, what+": commit (outcome unknown)")
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ttl)
+	defer cancel()
+	var epoch int64
+	lerr := s.pool.QueryRow(cctx, `SELECT epoch FROM chorus_lease WHERE name = $1`, leaseName).Scan(&epoch)
+	if lerr == nil && epoch != s.epoch || errors.Is(lerr, pgx.ErrNoRows) {
+		s.markLost()
+		return fmt.Errorf("%w (its commit failed: %v)", fencedErr(what), err)
+	}
+	return mapped
 }

@@ -26,7 +26,11 @@
 // is no longer the current one (a process paused past its lease, whose work
 // another engine took over) cannot write: its writes fail with an error
 // wrapping both [ErrFenced] and [history.ErrStoreClosed], so that its engine
-// stops as if its store were closed, and [Store.Lost] is closed. An
+// stops as if its store were closed, and [Store.Lost] is closed. A process
+// paused in the middle of a write transaction would hold the lease row's
+// lock and keep the standby waiting; the store's sessions set
+// idle_in_transaction_session_timeout to the lease's TTL, so the server
+// ends such a transaction (a connection string that sets it wins). An
 // activity that such a process was running may still finish there: as
 // after any crash, the new owner runs it again (activities run at least
 // once), but never one whose completion was committed.

@@ -101,6 +101,15 @@ func Open(ctx context.Context, connString string, opts *Options) (*Store, error)
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	// A process paused inside a write transaction (SIGSTOP, a VM frozen,
+	// a stalled network) holds the lease row's lock, and a standby's
+	// takeover would wait for it forever: the server ends a transaction
+	// left idle for a lease's TTL, and the standby takes over once the
+	// lease has expired too. The store's own transactions never wait on
+	// the client that long: each goes out in one pipeline.
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(o.LeaseTTL.Milliseconds(), 10)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, mapErr(ctx, err, nil, "open: connect")

@@ -98,7 +98,7 @@ func (s *Store) writeTx(ctx context.Context, what string, fn func(tx pgx.Tx) err
 		return mapErr(ctx, err, nil, what)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return mapErr(ctx, err, nil, what+": commit (outcome unknown)")
+		return s.commitFailed(ctx, err, what)
 	}
 	return nil
 }

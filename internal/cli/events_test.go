@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,6 +77,24 @@ func TestEventsCommands(t *testing.T) {
 	require.Equal(t, "not an event", parked[0]["body"])
 	require.Contains(t, parked[0]["error"], "malformed")
 	require.Contains(t, run("events", "parked", path), "payments.received")
+
+	// chorus serve shows the outbox and the parked messages of such a
+	// file on pages of their own.
+	url, stop := serve(t, path, "--addr", "127.0.0.1:0")
+	get := func(p string) string {
+		resp, err := http.Get(url + p)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", p, b)
+		return string(b)
+	}
+	require.Contains(t, get("tables/outbox/"), `data-rows="2"`)
+	require.Contains(t, get("tables/outbox/"), `<a href="/runs/ship-o-1">ship-o-1</a>`)
+	require.Contains(t, get("tables/parked-messages/"), "payments.received")
+	require.Contains(t, get(""), `href="/tables/parked-messages/"`, "in the navigation")
+	require.Equal(t, 0, stop())
 
 	var out, errOut bytes.Buffer
 	require.Equal(t, 2, cli.Run(ctx, []string{"events"}, &out, &errOut))

@@ -12,8 +12,17 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chorusdev/chorus/events"
 	"github.com/chorusdev/chorus/ui"
 )
+
+// eventTables are the dashboard's pages of an events Store.
+func eventTables(st *events.Store) []ui.Table {
+	return []ui.Table{
+		{Name: "Outbox", Intro: events.OutboxIntro, Empty: events.OutboxEmpty, RunColumn: "Run", Rows: st.OutboxTable},
+		{Name: "Parked messages", Intro: events.ParkedIntro, Empty: events.ParkedEmpty, Rows: st.ParkedTable},
+	}
+}
 
 func serveCmd() *cobra.Command {
 	var addr, token, tokenFile, prefix string
@@ -21,7 +30,8 @@ func serveCmd() *cobra.Command {
 		Use:   "serve FILE",
 		Short: "Serve the dashboard over a database file, read-only",
 		Long: `serve runs the dashboard over a database file: the runs list, each run's
-timeline, the workflows' KPIs and the JSON API. It reads the file without a
+timeline, the workflows' KPIs and the JSON API, and, for a file an
+application used package events on, the outbox and the parked messages. It reads the file without a
 lock, so it works while the application runs; it takes no action on runs
 (the journal has one writer, the application: mount the dashboard in it to
 cancel, terminate or signal).
@@ -65,6 +75,16 @@ TOKEN", browsers sign in once with it.`,
 				return err
 			}
 			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc}
+			// A file an application used package events on gets the
+			// outbox and parked-messages pages.
+			if est, err := events.OpenReadOnly(ctx, args[0]); err == nil {
+				defer est.Close()
+				if ok, err := est.Installed(ctx); err != nil {
+					return err
+				} else if ok {
+					opts.Tables = eventTables(est)
+				}
+			}
 			if token != "" {
 				opts.Auth = ui.BearerToken(token)
 			}

@@ -87,6 +87,11 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	// A file no application used package events on has no events pages.
+	resp = get("/", "tok-123")
+	b, _ = io.ReadAll(resp.Body)
+	require.NotContains(t, string(b), "/tables/")
+	require.Equal(t, http.StatusNotFound, get("/tables/outbox/", "tok-123").StatusCode)
 	require.Equal(t, 0, stop())
 }
 

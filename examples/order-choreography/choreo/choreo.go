@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -120,17 +121,63 @@ type service struct {
 	st   *events.Store
 }
 
+// ServiceNames are the services of the choreography. Each keeps its
+// database in its own file, NAME.db.
+var ServiceNames = []string{"orders", "billing", "inventory", "shipping"}
+
+// Options configures [StartWith].
+type Options struct {
+	// Services names the services this process runs (see
+	// [ServiceNames]); nil runs all four. Several processes sharing the
+	// broker and the directory each run some of them, never one service in
+	// two processes at once.
+	Services []string
+	// AckWait is how long the broker waits for a service to acknowledge a
+	// message before it delivers the message again, to the service's next
+	// process if this one died. Defaults to the NATS adapter's default.
+	AckWait time.Duration
+}
+
+// EnsureStream creates (or updates) the JetStream stream that holds every
+// topic of the choreography.
+func EnsureStream(ctx context.Context, js jetstream.JetStream) error {
+	_, err := natsevents.EnsureStream(ctx, js, nil, "orders.>", "inventory.>", "billing.>", "shipping.>")
+	return err
+}
+
 // Start starts the four services, with their databases in dir, on the
 // JetStream js, telling the story to w. Stop them with Close.
 func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer) (*Services, error) {
-	if _, err := natsevents.EnsureStream(ctx, js, nil, "orders.>", "inventory.>", "billing.>", "shipping.>"); err != nil {
+	return StartWith(ctx, dir, js, w, nil)
+}
+
+// StartWith starts the services opts names, as Start starts all four.
+func StartWith(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer, opts *Options) (*Services, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	run := map[string]bool{}
+	for _, name := range o.Services {
+		if !slices.Contains(ServiceNames, name) {
+			return nil, fmt.Errorf("choreo: unknown service %q (the services are %v)", name, ServiceNames)
+		}
+		run[name] = true
+	}
+	if len(o.Services) == 0 {
+		for _, name := range ServiceNames {
+			run[name] = true
+		}
+	}
+	if err := EnsureStream(ctx, js); err != nil {
 		return nil, err
 	}
 	s := &Services{story: &story{w: w}}
 	rctx, cancel := context.WithCancel(context.Background())
 	s.stop = cancel
-	sub, err := natsevents.NewSubscriber(js, nil)
+	sub, err := natsevents.NewSubscriber(js, &natsevents.SubscriberOptions{AckWait: o.AckWait})
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	pub := natsevents.NewPublisher(js)
@@ -248,6 +295,9 @@ func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer)
 		}}}},
 	}
 	for _, spec := range specs {
+		if !run[spec.name] {
+			continue
+		}
 		path := filepath.Join(dir, spec.name+".db")
 		wake := events.NewWakeup(nil)
 		eng, err := chorus.Open(ctx, path, &chorus.Options{Observer: wake})
@@ -285,10 +335,15 @@ func Start(ctx context.Context, dir string, js jetstream.JetStream, w io.Writer)
 }
 
 // PlaceOrder places o and waits until it has shipped or was cancelled,
-// returning how it ended.
+// returning how it ended. Placing an order placed before (by a process of
+// the orders service that died) waits for that order instead. It needs the
+// orders service in this process.
 func (s *Services) PlaceOrder(ctx context.Context, o Order) (string, error) {
+	if s.order == nil {
+		return "", errors.New("choreo: PlaceOrder needs the orders service, which this process does not run")
+	}
 	s.story.say("orders:    %s placed (%s, %d.%02d)", o.ID, o.Item, o.Cents/100, o.Cents%100)
-	r, err := chorus.Start(ctx, s.order, s.place, o, &chorus.StartOptions{ID: "order-" + o.ID})
+	r, err := chorus.Start(ctx, s.order, s.place, o, &chorus.StartOptions{ID: "order-" + o.ID, IfExists: chorus.AttachIfExists})
 	if err != nil {
 		return "", err
 	}
