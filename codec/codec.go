@@ -8,7 +8,9 @@ import (
 )
 
 // Codec transforms the bytes of a payload. Encode's output starts with
-// 0x00; Decode returns data that no codec of this kind framed unchanged.
+// 0x00, unless it returns data unchanged (as Zstd does for small
+// payloads); Decode returns data that no codec of this kind framed
+// unchanged.
 // Implementations are safe for concurrent use. Every Codec is a
 // history.PayloadCodec, and so a chorus.Options.PayloadCodec.
 type Codec interface {

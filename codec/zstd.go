@@ -10,8 +10,15 @@ import (
 // damaged or hostile payload cannot exhaust memory.
 const MaxDecodedSize = 256 << 20
 
+// MinCompressSize is the size under which Zstd leaves a payload as it is:
+// a zstd frame's own overhead outweighs what so little data could save,
+// and compressing it costs CPU on every step.
+const MinCompressSize = 128
+
 // Zstd returns a Codec that compresses payloads with zstd (at its default
-// level). Its frame is 0x00 'z' 0x01 and the zstd data.
+// level). Its frame is 0x00 'z' 0x01 and the zstd data. Payloads smaller
+// than [MinCompressSize] are left unframed, as they came (in a Chain
+// with AESGCM they are still encrypted).
 func Zstd() Codec { return zstdCodec{} }
 
 type zstdCodec struct{}
@@ -36,6 +43,9 @@ var (
 )
 
 func (zstdCodec) Encode(data []byte) ([]byte, error) {
+	if len(data) < MinCompressSize && !framed(data, tagZstd) {
+		return data, nil
+	}
 	out := make([]byte, headerSize, headerSize+len(data)/2+16)
 	out[0], out[1], out[2] = frameMark, tagZstd, version1
 	return zstdEnc().EncodeAll(data, out), nil

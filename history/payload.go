@@ -23,8 +23,9 @@ var ErrPayloadKey = errors.New("chorus: payload key unavailable")
 //
 // Encode must return bytes whose first byte is 0x00, so that a payload
 // written before the PayloadCodec was configured (JSON, which never starts
-// with it) is told from one it encoded; Decode must return such older
-// payloads unchanged. A Decode that fails for want of a key returns an
+// with it) is told from one it encoded, or data itself, unchanged (a
+// compressor may leave a small payload as it is); Decode must return
+// payloads it did not encode unchanged. A Decode that fails for want of a key returns an
 // error wrapping [ErrPayloadKey]. Both must be safe for concurrent use.
 type PayloadCodec interface {
 	Encode(data []byte) ([]byte, error)
