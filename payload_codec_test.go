@@ -249,11 +249,12 @@ func (o *errorsSeen) Observe(ctx context.Context, ev chorus.Event) context.Conte
 
 // TestPayloadCodecKeepsErrorsOutOfObserver: with a PayloadCodec, the
 // errors an Observer (and so a trace) sees carry the failure type, not
-// the message, which the journal encrypts.
+// the message, which the journal encrypts with the heartbeat details.
 func TestPayloadCodecKeepsErrorsOutOfObserver(t *testing.T) {
 	t.Parallel()
 	ctx := testContext(t)
 	act := activity.New("enc-refuse", func(ctx context.Context, s string) (string, error) {
+		activity.Heartbeat(ctx, "working on "+s)
 		return "", activity.NonRetryable(errors.New("refused: " + s))
 	})
 	wf := workflow.New("enc-refuse", func(ctx workflow.Context, in string) (string, error) {
@@ -262,12 +263,13 @@ func TestPayloadCodecKeepsErrorsOutOfObserver(t *testing.T) {
 	obs := &errorsSeen{}
 	opts := encrypted(keyring(t, "k1", map[string][]byte{"k1": newTestKey(t)}))
 	opts.Observer = obs
-	eng, _ := setup(t, opts, wf, act)
+	eng, path := setup(t, opts, wf, act)
 	run, err := chorus.Start(ctx, eng, wf, secretClaim, nil)
 	require.NoError(t, err)
 	_, err = run.Result(ctx)
 	require.ErrorContains(t, err, secretClaim, "the caller still gets the message")
 	closeEngine(t, eng)
+	requireNoPlaintext(t, path, secretClaim) // the failure and the heartbeat are encrypted too
 
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
