@@ -279,3 +279,44 @@ func TestPayloadCodecKeepsErrorsOutOfObserver(t *testing.T) {
 		require.Contains(t, err.Error(), "withheld")
 	}
 }
+
+// TestDecodePayloadOfDescribe: the memo values and heartbeat details that
+// Describe hands out encrypted decode with the engine.
+func TestDecodePayloadOfDescribe(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	release := make(chan struct{})
+	beat := make(chan struct{}, 1)
+	act := activity.New("enc-beat", func(ctx context.Context, s string) (string, error) {
+		activity.Heartbeat(ctx, "progress of "+s)
+		beat <- struct{}{}
+		<-release
+		return s, nil
+	})
+	wf := workflow.New("enc-memo", func(ctx workflow.Context, in string) (string, error) {
+		if err := workflow.UpsertMemo(ctx, "patient", in); err != nil {
+			return "", err
+		}
+		return workflow.ExecuteActivity(ctx, act, in).Get(ctx)
+	})
+	eng, _ := setup(t, encrypted(keyring(t, "k1", map[string][]byte{"k1": newTestKey(t)})), wf, act)
+	run, err := chorus.Start(ctx, eng, wf, secretClaim, nil)
+	require.NoError(t, err)
+	recv(t, beat, "the heartbeat")
+	info, err := eng.Describe(ctx, run.ID())
+	require.NoError(t, err)
+	close(release)
+
+	require.True(t, history.FramedPayload(info.Memo["patient"]), "the memo value is encrypted")
+	var patient string
+	require.NoError(t, eng.DecodeMemo(info.Memo["patient"], &patient))
+	require.Equal(t, secretClaim, patient)
+	require.Len(t, info.PendingActivities, 1)
+	hb := info.PendingActivities[0].HeartbeatDetails // the first beat is journaled before Heartbeat returns
+	require.True(t, history.FramedPayload(hb), "the heartbeat details are encrypted")
+	var details string
+	require.NoError(t, eng.DecodePayload(hb, &details))
+	require.Equal(t, "progress of "+secretClaim, details)
+	_, err = run.Result(ctx)
+	require.NoError(t, err)
+}
