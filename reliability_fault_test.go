@@ -196,7 +196,9 @@ func runFaultSeed(seed int64, rates faultstore.Rates, nRuns int) faultResult {
 			bad("%s", p)
 		}
 	}
-	cctx, ccancel := context.WithTimeout(ctx, time.Second)
+	// Generous: a Close that hangs fails, but a loaded machine (CI runs
+	// packages in parallel on two cores) may take a while to stop.
+	cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
 	err = eng.Close(cctx)
 	ccancel()
 	closed = true

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"path/filepath"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -55,26 +56,12 @@ func main() {
 func run(w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "order-choreography")
+	b, err := startBroker()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-
-	srv, err := embedded.Start(&embedded.Options{StoreDir: dir + "/nats"})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	nc, err := natsgo.Connect(srv.URL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	dir, js := b.dir, b.js
 
 	svcs, err := choreo.Start(ctx, dir, js, w)
 	if err != nil {
@@ -91,4 +78,42 @@ func run(w io.Writer) error {
 		fmt.Fprintln(w, "done: four services, four databases, no direct call between them")
 	}
 	return err
+}
+
+// broker is a temporary directory with an in-process NATS server keeping
+// its JetStream files there, and a connection to it.
+type broker struct {
+	dir string
+	srv *embedded.Server
+	nc  *natsgo.Conn
+	js  jetstream.JetStream
+}
+
+func startBroker() (*broker, error) {
+	dir, err := os.MkdirTemp("", "order-choreography")
+	if err != nil {
+		return nil, err
+	}
+	b := &broker{dir: dir}
+	if b.srv, err = embedded.Start(&embedded.Options{StoreDir: filepath.Join(dir, "nats")}); err == nil {
+		if b.nc, err = natsgo.Connect(b.srv.URL()); err == nil {
+			b.js, err = jetstream.New(b.nc)
+		}
+	}
+	if err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// close stops the server and removes the directory.
+func (b *broker) close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Close()
+	}
+	_ = os.RemoveAll(b.dir)
 }

@@ -22,7 +22,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chorusdev/chorus"
-	"github.com/chorusdev/chorus/events/nats/embedded"
 	"github.com/chorusdev/chorus/examples/order-choreography/choreo"
 )
 
@@ -169,31 +168,18 @@ func (s *supervisor) start(name string) (*proc, error) {
 func runProcs(w io.Writer, cfg procsConfig) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "order-choreography")
+	b, err := startBroker()
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := embedded.Start(&embedded.Options{StoreDir: filepath.Join(dir, "nats")})
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
-	nc, err := natsgo.Connect(srv.URL())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	dir, js := b.dir, b.js
 	if err := choreo.EnsureStream(ctx, js); err != nil {
 		return err
 	}
 
 	s := &supervisor{cfg: cfg, out: &lineWriter{w: w}, lines: make(chan string, 1<<16),
-		env: []string{envNATS + "=" + srv.URL(), envDir + "=" + dir, envOrders + "=" + strconv.Itoa(cfg.Orders)}}
+		env: []string{envNATS + "=" + b.srv.URL(), envDir + "=" + dir, envOrders + "=" + strconv.Itoa(cfg.Orders)}}
 	say := func(format string, args ...any) { fmt.Fprintf(s.out, "supervisor: "+format+"\n", args...) }
 	procs := map[string]*proc{}
 	defer func() {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/historytest"
+	"github.com/chorusdev/chorus/history/sqlite"
 )
 
 func TestQueueConformance(t *testing.T) {
@@ -14,3 +15,5 @@ func TestQueueConformance(t *testing.T) {
 		return s
 	})
 }
+
+var _ history.QueueStore = (*sqlite.Store)(nil)
