@@ -69,7 +69,13 @@ TOKEN", browsers sign in once with it.`,
 				return err
 			}
 			defer st.Close()
-			opts := &ui.Options{Prefix: prefix, Tables: []ui.Table{scheduleTable(st)}}
+			// Given keys (--keys or $CHORUS_KEYS), the dashboard shows
+			// what they decrypt to everyone it lets in.
+			pc, err := payloadCodec(cmd)
+			if err != nil {
+				return err
+			}
+			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc, Tables: []ui.Table{scheduleTable(st)}}
 			// A file an application used package events on gets the
 			// outbox and parked-messages pages.
 			if est, err := events.OpenReadOnly(ctx, args[0]); err == nil {
