@@ -95,7 +95,7 @@ Output is a table, or JSON with --json.`,
 		return usagef("runs: a subcommand is required (list or show)")
 	}
 	runs.AddCommand(listCmd(), showCmd())
-	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
+	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), auditCmd(), purgeCmd(), serveCmd())
 	root.AddCommand(signalCmd(), cancelCmd(), terminateCmd())
 	root.AddCommand(scheduleCmd())
 	root.AddCommand(resetCmd(), batchCmd())

@@ -39,8 +39,9 @@ type damage struct {
 }
 
 func verifyCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify FILE",
+	var export, pubkey string
+	cmd := &cobra.Command{
+		Use:   "verify FILE | verify --export DOC.jsonl [--pubkey KEY.pub]",
 		Short: "Check the file's integrity, every row's checksum and the journal's hash chain; exit status 1 on damage",
 		Long: `verify runs SQLite's integrity check on the file, then reads every run's row,
 journal and pending tasks and checks each row's checksum. It reports each
@@ -53,9 +54,28 @@ It then re-computes the hash chain that makes the journal tamper-evident
 run has a place in the file's chain) and reports, per run, the first event
 edited, inserted, deleted or reordered, and any run deleted whole. Runs
 purged by retention are accounted for by their recorded heads. No key is
-needed: payloads are hashed as stored.`,
-		Args: exactArgs(1, "FILE"),
+needed: payloads are hashed as stored.
+
+With --export, it checks an audit export ('chorus audit export') instead,
+from the document alone: it re-computes each run's chain and reports the
+line, run and seq of the first event edited, inserted or deleted, and a run
+line edited or removed. With --pubkey (an Ed25519 public key, PEM), the
+document must carry that key's signature, or it is refused.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case export != "" && len(args) > 0:
+				return usagef("verify: give FILE or --export, not both")
+			case export != "":
+				return nil
+			case pubkey != "":
+				return usagef("verify: --pubkey checks the signature of an audit export: give --export too")
+			}
+			return exactArgs(1, "FILE")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if export != "" {
+				return verifyExport(cmd, export, pubkey)
+			}
 			ctx := cmd.Context()
 			st, err := open(ctx, args[0])
 			if err != nil {
@@ -114,6 +134,9 @@ needed: payloads are hashed as stored.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&export, "export", "", "verify this audit export instead of a database file")
+	cmd.Flags().StringVar(&pubkey, "pubkey", "", "with --export: require this Ed25519 public key's signature (PEM)")
+	return cmd
 }
 
 // eventSeq finds the seq in the store's error for a damaged event.
