@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/chorusdev/chorus/history"
@@ -42,10 +41,6 @@ func (r *Run) commitRound() {
 		// carry on as after any commit, so nothing it promised is stranded.
 		e.log.Warn("chorus: commit reported an error but its batch is in the journal", "run", r.id, "err", err)
 		err = nil
-	}
-	if err != nil && rd.unchecked && errors.Is(err, history.ErrRunExists) {
-		r.refuseCreate()
-		return
 	}
 	if err != nil {
 		r.sendQueryAnswers(err)
@@ -89,25 +84,6 @@ func (r *Run) commitRound() {
 	if rd.outcome != nil {
 		e.notify(r.id, *rd.outcome)
 	}
-}
-
-// refuseCreate drops a round that started a run without reading the store
-// first (round.unchecked), after the store refused it because a run with
-// the ID exists. The round holds only the start: it is answered as a start
-// of an existing run is, and the run is left to be loaded from the store
-// by its next input. Nothing of the round was journaled, and nothing is
-// dispatched or observed.
-func (r *Run) refuseCreate() {
-	rd := r.round
-	r.reset()
-	r.timeout = nil
-	err := fmt.Errorf("%w: %q", history.ErrRunExists, r.id)
-	r.sendQueryAnswers(err)
-	r.sendLate(err)
-	for _, in := range rd.replies {
-		in.answer(err)
-	}
-	r.round = round{}
 }
 
 // sendLate answers the inputs whose answer was decided before the commit;

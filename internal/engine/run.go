@@ -178,10 +178,6 @@ type Run struct {
 // round collects what one drain of the inbox changes, committed as one batch.
 type round struct {
 	create bool
-	// sole says that the round applies one input; unchecked, that its
-	// create did not read the store first, so that a commit refused with
-	// history.ErrRunExists means the ID is taken (see refuseCreate).
-	sole, unchecked bool
 	// codeless, when set, says that the run's workflow is not registered
 	// and that this round journals inputs without its code (see
 	// journalWithoutCode); the run is loaded again next round.
@@ -552,7 +548,7 @@ func atStart(ev history.Event, start int64) bool {
 // handle applies a drained inbox and commits the result.
 func (r *Run) handle(inputs []input) {
 	e := r.eng
-	r.round = round{sole: len(inputs) == 1}
+	r.round = round{}
 	r.liveNow = e.clock.Now()
 	for _, in := range inputs {
 		r.round.mark = nil
@@ -591,24 +587,16 @@ func (r *Run) handleOne(in input) {
 			}
 			in.spec = spec
 		}
-		// The run may exist without being in memory. A start alone in its
-		// round leaves that to the commit, which refuses to create an ID
-		// that exists: a read less on the path of every start, and the
-		// code run up to its first wait is then dropped with the round,
-		// nothing of it journaled or dispatched (see refuseCreate). With
-		// other inputs in the round, which would apply to the new run,
-		// read first.
-		if r.round.sole {
-			r.round.unchecked = true
-		} else {
-			switch _, err := e.store.Run(e.ctx, r.id); {
-			case err == nil:
-				in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
-				return
-			case !errors.Is(err, history.ErrRunNotFound):
-				in.answer(fmt.Errorf("chorus: start run %q: %w", r.id, err))
-				return
-			}
+		// The run may exist without being in memory: never run its code
+		// again as if it were new. (The commit would refuse the duplicate
+		// too, but only after the code ran.)
+		switch _, err := e.store.Run(e.ctx, r.id); {
+		case err == nil:
+			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
+			return
+		case !errors.Is(err, history.ErrRunNotFound):
+			in.answer(fmt.Errorf("chorus: start run %q: %w", r.id, err))
+			return
 		}
 		r.round.replies = append(r.round.replies, in)
 		r.create(in)
