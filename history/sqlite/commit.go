@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -356,11 +357,15 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		if kind == 0 {
 			kind = history.TaskActivity
 		}
-		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, blob(k.Input), blob(k.Options),
+		input, inEvent := blob(k.Input), any(nil)
+		if inputInEvent(b, k) {
+			input, inEvent = nil, int64(1)
+		}
+		if _, err := t.exec(stInsertTask, id, k.Step, int64(kind), k.Name, input, blob(k.Options),
 			int64(k.Attempt), encTime(k.NotBefore),
 			taskSum(id, k.Step, kind, k.Name, k.Input, k.Options), attemptSum(id, k.Step, k.Attempt, k.NotBefore),
 			encTime(k.Pending), blob(k.Heartbeat), flag(k.Canceled), stateSum(id, k.Step, k.Pending, k.Heartbeat, k.Canceled),
-			blob(k.LastFailure), encTime(k.FirstFailureAt), failureSum(id, k.Step, k.LastFailure, k.FirstFailureAt)); err != nil {
+			blob(k.LastFailure), encTime(k.FirstFailureAt), failureSum(id, k.Step, k.LastFailure, k.FirstFailureAt), inEvent); err != nil {
 			return nil, fail(err, history.ErrConflict, "add task %d", k.Step)
 		}
 	}
@@ -384,6 +389,24 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		t.moveHead(id, head, b.Status != nil && b.Status.Status.Ended())
 	}
 	return nil, nil
+}
+
+// minSharedInput is the size from which a task's input that its event of
+// the same batch holds too is stored only in the event.
+const minSharedInput = 256
+
+// inputInEvent reports whether task k's input is stored only as the
+// payload of b's event at k's step (tasks.input_in_event): the input is
+// large, and that event, written in the same batch, holds the same bytes.
+func inputInEvent(b *history.Batch, k history.Task) bool {
+	if len(k.Input) < minSharedInput || len(b.Events) == 0 {
+		return false
+	}
+	i := k.Step - b.Events[0].Seq
+	if i < 0 || i >= int64(len(b.Events)) || b.Events[i].Seq != k.Step {
+		return false
+	}
+	return bytes.Equal(b.Events[i].Payload, k.Input)
 }
 
 // validateBatch checks what can be checked of b without the database.

@@ -108,6 +108,17 @@
 // the last_failure, first_failure_at and failure_sum columns of tasks
 // (NULLs in older rows: no failure recorded).
 //
+// Migration 0010 rebuilt events and tasks, WITHOUT ROWID tables until then,
+// as rowid tables with a unique index on (run_id, seq) and (run_id, step):
+// a row with a kilobyte payload stays inline on its page instead of
+// spilling to overflow pages, and new rows are appended at the end of the
+// table, so a step with a large payload costs little more than a small
+// one. Rows, checksums, hashes and triggers on the two tables are kept.
+// It also brought tasks.input_in_event: a task input of 256 bytes or more
+// that the batch's event at the task's step holds too (an activity's input
+// and its ActivityScheduled event) is stored once, in the event; the
+// task's checksum still covers it.
+//
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.
 //

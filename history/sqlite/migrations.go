@@ -77,6 +77,41 @@ var migrationSteps = map[int]func(ctx context.Context, tx *sql.Tx) error{
 	9: computeChains,
 }
 
+// migrationKeepTriggers names, for each migration that rebuilds tables, the
+// tables it rebuilds: triggers that other code put on them (package events
+// captures journal rows with one) are read before the migration's SQL drops
+// the tables and created again after it, in the same transaction.
+var migrationKeepTriggers = map[int][]string{
+	10: {"events", "tasks"},
+}
+
+// tableTriggers returns the CREATE TRIGGER statements of the triggers on
+// the tables, in the order they were created.
+func tableTriggers(ctx context.Context, tx *sql.Tx, tables []string) ([]string, error) {
+	var out []string
+	for _, table := range tables {
+		rows, err := tx.QueryContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? ORDER BY rowid`, table)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var q string
+			if err := rows.Scan(&q); err != nil {
+				_ = rows.Close()
+				return nil, err
+			}
+			out = append(out, q)
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 var migrations = sync.OnceValues(func() ([]migration, error) {
 	return loadMigrations(migrationFS)
 })
@@ -176,8 +211,17 @@ func migrateOne(ctx context.Context, w *sql.DB, path string, ms []migration) (do
 		return true, nil
 	}
 	m := ms[in.userVersion]
+	triggers, err := tableTriggers(ctx, tx, migrationKeepTriggers[m.version])
+	if err != nil {
+		return false, mapErr(ctx, err, nil, fmt.Sprintf("open %q: migration %s: read triggers", path, m.name))
+	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return false, mapErr(ctx, err, nil, fmt.Sprintf("open %q: migration %s", path, m.name))
+	}
+	for _, q := range triggers {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return false, mapErr(ctx, err, nil, fmt.Sprintf("open %q: migration %s: keep trigger", path, m.name))
+		}
 	}
 	if step := migrationSteps[m.version]; step != nil {
 		if err := step(ctx, tx); err != nil {

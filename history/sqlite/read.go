@@ -28,6 +28,12 @@ const runColumns = `id, workflow, status, created_at, updated_at, last_seq, firs
 // numRunColumns is the number of runColumns.
 const numRunColumns = 13
 
+// taskInput is a task's input: in its row, or, when input_in_event is 1,
+// the payload of the run's event at its step (see migration 0010). A task
+// whose event is missing then reads a NULL input, which its checksum
+// reports.
+const taskInput = `CASE WHEN t.input_in_event = 1 THEN e.payload ELSE t.input END`
+
 var readSQL = [numReadStmts]string{
 	rsRun: `SELECT ` + runColumns + ` FROM runs WHERE id = ?`,
 	// One statement, so one snapshot: the run row (to tell an unknown run
@@ -37,12 +43,12 @@ var readSQL = [numReadStmts]string{
 		WHERE r.id = ? ORDER BY e.seq`,
 	// The LEFT JOIN keeps a task even when the journal has no event at its
 	// step; its ScheduledAt is then the zero time.
-	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time,
+	rsTasks: `SELECT t.run_id, t.step, t.kind, t.name, ` + taskInput + `, t.options, t.attempt, t.not_before, r.workflow, e.time,
 		t.sum, t.attempt_sum, t.pending, t.heartbeat, t.canceled, t.state_sum,
 		t.last_failure, t.first_failure_at, t.failure_sum
 		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)
 		ORDER BY t.run_id, t.step`,
-	rsRunTasks: `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, t.attempt, t.not_before, r.workflow, e.time,
+	rsRunTasks: `SELECT t.run_id, t.step, t.kind, t.name, ` + taskInput + `, t.options, t.attempt, t.not_before, r.workflow, e.time,
 		t.sum, t.attempt_sum, t.pending, t.heartbeat, t.canceled, t.state_sum,
 		t.last_failure, t.first_failure_at, t.failure_sum
 		FROM tasks AS t JOIN runs AS r ON r.id = t.run_id LEFT JOIN events AS e ON e.run_id = t.run_id AND e.seq = abs(t.step)

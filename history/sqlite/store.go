@@ -85,8 +85,8 @@ var writeSQL = [numWriteStmts]string{
 	// when the head cache does not hold it.
 	stRunChain: `SELECT chain_hash FROM runs WHERE id = ?`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before, sum, attempt_sum,
-		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum, input_in_event)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	stUpdateTask: `UPDATE tasks SET attempt = ?, not_before = ?, attempt_sum = ?, pending = ?, heartbeat = ?, canceled = ?,
 		state_sum = ?, last_failure = ?, first_failure_at = ?, failure_sum = ? WHERE run_id = ? AND step = ?`,
 	stDeleteTask: `DELETE FROM tasks WHERE run_id = ? AND step = ?`,
