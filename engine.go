@@ -55,21 +55,26 @@ func OpenStore(ctx context.Context, store history.Store, opts *Options) (*Engine
 }
 
 func newEngine(st history.Store, o *Options) (*Engine, error) {
+	// One Codec carries both: every payload path of the engine encodes
+	// and decodes through it. Without a PayloadCodec it only tells an
+	// encoded payload (of a file written with one) from bytes Codec
+	// cannot read, so the run concerned is blocked for want of its key.
+	codec := history.WithPayloadCodec(o.Codec, o.PayloadCodec)
 	wfs, acts, err := splitDefinitions(o.Definitions)
 	if err != nil {
 		return nil, err
 	}
 	core, err := engine.New(engine.Config{
-		Store: st, Clock: o.Clock, Codec: o.Codec, Logger: o.Logger, Propagation: propagation(o.ContextPropagators),
+		Store: st, Clock: o.Clock, Codec: codec, Logger: o.Logger, Propagation: propagation(o.ContextPropagators),
 		MaxConcurrentActivities: o.MaxConcurrentActivities, CacheSize: o.CacheSize,
 		MaxCommitBatch: o.MaxCommitBatch, DefaultActivityOptions: o.DefaultActivityOptions,
 		Workflows: wfs, Activities: acts, CheckUpgrade: o.CheckUpgrade, Limits: engine.Limits(*o.Limits),
-		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, o.Codec), ActivityQueues: activityQueues(o.Queues),
+		DeadlockTimeout: o.DeadlockTimeout, Observer: observer(o.Observer, codec, o.PayloadCodec != nil), ActivityQueues: activityQueues(o.Queues),
 	})
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{core: core, store: st, codec: o.Codec, props: o.ContextPropagators}
+	e := &Engine{core: core, store: st, codec: codec, props: o.ContextPropagators}
 	e.queues = startQueues(e, o)
 	if o.Retention > 0 {
 		e.ret = startRetention(st, o.Clock, o.Retention, o.Logger)

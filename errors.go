@@ -1,6 +1,7 @@
 package chorus
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
@@ -38,6 +39,10 @@ var (
 	ErrSchemaTooNew = history.ErrSchemaTooNew
 	// ErrCorrupt: a stored row or an imported history cannot be read back.
 	ErrCorrupt = history.ErrCorrupt
+	// ErrPayloadKey: a payload cannot be decoded (or encoded) because its
+	// key is not configured; a run whose journal holds one is blocked
+	// until it is (see [Options].PayloadCodec).
+	ErrPayloadKey = history.ErrPayloadKey
 	// ErrLocked: another engine (in this process or another) has the
 	// database file open.
 	ErrLocked = history.ErrLocked
@@ -315,6 +320,8 @@ func (e *Engine) runError(info history.RunInfo) error {
 		be := &BlockedError{RunID: info.ID, Reason: "unknown reason"}
 		if f, err := e.core.DecodeFailure(info.Failure); err == nil {
 			be.Reason, be.Cause = f.Message, publicErr(engine.BlockedCause(f))
+		} else if errors.Is(err, history.ErrPayloadKey) {
+			be.Reason, be.Cause = "the recorded reason does not decode: "+err.Error(), err
 		}
 		return be
 	}

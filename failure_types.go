@@ -71,4 +71,10 @@ const (
 	// workflow's own called the workflow API ([*GoroutineError]); the run
 	// is blocked.
 	FailureTypeForeignGoroutine = engine.FailureTypeGoroutine
+	// FailureTypePayloadKey: a payload of the run's journal cannot be
+	// decoded because the key it was encrypted with is not configured
+	// (see [Options].PayloadCodec); the run is blocked, its error matches
+	// [ErrPayloadKey], and it resumes once the engine is opened with the
+	// key.
+	FailureTypePayloadKey = engine.FailureTypePayloadKey
 )

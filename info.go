@@ -85,7 +85,8 @@ type PendingActivity struct {
 	LastFailure    *history.Failure
 	FirstFailureAt time.Time
 	// HeartbeatDetails are the details of the last heartbeat recorded,
-	// encoded by the engine's codec; nil for none.
+	// encoded by the engine's codec (and PayloadCodec); decode them with
+	// [Engine.DecodePayload]. Nil for none.
 	HeartbeatDetails []byte
 	// AwaitingCompletionSince, when not the zero time, says that the
 	// attempt that started then returned activity.ErrResultPending: the

@@ -201,10 +201,11 @@ func (ev Event) DecodeDetails(v any) error {
 // observing adapts an Observer to the engine: it turns the engine's
 // observations into Events and pairs the start and end of compensations.
 type observing struct {
-	obs   Observer
-	codec history.Codec
-	mu    sync.Mutex
-	comps map[compKey]time.Time // compensations started, until they end
+	obs    Observer
+	codec  history.Codec
+	redact bool // a PayloadCodec is set: error texts of code stay out of Events
+	mu     sync.Mutex
+	comps  map[compKey]time.Time // compensations started, until they end
 }
 
 type compKey struct {
@@ -213,12 +214,39 @@ type compKey struct {
 }
 
 // observer returns the engine's hook for o, or nil without one.
-func observer(o Observer, codec history.Codec) engine.Observer {
+func observer(o Observer, codec history.Codec, redact bool) engine.Observer {
 	if o == nil {
 		return nil
 	}
-	a := &observing{obs: o, codec: codec, comps: map[compKey]time.Time{}}
+	a := &observing{obs: o, codec: codec, redact: redact, comps: map[compKey]time.Time{}}
 	return a.observe
+}
+
+// redactedError stands, in an Event of an engine with a PayloadCodec, for
+// the error of workflow or activity code: the journal encrypts its message,
+// which may quote what the payloads hide, so an Observer (and the traces
+// and logs it feeds) gets only its failure type. errors.Is and errors.As
+// still see the error itself.
+type redactedError struct {
+	typ string
+	err error
+}
+
+func (e *redactedError) Error() string {
+	if e.typ == "" {
+		return "chorus: error message withheld (payloads are encrypted)"
+	}
+	return "chorus: error message withheld (payloads are encrypted); failure type " + e.typ
+}
+
+func (e *redactedError) Unwrap() error { return e.err }
+
+// emit hands ev to the Observer, its error redacted if need be.
+func (a *observing) emit(ctx context.Context, ev Event) context.Context {
+	if a.redact && ev.Err != nil && ev.Kind != EventCommit {
+		ev.Err = &redactedError{typ: ev.FailureType, err: ev.Err}
+	}
+	return a.obs.Observe(ctx, ev)
 }
 
 func (a *observing) observe(ctx context.Context, o *engine.Observation) context.Context {
@@ -265,7 +293,7 @@ func (a *observing) observe(ctx context.Context, o *engine.Observation) context.
 		}
 	case engine.ObsMarker:
 		if a.compensation(o, &ev) {
-			a.obs.Observe(ctx, ev)
+			a.emit(ctx, ev)
 			ev = Event{Time: o.Time, RunID: o.RunID, Workflow: o.Workflow, Name: o.Name, Step: o.Step, Header: Header(o.Header)}
 		}
 		ev.Kind, ev.Details, ev.codec = EventMarker, o.Payload, a.codec
@@ -281,7 +309,7 @@ func (a *observing) observe(ctx context.Context, o *engine.Observation) context.
 	default:
 		return ctx
 	}
-	return a.obs.Observe(ctx, ev)
+	return a.emit(ctx, ev)
 }
 
 // compensation turns a saga's marker into a compensation event; it

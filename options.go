@@ -95,6 +95,33 @@ type Options struct {
 	// Codec encodes workflow and activity payloads in the journal. Defaults
 	// to [history.JSONCodec].
 	Codec history.Codec
+	// PayloadCodec, when set, transforms every payload the engine journals
+	// after Codec encoded it (and before Codec decodes it): workflow and
+	// activity inputs and results, signals, update arguments and results,
+	// failures (messages and details), heartbeat details, side-effect and
+	// other recorded values, and memo values. The package chorus/codec has
+	// zstd compression and AES-256-GCM encryption with key rotation:
+	//
+	//	PayloadCodec: codec.Chain(codec.Zstd(), codec.AESGCM(keys))
+	//
+	// Search attribute values are not encoded: the store indexes them so
+	// that [Engine.List] can filter on them, so they are stored in the
+	// clear; keep personal data in the memo or the payloads instead.
+	// Names (of workflows, activities, signals, updates, attributes, memo
+	// keys) and run IDs are not payloads and are not encoded either.
+	//
+	// A run whose journal holds a payload that cannot be decoded for want
+	// of its key (an error wrapping [history.ErrPayloadKey]) is blocked, not
+	// failed: [Engine.Describe] shows why, and the run resumes when the
+	// engine is opened again with the key. Payloads journaled before a
+	// PayloadCodec was configured stay readable.
+	//
+	// With a PayloadCodec, the errors an [Observer] sees for workflow and
+	// activity code carry their failure type but not their message (it
+	// is encrypted in the journal, and may quote payloads), so traces do
+	// not hold it either. Defaults to none: payloads are stored as Codec
+	// encodes them.
+	PayloadCodec history.PayloadCodec
 	// Synchronous chooses how hard each commit waits for the disk (see
 	// [sqlite.Synchronous]): FULL survives power loss, NORMAL may lose the
 	// last acknowledged steps on a power loss or OS crash but never corrupts

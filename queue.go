@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -565,4 +566,43 @@ func SummarizeQueueItems(items []history.QueueItem) []QueueStats {
 		}
 	}
 	return out
+}
+
+// QueuesTable returns [Engine.Queues] as a table of plain strings, for a
+// page of the dashboard (package ui's Table, which imports nothing of the
+// packages that fill it):
+//
+//	ui.Handler(eng, &ui.Options{Tables: []ui.Table{{Name: "Queues", Rows: eng.QueuesTable}}})
+//
+// Each row is a queue: its depth (runs waiting), runs running, since when
+// the oldest run waits, the wait (enqueue to start) of its recent starts at
+// the 50th and 95th percentiles and at most, and the activity attempts
+// bound to it in this engine.
+func (e *Engine) QueuesTable(ctx context.Context) (header []string, rows [][]string, err error) {
+	st, err := e.Queues(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	header = []string{"Queue", "Waiting", "Running", "Oldest waiting since", "Wait p50", "Wait p95", "Wait max", "Activities running", "Activities waiting"}
+	rows = make([][]string, 0, len(st))
+	for _, s := range st {
+		oldest, p50, p95, most := "", "", "", ""
+		if !s.OldestWaiting.IsZero() {
+			oldest = s.OldestWaiting.UTC().Format(time.RFC3339)
+		}
+		if len(s.Wait) > 0 {
+			w := slices.Clone(s.Wait)
+			slices.Sort(w)
+			p50, p95, most = nearestRank(w, 50).String(), nearestRank(w, 95).String(), w[len(w)-1].String()
+		}
+		rows = append(rows, []string{s.Name, strconv.Itoa(s.Waiting), strconv.Itoa(s.Running), oldest, p50, p95, most,
+			strconv.Itoa(s.ActivitiesRunning), strconv.Itoa(s.ActivitiesWaiting)})
+	}
+	return header, rows, nil
+}
+
+// nearestRank returns the p-th percentile of sorted (not empty).
+func nearestRank(sorted []time.Duration, p int) time.Duration {
+	i := (p*len(sorted)+99)/100 - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
 }

@@ -127,7 +127,10 @@ func runFaultSeed(seed int64, rates faultstore.Rates, nRuns int) faultResult {
 		execMu.Unlock()
 		return nil
 	}})
-	opts := &chorus.Options{Definitions: w.Definitions()}
+	// The workload's code never blocks; a loaded machine (CI runs packages
+	// in parallel on two cores) can still keep a coroutine off the CPU for
+	// over the default second, which would block a run as deadlocked.
+	opts := &chorus.Options{Definitions: w.Definitions(), DeadlockTimeout: 30 * time.Second}
 	defer func() {
 		execMu.Lock()
 		defer execMu.Unlock()
@@ -473,7 +476,7 @@ func TestFaultStoreBystanders(t *testing.T) {
 		}
 		return nil
 	}})
-	eng, err := chorus.OpenStore(ctx, fs, &chorus.Options{Definitions: w.Definitions()})
+	eng, err := chorus.OpenStore(ctx, fs, &chorus.Options{Definitions: w.Definitions(), DeadlockTimeout: 30 * time.Second})
 	require.NoError(t, err)
 	t.Cleanup(func() { closeEngine(t, eng) })
 	var vruns []*chorus.Run[string]

@@ -2,8 +2,8 @@ package chorus
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 
 	"github.com/chorusdev/chorus/history"
 )
@@ -13,9 +13,11 @@ import (
 // file chain. See [history.VerifyReport].
 type VerifyReport = history.VerifyReport
 
-// ErrVerifyUnsupported is returned by [Engine.Verify] when the engine's
-// store keeps no hash chain.
-var ErrVerifyUnsupported = errors.New("chorus: the store keeps no hash chain to verify")
+// ErrVerifyUnsupported is returned by [Engine.Verify] and
+// [Engine.ExportAudit] when the engine's store keeps no hash chain: one
+// that does not implement [history.ChainStore], such as the PostgreSQL
+// store (history/postgres). It is [history.ErrNoChain].
+var ErrVerifyUnsupported = history.ErrNoChain
 
 // Verify re-computes the journal's hash chains from the stored events and
 // reports where they break: every event carries a SHA-256 hash linked to
@@ -31,4 +33,26 @@ func (e *Engine) Verify(ctx context.Context) (VerifyReport, error) {
 		return VerifyReport{}, fmt.Errorf("chorus: verify: %w (%T)", ErrVerifyUnsupported, e.store)
 	}
 	return cs.VerifyChains(ctx)
+}
+
+// AuditOptions selects the runs [Engine.ExportAudit] writes; see
+// [history.AuditOptions].
+type AuditOptions = history.AuditOptions
+
+// ExportAudit writes an audit export of the runs opts selects to w: a
+// self-contained JSON Lines document holding, per run, its journal with
+// payloads as stored (encrypted ones stay encrypted), the actors that
+// operator notes name, and every event's chain hash, under a header that
+// carries the file chain's head and, when opts.Key is set, an Ed25519
+// signature. [history.VerifyAudit] (or `chorus verify --export`) checks it
+// without the database. A store that keeps no hash chain gives an error
+// wrapping [ErrVerifyUnsupported].
+func (e *Engine) ExportAudit(ctx context.Context, w io.Writer, opts AuditOptions) (history.AuditStats, error) {
+	if _, ok := e.store.(history.ChainStore); !ok {
+		return history.AuditStats{}, fmt.Errorf("chorus: audit export: %w (%T)", ErrVerifyUnsupported, e.store)
+	}
+	if opts.Now.IsZero() {
+		opts.Now = e.core.Clock().Now()
+	}
+	return history.ExportAudit(ctx, e.store, w, opts)
 }

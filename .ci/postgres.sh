@@ -56,3 +56,6 @@ go test -count=1 -race ./history/postgres/
 # The subpackages (the child-process durability test) without -race.
 go test -count=1 $(go list ./history/postgres/... | grep -v '/history/postgres$') ./examples/postgres/
 go run ./examples/postgres
+
+echo "== remote workers with a PostgreSQL hub"
+go test -count=1 -race -run Postgres ./remote/

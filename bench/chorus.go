@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
+	"github.com/chorusdev/chorus/history/postgres"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/replay"
 	"github.com/chorusdev/chorus/workflow"
@@ -78,6 +80,8 @@ const historyWave = 100
 
 type chorusDriver struct {
 	normal bool
+	pg     bool     // on PostgreSQL: path is ignored, the database is fresh
+	db     *freshDB // the database of pg
 	eng    *chorus.Engine
 }
 
@@ -86,7 +90,13 @@ func (d *chorusDriver) Open(ctx context.Context, path string) error {
 	if d.normal {
 		o.Synchronous = sqlite.SynchronousNormal
 	}
-	eng, err := chorus.Open(ctx, path, o)
+	var eng *chorus.Engine
+	var err error
+	if d.pg {
+		eng, err = d.openPG(ctx, o)
+	} else {
+		eng, err = chorus.Open(ctx, path, o)
+	}
 	if err != nil {
 		return err
 	}
@@ -98,7 +108,27 @@ func (d *chorusDriver) Open(ctx context.Context, path string) error {
 	return nil
 }
 
-func (d *chorusDriver) Close(ctx context.Context) error { return d.eng.Close(ctx) }
+// openPG opens an engine on the PostgreSQL store, in a new database.
+func (d *chorusDriver) openPG(ctx context.Context, o *chorus.Options) (*chorus.Engine, error) {
+	db, err := createFreshDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.db = db
+	st, err := postgres.Open(ctx, db.URL, nil)
+	if err != nil {
+		return nil, errors.Join(err, db.drop(ctx))
+	}
+	eng, err := chorus.OpenStore(ctx, st, o)
+	if err != nil {
+		return nil, errors.Join(err, st.Close(), db.drop(ctx))
+	}
+	return eng, nil
+}
+
+func (d *chorusDriver) Close(ctx context.Context) error {
+	return errors.Join(d.eng.Close(ctx), d.db.drop(ctx))
+}
 
 func (d *chorusDriver) Abandon() {}
 

@@ -101,6 +101,8 @@ func dHistory(ctx dbos.Context, n int) (int, error) {
 
 type dbosDriver struct {
 	full bool
+	pg   bool     // on PostgreSQL: path is ignored, the database is fresh
+	pgdb *freshDB // the database of pg
 
 	ctx dbos.Context
 	db  *sql.DB
@@ -116,7 +118,14 @@ func (d *dbosDriver) Open(ctx context.Context, path string) error {
 		ExecutorID:         "bench",
 		Logger:             slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	if d.full {
+	if d.pg {
+		db, err := createFreshDB(ctx)
+		if err != nil {
+			return err
+		}
+		d.pgdb = db
+		cfg.DatabaseURL = db.URL
+	} else if d.full {
 		// A handle of our own, opened as DBOS opens its own (same DSN
 		// parameters and pool limits) but with synchronous=FULL: DBOS's
 		// own opener forces NORMAL on the first connection.
@@ -164,6 +173,9 @@ func (d *dbosDriver) Close(ctx context.Context) error {
 		if cerr := d.db.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if derr := d.pgdb.drop(ctx); err == nil {
+		err = derr
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -61,6 +62,9 @@ type engineInfo struct {
 	Sync    string // FULL or NORMAL
 	Comment string
 	New     func() driver
+	// PG marks a configuration on PostgreSQL (CHORUS_POSTGRES_URL): it
+	// runs W1 to W3 only.
+	PG bool
 }
 
 var allEngines = []engineInfo{
@@ -76,6 +80,10 @@ var allEngines = []engineInfo{
 		Comment: "DBOS Transact Go v1.8.0, SQLite system DB, its pool settings with synchronous=FULL", New: func() driver { return &dbosDriver{full: true} }},
 	{Key: "dbos-normal", Family: "dbos", Label: "DBOS NORMAL", Sync: "NORMAL",
 		Comment: "same through its own sqlite: URL, i.e. its default synchronous=NORMAL", New: func() driver { return &dbosDriver{} }},
+	{Key: "chorus-pg", Family: "pg", Label: "Chorus PG", Sync: "PG", PG: true,
+		Comment: "history/postgres (pgx) on CHORUS_POSTGRES_URL's server, a new database per measurement, chorus.OpenStore", New: func() driver { return &chorusDriver{pg: true} }},
+	{Key: "dbos-pg", Family: "pg", Label: "DBOS PG", Sync: "PG", PG: true,
+		Comment: "DBOS Transact Go v1.8.0, its system database on the same PostgreSQL server, a new database per measurement", New: func() driver { return &dbosDriver{pg: true} }},
 }
 
 func engineByKey(k string) (engineInfo, bool) {
@@ -88,7 +96,8 @@ func engineByKey(k string) (engineInfo, bool) {
 }
 
 // selectEngines expands the -engines flag: a family name (chorus, gow,
-// dbos) selects all its configurations, a configuration key just itself.
+// dbos, pg) selects all its configurations, a configuration key just
+// itself.
 func selectEngines(flag string) ([]engineInfo, bool, error) {
 	var out []engineInfo
 	seen := map[string]bool{}
@@ -97,6 +106,9 @@ func selectEngines(flag string) ([]engineInfo, bool, error) {
 		f = strings.TrimSpace(f)
 		if f == "" {
 			continue
+		}
+		if (f == "pg" || f == "chorus-pg" || f == "dbos-pg") && os.Getenv(postgresEnv) == "" {
+			return nil, false, fmt.Errorf("engine %q runs on PostgreSQL: set %s to a postgres:// URL (.ci/postgres.sh shows how to start a server)", f, postgresEnv)
 		}
 		if f == "sqlite" || f == "raw" {
 			raw = true

@@ -33,7 +33,11 @@ const resultPrefix = "BENCHRESULT "
 func main() {
 	short := flag.Bool("short", false, "quick look: small N, one round, a few seconds per engine")
 	only := flag.String("only", "", "comma-separated workloads to run: w1,…,w8,sql (default all)")
-	engines := flag.String("engines", "chorus,gow,dbos,sqlite", "comma-separated engines: chorus, gow, dbos, sqlite (raw ceilings), or a configuration: "+engineKeys())
+	defEngines := "chorus,gow,dbos,sqlite"
+	if os.Getenv(postgresEnv) != "" {
+		defEngines += ",pg"
+	}
+	engines := flag.String("engines", defEngines, "comma-separated engines: chorus, gow, dbos, sqlite (raw ceilings), pg (Chorus and DBOS on the PostgreSQL server of $"+postgresEnv+", W1-W3; the default when it is set), or a configuration: "+engineKeys())
 	rounds := flag.Int("rounds", 0, "rounds of every workload (default 3, or 1 with -short)")
 	heavyRounds := flag.Int("w4-rounds", 2, "rounds of W4 (100,000 parked runs per engine), at most -rounds")
 	keep := flag.Bool("keep", false, "keep the work directory (databases, profiles)")

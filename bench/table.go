@@ -270,6 +270,7 @@ func (t *table) print(w io.Writer) {
 		{"chorus", "gow-mono", "Chorus FULL / go-wf mono"},
 		{"chorus", "dbos", "Chorus FULL / DBOS FULL"},
 		{"chorus-normal", "dbos-normal", "Chorus NORMAL / DBOS NORMAL"},
+		{"chorus-pg", "dbos-pg", "Chorus PG / DBOS PG"},
 	} {
 		if t.has(pp.a) && t.has(pp.b) {
 			pairs = append(pairs, pp)

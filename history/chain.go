@@ -261,7 +261,14 @@ type ChainVerifier struct {
 	x     *Hasher
 	rep   VerifyReport
 	links []runLink
+	past  *ChainHead
 }
+
+// Through makes Finish also check that the file chain passes through
+// past, a head recorded earlier (one signed with [SignHead], say): link
+// past.Runs of the chain must be past.Hash, so no run created before it was
+// deleted, renamed or moved since, whatever was recomputed after.
+func (v *ChainVerifier) Through(past ChainHead) { v.past = &past }
 
 type runLink struct {
 	pos    int64
@@ -320,6 +327,17 @@ func (v *ChainVerifier) Finish(head ChainHead) VerifyReport {
 		}
 		h = v.x.Run(h, l.pos, l.runID)
 		next = l.pos + 1
+		if p := v.past; p != nil && l.pos == p.Runs && !broken {
+			if h != p.Hash {
+				v.rep.Damage = append(v.rep.Damage, ChainDamage{Kind: DamageHead,
+					Detail: fmt.Sprintf("the file chain does not pass through the given head at run %d: a run created up to then was changed", p.Runs)})
+			}
+			v.past = nil
+		}
+	}
+	if p := v.past; p != nil && p.Runs > 0 && !broken {
+		v.rep.Damage = append(v.rep.Damage, ChainDamage{Kind: DamageDeleted,
+			Detail: fmt.Sprintf("the given head is at run %d, the file chain holds %d runs", p.Runs, next-1)})
 	}
 	if !broken {
 		switch {
@@ -441,7 +459,8 @@ func (x *Hasher) VerifyRun(r *ChainRun) *ChainDamage {
 }
 
 // ChainStore is implemented by stores that keep the hash chain (the SQLite
-// store does). Engine.Verify and `chorus verify` use it.
+// store does). Engine.Verify, `chorus verify`, ExportAudit and `chorus
+// audit export` use it.
 type ChainStore interface {
 	// ChainHead returns the file chain's head as recorded.
 	ChainHead(ctx context.Context) (ChainHead, error)

@@ -54,14 +54,17 @@
 // [Snapshot] returns the counters of every breaker, limiter and call of the
 // process (the dashboard's Integrations page shows them, see
 // ui.Options.Integrations); an [Observer] hears each decision as it is
-// made.
+// made, and package integrate/integrateotel is one that records them as
+// OpenTelemetry metrics.
 //
 // # Beyond HTTP
 //
-// [Breaker], [Limiter] and [ParseRetryAfter] are usable on their own, around
-// any client (a gRPC call, a database): Limiter.Wait before the call,
-// Breaker.Allow around it. The module does not depend on gRPC, so this
-// package has no gRPC interceptor.
+// For gRPC, package integrate/grpccall (a module of its own, so that gRPC
+// reaches only the programs that import it) is a unary client interceptor
+// with the same timeouts, retries, idempotency key, breakers and limiters.
+// [Breaker], [Limiter] and [ParseRetryAfter] are also usable on their own,
+// around any client (a database, a message broker): Limiter.Wait before the
+// call, Breaker.Allow around it.
 //
 // # Validation
 //

@@ -58,12 +58,14 @@ type HTTPOptions[Req, Resp any] struct {
 	BreakerOptions *BreakerOptions
 	// NoBreaker turns the circuit breaker off. Defaults to false.
 	NoBreaker bool
-	// Limiter spaces the call's requests (each request, retries included,
-	// takes a turn). Defaults to none.
+	// Limiter spaces the requests to the endpoint (each request, retries
+	// included, takes a turn). Requests to FallbackEndpoint, another
+	// service with a quota of its own, do not go through it. Defaults to
+	// none.
 	Limiter *Limiter
 	// FallbackEndpoint, when set, is called (with the same request, path,
-	// retries and idempotency key, through a breaker of its own) when the
-	// endpoint fails in a way a second service could fix: its breaker is
+	// retries and idempotency key, through a breaker of its own and
+	// without the Limiter) when the endpoint fails in a way a second service could fix: its breaker is
 	// open, the rate limiter refused, or its retries ran out on a transport
 	// error or a retryable status. Defaults to none.
 	FallbackEndpoint string
@@ -115,6 +117,7 @@ type Call[Req, Resp any] struct {
 type target struct {
 	endpoint string
 	breaker  *Breaker
+	limiter  *Limiter // nil for none
 }
 
 // HTTP declares a typed HTTP call named name (the activity's name in the
@@ -179,7 +182,7 @@ func NewHTTP[Req, Resp any](name, endpoint string, opts *HTTPOptions[Req, Resp])
 	if err := c.retry.validate(); err != nil {
 		return nil, fmt.Errorf("integrate: HTTP %q: %w", name, err)
 	}
-	c.primary.endpoint = endpoint
+	c.primary.endpoint, c.primary.limiter = endpoint, o.Limiter
 	if !o.NoBreaker {
 		c.primary.breaker = o.Breaker
 		if c.primary.breaker == nil {
@@ -351,8 +354,8 @@ func hasBody(method string) bool {
 // once makes one request to t.
 func (c *Call[Req, Resp]) once(ctx context.Context, t target, u string, body []byte, key string) (Resp, error) {
 	var zero Resp
-	if c.opts.Limiter != nil {
-		if err := c.opts.Limiter.Wait(ctx); err != nil {
+	if t.limiter != nil {
+		if err := t.limiter.Wait(ctx); err != nil {
 			var rl *RateLimitedError
 			if errors.As(err, &rl) {
 				rl.Endpoint = c.name

@@ -433,3 +433,27 @@ func statsOf(name string) integrate.Stats {
 	}
 	return integrate.Stats{}
 }
+
+// TestFallbackEndpointWhenLimiterRefuses checks that a call the limiter
+// refuses goes to the fallback endpoint, which is another service: the
+// primary's quota does not apply to it.
+func TestFallbackEndpointWhenLimiterRefuses(t *testing.T) {
+	t.Parallel()
+	primary := newServer(t)
+	backup := newServer(t)
+	mock := clock.NewMock()
+	lim, err := integrate.NewLimiter(t.Name(), integrate.LimiterOptions{Rate: 1.0 / 3600, Burst: 1, MaxWait: time.Second, Clock: mock})
+	require.NoError(t, err)
+	c := newCall(t, t.Name(), primary.URL, &integrate.HTTPOptions[stockReq, stockResp]{
+		Client: primary.Client(), Limiter: lim, FallbackEndpoint: backup.URL,
+	})
+	ctx := testContext(t)
+	for _, sku := range []string{"first", "second", "third"} {
+		out, err := c.Do(ctx, stockReq{SKU: sku})
+		require.NoError(t, err, sku)
+		require.Equal(t, sku, out.SKU)
+	}
+	require.Equal(t, 1, primary.requests(), "the limiter lets one request an hour through")
+	require.Equal(t, 2, backup.requests(), "the refused calls went to the fallback endpoint")
+	require.EqualValues(t, 2, statsOf(t.Name()).LimiterDenials)
+}

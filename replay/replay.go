@@ -72,6 +72,11 @@ type Replayer struct {
 	// Codec must be the payload codec the histories were recorded with
 	// (chorus.Options.Codec). Defaults to history.JSONCodec.
 	Codec history.Codec
+	// PayloadCodec decodes histories recorded with a PayloadCodec
+	// (chorus.Options.PayloadCodec: compressed or encrypted payloads);
+	// without it, or without the key, such a history does not replay and
+	// the error matches chorus.ErrPayloadKey. Defaults to none.
+	PayloadCodec history.PayloadCodec
 	// ContextPropagators must be those the histories were recorded with
 	// (chorus.Options.ContextPropagators), when workflow code reads the
 	// values they carry. Defaults to none.
@@ -97,7 +102,7 @@ func (r Replayer) Run(ctx context.Context, h *history.Export, defs ...chorus.Def
 	if err := chorus.ImportHistory(ctx, st, &x); err != nil {
 		return errors.Join(err, st.Close())
 	}
-	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: defs, Codec: r.Codec, Clock: clock.NewMock(),
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: defs, Codec: r.Codec, PayloadCodec: r.PayloadCodec, Clock: clock.NewMock(),
 		ContextPropagators: r.ContextPropagators})
 	if err != nil {
 		return errors.Join(err, st.Close())

@@ -373,3 +373,26 @@ func TestContinuesAsNewToBoundItsHistory(t *testing.T) {
 	t.Logf("events of the schedule's run: %d", info.Events)
 	require.Less(t, info.Events, int64(2*ticks))
 }
+
+// TestTickStartedElsewhereIsNotStartedAgain has the run of a tick exist
+// before the schedule reaches it, as when another process (or this one
+// before a crash) started it: the schedule finds it and starts no second
+// run.
+func TestTickStartedElsewhereIsNotStartedAgain(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	elsewhere := ids("o", 1)[0]
+	_, err := chorus.Start(e.ctx, e.eng, job, false, &chorus.StartOptions{ID: elsewhere})
+	require.NoError(t, err)
+	require.NoError(t, schedule.Create(e.ctx, e.eng, "o", schedule.Spec{Every: time.Minute, Overlap: schedule.OverlapAllowAll}, job, false))
+	e.waitIdle("o", minute(1))
+	e.mock.Add(time.Minute)
+	e.waitIdle("o", minute(2))
+	e.mock.Add(time.Minute)
+	d := e.waitIdle("o", minute(3))
+	require.Equal(t, ids("o", 1, 2), e.jobs(), "one run per tick")
+	require.EqualValues(t, 1, d.Started, "only tick 2 was started by the schedule")
+	require.Len(t, d.Recent, 2)
+	require.Equal(t, schedule.Action{Scheduled: minute(1), At: minute(1), RunID: elsewhere, Outcome: "already-started"}, d.Recent[0])
+	require.Equal(t, "started", d.Recent[1].Outcome)
+}

@@ -85,7 +85,9 @@ type Spec struct {
 	// Every since the Unix epoch (so "every hour" fires on the hour).
 	Every time.Duration `json:"every,omitempty"`
 	// TimeZone is the IANA name of the zone Cron is read in, such as
-	// "Europe/Paris". Defaults to "UTC".
+	// "Europe/Paris". Across daylight saving time changes, a time the
+	// clocks skip ticks once, at the change, and a time they pass twice
+	// ticks once, the first time. Defaults to "UTC".
 	TimeZone string `json:"time_zone,omitempty"`
 	// Jitter delays each start by a random amount below it, the same for
 	// a given tick in every process, to spread load. The run ID still
@@ -157,12 +159,83 @@ func (s Spec) compile() (*compiled, error) {
 }
 
 // next returns the first tick strictly after t.
+//
+// Cron times are wall-clock times in the zone, and daylight saving time
+// makes some of them absent or doubled. As cron has long done, a time the
+// clocks jump over (02:30 on the night they go forward an hour at 02:00)
+// ticks once, at the jump, and a time they pass twice (02:30 on the night
+// they go back at 03:00) ticks once, the first time: a nightly schedule
+// runs once every night.
 func (c *compiled) next(t time.Time) time.Time {
 	if c.every > 0 {
 		n := t.UnixNano() / int64(c.every)
 		return time.Unix(0, (n+1)*int64(c.every)).UTC()
 	}
-	return c.cron.Next(t.In(c.loc)).UTC()
+	if _, wallClock := c.cron.(*cron.SpecSchedule); !wallClock {
+		return c.cron.Next(t.In(c.loc)).UTC() // "@every": absolute intervals
+	}
+	for {
+		n := c.cron.Next(t.In(c.loc))
+		if n.IsZero() {
+			return n
+		}
+		if g := c.skippedTick(t, n); !g.IsZero() {
+			return g.UTC()
+		}
+		if !c.repeated(n) {
+			return n.UTC()
+		}
+		t = n
+	}
+}
+
+// skippedTick returns the first moment after t and before n at which the
+// clocks jumped forward over a wall-clock time the cron expression names,
+// or the zero time.
+func (c *compiled) skippedTick(t, n time.Time) time.Time {
+	at := t.In(c.loc)
+	for range 1000 { // bounds the walk: zones change a few times a year
+		_, end := at.ZoneBounds()
+		if end.IsZero() || !end.Before(n) {
+			return time.Time{}
+		}
+		_, before := end.Add(-time.Nanosecond).Zone()
+		_, after := end.Zone()
+		if after > before {
+			// The wall clock went from wall(end, before) to
+			// wall(end, after): read the expression in UTC, which has no
+			// jumps, over that gap.
+			from := wall(end, before)
+			if m := c.cron.Next(from.Add(-time.Nanosecond)); m.Before(wall(end, after)) {
+				return end
+			}
+		}
+		at = end
+	}
+	return time.Time{}
+}
+
+// wall returns the wall-clock time of t at offset secs, as a UTC time.
+func wall(t time.Time, secs int) time.Time {
+	return t.UTC().Add(time.Duration(secs) * time.Second)
+}
+
+// repeated reports whether n's wall-clock time happened already a little
+// earlier, the clocks having gone back between the two.
+func (c *compiled) repeated(n time.Time) bool {
+	n = n.In(c.loc)
+	_, off := n.Zone()
+	start, _ := n.ZoneBounds()
+	if start.IsZero() {
+		return false
+	}
+	_, prev := start.Add(-time.Nanosecond).Zone()
+	if prev <= off {
+		return false
+	}
+	// The clocks went back by prev-off at start: the same wall time came
+	// prev-off earlier if that is before start.
+	return n.Add(-time.Duration(prev-off) * time.Second).Before(start)
 }
 
 func (s Spec) catchup() time.Duration {

@@ -278,7 +278,7 @@ func (s *server) apiRun(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	v, err := inspect.Describe(r.Context(), s.st, id)
+	v, err := inspect.Describe(r.Context(), s.st, id, s.payloadCodec(r))
 	if err != nil {
 		s.failErr(w, r, notFound(err, id))
 		return
@@ -305,7 +305,7 @@ func (s *server) apiHistory(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	switch format := r.URL.Query().Get("format"); format {
 	case "", "timeline":
-		tl, err := inspect.BuildTimeline(ctx, s.st, id)
+		tl, err := inspect.BuildTimeline(ctx, s.st, id, s.payloadCodec(r))
 		if err != nil {
 			s.failErr(w, r, notFound(err, id))
 			return
@@ -326,7 +326,7 @@ func (s *server) apiHistory(w http.ResponseWriter, r *http.Request) {
 			events = events[:len(events)-1]
 		}
 		if format == "events" {
-			writeJSON(w, http.StatusOK, inspect.Events(events))
+			writeJSON(w, http.StatusOK, inspect.Events(inspect.DecodeEvents(s.payloadCodec(r), events)))
 			return
 		}
 		if info.LastSeq > history.MaxExportEvents {

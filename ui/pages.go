@@ -248,12 +248,12 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
-	v, err := inspect.Describe(r.Context(), s.st, id)
+	v, err := inspect.Describe(r.Context(), s.st, id, s.payloadCodec(r))
 	if err != nil {
 		s.failErr(w, r, notFound(err, id))
 		return
 	}
-	tl, err := inspect.BuildTimeline(r.Context(), s.st, id)
+	tl, err := inspect.BuildTimeline(r.Context(), s.st, id, s.payloadCodec(r))
 	if err != nil {
 		s.failErr(w, r, notFound(err, id))
 		return
@@ -273,7 +273,7 @@ func (s *server) runPage(w http.ResponseWriter, r *http.Request) {
 		d.EventsCut = n - maxTimelineRows
 		events = events[:maxTimelineRows]
 	}
-	d.Events = inspect.Events(events)
+	d.Events = inspect.Events(inspect.DecodeEvents(s.payloadCodec(r), events))
 	if n := len(tl.Items); n > maxTimelineRows {
 		// The start and the end say the most: keep both.
 		d.Cut = n - maxTimelineRows

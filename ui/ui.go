@@ -76,6 +76,18 @@ type Options struct {
 	// Defaults to integrate.Snapshot: the breakers, limiters and calls of
 	// this process.
 	Integrations func() []integrate.Stats
+	// PayloadCodec decodes, for display, the payloads a payload codec
+	// compressed or encrypted (chorus.Options.PayloadCodec; the package
+	// chorus/codec). Without it such payloads show as "<encrypted: key K>"
+	// (or "<encoded: ...>"), never as their bytes, even on a [Handler]
+	// over an engine that has the codec: showing personal data is a
+	// decision of its own. Defaults to none.
+	PayloadCodec history.PayloadCodec
+	// MayDecode, when set, decides per request whether PayloadCodec
+	// decodes the payloads shown, from the identity Auth established (""
+	// without Auth): a dashboard can show the contents to some people
+	// and "encrypted" to others. Defaults to every request decoding.
+	MayDecode func(r *http.Request, identity string) bool
 }
 
 // Actions performs operator actions on runs. Each call's context carries
@@ -307,6 +319,15 @@ type caller struct {
 	Session string
 	// Header says they authenticated with the Authorization header.
 	Header bool
+}
+
+// payloadCodec is the codec that decodes the payloads shown to the caller
+// of r, nil for none (see Options.PayloadCodec and MayDecode).
+func (s *server) payloadCodec(r *http.Request) history.PayloadCodec {
+	if s.opts.PayloadCodec == nil || (s.opts.MayDecode != nil && !s.opts.MayDecode(r, callerOf(r).Identity)) {
+		return nil
+	}
+	return s.opts.PayloadCodec
 }
 
 func callerOf(r *http.Request) caller {

@@ -1,6 +1,7 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -94,7 +95,13 @@ func (s *signalChannel[T]) ReceiveAsync() (T, bool) {
 		if err == nil {
 			return v, true
 		}
-		s.r.DropSignal(s.name, &engine.PayloadError{What: fmt.Sprintf("decode signal %q into %T", s.name, v), Err: err})
+		perr := &engine.PayloadError{What: fmt.Sprintf("decode signal %q into %T", s.name, v), Err: err}
+		if errors.Is(err, history.ErrPayloadKey) {
+			// The signal is intact but its key is not configured: dropping
+			// it would lose it, so the run is blocked until the key is.
+			s.r.Fail(perr)
+		}
+		s.r.DropSignal(s.name, perr)
 	}
 }
 

@@ -1,9 +1,11 @@
 package workflow
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 
+	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/internal/engine"
 )
 
@@ -39,7 +41,13 @@ func (d *Definition[In, Out]) Name() string { return d.name }
 func (d *Definition[In, Out]) Execute(r *engine.Run, input []byte) ([]byte, error) {
 	var in In
 	if err := r.Codec().Unmarshal(input, &in); err != nil {
-		return nil, &engine.PayloadError{What: fmt.Sprintf("decode input of workflow %q into %T", d.name, in), Err: err}
+		perr := &engine.PayloadError{What: fmt.Sprintf("decode input of workflow %q into %T", d.name, in), Err: err}
+		if errors.Is(err, history.ErrPayloadKey) {
+			// The input is intact but its key is not configured: block the
+			// run until it is, rather than fail it.
+			r.Fail(perr)
+		}
+		return nil, perr
 	}
 	ctx := rootContext(&wfContext{r: r, scope: r.RootScope(), inType: reflect.TypeFor[In]()})
 	r.Guard("the workflow function") // publishes the reads above; see Run.Guard

@@ -4,8 +4,9 @@
 //   - inventory is slow on its first call: the call's timeout cuts it and
 //     the retry gets the answer;
 //   - payment fails now and then with 503: retried with backoff, each
-//     charge applied once thanks to the idempotency key; a client-side
-//     limiter keeps the calls under the API's rate;
+//     charge applied once thanks to the idempotency key; the charges go
+//     through a queue (one at a time, at most the API's rate per second)
+//     and a client-side limiter spaces the requests, retries included;
 //   - shipping starts answering 503 after two orders: its circuit breaker
 //     opens and the workflow routes the shipment to a backup provider.
 //

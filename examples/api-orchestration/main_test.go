@@ -34,6 +34,13 @@ func TestOrderFlow(t *testing.T) {
 	require.Equal(t, 4, sum.Charged, "each order charged once, retries included")
 	require.Equal(t, orders.Report{Orders: 4, Cents: 4500 + 21000 + 8900 + 6200}, sum.Reconciled)
 	require.Positive(t, sum.PaymentStats.LimiterWaits, "the payment limiter spaced the calls")
+	require.GreaterOrEqual(t, len(sum.PaymentArrivals), 5, "a 503 was retried")
+	// The limiter (PaymentRate per second, a burst of 1) releases at most
+	// 1+PaymentRate*w requests in a window w; arrivals can bunch up by
+	// the delays on the way, hence the shorter window. Unlimited, all
+	// the requests would arrive within milliseconds.
+	require.LessOrEqual(t, orders.Busiest(sum.PaymentArrivals, 900*time.Millisecond), 1+orders.PaymentRate, "the payment API's rate limit was never passed")
+	require.Contains(t, out.String(), "payment-api queue (1 at a time, 4/s)")
 	require.False(t, sum.NextReconcile.IsZero())
 	require.Contains(t, out.String(), "why: primary shipping API's circuit breaker is open")
 }

@@ -20,18 +20,105 @@ import (
 // journal and no place in the file chain yet.
 const queuedStatus = int64(history.StatusQueued)
 
-// chainTx is the file chain's state inside one write transaction: read on
-// the first run the transaction creates, written back before COMMIT.
+// chainTx is the chain state inside one write transaction: the file
+// chain's head, read on the first run the transaction creates and written
+// back before COMMIT, and the run heads the transaction moved, which join
+// the store's head cache once COMMIT succeeds.
 type chainTx struct {
 	loaded bool
 	dirty  bool
 	head   history.ChainHead
 	hashes []history.Hash // the hashes of the batch being applied
+	moved  map[string]history.Hash
+	ended  map[string]bool // runs the transaction ended: their heads leave the cache
+}
+
+// maxCachedHeads bounds the head cache: about 100 bytes a run.
+const maxCachedHeads = 1 << 16
+
+// headCache holds the chain heads of the runs the store wrote last, so
+// that appending to a run does not read its head back first: the store is
+// the file's only writer (it holds the file's lock), so what it wrote is
+// what the file holds. A run that ends leaves the cache; a miss reads the
+// runs row. Only Commit and Purge use it, under commitMu.
+type headCache struct {
+	m map[string]history.Hash
+	// file is the file chain's head, when fileOK.
+	file   history.ChainHead
+	fileOK bool
+	args   hashArgs // slot 0 the run's head, 1 on the batch's events
+}
+
+func (c *headCache) get(id string) (history.Hash, bool) {
+	h, ok := c.m[id]
+	return h, ok
+}
+
+// settle records what a committed transaction moved.
+func (c *headCache) settle(t *chainTx) {
+	if t.loaded {
+		c.file, c.fileOK = t.head, true
+	}
+	if c.m == nil {
+		c.m = make(map[string]history.Hash)
+	}
+	for id, h := range t.moved {
+		if t.ended[id] {
+			delete(c.m, id)
+			continue
+		}
+		if _, ok := c.m[id]; !ok && len(c.m) >= maxCachedHeads {
+			for k := range c.m { // evict one, any
+				delete(c.m, k)
+				break
+			}
+		}
+		c.m[id] = h
+	}
+}
+
+// forget drops the runs a transaction may have moved, when its outcome is
+// unknown (a failed COMMIT), or runs that were deleted.
+func (c *headCache) forget(ids ...string) {
+	for _, id := range ids {
+		delete(c.m, id)
+	}
+}
+
+// forgetTx drops the runs t moved.
+func (c *headCache) forgetTx(t *chainTx) {
+	if t.loaded {
+		c.fileOK = false
+	}
+	for id := range t.moved {
+		delete(c.m, id)
+	}
+}
+
+// moveHead records that the transaction set run id's head to h; ended
+// when the batch ended the run.
+func (t *txStmts) moveHead(id string, h history.Hash, ended bool) {
+	if t.chain.moved == nil {
+		t.chain.moved = make(map[string]history.Hash)
+	}
+	t.chain.moved[id] = h
+	if ended {
+		if t.chain.ended == nil {
+			t.chain.ended = make(map[string]bool)
+		}
+		t.chain.ended[id] = true
+	} else if t.chain.ended != nil {
+		delete(t.chain.ended, id)
+	}
 }
 
 // loadHead reads the file chain's head in t's transaction.
 func (t *txStmts) loadHead() error {
 	if t.chain.loaded {
+		return nil
+	}
+	if t.s.heads.fileOK {
+		t.chain.head, t.chain.loaded = t.s.heads.file, true
 		return nil
 	}
 	h, err := readHead(t.ctx, t.tx)
@@ -67,9 +154,42 @@ func (t *txStmts) hashEvents(prev history.Hash, b *history.Batch) history.Hash {
 	return prev
 }
 
-// runChain returns the stored head of run id's chain (zero for a run
-// without a journal, or without a row: the update that follows fails then).
+// eventHash is the chain hash of the batch's event i, as bound.
+func (t *txStmts) eventHash(i int) any {
+	if !chainOn {
+		return nil
+	}
+	return t.s.heads.args.arg(i+1, &t.chain.hashes[i])
+}
+
+// hashArgs binds hashes to statements without allocating per event: each
+// slot is a 32-byte buffer boxed once in an interface, refilled for each
+// statement (the driver copies what it binds).
+type hashArgs struct {
+	bufs  [][]byte
+	boxed []any
+}
+
+// arg returns slot i holding h.
+func (a *hashArgs) arg(i int, h *history.Hash) any {
+	for len(a.bufs) <= i {
+		b := make([]byte, len(h))
+		a.bufs, a.boxed = append(a.bufs, b), append(a.boxed, b)
+	}
+	copy(a.bufs[i], h[:])
+	return a.boxed[i]
+}
+
+// runChain returns the head of run id's chain: as this transaction or the
+// head cache has it, or else as stored (zero for a run without a journal,
+// or without a row: the update that follows fails then).
 func (t *txStmts) runChain(id string) (history.Hash, error) {
+	if h, ok := t.chain.moved[id]; ok {
+		return h, nil
+	}
+	if h, ok := t.s.heads.get(id); ok {
+		return h, nil
+	}
 	var b []byte
 	err := t.stmt(stRunChain).QueryRowContext(t.ctx, id).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -236,19 +356,44 @@ func (s *Store) VerifyChains(ctx context.Context) (history.VerifyReport, error) 
 		return history.VerifyReport{}, mapErr(ctx, err, nil, what)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rep, err := verifyChains(ctx, tx)
+	rep, err := verifyChains(ctx, tx, nil)
 	if err != nil {
 		return rep, mapErr(ctx, err, nil, what)
 	}
 	return rep, nil
 }
 
-func verifyChains(ctx context.Context, tx *sql.Tx) (history.VerifyReport, error) {
+// VerifyChainsThrough is VerifyChains that also checks that the file
+// chain passes through past, a head recorded earlier (see
+// history.ChainVerifier.Through): a signed head proves then that no run
+// created up to it was deleted or changed since.
+func (s *Store) VerifyChainsThrough(ctx context.Context, past history.ChainHead) (history.VerifyReport, error) {
+	if err := s.enter("verify chains", ""); err != nil {
+		return history.VerifyReport{}, err
+	}
+	defer s.mu.RUnlock()
+	what := fmt.Sprintf("verify chains of %q", s.path)
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return history.VerifyReport{}, mapErr(ctx, err, nil, what)
+	}
+	defer func() { _ = tx.Rollback() }()
+	rep, err := verifyChains(ctx, tx, &past)
+	if err != nil {
+		return rep, mapErr(ctx, err, nil, what)
+	}
+	return rep, nil
+}
+
+func verifyChains(ctx context.Context, tx *sql.Tx, past *history.ChainHead) (history.VerifyReport, error) {
 	head, err := readHead(ctx, tx)
 	if err != nil {
 		return history.VerifyReport{}, err
 	}
 	v := history.NewChainVerifier()
+	if past != nil {
+		v.Through(*past)
+	}
 
 	// The run rows, then the journal in run order, merged by ID.
 	type runRow struct {

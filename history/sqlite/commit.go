@@ -146,8 +146,10 @@ func (s *Store) commitGroup(ctx context.Context, batches []*history.Batch, verr 
 		return nil, true, nil
 	}
 	if err := tx.Commit(); err != nil {
+		s.heads.forgetTx(&t.chain)
 		return nil, false, mapErr(ctx, err, nil, fmt.Sprintf("commit %q: commit (outcome unknown)", s.path))
 	}
+	s.heads.settle(&t.chain)
 	return errs, false, nil
 }
 
@@ -180,9 +182,11 @@ func (s *Store) commitEach(ctx context.Context, batches []*history.Batch, verr [
 			continue
 		}
 		if err := tx.Commit(); err != nil {
+			s.heads.forgetTx(&t.chain)
 			ge := mapErr(ctx, err, nil, fmt.Sprintf("commit %q: commit (outcome unknown)", s.path))
 			return fill(errs, verr, ge), ge
 		}
+		s.heads.settle(&t.chain)
 	}
 	return errs, nil
 }
@@ -233,7 +237,7 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 	// for a new run).
 	var prev, head history.Hash
 	var headArg any
-	if len(b.Events) > 0 {
+	if chainOn && len(b.Events) > 0 {
 		if b.Create == nil {
 			var err error
 			if prev, err = t.runChain(id); err != nil {
@@ -241,16 +245,21 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 			}
 		}
 		head = t.hashEvents(prev, b)
-		headArg = head[:]
+		headArg = t.s.heads.args.arg(0, &head)
 	}
 
 	// 1. The run row: create it, or move it forward if it is where the
 	// batch expects it.
 	if c := b.Create; c != nil {
-		if err := t.loadHead(); err != nil {
-			return nil, fail(err, nil, "read file chain head")
+		var pos int64
+		var posArg any
+		if chainOn {
+			if err := t.loadHead(); err != nil {
+				return nil, fail(err, nil, "read file chain head")
+			}
+			pos = t.chain.head.Runs + 1
+			posArg = pos
 		}
-		pos := t.chain.head.Runs + 1
 		status, result, failure, firstSeq := c.Status, c.Result, c.Failure, int64(1)
 		if status == 0 {
 			status = history.StatusRunning
@@ -263,15 +272,17 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		}
 		n, err := t.exec(stInsertRun, id, c.Workflow, int64(status), now, now, last, firstSeq,
 			text(c.Parent), c.ParentStep, blob(result), blob(failure),
-			runSum(id, c.Workflow, b.Time, c.Parent, c.ParentStep), outcomeSum(id, status, result, failure), headArg, pos)
+			runSum(id, c.Workflow, b.Time, c.Parent, c.ParentStep), outcomeSum(id, status, result, failure), headArg, posArg)
 		if err != nil {
 			return nil, fail(err, nil, "create")
 		}
 		if n == 0 {
 			return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
 		}
-		t.chain.head.Runs, t.chain.head.Hash = pos, t.s.hasher.Run(t.chain.head.Hash, pos, id)
-		t.chain.dirty = true
+		if chainOn {
+			t.chain.head.Runs, t.chain.head.Hash = pos, t.s.hasher.Run(t.chain.head.Hash, pos, id)
+			t.chain.dirty = true
+		}
 	} else {
 		var n int64
 		var err error
@@ -325,7 +336,7 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 	for i := range b.Events {
 		e := &b.Events[i]
 		if _, err := t.exec(stInsertEvent, id, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time),
-			eventSum(id, e), t.chain.hashes[i][:]); err != nil {
+			eventSum(id, e), t.eventHash(i)); err != nil {
 			return nil, fail(err, history.ErrConflict, "append event %d", e.Seq)
 		}
 	}
@@ -373,6 +384,9 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		if _, err := t.exec(stDeleteTask, id, step); err != nil {
 			return nil, fail(err, nil, "delete task %d", step)
 		}
+	}
+	if chainOn && len(b.Events) > 0 {
+		t.moveHead(id, head, b.Status != nil && b.Status.Status.Ended())
 	}
 	return nil, nil
 }

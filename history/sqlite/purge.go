@@ -122,6 +122,9 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (history.P
 	if err != nil {
 		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": delete runs")
 	}
+	for _, id := range ids {
+		s.heads.forget(id.(string))
+	}
 	if err := tx.Commit(); err != nil {
 		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": commit (outcome unknown)")
 	}

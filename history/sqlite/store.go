@@ -34,6 +34,8 @@ type Store struct {
 	commitMu sync.Mutex
 	// hasher computes the hash chain; used under commitMu.
 	hasher *history.Hasher
+	// heads caches the chain heads of live runs; used under commitMu.
+	heads headCache
 	// lock holds the file's exclusive flock until Close (nil in memory).
 	lock *os.File
 }
@@ -79,7 +81,8 @@ var writeSQL = [numWriteStmts]string{
 	stTouchRunStatus: `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ? WHERE id = ?`,
 	stRunLastSeq:     `SELECT last_seq FROM runs WHERE id = ?`,
 	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	// The head of the run's chain, which the batch's first event links to.
+	// The head of the run's chain, which the batch's first event links to,
+	// when the head cache does not hold it.
 	stRunChain: `SELECT chain_hash FROM runs WHERE id = ?`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before, sum, attempt_sum,
 		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum, input_in_event)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/chorusdev/chorus/codec"
 	"github.com/chorusdev/chorus/history/sqlite"
 )
 
@@ -87,13 +88,14 @@ Output is a table, or JSON with --json.`,
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.PersistentFlags().Bool("json", false, "print JSON instead of a table")
+	root.PersistentFlags().String("keys", "", "keyring `FILE` that decrypts encrypted payloads (ID=BASE64KEY lines; default $"+codec.DefaultKeysEnv+"); without it they print as <encrypted: key K>")
 
 	runs := &cobra.Command{Use: "runs", Short: "List runs and show one run", Args: noArgs}
 	runs.RunE = func(cmd *cobra.Command, args []string) error {
 		return usagef("runs: a subcommand is required (list or show)")
 	}
 	runs.AddCommand(listCmd(), showCmd())
-	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), purgeCmd(), serveCmd())
+	root.AddCommand(runs, historyCmd(), statsCmd(), verifyCmd(), auditCmd(), purgeCmd(), serveCmd())
 	root.AddCommand(signalCmd(), cancelCmd(), terminateCmd())
 	root.AddCommand(scheduleCmd())
 	root.AddCommand(resetCmd(), batchCmd())

@@ -52,6 +52,11 @@ replay.Run replays against new code (see package replay).`,
 				}
 				return x.Encode(out)
 			}
+			pc, err := payloadCodec(cmd)
+			if err != nil {
+				return err
+			}
+			events = inspect.DecodeEvents(pc, events)
 			rows := inspect.Events(events)
 			if jsonFlag(cmd) {
 				return writeJSON(out, rows)

@@ -125,12 +125,16 @@ func showCmd() *cobra.Command {
 		Short: "Show one run: status, input, outcome, what it waits for, children, compensations",
 		Args:  exactArgs(2, "FILE and ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pc, err := payloadCodec(cmd)
+			if err != nil {
+				return err
+			}
 			st, err := open(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			v, err := describe(cmd.Context(), st, args[1])
+			v, err := describe(cmd.Context(), st, args[1], pc)
 			if err != nil {
 				return err
 			}

@@ -17,25 +17,29 @@ import (
 )
 
 // scheduleCmd groups the commands on schedules (package schedule): list and
-// describe read the schedules' memos from the file; pause, resume and
-// trigger send the schedule's control signal, as signal does.
+// describe read the schedules' memos from the file; pause, resume,
+// trigger, backfill and delete send the schedule's control signal, as
+// signal does.
 func scheduleCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schedule",
-		Short: "List, describe, pause, resume and trigger schedules",
+		Short: "List, describe, pause, resume, trigger, backfill and delete schedules",
 		Long: `schedule works on the schedules of package schedule. Each schedule is a run
 of the workflow ` + schedule.WorkflowName + ` with the ID "` + schedule.RunIDPrefix + `ID"; list and describe read
 the state it keeps in its memo (as of its last wake-up) without a lock, and
-pause, resume and trigger send it a ` + schedule.ControlSignal + ` signal.`,
+pause, resume, trigger, backfill and delete send it a ` + schedule.ControlSignal + `
+signal.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return usagef("schedule: a subcommand is required (list, describe, pause, resume or trigger)")
+			return usagef("schedule: a subcommand is required (list, describe, pause, resume, trigger, backfill or delete)")
 		},
 	}
 	cmd.AddCommand(scheduleListCmd(), scheduleDescribeCmd(),
 		scheduleControlCmd("pause", "Stop a schedule from starting actions", true),
 		scheduleControlCmd("resume", "Let a paused schedule start actions again", true),
-		scheduleControlCmd("trigger", "Start a schedule's action now", false))
+		scheduleControlCmd("trigger", "Start a schedule's action now", false),
+		scheduleBackfillCmd(),
+		scheduleControlCmd("delete", "End a schedule (the runs it started are left alone)", false))
 	return cmd
 }
 
@@ -219,21 +223,86 @@ func dash(s string) string {
 }
 
 func scheduleControlCmd(op, short string, withNote bool) *cobra.Command {
-	var o actOptions
 	var note string
+	cmd := scheduleSignalCmd(op, short, "", func() (schedule.Control, error) {
+		return schedule.Control{Op: op, Note: note}, nil
+	})
+	if withNote {
+		cmd.Flags().StringVar(&note, "note", "", "why, shown by describe")
+	}
+	return cmd
+}
+
+// scheduleBackfillCmd starts the actions of the ticks in a range of time.
+func scheduleBackfillCmd() *cobra.Command {
+	var from, to, overlap string
+	cmd := scheduleSignalCmd("backfill", "Start the actions of the ticks in a range of time, as if they had come on time",
+		`The ticks at or after --from and before --to (RFC 3339 times) are started,
+each under the run ID its scheduled time gives, so a tick already started,
+by the schedule or an earlier backfill, is not started again. --overlap is the
+policy of the backfilled ticks (allow-all by default: all of them start).`,
+		func() (schedule.Control, error) {
+			c := schedule.Control{Op: "backfill"}
+			var err error
+			if c.From, err = parseFlagTime("--from", from); err != nil {
+				return c, err
+			}
+			if c.To, err = parseFlagTime("--to", to); err != nil {
+				return c, err
+			}
+			if !c.To.After(c.From) {
+				return c, usagef("schedule backfill: --to (%s) must be after --from (%s)", to, from)
+			}
+			if overlap != "" {
+				o, err := schedule.ParseOverlap(overlap)
+				if err != nil {
+					return c, usagef("schedule backfill: --overlap: %v", err)
+				}
+				c.Overlap = &o
+			}
+			return c, nil
+		})
+	cmd.Flags().StringVar(&from, "from", "", "first instant of the range (RFC 3339), included")
+	cmd.Flags().StringVar(&to, "to", "", "end of the range (RFC 3339), excluded")
+	cmd.Flags().StringVar(&overlap, "overlap", "", "overlap policy of the backfilled ticks: skip, buffer-one, allow-all or cancel-previous")
+	return cmd
+}
+
+func parseFlagTime(flag, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, usagef("schedule backfill: %s is required", flag)
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, usagef("schedule backfill: %s %q is not an RFC 3339 time such as 2026-03-01T02:00:00Z", flag, v)
+	}
+	return t, nil
+}
+
+// scheduleSignalCmd is a command that sends the Control built by control
+// to a schedule, as signal does.
+func scheduleSignalCmd(op, short, long string, control func() (schedule.Control, error)) *cobra.Command {
+	var o actOptions
+	if long != "" {
+		long = short + ".\n\n" + long
+	} else {
+		long = short + ` (the schedule ID, without the "` + schedule.RunIDPrefix + `" of its run).`
+	}
 	cmd := &cobra.Command{
 		Use:   op + " FILE ID",
 		Short: short,
-		Long: short + ` (the schedule ID, without the "` + schedule.RunIDPrefix + `" of its run).
-
-` + actHelp,
-		Args: cobra.ArbitraryArgs,
+		Long:  long + "\n\n" + actHelp,
+		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, rest, err := o.target(cmd, args, 1, "ID")
 			if err != nil {
 				return err
 			}
-			payload, err := json.Marshal(schedule.Control{Op: op, Note: note})
+			c, err := control()
+			if err != nil {
+				return err
+			}
+			payload, err := json.Marshal(c)
 			if err != nil {
 				return err
 			}
@@ -241,8 +310,5 @@ func scheduleControlCmd(op, short string, withNote bool) *cobra.Command {
 		},
 	}
 	o.flags(cmd)
-	if withNote {
-		cmd.Flags().StringVar(&note, "note", "", "why, shown by describe")
-	}
 	return cmd
 }

@@ -68,3 +68,62 @@ func TestScheduleCommands(t *testing.T) {
 		return err == nil && d.Paused && d.Note == "audit", nil
 	}))
 }
+
+// TestScheduleBackfillAndDeleteCommands backfills a range through the file
+// while no process holds it (the signal waits in the journal), then
+// deletes the schedule the same way.
+func TestScheduleBackfillAndDeleteCommands(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	mock := clock.NewMock()
+	mock.Set(t0)
+	eng := openScheduleEngine(t, ctx, path, mock)
+	require.NoError(t, schedule.Create(ctx, eng, "hourly", schedule.Spec{Every: time.Hour}, nightly, "x"))
+	require.NoError(t, testutil.Await(ctx, eng, "the schedule's memo", func() (bool, error) {
+		info, err := eng.Describe(ctx, schedule.RunID("hourly"))
+		return err == nil && info.Memo[schedule.MemoKey] != nil, nil
+	}))
+	require.NoError(t, eng.Close(ctx))
+
+	f := &fixture{path: path}
+	for _, bad := range [][]string{
+		{"--from", "2026-03-01T00:00:00Z"},
+		{"--from", "yesterday", "--to", "2026-03-01T00:00:00Z"},
+		{"--from", "2026-03-01T05:00:00Z", "--to", "2026-03-01T01:00:00Z"},
+		{"--from", "2026-03-01T00:00:00Z", "--to", "2026-03-01T01:00:00Z", "--overlap", "sometimes"},
+	} {
+		code, out := f.run(append([]string{"schedule", "backfill", path, "hourly"}, bad...)...)
+		require.Equal(t, cli.ExitUsage, code, "%v: %s", bad, out)
+	}
+	from, to := time.Date(2026, 3, 1, 21, 0, 0, 0, time.UTC), time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	code, out := f.run("schedule", "backfill", path, "hourly", "--from", from.Format(time.RFC3339), "--to", to.Format(time.RFC3339))
+	require.Equal(t, cli.ExitOK, code, out)
+
+	eng = openScheduleEngine(t, ctx, path, mock)
+	defer func() { require.NoError(t, eng.Close(context.Background())) }()
+	want := []string{}
+	for h := from; h.Before(to); h = h.Add(time.Hour) {
+		want = append(want, schedule.ActionRunID("hourly", h))
+	}
+	for _, id := range want {
+		require.NoError(t, testutil.AwaitStatus(ctx, eng, id, chorus.StatusCompleted), id)
+	}
+	var d schedule.Description
+	require.NoError(t, testutil.Await(ctx, eng, "the schedule to count the backfill", func() (bool, error) {
+		var err error
+		d, err = schedule.Describe(ctx, eng, "hourly")
+		return err == nil && len(d.Recent) >= len(want), err
+	}))
+	require.EqualValues(t, len(want), d.Started, "21:00, 22:00 and 23:00, each once: %+v", d.Recent)
+	require.NoError(t, eng.Close(ctx))
+
+	code, out = f.run("schedule", "delete", path, "hourly")
+	require.Equal(t, cli.ExitOK, code, out)
+	eng = openScheduleEngine(t, ctx, path, mock)
+	require.NoError(t, testutil.AwaitStatus(ctx, eng, schedule.RunID("hourly"), chorus.StatusCompleted))
+	code, out = f.run("schedule", "list", path)
+	require.Equal(t, cli.ExitOK, code, out)
+	require.NotContains(t, out, "hourly")
+}

@@ -30,8 +30,9 @@ func serveCmd() *cobra.Command {
 		Use:   "serve FILE",
 		Short: "Serve the dashboard over a database file, read-only",
 		Long: `serve runs the dashboard over a database file: the runs list, each run's
-timeline, the workflows' KPIs and the JSON API, and, for a file an
-application used package events on, the outbox and the parked messages. It reads the file without a
+timeline, the workflows' KPIs, the schedules and the JSON API, and, for a
+file an application used package events on, the outbox and the parked
+messages. It reads the file without a
 lock, so it works while the application runs; it takes no action on runs
 (the journal has one writer, the application: mount the dashboard in it to
 cancel, terminate or signal).
@@ -68,7 +69,13 @@ TOKEN", browsers sign in once with it.`,
 				return err
 			}
 			defer st.Close()
-			opts := &ui.Options{Prefix: prefix}
+			// Given keys (--keys or $CHORUS_KEYS), the dashboard shows
+			// what they decrypt to everyone it lets in.
+			pc, err := payloadCodec(cmd)
+			if err != nil {
+				return err
+			}
+			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc, Tables: []ui.Table{scheduleTable(st)}}
 			// A file an application used package events on gets the
 			// outbox and parked-messages pages.
 			if est, err := events.OpenReadOnly(ctx, args[0]); err == nil {
@@ -76,7 +83,7 @@ TOKEN", browsers sign in once with it.`,
 				if ok, err := est.Installed(ctx); err != nil {
 					return err
 				} else if ok {
-					opts.Tables = eventTables(est)
+					opts.Tables = append(opts.Tables, eventTables(est)...)
 				}
 			}
 			if token != "" {

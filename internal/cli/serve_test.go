@@ -90,7 +90,9 @@ func TestServe(t *testing.T) {
 	// A file no application used package events on has no events pages.
 	resp = get("/", "tok-123")
 	b, _ = io.ReadAll(resp.Body)
-	require.NotContains(t, string(b), "/tables/")
+	require.NotContains(t, string(b), "/tables/outbox/")
+	require.Contains(t, string(b), "/tables/schedules/", "every file has the schedules page")
+	require.Equal(t, http.StatusOK, get("/tables/schedules/", "tok-123").StatusCode)
 	require.Equal(t, http.StatusNotFound, get("/tables/outbox/", "tok-123").StatusCode)
 	require.Equal(t, 0, stop())
 }

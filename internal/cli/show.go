@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/inspect"
 )
@@ -17,9 +18,9 @@ import (
 // dashboard.
 type runView struct{ *inspect.Run }
 
-// describe builds the view of run id from st.
-func describe(ctx context.Context, st *sqlite.Store, id string) (*runView, error) {
-	v, err := inspect.Describe(ctx, st, id)
+// describe builds the view of run id from st, its payloads decoded by pc.
+func describe(ctx context.Context, st *sqlite.Store, id string, pc history.PayloadCodec) (*runView, error) {
+	v, err := inspect.Describe(ctx, st, id, pc)
 	if err != nil {
 		return nil, notFound(err, id)
 	}

@@ -39,8 +39,9 @@ type damage struct {
 }
 
 func verifyCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify FILE",
+	var export, pubkey, headFile string
+	cmd := &cobra.Command{
+		Use:   "verify FILE [--pubkey KEY.pub --head HEAD.json] | verify --export DOC.jsonl [--pubkey KEY.pub]",
 		Short: "Check the file's integrity, every row's checksum and the journal's hash chain; exit status 1 on damage",
 		Long: `verify runs SQLite's integrity check on the file, then reads every run's row,
 journal and pending tasks and checks each row's checksum. It reports each
@@ -53,9 +54,47 @@ It then re-computes the hash chain that makes the journal tamper-evident
 run has a place in the file's chain) and reports, per run, the first event
 edited, inserted, deleted or reordered, and any run deleted whole. Runs
 purged by retention are accounted for by their recorded heads. No key is
-needed: payloads are hashed as stored.`,
-		Args: exactArgs(1, "FILE"),
+needed: payloads are hashed as stored.
+
+With --export, it checks an audit export ('chorus audit export') instead,
+from the document alone: it re-computes each run's chain and reports the
+line, run and seq of the first event edited, inserted or deleted, and a run
+line edited or removed. With --pubkey (an Ed25519 public key, PEM), the
+document must carry that key's signature, or it is refused.
+
+With --pubkey and --head (a head signed by 'chorus audit head'), it checks
+the head's signature, refusing one the key did not sign, and that the
+file's chain still passes through it: no run created up to the signing was
+deleted, renamed or replaced since, even with every hash recomputed.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case export != "" && len(args) > 0:
+				return usagef("verify: give FILE or --export, not both")
+			case export != "" && headFile != "":
+				return usagef("verify: --head goes with a FILE, not --export")
+			case export != "":
+				return nil
+			case (pubkey != "") != (headFile != ""):
+				return usagef("verify: --pubkey with a FILE checks a signed head: give --head too (or --export for an audit export)")
+			}
+			return exactArgs(1, "FILE")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if export != "" {
+				return verifyExport(cmd, export, pubkey)
+			}
+			var past *history.ChainHead
+			if headFile != "" {
+				pub, err := readPublicKey(pubkey)
+				if err != nil {
+					return err
+				}
+				h, err := readSignedHead(headFile, pub)
+				if err != nil {
+					return err
+				}
+				past = &h
+			}
 			ctx := cmd.Context()
 			st, err := open(ctx, args[0])
 			if err != nil {
@@ -95,7 +134,12 @@ needed: payloads are hashed as stored.`,
 					v.Damage = append(v.Damage, damage{Run: t.RunID, Table: "tasks", Seq: t.Step, Error: t.Damaged.Error()})
 				}
 			}
-			if v.Chain, err = st.VerifyChains(ctx); err != nil {
+			if past != nil {
+				v.Chain, err = st.VerifyChainsThrough(ctx, *past)
+			} else {
+				v.Chain, err = st.VerifyChains(ctx)
+			}
+			if err != nil {
 				return err
 			}
 			v.OK = v.Integrity == "ok" && len(v.Damage) == 0 && v.Chain.OK()
@@ -114,6 +158,10 @@ needed: payloads are hashed as stored.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&export, "export", "", "verify this audit export instead of a database file")
+	cmd.Flags().StringVar(&pubkey, "pubkey", "", "require this Ed25519 public key's signature (PEM) of the --export document or the --head")
+	cmd.Flags().StringVar(&headFile, "head", "", "with FILE and --pubkey: a signed head ('chorus audit head') the file's chain must pass through")
+	return cmd
 }
 
 // eventSeq finds the seq in the store's error for a damaged event.

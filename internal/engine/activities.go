@@ -339,6 +339,17 @@ func (p *activityPool) run(ctx context.Context, t *actTask) {
 		e.deliver(t.RunID, input{kind: inActivityResult, step: t.Step, retried: p.e.retriedOf(t), failure: fl, after: e.observeAfter(t, err, fl, func(error) { p.untrack(t) })})
 		return
 	}
+	if errors.Is(err, history.ErrPayloadKey) {
+		// The input (or the result) cannot be decoded (encoded) without a
+		// key that is not configured: retrying will not help, failing the
+		// activity would change the run's course. Block the run; the task
+		// stays journaled and runs when the run resumes with the key.
+		e.attemptEnded(t, err, nil, false, false)
+		fl := FailureOf(err)
+		e.log.Error("chorus: activity cannot run for want of a payload key; blocking its run", "activity", t.Name, "run", t.RunID, "step", t.Step, "err", err)
+		e.deliver(t.RunID, input{kind: inBlock, name: t.Name, step: t.Step, failure: fl, after: func(error) { p.untrack(t) }})
+		return
+	}
 	if errors.Is(err, activity.ErrResultPending) {
 		e.attemptEnded(t, nil, nil, false, true)
 		p.await(t, started, hb.last())

@@ -767,12 +767,27 @@ func (e *Engine) Store() history.Store { return e.store }
 
 // EncodeFailure encodes a failure with the engine's codec.
 func (e *Engine) encodeFailure(f *history.Failure) []byte {
-	b, err := e.codec.Marshal(f)
-	if err != nil {
-		// A Failure holds only strings and bytes; if a custom codec still
-		// refuses it, keep the message readable rather than lose it.
-		b, _ = history.JSONCodec{}.Marshal(&history.Failure{Message: f.Message, Type: f.Type})
+	if f != nil && f.Type == FailureTypePayloadKey {
+		// Why a run is blocked for want of a key must read without that
+		// key (or any): the engine wrote the message, which names the
+		// step and the key, never payload contents.
+		b, _ := history.JSONCodec{}.Marshal(f)
+		return b
 	}
+	b, err := e.codec.Marshal(f)
+	if err == nil {
+		return b
+	}
+	// A Failure holds only strings and bytes; if a custom codec still
+	// refuses it, keep the message readable rather than lose it, but
+	// through the codec: a payload codec that encrypts must not be
+	// bypassed. If even that fails (no key to encrypt with), record why
+	// in the clear and nothing of the failure itself.
+	if b, err2 := e.codec.Marshal(&history.Failure{Message: f.Message, Type: f.Type}); err2 == nil {
+		return b
+	}
+	b, _ = history.JSONCodec{}.Marshal(&history.Failure{Type: f.Type,
+		Message: "chorus: the failure could not be encoded (its message is not recorded): " + err.Error()})
 	return b
 }
 

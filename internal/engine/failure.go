@@ -37,6 +37,10 @@ const (
 	FailureTypeGoroutine = "ForeignGoroutine"
 )
 
+// FailureTypePayloadKey marks a run blocked because a payload of its
+// journal cannot be decoded for want of its key (history.ErrPayloadKey).
+const FailureTypePayloadKey = "PayloadKeyUnavailable"
+
 // FailureTypeWorkflowPanic marks a run blocked by a panic in workflow code;
 // Details holds the panic value's text and the stack as JSON.
 const FailureTypeWorkflowPanic = "WorkflowPanic"
@@ -68,6 +72,8 @@ func BlockedCause(f *history.Failure) error {
 		}
 	case FailureTypeCorrupt:
 		return history.ErrCorrupt
+	case FailureTypePayloadKey:
+		return history.ErrPayloadKey
 	case FailureTypeLimitExceeded:
 		var le LimitError
 		if json.Unmarshal(f.Details, &le) == nil && le.Limit != "" {
@@ -155,6 +161,8 @@ func FailureOf(err error) *history.Failure {
 		f.Details, _ = json.Marshal(ie) // a cut ID and plain fields
 	case errors.Is(err, history.ErrCorrupt):
 		f.Type = FailureTypeCorrupt
+	case errors.Is(err, history.ErrPayloadKey):
+		f.Type = FailureTypePayloadKey
 	}
 	var fr Failurer
 	if errors.As(err, &fr) && any(fr) != any(err) {

@@ -30,6 +30,9 @@ const (
 	inUpdate
 	inWake
 	inReset
+	// inBlock blocks the run: an activity's input does not decode for want
+	// of its payload key (failure says why, step is the activity's).
+	inBlock
 )
 
 // input is one thing that happens to a run.
@@ -662,7 +665,7 @@ func (r *Run) loadFailed(in input, err error) {
 
 func isInternalInput(k inputKind) bool {
 	switch k {
-	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered, inTimeout, inWake:
+	case inActivityResult, inTimerFired, inChildResult, inSignalDelivered, inTimeout, inWake, inBlock:
 		return true
 	}
 	return false
@@ -748,6 +751,8 @@ func (r *Run) apply(in input) {
 		r.timeOut(in)
 	case in.kind == inUpdate:
 		r.applyUpdate(in)
+	case in.kind == inBlock:
+		r.applyBlock(in)
 	case r.blocked != nil && !r.ended:
 		r.applyBlocked(in)
 	case in.kind == inResume:
@@ -763,6 +768,18 @@ func (r *Run) apply(in input) {
 	default:
 		r.applyOutcome(in)
 	}
+}
+
+// applyBlock blocks a live run whose activity cannot run for want of a
+// payload key. The activity's task stays in the journal: it runs again
+// once the run resumes, when the engine is opened with the key.
+func (r *Run) applyBlock(in input) {
+	r.round.replies = append(r.round.replies, in)
+	if r.blocked != nil || r.ended || r.fatal != nil {
+		return
+	}
+	r.fatal = &PayloadError{What: fmt.Sprintf("input of activity %q (step %d)", in.name, in.step),
+		Err: fmt.Errorf("%w: %s", history.ErrPayloadKey, in.failure.Message)}
 }
 
 // applyStartExisting handles a start of a run that exists: it replaces the

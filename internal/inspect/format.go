@@ -19,10 +19,16 @@ func JSONTime(t time.Time) string {
 }
 
 // Payload turns an encoded payload into JSON: itself when it is valid JSON
-// (the default codec), else a JSON string holding a Go-quoted form of it.
+// (the default codec), the placeholder of a payload a payload codec encoded
+// (see [DecodePayload]), else a JSON string holding a Go-quoted form of it.
 func Payload(p []byte) json.RawMessage {
 	if len(p) == 0 {
 		return nil
+	}
+	if history.FramedPayload(p) {
+		// Encoded by a payload codec, and not decoded (DecodePayload):
+		// its bytes say nothing, and may be ciphertext.
+		return placeholder(p)
 	}
 	if json.Valid(p) {
 		return json.RawMessage(p)
@@ -45,6 +51,14 @@ type Failure struct {
 func DecodeFailure(p []byte) *Failure {
 	if len(p) == 0 {
 		return nil
+	}
+	if history.FramedPayload(p) {
+		p = placeholder(p)
+	}
+	var msg string
+	if json.Unmarshal(p, &msg) == nil {
+		// A placeholder (see DecodePayload).
+		return &Failure{Message: msg}
 	}
 	var f history.Failure
 	if err := json.Unmarshal(p, &f); err != nil {

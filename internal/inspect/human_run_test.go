@@ -54,7 +54,7 @@ func TestDescribeShowsHumanTasks(t *testing.T) {
 	st, err := sqlite.OpenReadOnly(ctx, path, nil)
 	require.NoError(t, err)
 	defer st.Close()
-	v, err := inspect.Describe(ctx, st, "h-1")
+	v, err := inspect.Describe(ctx, st, "h-1", nil)
 	require.NoError(t, err)
 	require.Len(t, v.HumanTasks, 1)
 	h := v.HumanTasks[0]

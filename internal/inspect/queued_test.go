@@ -31,7 +31,7 @@ func TestDescribeShowsQueuedInputs(t *testing.T) {
 		return eng
 	}
 	queuedItem := func(st *sqlite.Store) inspect.Item {
-		tl, err := inspect.BuildTimeline(ctx, st, "q-1")
+		tl, err := inspect.BuildTimeline(ctx, st, "q-1", nil)
 		require.NoError(t, err)
 		for _, it := range tl.Items {
 			if it.Kind == "queued-input" {
@@ -46,7 +46,7 @@ func TestDescribeShowsQueuedInputs(t *testing.T) {
 		st, err := sqlite.OpenReadOnly(ctx, path, nil)
 		require.NoError(t, err)
 		defer st.Close()
-		v, err := inspect.Describe(ctx, st, "q-1")
+		v, err := inspect.Describe(ctx, st, "q-1", nil)
 		require.NoError(t, err)
 		item = queuedItem(st)
 		return v

@@ -163,17 +163,20 @@ type sagaMarker struct {
 
 const sagaPrefix = "saga.compensation."
 
-// Describe builds the summary of run id from st. An unknown run is the
-// store's error wrapping [history.ErrRunNotFound].
-func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
+// Describe builds the summary of run id from st, its payloads decoded by
+// pc (nil for none: see [DecodePayload]). An unknown run is the store's
+// error wrapping [history.ErrRunNotFound].
+func Describe(ctx context.Context, st history.Store, id string, pc history.PayloadCodec) (*Run, error) {
 	info, err := st.Run(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	decodeInfo(pc, &info)
 	events, err := st.Events(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
+	events = DecodeEvents(pc, events)
 	var tasks []history.Task
 	if rs, ok := any(st).(history.RunTaskStore); ok {
 		tasks, err = rs.RunTasks(ctx, id)
@@ -183,6 +186,7 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	decodeTasks(pc, tasks)
 	own := map[int64]history.Task{}
 	for _, t := range tasks {
 		if t.RunID == id && t.Damaged == nil {
@@ -214,7 +218,7 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 			if v.Memo == nil {
 				v.Memo = map[string]json.RawMessage{}
 			}
-			v.Memo[k] = Payload(m)
+			v.Memo[k] = Payload(DecodePayload(pc, m))
 		}
 	}
 	if info.Status == history.StatusBlocked {
@@ -264,7 +268,7 @@ func Describe(ctx context.Context, st history.Store, id string) (*Run, error) {
 				continue
 			}
 			v.Queued = append(v.Queued, QueuedInput{Seq: e.Seq, Time: JSONTime(e.Time), Action: q.Action, Signal: q.Signal,
-				Value: Payload(q.Value), Identity: q.Identity})
+				Value: Payload(DecodePayload(pc, q.Value)), Identity: q.Identity})
 		case history.EventTimerScheduled:
 			if _, ok := own[e.Seq]; done || !ok {
 				continue

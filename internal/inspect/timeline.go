@@ -76,17 +76,20 @@ type Item struct {
 }
 
 // BuildTimeline reads run id's journal and pending tasks from st and
-// returns its timeline. An unknown run is the store's error wrapping
+// returns its timeline, its payloads decoded by pc (nil for none: see
+// [DecodePayload]). An unknown run is the store's error wrapping
 // [history.ErrRunNotFound].
-func BuildTimeline(ctx context.Context, st history.Store, id string) (*Timeline, error) {
+func BuildTimeline(ctx context.Context, st history.Store, id string, pc history.PayloadCodec) (*Timeline, error) {
 	info, err := st.Run(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	decodeInfo(pc, &info)
 	events, err := st.Events(ctx, id, 0)
 	if err != nil {
 		return nil, err
 	}
+	events = DecodeEvents(pc, events)
 	// The run may have advanced since its row was read: keep the journal
 	// the row describes.
 	for len(events) > 0 && events[len(events)-1].Seq > info.LastSeq {
@@ -96,16 +99,17 @@ func BuildTimeline(ctx context.Context, st history.Store, id string) (*Timeline,
 	if err != nil {
 		return nil, err
 	}
+	decodeTasks(pc, tasks)
 	own := map[int64]history.Task{}
 	for _, t := range tasks {
 		if t.RunID == id && t.Damaged == nil {
 			own[t.Step] = t
 		}
 	}
-	return timeline(info, events, own), nil
+	return timeline(info, events, own, pc), nil
 }
 
-func timeline(info history.RunInfo, events []history.Event, own map[int64]history.Task) *Timeline {
+func timeline(info history.RunInfo, events []history.Event, own map[int64]history.Task, pc history.PayloadCodec) *Timeline {
 	tl := &Timeline{RunID: info.ID, Status: info.Status.String(), Items: []Item{}}
 	open := map[int64]int{} // step -> index in Items
 	gen := 0
@@ -217,7 +221,7 @@ func timeline(info history.RunInfo, events []history.Event, own map[int64]histor
 				it.Detail = q.Action
 				if q.Signal != "" {
 					it.Detail += " " + strconv.Quote(q.Signal)
-					it.Input = Payload(q.Value)
+					it.Input = Payload(DecodePayload(pc, q.Value))
 				}
 				if q.Identity != "" {
 					it.Detail += " by " + q.Identity

@@ -29,7 +29,7 @@ func TestTimelineGenerationsAndUnknowns(t *testing.T) {
 		{Seq: 10, Type: history.EventMarker, Name: "saga.compensation.failed", Payload: []byte(`{"saga":"s","index":0,"step":"undo","kind":"activity","error":"nope"}`), Time: at(9)},
 	}
 	info := history.RunInfo{ID: "r", Status: history.StatusRunning, FirstSeq: 8, LastSeq: 10}
-	tl := timeline(info, events, map[int64]history.Task{3: {RunID: "r", Step: 3, Kind: history.TaskTimer}})
+	tl := timeline(info, events, map[int64]history.Task{3: {RunID: "r", Step: 3, Kind: history.TaskTimer}}, nil)
 	kinds := []string{}
 	for _, it := range tl.Items {
 		kinds = append(kinds, it.Kind+":"+it.Status)

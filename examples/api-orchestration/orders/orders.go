@@ -86,6 +86,10 @@ type Flow struct {
 // PaymentRate is the payment API's rate limit, in calls per second.
 const PaymentRate = 4
 
+// PaymentQueue is the queue the charges go through: declare it in
+// chorus.Options.Queues.
+var PaymentQueue = chorus.Queue{Name: "payment-api", Concurrency: 1, RateLimit: &chorus.RateLimit{Limit: PaymentRate, Period: time.Second}}
+
 // New declares the flow against svc. ledger reports what was charged (the
 // reconciliation compares it with the orders).
 func New(svc *Services, ledger func() Report) (*Flow, error) {
@@ -104,8 +108,13 @@ func New(svc *Services, ledger func() Report) (*Flow, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The charges wait their turn in the payment-api queue (PaymentQueue:
+	// one at a time, PaymentRate per second, counted by the engine for
+	// every run), and inside a charge the limiter spaces the HTTP
+	// requests, retries included.
 	charge, err := integrate.NewHTTP("payment.charge", svc.Payment.URL+"/charges", &integrate.HTTPOptions[ChargeRequest, Receipt]{
 		Limiter: f.PaymentLimiter, Retry: fast,
+		Activity: &activity.Options{Queue: PaymentQueue.Name, RetryPolicy: &activity.RetryPolicy{MaximumAttempts: 1}},
 	})
 	if err != nil {
 		return nil, err

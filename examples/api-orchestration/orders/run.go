@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/chorusdev/chorus"
@@ -19,7 +20,9 @@ type Summary struct {
 	Charged       int // distinct charges the payment API recorded
 	ShippingState integrate.BreakerState
 	PaymentStats  integrate.Stats
-	NextReconcile time.Time
+	// PaymentArrivals are the times the payment API received requests.
+	PaymentArrivals []time.Time
+	NextReconcile   time.Time
 }
 
 // ReconcileSchedule is the ID of the nightly reconciliation schedule.
@@ -40,7 +43,7 @@ func Run(ctx context.Context, dbPath string, w io.Writer) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	eng, err := chorus.Open(ctx, dbPath, nil)
+	eng, err := chorus.Open(ctx, dbPath, &chorus.Options{Queues: []chorus.Queue{PaymentQueue}})
 	if err != nil {
 		return sum, err
 	}
@@ -85,6 +88,12 @@ func Run(ctx context.Context, dbPath string, w io.Writer) (Summary, error) {
 		}
 	}
 	sum.ShippingState = flow.ShippingBreaker.State()
+	sum.PaymentArrivals = svc.PaymentArrivals()
+	if n := len(sum.PaymentArrivals); n > 1 {
+		span := slices.MaxFunc(sum.PaymentArrivals, time.Time.Compare).Sub(slices.MinFunc(sum.PaymentArrivals, time.Time.Compare))
+		fmt.Fprintf(w, "payment-api queue (%d at a time, %d/s): the payment API got %d request(s) over %v (its limit allows no faster than %v)\n",
+			PaymentQueue.Concurrency, PaymentRate, n, span.Round(time.Millisecond), time.Duration(n-1)*time.Second/PaymentRate)
+	}
 	for _, s := range integrate.Snapshot() {
 		switch s.Name {
 		case "shipping-api":
@@ -128,4 +137,18 @@ func Run(ctx context.Context, dbPath string, w io.Writer) (Summary, error) {
 	fmt.Fprintf(w, "reconcile (run %s): %d orders, %d charges, %.2f in all; next nightly run %s\n",
 		d.LastRunID, len(sum.Outcomes), sum.Reconciled.Orders, float64(sum.Reconciled.Cents)/100, sum.NextReconcile.Format(time.RFC3339))
 	return sum, nil
+}
+
+// Busiest returns the most times that fall in any window of length w.
+func Busiest(times []time.Time, w time.Duration) int {
+	ts := slices.SortedFunc(slices.Values(times), func(a, b time.Time) int { return a.Compare(b) })
+	most := 0
+	for i := range ts {
+		j := i
+		for j < len(ts) && ts[j].Sub(ts[i]) < w {
+			j++
+		}
+		most = max(most, j-i)
+	}
+	return most
 }

@@ -22,8 +22,9 @@ type Services struct {
 	// before it starts answering 503.
 	ShippingHealthyFor int64
 
-	mu      sync.Mutex
-	charged map[string]int // idempotency key -> cents, as the payment API records
+	mu       sync.Mutex
+	charged  map[string]int // idempotency key -> cents, as the payment API records
+	arrivals []time.Time    // when the payment API received each request
 }
 
 // StartServices starts the four APIs; Close stops them.
@@ -44,6 +45,9 @@ func StartServices() *Services {
 		reply(w, Stock{SKU: req.SKU, Available: 10})
 	}))
 	s.Payment = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.arrivals = append(s.arrivals, time.Now())
+		s.mu.Unlock()
 		if s.payCalls.Add(1)%3 == 2 {
 			w.Header().Set("Retry-After", "0")
 			http.Error(w, `{"error":"try again"}`, http.StatusServiceUnavailable)
@@ -91,6 +95,13 @@ func (s *Services) Charged() (charges, cents int) {
 		cents += c
 	}
 	return charges, cents
+}
+
+// PaymentArrivals returns when the payment API received each request.
+func (s *Services) PaymentArrivals() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.arrivals...)
 }
 
 // Calls returns how many requests each API received.
