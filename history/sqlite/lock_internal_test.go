@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,14 +32,16 @@ func TestLockWaitsBeforeErrLocked(t *testing.T) {
 
 	// Released while the second holder waits: it gets the lock.
 	got := make(chan error, 1)
+	tried := make(chan struct{})
+	var once sync.Once
 	go func() {
-		f, err := lockFile(path, time.Minute, 0o600)
+		f, err := lockFileBusy(path, time.Minute, 0o600, func() { once.Do(func() { close(tried) }) })
 		if err == nil {
 			err = f.Close()
 		}
 		got <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // let it try at least once (it succeeds either way)
+	<-tried // it found the lock held and waits
 	require.NoError(t, held.Close())
 	require.NoError(t, <-got)
 }

@@ -28,6 +28,12 @@ import (
 // mode whatever the umask; SQLite later gives its -wal and -shm files the
 // same permission.
 func lockFile(path string, wait time.Duration, mode os.FileMode) (*os.File, error) {
+	return lockFileBusy(path, wait, mode, nil)
+}
+
+// lockFileBusy is lockFile calling busy, when not nil, each time it finds
+// the lock held and is about to try again (tests wait on it).
+func lockFileBusy(path string, wait time.Duration, mode os.FileMode, busy func()) (*os.File, error) {
 	f, err := createOrOpen(path, mode)
 	if err != nil {
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
@@ -40,6 +46,9 @@ func lockFile(path string, wait time.Duration, mode os.FileMode) (*os.File, erro
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			break
+		}
+		if busy != nil {
+			busy()
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
