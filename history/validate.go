@@ -139,8 +139,8 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64)
 )
 
-// timeOK reports whether t can be stored: the zero time, or an instant
-// between 1677 and 2262.
+// StorableTime reports whether a store can keep t: the zero time, or an
+// instant between 1677 and 2262 (Unix nanoseconds in an int64).
 func StorableTime(t time.Time) bool {
 	return t.IsZero() || !t.Before(minTime) && !t.After(maxTime)
 }
