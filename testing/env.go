@@ -99,6 +99,11 @@ type Env struct {
 	atSeq int
 	acts  map[string]*actWrapper
 	wfs   map[string]*wfWrapper
+	// pending holds wrappers that OnActivity and OnWorkflow created for
+	// definitions the engine did not know yet. They are registered with the
+	// engine at the env's next call or wait, not at once: a run waiting for
+	// one must not execute it before the test has said what the mock does.
+	pending []chorus.Definition
 	// attempts holds, by run and step, what the env saw of the attempts of
 	// activities that have not succeeded, for failure messages.
 	attempts map[attemptKey]*attemptState
@@ -175,7 +180,10 @@ func New(t stdtesting.TB, opts *Options) *Env {
 // Engine returns the engine, for anything the env has no helper for. Calls
 // made on it directly are not counted as work in flight: make them between
 // env waits, not during one.
-func (e *Env) Engine() *chorus.Engine { return e.eng }
+func (e *Env) Engine() *chorus.Engine {
+	e.registerPending()
+	return e.eng
+}
 
 // Clock returns the fake clock. Moving it directly (Add, Set) moves time
 // without waiting for the engine to react and without running [Env.At]
@@ -200,10 +208,29 @@ func (e *Env) Elapsed() time.Duration { return e.mock.Now().Sub(e.start) }
 func (e *Env) Register(defs ...chorus.Definition) {
 	e.t.Helper()
 	ws, err := e.wrapAll(defs)
+	e.mu.Lock()
+	e.pending = slices.DeleteFunc(e.pending, func(p chorus.Definition) bool { return slices.Contains(ws, p) })
+	e.mu.Unlock()
 	if err == nil {
 		err = e.eng.Register(ws...)
 	}
 	if err != nil {
+		e.t.Fatalf("chorustest: register: %v", err)
+	}
+}
+
+// registerPending registers with the engine the wrappers that mocks of
+// unregistered definitions created since the last call, and fails the test
+// if the engine refuses them.
+func (e *Env) registerPending() {
+	e.mu.Lock()
+	defs := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	if len(defs) == 0 {
+		return
+	}
+	if err := e.eng.Register(defs...); err != nil {
 		e.t.Fatalf("chorustest: register: %v", err)
 	}
 }
@@ -221,6 +248,7 @@ func (e *Env) context() (context.Context, context.CancelFunc) {
 // call runs f, a call into the engine, counted as work in flight so that
 // no concurrent env wait moves the clock while it is on its way.
 func (e *Env) call(f func(ctx context.Context) error) error {
+	e.registerPending()
 	e.calls.Add(1)
 	defer func() {
 		e.calls.Add(-1)

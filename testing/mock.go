@@ -118,7 +118,8 @@ type ActivityMock[In, Out any] struct {
 }
 
 // OnActivity adds a mock for the activity act, registering act with the env
-// first if it is not. Mocks of one activity are consulted in the order they
+// if it is not (at the env's next call or wait, so that a run already
+// waiting for act runs what the mock is then told to do). Mocks of one activity are consulted in the order they
 // were added; the first that matches the attempt's input ([ActivityMock.When])
 // and has calls left ([ActivityMock.Times]) answers it. An attempt no mock
 // answers runs the real activity. Each attempt is a call: an error that the
@@ -135,17 +136,17 @@ func OnActivity[In, Out any](env *Env, act *activity.Definition[In, Out]) *Activ
 	return m
 }
 
-// ensureActivity returns the wrapper registered under act's name,
-// registering act if there is none.
+// ensureActivity returns the wrapper of act's name, creating one if there
+// is none; the env registers a new one with the engine at its next call or
+// wait (see [Env.registerPending]).
 func (e *Env) ensureActivity(act engine.ActivitySpec) *actWrapper {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	w := e.acts[act.Name()]
-	e.mu.Unlock()
 	if w == nil {
-		e.Register(act)
-		e.mu.Lock()
-		w = e.acts[act.Name()]
-		e.mu.Unlock()
+		w = &actWrapper{env: e, orig: act}
+		e.acts[act.Name()] = w
+		e.pending = append(e.pending, w)
 	}
 	return w
 }
@@ -332,7 +333,8 @@ type WorkflowMock[In, Out any] struct {
 }
 
 // OnWorkflow adds a mock for the workflow wf, registering wf with the env
-// first if it is not. Mocks of one workflow are consulted in the order they
+// if it is not (at the env's next call or wait, so that a run already
+// waiting for wf executes what the mock is then told to do). Mocks of one workflow are consulted in the order they
 // were added when a run of it (a child, or a run started by the test)
 // executes for the first time; the first that matches its input and has
 // calls left answers it, and a run that no mock answers executes the real
@@ -349,13 +351,12 @@ func OnWorkflow[In, Out any](env *Env, wf *workflow.Definition[In, Out]) *Workfl
 
 func (e *Env) ensureWorkflow(wf engine.WorkflowSpec) *wfWrapper {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	w := e.wfs[wf.Name()]
-	e.mu.Unlock()
 	if w == nil {
-		e.Register(wf)
-		e.mu.Lock()
-		w = e.wfs[wf.Name()]
-		e.mu.Unlock()
+		w = &wfWrapper{env: e, orig: wf, chosen: map[string]engine.WorkflowSpec{}}
+		e.wfs[wf.Name()] = w
+		e.pending = append(e.pending, w)
 	}
 	return w
 }

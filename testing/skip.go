@@ -260,6 +260,7 @@ func (e *Env) runAt(a atCallback) {
 // errNothingDue when the env is idle with nothing due, and an error
 // describing the env when w.timeout of wall time passed.
 func (e *Env) drive(w waitSpec) error {
+	e.registerPending()
 	timeout := w.timeout
 	if timeout <= 0 {
 		timeout = e.opts.Timeout
