@@ -32,7 +32,8 @@ type verifyView struct {
 
 // What verify does not check on a PostgreSQL database.
 const (
-	pgNoIntegrity = "not checked: PostgreSQL checks its own pages (data checksums, when the cluster was initialized with them)"
+	pgNoIntegrity = "not checked"
+	pgIntegrity   = "integrity: PostgreSQL checks its own pages (data checksums, when the cluster was initialized with them)"
 	pgNoChecksums = "row checksums: the PostgreSQL store keeps none; each row is checked for values a run cannot hold and each journal for gaps"
 	pgNoChain     = "hash chain: the PostgreSQL store keeps none"
 )
@@ -118,7 +119,7 @@ deleted, renamed or replaced since, even with every hash recomputed.`,
 				}
 			} else {
 				v.Integrity = pgNoIntegrity
-				v.NotChecked = append(v.NotChecked, pgNoChecksums)
+				v.NotChecked = append(v.NotChecked, pgIntegrity, pgNoChecksums)
 			}
 			runs, err := st.ListRuns(ctx, history.ListFilter{})
 			if err != nil {
@@ -259,8 +260,11 @@ func (v *verifyView) print(w io.Writer) error {
 			return err
 		}
 	}
-	for _, n := range v.NotChecked {
-		fmt.Fprintln(w, "Not checked: "+n)
+	if len(v.NotChecked) > 0 {
+		fmt.Fprintln(w, "\nNot checked on this store:")
+		for _, n := range v.NotChecked {
+			fmt.Fprintln(w, "  "+n)
+		}
 	}
 	if v.Chain != nil && len(v.Chain.Damage) > 0 {
 		fmt.Fprintln(w)
