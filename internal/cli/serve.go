@@ -30,7 +30,8 @@ func serveCmd() *cobra.Command {
 		Use:   "serve FILE",
 		Short: "Serve the dashboard over a database, read-only",
 		Long: `serve runs the dashboard over a database file: the runs list, each run's
-timeline, the workflows' KPIs, the schedules and the JSON API, and, for a
+timeline, the workflows' KPIs, the schedules, the queues and the runs they
+hold, and the JSON API, and, for a
 file an application used package events on, the outbox and the parked
 messages. It reads the file without a
 lock, so it works while the application runs; it takes no action on runs
@@ -79,7 +80,7 @@ TOKEN", browsers sign in once with it.`,
 			if err != nil {
 				return err
 			}
-			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc, Tables: []ui.Table{scheduleTable(st)}}
+			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc, Tables: append([]ui.Table{scheduleTable(st)}, queueTables(st)...)}
 			// A file an application used package events on gets the
 			// outbox and parked-messages pages.
 			if isPostgres(args[0]) {
