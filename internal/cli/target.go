@@ -137,12 +137,3 @@ func openOwner(ctx context.Context, target, command, instead string) (*postgres.
 func defaultOwnerSuffix() string {
 	return strings.TrimPrefix(defaultIdentity(), "cli:")
 }
-
-// where names the kind of database target is, for messages: "file" or
-// "database".
-func where(target string) string {
-	if isPostgres(target) {
-		return "database"
-	}
-	return "file"
-}
