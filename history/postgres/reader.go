@@ -135,10 +135,11 @@ func (r *Reader) checkSchema(ctx context.Context) error {
 	if err != nil {
 		return mapErr(ctx, err, nil, "open reader: inspect the database")
 	}
-	where := "the database has no schema on its search_path"
-	if schema != nil {
-		where = fmt.Sprintf("schema %q", *schema)
+	if schema == nil {
+		return fmt.Errorf("%sopen reader: %w: no schema of the connection's search_path exists (check search_path)",
+			errPrefix, history.ErrNotChorusDatabase)
 	}
+	where := fmt.Sprintf("schema %q", *schema)
 	if table == nil {
 		return fmt.Errorf("%sopen reader: %w: %s holds no Chorus tables (no chorus_schema_version table; an engine creates them when it first opens the database)",
 			errPrefix, history.ErrNotChorusDatabase, where)

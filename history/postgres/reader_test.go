@@ -179,6 +179,12 @@ func TestReaderSchemaChecks(t *testing.T) {
 	_, err = postgres.OpenReader(ctx, empty, nil)
 	require.ErrorIs(t, err, history.ErrNotChorusDatabase)
 
+	missing, err := pgtest.WithSearchPath(pgtest.BaseURL(t), "chorus_no_such_schema")
+	require.NoError(t, err)
+	_, err = postgres.OpenReader(ctx, missing, nil)
+	require.ErrorIs(t, err, history.ErrNotChorusDatabase)
+	require.Contains(t, err.Error(), "no schema of the connection's search_path exists")
+
 	newer := pgtest.URL(t)
 	st, err := postgres.Open(ctx, newer, nil)
 	require.NoError(t, err)

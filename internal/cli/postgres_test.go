@@ -89,6 +89,16 @@ func TestPostgresCommands(t *testing.T) {
 	require.JSONEq(t, `[]`, out)
 	code, out = f.run("schedule", "list", f.path)
 	require.Equal(t, 0, code, out)
+
+	// A password in the URL (the test server trusts every connection and
+	// ignores it) is masked where the command names the database.
+	u, err := url.Parse(f.path)
+	require.NoError(t, err)
+	u.User = url.UserPassword(u.User.Username(), "Sup3r-secret")
+	code, out = (&fixture{}).run("verify", u.String(), "--json")
+	require.Equal(t, 0, code, out)
+	require.NotContains(t, out, "Sup3r-secret")
+	require.Contains(t, out, u.Redacted())
 }
 
 // A schema without Chorus tables is refused and left as it was; an
