@@ -286,3 +286,28 @@ func TestPostgresActs(t *testing.T) {
 	require.False(t, v.OK)
 	require.ElementsMatch(t, []struct{ Run, Table string }{{"parent-1", "runs"}, {"trip-1", "events"}}, v.Damage)
 }
+
+// runs list's filters (search attributes, statuses, times, pages) and runs
+// show's attributes and memo give on PostgreSQL what they give on a file:
+// the same golden files.
+func TestPostgresListFilters(t *testing.T) {
+	u := pgtest.URL(t)
+	f := newAttrFixtureOn(t, u, func(ctx context.Context, opts *chorus.Options) (*chorus.Engine, error) {
+		st, err := postgres.Open(ctx, u, &postgres.Options{LeaseTTL: 5 * time.Second})
+		if err != nil {
+			return nil, err
+		}
+		return chorus.OpenStore(ctx, st, opts)
+	})
+	for _, c := range listFilterCases {
+		t.Run(c.name, func(t *testing.T) {
+			args := make([]string, len(c.args))
+			for i, a := range c.args {
+				args[i] = strings.ReplaceAll(a, "@", f.path)
+			}
+			code, out := f.run(args...)
+			require.Equal(t, c.code, code, out)
+			golden(t, c.name, out)
+		})
+	}
+}
