@@ -14,11 +14,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/chorusdev/chorus"
+	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
 	"github.com/chorusdev/chorus/history/postgres"
 	"github.com/chorusdev/chorus/history/postgres/pgtest"
 	"github.com/chorusdev/chorus/internal/cli"
 	"github.com/chorusdev/chorus/ui"
+	"github.com/chorusdev/chorus/workflow"
 )
 
 // newPostgresFixture fills a fresh schema of the database that
@@ -310,4 +312,73 @@ func TestPostgresListFilters(t *testing.T) {
 			golden(t, c.name, out)
 		})
 	}
+}
+
+// queues, and serve's Queues and Queued runs pages, read a PostgreSQL
+// database's queues while the engine that owns it runs them.
+func TestPostgresQueues(t *testing.T) {
+	ctx := t.Context()
+	u := pgtest.URL(t)
+	entered := make(chan struct{}, 1)
+	hold := activity.New("pg-cli-hold", func(ctx context.Context, s string) (string, error) {
+		entered <- struct{}{}
+		<-ctx.Done()
+		return "", ctx.Err()
+	})
+	wf := workflow.New("pg-cli-queued", func(ctx workflow.Context, s string) (string, error) {
+		return workflow.ExecuteActivity(ctx, hold, s).Get(ctx)
+	})
+	st, err := postgres.Open(ctx, u, &postgres.Options{LeaseTTL: 5 * time.Second})
+	require.NoError(t, err)
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, hold},
+		Queues: []chorus.Queue{{Name: "jobs", Concurrency: 1}}})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = eng.Close(cctx) // the held activity is interrupted
+	})
+	_, err = chorus.Start(ctx, eng, wf, "a", &chorus.StartOptions{ID: "job-a", Queue: "jobs"})
+	require.NoError(t, err)
+	select {
+	case <-entered:
+	case <-time.After(time.Minute):
+		t.Fatal("job-a did not start")
+	}
+	for _, s := range []struct {
+		id   string
+		prio int
+	}{{"job-b", 5}, {"job-c", 1}} {
+		_, err = chorus.Start(ctx, eng, wf, s.id, &chorus.StartOptions{ID: s.id, Queue: "jobs", Priority: s.prio})
+		require.NoError(t, err)
+	}
+
+	f := &fixture{path: u}
+	code, out := f.run("queues", u, "--json")
+	require.Equal(t, 0, code, out)
+	var qs []struct {
+		Queue            string
+		Waiting, Running int
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &qs))
+	require.Equal(t, []struct {
+		Queue            string
+		Waiting, Running int
+	}{{"jobs", 2, 1}}, qs)
+	code, out = f.run("queues", u, "--queue", "jobs")
+	require.Equal(t, 0, code, out)
+	require.Regexp(t, `(?s)job-a\s+pg-cli-queued\s+started.*job-c\s+pg-cli-queued\s+queued.*job-b`, out)
+
+	base, stop := serve(t, u, "--addr", "127.0.0.1:0")
+	resp, err := http.Get(base + "api/tables/queued-runs")
+	require.NoError(t, err)
+	var table struct{ Rows [][]string }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&table))
+	resp.Body.Close()
+	var order []string
+	for _, r := range table.Rows {
+		order = append(order, r[1]+":"+r[3])
+	}
+	require.Equal(t, []string{"job-a:started", "job-c:queued", "job-b:queued"}, order)
+	require.Equal(t, 0, stop())
 }
