@@ -188,6 +188,9 @@ func (s *Store) watchNodes() {
 		case out <- pending:
 			pending = nil
 		case <-t.C:
+			if s.frozen.Load() {
+				continue
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), s.ttl)
 			ids, err := s.adoptExpired(ctx)
 			cancel()

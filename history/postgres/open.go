@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -87,6 +88,10 @@ type Store struct {
 	adoptOnce sync.Once
 	adopted   chan []string
 	adoptDone chan struct{} // closed when the watcher stopped; nil until started
+
+	// frozen stops the renewals and adoptions, as if the process had died
+	// (tests only, see export_test.go).
+	frozen atomic.Bool
 }
 
 var _ history.Store = (*Store)(nil)
@@ -305,6 +310,9 @@ func (s *Store) renew() {
 		case <-s.lost:
 			return
 		case <-t.C:
+		}
+		if s.frozen.Load() {
+			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.ttl/3)
 		tag, err := s.pool.Exec(ctx, s.renewSQL(), s.leaseKey(), s.epoch, s.ttl.Microseconds())
