@@ -46,6 +46,7 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 			return 0, ctx.Err()
 		}
 	})
+	poke := workflow.NewSignal[int]("sh-poke")
 	wf := workflow.New("sh-wf", func(ctx workflow.Context, n int) (int, error) {
 		n, err := workflow.ExecuteActivity(ctx, first, n).Get(ctx)
 		if err != nil {
@@ -79,10 +80,20 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 		<-gateStarts
 	}
 
-	// A request to a run the other engine owns is refused, naming it.
+	// A request to a run the other engine owns is refused, naming it, and
+	// changes nothing; reads work on every engine.
 	err := a.Cancel(ctx, "b-0")
 	require.ErrorIs(t, err, history.ErrNotOwner)
 	require.Contains(t, err.Error(), `"b"`)
+	err = chorus.Signal(ctx, a, "b-1", poke, 1)
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	err = a.Terminate(ctx, "b-2", "test")
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	_, err = chorus.SignalWithStart(ctx, a, wf, 3, &chorus.StartOptions{ID: "b-3"}, poke, 1)
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	info, err := a.Describe(ctx, "b-0")
+	require.NoError(t, err)
+	require.Equal(t, chorus.StatusRunning, info.Status)
 
 	sa.Freeze()
 	// b adopts a's runs and runs their interrupted attempts again.
