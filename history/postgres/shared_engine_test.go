@@ -129,3 +129,57 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 		require.Equal(t, 1, c, "sh-first of run %s ran %d times (it had completed before a died)", id, c)
 	}
 }
+
+// TestSharedCloseHandsOver closes one of two shared engines while its
+// runs wait for an activity: its Close releases its lease and notifies the
+// other node, which adopts the runs at once (its own periodic look, a
+// third of a ten-minute lease, would come long after the test's deadline)
+// and completes them.
+func TestSharedCloseHandsOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	u := pgtest.URL(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	gate := activity.New("sh-close-gate", func(ctx context.Context, n int) (int, error) {
+		mu.Lock()
+		attempts[activity.GetInfo(ctx).RunID]++
+		mu.Unlock()
+		select {
+		case <-release:
+			return n + 1, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+	wf := workflow.New("sh-close-wf", func(ctx workflow.Context, n int) (int, error) {
+		return workflow.ExecuteActivity(ctx, gate, n).Get(ctx)
+	})
+	open := func(node string) *chorus.Engine {
+		st, err := postgres.Open(ctx, u, &postgres.Options{Shared: true, Owner: node, LeaseTTL: 10 * time.Minute, MaxConns: 4})
+		require.NoError(t, err)
+		eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, gate}})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = eng.Close(context.Background()) })
+		return eng
+	}
+	a, b := open("a"), open("b")
+	const n = 4
+	for i := range n {
+		_, err := chorus.Start(ctx, a, wf, i, &chorus.StartOptions{ID: fmt.Sprintf("a-%d", i)})
+		require.NoError(t, err)
+	}
+	cctx, ccancel := context.WithCancel(ctx)
+	ccancel()
+	require.NoError(t, a.Close(cctx)) // interrupts the attempts at once
+	close(release)
+	for i := range n {
+		id := fmt.Sprintf("a-%d", i)
+		r, err := chorus.Lookup(ctx, b, wf, id)
+		require.NoError(t, err)
+		got, err := r.Result(ctx)
+		require.NoError(t, err, "run %s was not completed by b", id)
+		require.Equal(t, i+1, got)
+	}
+}
