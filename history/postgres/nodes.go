@@ -254,17 +254,22 @@ func (s *Store) listenOnce(ctx context.Context, closed chan<- struct{}) error {
 	if _, err := conn.Exec(ctx, `LISTEN `+nodesChannel); err != nil {
 		return err
 	}
+	look := func() {
+		select {
+		case closed <- struct{}{}:
+		default: // a look is due already
+		}
+	}
+	// A node that closed before LISTEN took effect sent its notification
+	// to no one: look once now.
+	look()
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			return err
 		}
-		if n.Payload != schema {
-			continue
-		}
-		select {
-		case closed <- struct{}{}:
-		default: // a look is due already
+		if n.Payload == schema {
+			look()
 		}
 	}
 }
