@@ -54,10 +54,17 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 		}
 		return workflow.ExecuteActivity(ctx, gate, n).Get(ctx)
 	})
+	sender := workflow.New("sh-sender", func(ctx workflow.Context, target string) (string, error) {
+		_, err := workflow.SignalExternal(ctx, target, poke, 1).Get(ctx)
+		if err == nil {
+			return "delivered", nil
+		}
+		return err.Error(), nil
+	})
 	open := func(node string) (*postgres.Store, *chorus.Engine) {
 		st, err := postgres.Open(ctx, u, &postgres.Options{Shared: true, Owner: node, LeaseTTL: 1500 * time.Millisecond, MaxConns: 4})
 		require.NoError(t, err)
-		eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, first, gate}})
+		eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, first, gate, sender}})
 		require.NoError(t, err)
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -94,6 +101,12 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 	info, err := a.Describe(ctx, "b-0")
 	require.NoError(t, err)
 	require.Equal(t, chorus.StatusRunning, info.Status)
+	// So is a signal a's workflow sends to b's run: the sender is told.
+	sr, err := chorus.Start(ctx, a, sender, "b-0", &chorus.StartOptions{ID: "sender"})
+	require.NoError(t, err)
+	msg, err := sr.Result(ctx)
+	require.NoError(t, err)
+	require.Contains(t, msg, "owned by engine \"b\"")
 
 	sa.Freeze()
 	// b adopts a's runs and runs their interrupted attempts again.
