@@ -47,7 +47,9 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 		}
 	})
 	poke := workflow.NewSignal[int]("sh-poke")
+	bump := workflow.NewUpdate[int, int]("sh-bump")
 	wf := workflow.New("sh-wf", func(ctx workflow.Context, n int) (int, error) {
+		workflow.SetUpdateHandler(ctx, bump, func(ctx workflow.Context, in int) (int, error) { return in + 1, nil }, nil)
 		n, err := workflow.ExecuteActivity(ctx, first, n).Get(ctx)
 		if err != nil {
 			return 0, err
@@ -96,6 +98,11 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 	require.ErrorIs(t, err, history.ErrNotOwner)
 	err = a.Terminate(ctx, "b-2", "test")
 	require.ErrorIs(t, err, history.ErrNotOwner)
+	_, err = chorus.Update(ctx, a, "b-2", bump, 1)
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	got, err := chorus.Update(ctx, b, "b-2", bump, 1)
+	require.NoError(t, err, "the owner takes the update")
+	require.Equal(t, 2, got)
 	_, err = chorus.SignalWithStart(ctx, a, wf, 3, &chorus.StartOptions{ID: "b-3"}, poke, 1)
 	require.ErrorIs(t, err, history.ErrNotOwner)
 	info, err := a.Describe(ctx, "b-0")
