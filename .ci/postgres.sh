@@ -52,10 +52,28 @@ export CHORUS_POSTGRES_URL="postgres://chorus@127.0.0.1:$port/chorus?sslmode=dis
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 
 echo "== the PostgreSQL store (race detector), its durability test and example"
+# The store's suites, single-owner and shared mode (TestShared*: the
+# conformance of several stores on one database, and two engines of which
+# one dies and the other adopts its runs).
 go test -count=1 -race ./history/postgres/
-# The subpackages (the child-process durability test) without -race.
-go test -count=1 $(go list ./history/postgres/... | grep -v '/history/postgres$') ./examples/postgres/
+# The subpackages without -race: the child-process durability tests, an
+# owner and its standby (TestKillOwnerTakeover) and three engine processes
+# in shared mode, one at a time killed or paused (TestKillSharedEngines).
+killlog=$(mktemp)
+if ! go test -count=1 -v $(go list ./history/postgres/... | grep -v '/history/postgres$') >"$killlog" 2>&1; then
+  cat "$killlog"; echo "the kill tests failed"; exit 1
+fi
+grep -E '^(--- |ok )|kills [0-9]' "$killlog" || true
+rm -f "$killlog"
+go test -count=1 ./examples/postgres/
 go run ./examples/postgres
+
+echo "== the bench's shared-mode W1 with 1 and 2 engine processes (a smoke test, -short)"
+benchout=$(cd bench && go run . -short -only w1 -engines chorus-pg -processes 1,2 2>&1) || { echo "$benchout"; echo "the bench failed"; exit 1; }
+if ! grep -q 'shared mode, 2 engine processes, one database (workflows/s) |  | [0-9]' <<<"$benchout"; then
+  echo "$benchout"; echo "the bench's shared-mode W1 gave no figure"; exit 1
+fi
+grep 'shared mode' <<<"$benchout"
 
 echo "== remote workers with a PostgreSQL hub"
 go test -count=1 -race -run Postgres ./remote/

@@ -49,8 +49,12 @@ func main() {
 	engine := flag.String("engine", "", "internal: the child's engine")
 	db := flag.String("db", "", "internal: the child's database path")
 	pjson := flag.String("params", "", "internal: the child's parameters")
+	procs := flag.String("processes", "", "also measure W1 of Chorus PG with this many engine processes sharing one database (shared mode), e.g. 1,2,4; each process runs W1's batch and the throughput is their sum over the longest")
 	flag.Parse()
 
+	if *child == sharedChildMode {
+		os.Exit(sharedChild(*db, *pjson))
+	}
 	if *child != "" {
 		os.Exit(childMain(*child, *engine, *db, *pjson, *cpuprofile))
 	}
@@ -60,6 +64,11 @@ func main() {
 			os.Exit(1)
 		}
 		return
+	}
+	var err error
+	if processCounts, err = parseProcesses(*procs); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
 	}
 	if err := parent(*short, *only, *engines, *rounds, *heavyRounds, *keep, *cpuprofile, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -272,6 +281,14 @@ func parent(short bool, only, engines string, rounds, heavyRounds int, keep bool
 					removeDB(path)
 					if res.Err != "" || res.NA != "" {
 						failed[w+"/"+e.Key] = true
+					}
+					if sub == "w1" && e.Key == "chorus-pg" {
+						for _, n := range processCounts {
+							t0 := time.Now()
+							res := r.runProcesses(n, to["w1"]+time.Minute)
+							logRes(round, fmt.Sprintf("w1 x%d", n), e.Key, res, time.Since(t0))
+							tab.add(w, e.Key, res)
+						}
 					}
 					if res.Capped && sub != "w6" {
 						// Cut short by a time cap: the engine is far from

@@ -102,6 +102,10 @@ type row struct {
 var rows = []row{
 	{"w1_wfps", "w1", "W1 concurrent 3-activity runs (workflows/s)", "≥ 5,000", higher, 5000},
 	{"w1_rss", "w1", "W1 peak RSS (MB)", "", lower, 0},
+	{"w1_p1_wfps", "w1", "W1 shared mode, 1 engine process (workflows/s)", "", higher, 0},
+	{"w1_p2_wfps", "w1", "W1 shared mode, 2 engine processes, one database (workflows/s)", "", higher, 0},
+	{"w1_p4_wfps", "w1", "W1 shared mode, 4 engine processes, one database (workflows/s)", "", higher, 0},
+	{"w1_p8_wfps", "w1", "W1 shared mode, 8 engine processes, one database (workflows/s)", "", higher, 0},
 	{"w2_p50", "w2", "W2 one run, Start→Result p50 (ms)", "≤ 1", lower, 1},
 	{"w2_p99", "w2", "W2 one run, Start→Result p99 (ms)", "≤ 3", lower, 3},
 	{"w3_ms", "w3", "W3 one run fanning out 100 activities (ms)", "≤ 10", lower, 10},

@@ -6,6 +6,14 @@
 //	export CHORUS_POSTGRES_URL=postgres://user@localhost:5432/app
 //	go run ./examples/postgres
 //
+// With -shared, the copies share the database and each runs its own run
+// (give them different -id values); each stays up once its run is done,
+// until Ctrl-C. Kill -9 one half way: within the lease another copy adopts
+// its run and finishes it (the remaining steps print there).
+//
+//	go run ./examples/postgres -shared -id one    # in one terminal
+//	go run ./examples/postgres -shared -id two    # in another
+//
 // Without CHORUS_POSTGRES_URL it says how to set it and exits.
 package main
 
@@ -52,6 +60,7 @@ func main() {
 	id := flag.String("id", "pg-example", "run ID: a second program started with the same ID finds the run")
 	steps := flag.Int("steps", 6, "number of steps")
 	ttl := flag.Duration("lease", 3*time.Second, "how long a standby waits for a dead owner")
+	shared := flag.Bool("shared", false, "share the database with the other copies (each runs its own run) instead of waiting as a standby")
 	flag.Parse()
 	url := os.Getenv("CHORUS_POSTGRES_URL")
 	if url == "" {
@@ -62,19 +71,25 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, url, *id, *steps, *ttl); err != nil {
+	if err := run(ctx, url, *id, *steps, *ttl, *shared); err != nil {
 		fmt.Fprintln(os.Stderr, "postgres example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, url, id string, steps int, ttl time.Duration) error {
-	fmt.Println("waiting for the database's lease (another copy may own it)...")
-	store, err := postgres.Open(ctx, url, &postgres.Options{Standby: true, LeaseTTL: ttl})
+func run(ctx context.Context, url, id string, steps int, ttl time.Duration, shared bool) error {
+	if !shared {
+		fmt.Println("waiting for the database's lease (another copy may own it)...")
+	}
+	store, err := postgres.Open(ctx, url, &postgres.Options{Standby: !shared, Shared: shared, LeaseTTL: ttl})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("owner %s, epoch %d\n", store.Owner(), store.Epoch())
+	if shared {
+		fmt.Printf("node %s, epoch %d\n", store.Owner(), store.Epoch())
+	} else {
+		fmt.Printf("owner %s, epoch %d\n", store.Owner(), store.Epoch())
+	}
 	eng, err := chorus.OpenStore(ctx, store, nil)
 	if err != nil {
 		return errors.Join(err, store.Close())
@@ -117,5 +132,14 @@ func run(ctx context.Context, url, id string, steps int, ttl time.Duration) erro
 		return rerr
 	}
 	fmt.Printf("run %s completed: %d steps\n", r.ID(), result)
+	if shared {
+		// Stay up: should another copy die, this one adopts its run.
+		fmt.Println("serving (another copy's run, should it die); Ctrl-C to stop")
+		select {
+		case <-ctx.Done():
+		case <-store.Lost():
+			return fmt.Errorf("another engine adopted this one's runs")
+		}
+	}
 	return nil
 }

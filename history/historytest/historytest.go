@@ -74,6 +74,7 @@ func Run(t *testing.T, open func(t *testing.T) history.Store) {
 	}{
 		{"CreateAndReadBack", testCreateAndReadBack},
 		{"TimesAndPayloads", testTimesAndPayloads},
+		{"EventNameBytes", testEventNameBytes},
 		{"EmptyCommit", testEmptyCommit},
 		{"DuplicateCreate", testDuplicateCreate},
 		{"DuplicateCreateInOneCommit", testDuplicateCreateInOneCommit},
@@ -170,6 +171,24 @@ func testTimesAndPayloads(t *testing.T, s history.Store) {
 	r, err := s.Run(t.Context(), "times")
 	require.NoError(t, err)
 	require.False(t, r.CreatedAt.IsZero(), "a CreatedAt at the Unix epoch must not read back as the zero time")
+}
+
+// testEventNameBytes checks that an event's name reads back byte for byte
+// whatever it holds: the engine journals a signal from another run and an
+// update under the name, a NUL and a key.
+func testEventNameBytes(t *testing.T, s history.Store) {
+	names := []string{"sig\x00other-run/3", "upd\x00id-1", "\x00", "ünïcode ✓"}
+	b := createBatch("names", "wf", t0)
+	for i, n := range names {
+		b.Events = append(b.Events, history.Event{Seq: int64(i + 2), Type: history.EventSignalReceived, Name: n, Payload: []byte(`1`), Time: t0})
+	}
+	commit(t, s, b)
+	events, err := s.Events(t.Context(), "names", 1)
+	require.NoError(t, err)
+	require.Len(t, events, len(names))
+	for i, e := range events {
+		require.Equal(t, names[i], e.Name, "event %d", e.Seq)
+	}
 }
 
 func testEmptyCommit(t *testing.T, s history.Store) {

@@ -339,7 +339,7 @@ func planBatch(ctx context.Context, b *history.Batch, node string) *plan {
 	for i := range b.Events {
 		e := &b.Events[i]
 		queue(plain(history.ErrConflict, "append event %d", e.Seq), sqlInsertEvent,
-			id, e.Seq, int16(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time))
+			id, e.Seq, int16(e.Type), []byte(e.Name), e.Ref, blob(e.Payload), encTime(e.Time))
 		switch {
 		case e.Type == history.EventRunStarted && b.Reuse != nil:
 			// A new run under a reused ID starts without attributes;

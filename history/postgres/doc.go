@@ -1,14 +1,57 @@
 // Package postgres is a [history.Store] kept in a PostgreSQL database, for
 // applications that outgrow one machine's SQLite file: the journal lives in
-// the database a team already operates, and a standby engine in another
-// process (on another machine) takes over the work when the engine that
-// owns the database dies.
+// the database a team already operates, and either several engine
+// processes (on several machines) share the work, each executing the
+// workflow code of its own runs, or one engine owns the database and a
+// standby in another process takes over when it dies.
 //
-//	store, err := postgres.Open(ctx, "postgres://app@db:5432/app", &postgres.Options{Standby: true})
+//	store, err := postgres.Open(ctx, "postgres://app@db:5432/app", &postgres.Options{Shared: true})
 //	...
 //	engine, err := chorus.OpenStore(ctx, store, nil)
 //
 // # Ownership
+//
+// A database is used in one of two modes, by every engine on it: shared
+// ([Options.Shared]) or single-owner (the default). An Open in one mode
+// fails with [history.ErrLocked] while a live engine uses the database in
+// the other.
+//
+// # Shared mode
+//
+// In shared mode each store is a node: Open registers a row named
+// [Options.Owner] (by default the host name, the process ID and a random
+// suffix) with a lease that the store renews every [Options.LeaseTTL]/3,
+// and whose epoch, drawn from a sequence, is the node's fencing token.
+// Each run belongs to the node that created it (a Start, a child run, a
+// queued run claimed by that node), and only that node writes to it:
+//
+//   - every write transaction holds the node's row (FOR SHARE) and checks
+//     its epoch, as single-owner mode does with the database's lease;
+//   - every batch on an existing run checks that the run is this node's; a
+//     batch on another node's run fails alone with [history.ErrNotOwner]
+//     (a [*history.NotOwnerError] naming the owner) and writes nothing, so
+//     that a Signal, Cancel, Terminate or Update sent to an engine that does
+//     not own the run returns that error: send it to the owner (a request
+//     is not forwarded). Reads (Describe, List, a run's result, a Query
+//     answered by replaying the journal) work on every node;
+//   - [Store.Tasks] returns the tasks of this node's runs only, so an
+//     engine at Open recovers its own work; queue claims are shared (the
+//     node that claims a queued item starts the run and owns it).
+//
+// When a node's lease expires (its process died, or was paused or cut off
+// for longer than LeaseTTL), the other nodes adopt its runs: each one,
+// every LeaseTTL/3, looks for expired nodes, and in one transaction locks
+// such a node's row (FOR UPDATE SKIP LOCKED, so that two survivors never
+// adopt the same node), moves its runs to itself and deletes the row; the
+// engine then starts the adopted runs' pending work as it does at Open
+// ([Store.Adopted], [history.RunAdopter]). The old node, should it wake
+// up, finds its row gone: its writes fail with [ErrFenced], and Lost is
+// closed. A node reopened under the same Owner name after its lease
+// expired, and before another node adopted its runs, keeps them. The
+// first shared node on a database that a single-owner engine used adopts
+// the runs no node owns.
+//
+// # Single-owner mode
 //
 // One engine at a time writes a database (the schema its connection's
 // search_path names first), as with SQLite, where a file's flock keeps a

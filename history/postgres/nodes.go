@@ -167,11 +167,25 @@ func (s *Store) Adopted() <-chan []string {
 	return s.adopted
 }
 
+// nodesChannel is the channel of the notification a node's Close sends
+// (its payload is the schema), so that the other nodes adopt its runs at
+// once instead of at their next look.
+const nodesChannel = "chorus_nodes"
+
 // watchNodes adopts the runs of expired nodes until Close, and hands their
-// IDs over on s.adopted.
+// IDs over on s.adopted. It looks every third of the TTL, and at once when
+// another node of the schema closed (LISTEN/NOTIFY).
 func (s *Store) watchNodes() {
 	defer close(s.adoptDone)
 	defer close(s.adopted)
+	lctx, stopListen := context.WithCancel(context.Background())
+	closed := make(chan struct{}, 1)
+	listened := make(chan struct{})
+	go s.listenNodes(lctx, closed, listened)
+	defer func() {
+		stopListen()
+		<-listened
+	}()
 	t := time.NewTicker(s.ttl / 3)
 	defer t.Stop()
 	var pending []string
@@ -180,6 +194,7 @@ func (s *Store) watchNodes() {
 		if len(pending) > 0 {
 			out = s.adopted
 		}
+		look := false
 		select {
 		case <-s.stopRenew:
 			return
@@ -188,15 +203,73 @@ func (s *Store) watchNodes() {
 		case out <- pending:
 			pending = nil
 		case <-t.C:
-			if s.frozen.Load() {
-				continue
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.ttl)
-			ids, err := s.adoptExpired(ctx)
-			cancel()
-			if err == nil {
-				pending = append(pending, ids...)
-			}
+			look = true
+		case <-closed:
+			look = true
+		}
+		if !look || s.frozen.Load() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.ttl)
+		ids, err := s.adoptExpired(ctx)
+		cancel()
+		if err == nil {
+			pending = append(pending, ids...)
+		}
+	}
+}
+
+// listenNodes listens, on a connection of its own, for the notifications
+// of nodes of this schema that closed, and signals each on closed, until
+// ctx is done; it closes done when it returns. A lost connection is
+// opened again; meanwhile the watcher's periodic look adopts anyway.
+func (s *Store) listenNodes(ctx context.Context, closed chan<- struct{}, done chan<- struct{}) {
+	defer close(done)
+	for ctx.Err() == nil {
+		err := s.listenOnce(ctx, closed)
+		if ctx.Err() != nil {
+			return
+		}
+		_ = err // the periodic look covers the gap
+		t := time.NewTimer(s.ttl / 3)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, closed chan<- struct{}) error {
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return err
+	}
+	if _, err := conn.Exec(ctx, `LISTEN `+nodesChannel); err != nil {
+		return err
+	}
+	look := func() {
+		select {
+		case closed <- struct{}{}:
+		default: // a look is due already
+		}
+	}
+	// A node that closed before LISTEN took effect sent its notification
+	// to no one: look once now.
+	look()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		if n.Payload == schema {
+			look()
 		}
 	}
 }

@@ -394,6 +394,10 @@ func (s *Store) Close() error {
 	if !s.isLost() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err = s.pool.Exec(ctx, s.releaseSQL(), s.leaseKey(), s.epoch)
+		if err == nil && s.shared {
+			// The other nodes adopt this node's runs at once.
+			_, err = s.pool.Exec(ctx, `SELECT pg_notify($1, current_schema())`, nodesChannel)
+		}
 		cancel()
 	}
 	s.pool.Close()

@@ -140,7 +140,7 @@ func (s *Store) Events(ctx context.Context, runID string, afterSeq int64) ([]his
 		var (
 			seq, ref, tm *int64
 			typ          *int16
-			name         *string
+			name         []byte
 			payload      []byte
 		)
 		if err := rows.Scan(&lastSeq, &seq, &typ, &name, &ref, &payload, &tm); err != nil {
@@ -150,7 +150,7 @@ func (s *Store) Events(ctx context.Context, runID string, afterSeq int64) ([]his
 		if seq == nil { // the run has no events after afterSeq
 			continue
 		}
-		e := history.Event{Seq: *seq, Type: history.EventType(*typ), Name: *name, Ref: *ref, Payload: blob(payload), Time: decTime(tm)}
+		e := history.Event{Seq: *seq, Type: history.EventType(*typ), Name: string(name), Ref: *ref, Payload: blob(payload), Time: decTime(tm)}
 		if *typ < 0 || *typ > 255 || !e.Type.Valid() {
 			return nil, corruptf("run %q, event %d: column type holds %d", runID, e.Seq, *typ)
 		}

@@ -46,17 +46,27 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 			return 0, ctx.Err()
 		}
 	})
+	poke := workflow.NewSignal[int]("sh-poke")
+	bump := workflow.NewUpdate[int, int]("sh-bump")
 	wf := workflow.New("sh-wf", func(ctx workflow.Context, n int) (int, error) {
+		workflow.SetUpdateHandler(ctx, bump, func(ctx workflow.Context, in int) (int, error) { return in + 1, nil }, nil)
 		n, err := workflow.ExecuteActivity(ctx, first, n).Get(ctx)
 		if err != nil {
 			return 0, err
 		}
 		return workflow.ExecuteActivity(ctx, gate, n).Get(ctx)
 	})
+	sender := workflow.New("sh-sender", func(ctx workflow.Context, target string) (string, error) {
+		_, err := workflow.SignalExternal(ctx, target, poke, 1).Get(ctx)
+		if err == nil {
+			return "delivered", nil
+		}
+		return err.Error(), nil
+	})
 	open := func(node string) (*postgres.Store, *chorus.Engine) {
 		st, err := postgres.Open(ctx, u, &postgres.Options{Shared: true, Owner: node, LeaseTTL: 1500 * time.Millisecond, MaxConns: 4})
 		require.NoError(t, err)
-		eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, first, gate}})
+		eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, first, gate, sender}})
 		require.NoError(t, err)
 		t.Cleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -79,10 +89,31 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 		<-gateStarts
 	}
 
-	// A request to a run the other engine owns is refused, naming it.
+	// A request to a run the other engine owns is refused, naming it, and
+	// changes nothing; reads work on every engine.
 	err := a.Cancel(ctx, "b-0")
 	require.ErrorIs(t, err, history.ErrNotOwner)
 	require.Contains(t, err.Error(), `"b"`)
+	err = chorus.Signal(ctx, a, "b-1", poke, 1)
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	err = a.Terminate(ctx, "b-2", "test")
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	_, err = chorus.Update(ctx, a, "b-2", bump, 1)
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	got, err := chorus.Update(ctx, b, "b-2", bump, 1)
+	require.NoError(t, err, "the owner takes the update")
+	require.Equal(t, 2, got)
+	_, err = chorus.SignalWithStart(ctx, a, wf, 3, &chorus.StartOptions{ID: "b-3"}, poke, 1)
+	require.ErrorIs(t, err, history.ErrNotOwner)
+	info, err := a.Describe(ctx, "b-0")
+	require.NoError(t, err)
+	require.Equal(t, chorus.StatusRunning, info.Status)
+	// So is a signal a's workflow sends to b's run: the sender is told.
+	sr, err := chorus.Start(ctx, a, sender, "b-0", &chorus.StartOptions{ID: "sender"})
+	require.NoError(t, err)
+	msg, err := sr.Result(ctx)
+	require.NoError(t, err)
+	require.Contains(t, msg, "owned by engine \"b\"")
 
 	sa.Freeze()
 	// b adopts a's runs and runs their interrupted attempts again.
@@ -116,5 +147,59 @@ func TestSharedEnginesAdoptDeadEngine(t *testing.T) {
 	require.Len(t, firsts, 2*n)
 	for id, c := range firsts {
 		require.Equal(t, 1, c, "sh-first of run %s ran %d times (it had completed before a died)", id, c)
+	}
+}
+
+// TestSharedCloseHandsOver closes one of two shared engines while its
+// runs wait for an activity: its Close releases its lease and notifies the
+// other node, which adopts the runs at once (its own periodic look, a
+// third of a ten-minute lease, would come long after the test's deadline)
+// and completes them.
+func TestSharedCloseHandsOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	u := pgtest.URL(t)
+	release := make(chan struct{})
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	gate := activity.New("sh-close-gate", func(ctx context.Context, n int) (int, error) {
+		mu.Lock()
+		attempts[activity.GetInfo(ctx).RunID]++
+		mu.Unlock()
+		select {
+		case <-release:
+			return n + 1, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	})
+	wf := workflow.New("sh-close-wf", func(ctx workflow.Context, n int) (int, error) {
+		return workflow.ExecuteActivity(ctx, gate, n).Get(ctx)
+	})
+	open := func(node string) *chorus.Engine {
+		st, err := postgres.Open(ctx, u, &postgres.Options{Shared: true, Owner: node, LeaseTTL: 10 * time.Minute, MaxConns: 4})
+		require.NoError(t, err)
+		eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Definitions: []chorus.Definition{wf, gate}})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = eng.Close(context.Background()) })
+		return eng
+	}
+	a, b := open("a"), open("b")
+	const n = 4
+	for i := range n {
+		_, err := chorus.Start(ctx, a, wf, i, &chorus.StartOptions{ID: fmt.Sprintf("a-%d", i)})
+		require.NoError(t, err)
+	}
+	cctx, ccancel := context.WithCancel(ctx)
+	ccancel()
+	require.NoError(t, a.Close(cctx)) // interrupts the attempts at once
+	close(release)
+	for i := range n {
+		id := fmt.Sprintf("a-%d", i)
+		r, err := chorus.Lookup(ctx, b, wf, id)
+		require.NoError(t, err)
+		got, err := r.Result(ctx)
+		require.NoError(t, err, "run %s was not completed by b", id)
+		require.Equal(t, i+1, got)
 	}
 }

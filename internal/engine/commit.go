@@ -36,7 +36,13 @@ func (r *Run) commitRound() {
 		b.Reuse = &history.RunInfo{Workflow: r.spec.Name(), Parent: r.parent, ParentStep: r.parentStep, FirstSeq: rd.restart}
 	}
 	err := e.w.submit(b)
-	if errors.Is(err, ErrCommitUnknown) && r.landed(b) {
+	// A store that is closed, or fenced because another engine took its
+	// runs over, is not asked whether the batch landed: with several
+	// engines on one store, the journal may have reached the batch's
+	// sequence numbers through the run's new owner, and carrying on would
+	// acknowledge what this engine never wrote. The round fails; whatever
+	// did land is the new owner's (or the next Open's) to carry on.
+	if errors.Is(err, ErrCommitUnknown) && !errors.Is(err, history.ErrStoreClosed) && r.landed(b) {
 		// The commit went through although the store reported an error:
 		// carry on as after any commit, so nothing it promised is stranded.
 		e.log.Warn("chorus: commit reported an error but its batch is in the journal", "run", r.id, "err", err)

@@ -353,8 +353,10 @@ func definite(err error) bool {
 	var be *BlockedError
 	var le *LimitError
 	var nr *NotRegisteredError
+	// ErrNotOwner: another engine sharing the store owns the run, and
+	// trying again here cannot reach it (see adopt.go).
 	return errors.Is(err, history.ErrRunNotFound) || errors.Is(err, ErrRunEnded) || errors.Is(err, history.ErrRunExists) ||
-		errors.As(err, &be) || errors.As(err, &le) || errors.As(err, &nr)
+		errors.Is(err, history.ErrNotOwner) || errors.As(err, &be) || errors.As(err, &le) || errors.As(err, &nr)
 }
 
 // runTaskLater runs a task again after a pause, when reaching its target

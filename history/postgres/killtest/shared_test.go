@@ -296,6 +296,9 @@ func TestKillSharedEngines(t *testing.T) {
 		if errors.Is(err, chorus.ErrRunNotFound) {
 			continue // counted as lost below
 		}
+		if errors.Is(err, chorus.ErrRunEnded) {
+			continue // the signal was delivered, and the process died before it counted it
+		}
 		require.NoError(t, err, "signal %s", id)
 	}
 	for _, id := range acked {
