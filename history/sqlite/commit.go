@@ -81,6 +81,7 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 	defer s.mu.RUnlock()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	defer s.afterCommit(ctx)
 
 	valid := 0
 	for i, b := range batches {

@@ -128,7 +128,15 @@ func openLocked(ctx context.Context, path, uri string, o Options) (*Store, error
 	r.SetMaxIdleConns(o.MaxReadConns)
 	r.SetConnMaxLifetime(0)
 	r.SetConnMaxIdleTime(0)
-	return newStore(ctx, path, w, r)
+	st, err := newStore(ctx, path, w, r)
+	if err != nil {
+		return nil, err
+	}
+	if st.ckpt, err = newCheckpointer(uri, o); err != nil {
+		_ = st.closePools()
+		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
+	}
+	return st, nil
 }
 
 // configureWriter limits the writer pool to one connection that is never
@@ -157,6 +165,8 @@ func writerParams(o Options, wal bool) string {
 		p = append(p,
 			"_pragma=journal_mode(WAL)",
 			"_pragma=synchronous("+string(o.Synchronous)+")",
+			// The checkpointer copies the log back (checkpoint.go).
+			"_pragma=wal_autocheckpoint(0)",
 		)
 	}
 	return strings.Join(p, "&")

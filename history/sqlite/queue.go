@@ -21,6 +21,7 @@ func (s *Store) queueTx(ctx context.Context, what string, fn func(tx *sql.Tx) er
 	defer s.mu.RUnlock()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	defer s.afterCommit(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(ctx, err, nil, what+": begin")

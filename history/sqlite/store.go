@@ -38,6 +38,9 @@ type Store struct {
 	heads headCache
 	// lock holds the file's exclusive flock until Close (nil in memory).
 	lock *os.File
+	// ckpt runs the WAL checkpoints off the commit path (nil in memory);
+	// see checkpoint.go.
+	ckpt *checkpointer
 }
 
 var _ history.Store = (*Store)(nil)
@@ -140,10 +143,14 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// closePools closes the prepared statements and both pools, readers first
-// so that the writer, closing last, checkpoints the WAL and removes it.
+// closePools stops the checkpointer and closes the prepared statements and
+// both pools, readers first, so that the writer, closing last, checkpoints
+// the WAL and removes it.
 func (s *Store) closePools() error {
 	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
 	for _, st := range s.rs {
 		if st != nil {
 			errs = append(errs, st.Close())

@@ -1,0 +1,76 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/chorusdev/chorus/history"
+)
+
+// TestCheckpointOffCommit: the writer does not checkpoint inside COMMIT
+// (wal_autocheckpoint=0); the checkpointer copies the log back as commits
+// append to it, with the store's synchronous setting, and the log is
+// started again from its beginning, so that its file stays bounded however
+// much is written; everything committed reads back, after a reopen too.
+func TestCheckpointOffCommit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ckpt.db")
+	s, err := Open(ctx, path, &Options{Synchronous: SynchronousNormal})
+	require.NoError(t, err)
+	defer func() { _ = s.Close() }()
+
+	var v string
+	require.NoError(t, s.w.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&v))
+	require.Equal(t, "0", v)
+	require.NoError(t, s.ckpt.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&v))
+	require.Equal(t, "1", v)
+
+	// About 6 pages per run: 3,000 runs write several times the log's
+	// bound.
+	payload := bytes.Repeat([]byte("x"), 6*4096)
+	const runs, perCommit = 3000, 20
+	for i := 0; i < runs; i += perCommit {
+		var bs []*history.Batch
+		for j := i; j < i+perCommit; j++ {
+			bs = append(bs, &history.Batch{RunID: fmt.Sprintf("r%d", j), Time: chainT0,
+				Create: &history.RunInfo{Workflow: "wf"},
+				Events: []history.Event{{Seq: 1, Type: history.EventRunStarted, Name: "wf", Payload: payload, Time: chainT0}}})
+		}
+		errs, err := s.Commit(ctx, bs)
+		require.NoError(t, err)
+		for _, e := range errs {
+			require.NoError(t, e)
+		}
+	}
+	require.Positive(t, s.ckpt.checkpoints.Load(), "no background checkpoint ran")
+	fi, err := os.Stat(path + "-wal")
+	require.NoError(t, err)
+	const frame = 4096 + 24
+	maxWAL := int64(2*ckptInlineFrames+2*ckptFrames+perCommit*8) * frame
+	t.Logf("log file %d bytes; %d background checkpoints, %d by the writer", fi.Size(), s.ckpt.checkpoints.Load(), s.ckpt.inlines)
+	require.Less(t, fi.Size(), maxWAL, "the log was not started again")
+
+	check := func(s *Store) {
+		for _, id := range []string{"r0", fmt.Sprintf("r%d", runs/2), fmt.Sprintf("r%d", runs-1)} {
+			evs, err := s.Events(ctx, id, 0)
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			require.Equal(t, payload, evs[0].Payload)
+		}
+	}
+	check(s)
+	require.NoError(t, s.Close())
+	_, err = os.Stat(path + "-wal")
+	require.True(t, os.IsNotExist(err), "Close left the log: %v", err)
+	s, err = Open(ctx, path, nil)
+	require.NoError(t, err)
+	check(s)
+	require.NoError(t, s.IntegrityCheck(ctx))
+}
