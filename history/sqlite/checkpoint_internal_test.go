@@ -74,3 +74,22 @@ func TestCheckpointOffCommit(t *testing.T) {
 	check(s)
 	require.NoError(t, s.IntegrityCheck(ctx))
 }
+
+// TestRunExists: RunExists tells a run row, running, ended or queued,
+// from none, and reports a closed store.
+func TestRunExists(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "exists.db"), nil)
+	require.NoError(t, err)
+	chainRun(t, s, "ended", 3)
+	commitOne(t, s, &history.Batch{RunID: "queued", Time: chainT0, Create: &history.RunInfo{Workflow: "wf", Status: history.StatusQueued}})
+	for id, want := range map[string]bool{"ended": true, "queued": true, "none": false, "": false} {
+		got, err := s.RunExists(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, want, got, id)
+	}
+	require.NoError(t, s.Close())
+	_, err = s.RunExists(ctx, "ended")
+	require.ErrorIs(t, err, history.ErrStoreClosed)
+}

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +20,7 @@ const (
 	rsListStatus
 	rsListWorkflow
 	rsListStatusWorkflow
+	rsRunExists
 	numReadStmts
 )
 
@@ -57,6 +59,26 @@ var readSQL = [numReadStmts]string{
 	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
 	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
 	rsListStatusWorkflow: `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? AND workflow = ? ORDER BY id LIMIT ?`,
+	rsRunExists:          `SELECT 1 FROM runs WHERE id = ?`,
+}
+
+// RunExists reports whether the file has a run row with the ID, in any
+// state, damaged or not: a cheaper question than Run's, which the engine
+// asks before it starts a run under a new ID.
+func (s *Store) RunExists(ctx context.Context, runID string) (bool, error) {
+	if err := s.enter("read run", runID); err != nil {
+		return false, err
+	}
+	defer s.mu.RUnlock()
+	var one int64
+	switch err := s.rs[rsRunExists].QueryRowContext(ctx, runID).Scan(&one); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
 }
 
 // Run returns the index row of the run, or an error wrapping

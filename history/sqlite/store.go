@@ -61,6 +61,8 @@ const (
 	stDropTasks
 	stReuseRun
 	stRunChain
+	stReadHead
+	stWriteHead
 	numWriteStmts
 )
 
@@ -87,6 +89,10 @@ var writeSQL = [numWriteStmts]string{
 	// The head of the run's chain, which the batch's first event links to,
 	// when the head cache does not hold it.
 	stRunChain: `SELECT chain_hash FROM runs WHERE id = ?`,
+	// The file chain's head, read on the first run a transaction creates
+	// when the head cache does not hold it, and written back before COMMIT.
+	stReadHead:  `SELECT runs, hash FROM chain_head WHERE id = 1`,
+	stWriteHead: `UPDATE chain_head SET runs = ?, hash = ? WHERE id = 1`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before, sum, attempt_sum,
 		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum, input_in_event)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -590,7 +591,7 @@ func (r *Run) handleOne(in input) {
 		// The run may exist without being in memory: never run its code
 		// again as if it were new. (The commit would refuse the duplicate
 		// too, but only after the code ran.)
-		switch _, err := e.store.Run(e.ctx, r.id); {
+		switch err := e.runAbsent(r.id); {
 		case err == nil:
 			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
 			return
@@ -1073,4 +1074,26 @@ func sortTasks(ts []history.Task) {
 	slices.SortFunc(ts, func(a, b history.Task) int {
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Step, b.Step))
 	})
+}
+
+// runExister is implemented by stores that can tell whether a run exists
+// more cheaply than by reading its row (history/sqlite).
+type runExister interface {
+	RunExists(ctx context.Context, runID string) (bool, error)
+}
+
+// runAbsent returns an error wrapping history.ErrRunNotFound when the
+// store has no run with the ID, nil when it has one, and the store's error
+// when it cannot tell (a damaged row, for one). A store with RunExists
+// answers the common case, a new ID, without reading a row; an ID it has
+// is read as before, so that what a duplicate start is told does not
+// depend on the store.
+func (e *Engine) runAbsent(id string) error {
+	if x, ok := e.store.(runExister); ok {
+		if exists, err := x.RunExists(e.ctx, id); err == nil && !exists {
+			return fmt.Errorf("chorus: run %q: %w", id, history.ErrRunNotFound)
+		}
+	}
+	_, err := e.store.Run(e.ctx, id)
+	return err
 }
