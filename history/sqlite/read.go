@@ -70,8 +70,11 @@ func (s *Store) RunExists(ctx context.Context, runID string) (bool, error) {
 		return false, err
 	}
 	defer s.mu.RUnlock()
+	if err := ctx.Err(); err != nil {
+		return false, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
 	var one int64
-	switch err := s.rs[rsRunExists].QueryRowContext(ctx, runID).Scan(&one); {
+	switch err := s.rs[rsRunExists].QueryRowContext(context.WithoutCancel(ctx), runID).Scan(&one); { // see Run
 	case err == nil:
 		return true, nil
 	case errors.Is(err, sql.ErrNoRows):
@@ -88,6 +91,12 @@ func (s *Store) Run(ctx context.Context, runID string) (history.RunInfo, error) 
 		return history.RunInfo{}, err
 	}
 	defer s.mu.RUnlock()
+	if err := ctx.Err(); err != nil {
+		return history.RunInfo{}, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
+	// One row by its key takes microseconds: not worth the watcher
+	// goroutine the driver starts for a statement whose context can end.
+	ctx = context.WithoutCancel(ctx)
 	rows, err := s.rs[rsRun].QueryContext(ctx, runID)
 	if err != nil {
 		return history.RunInfo{}, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
