@@ -106,10 +106,16 @@ func walCheckpoint(ctx context.Context, q queryer) (int, error) {
 	return frames, err
 }
 
-// afterCommit is called by Commit, under commitMu, after a transaction
-// committed (or may have): it counts the pages the writer appended to the
-// log and wakes the checkpointer, or checkpoints inline (see above).
+// afterCommit is called by every write transaction, under commitMu, after
+// it committed (or may have): it starts a build of the run ID filter when
+// the transaction filled it (idfilter.go), counts the pages the writer
+// appended to the log and wakes the checkpointer, or checkpoints inline
+// (see above).
 func (s *Store) afterCommit(ctx context.Context) {
+	if s.ids != nil && s.ids.wantBuild {
+		s.ids.wantBuild = false
+		s.startIDFilter()
+	}
 	c := s.ckpt
 	if c == nil {
 		return

@@ -132,3 +132,90 @@ func TestMultiRowEventConflict(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, evs, 7)
 }
+
+// TestRunIDFilter: once its filter is built, RunExists answers most new IDs
+// from memory and never denies a run the file has: runs created before the
+// build, while it read the file (kept aside and added), after it, queued
+// runs, and runs created after the filter filled up and was built again.
+func TestRunIDFilter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ids.db")
+	s, err := Open(ctx, path, nil)
+	require.NoError(t, err)
+	create := func(ids ...string) {
+		t.Helper()
+		var bs []*history.Batch
+		for _, id := range ids {
+			bs = append(bs, &history.Batch{RunID: id, Time: chainT0, Create: &history.RunInfo{Workflow: "wf"},
+				Events: []history.Event{{Seq: 1, Type: history.EventRunStarted, Name: "wf", Time: chainT0}}})
+		}
+		errs, err := s.Commit(ctx, bs)
+		require.NoError(t, err)
+		for _, e := range errs {
+			require.NoError(t, e)
+		}
+	}
+	var have []string
+	for i := range 50 {
+		have = append(have, fmt.Sprintf("before-%d", i))
+	}
+	create(have...)
+	require.NoError(t, s.Close())
+
+	s, err = Open(ctx, path, nil)
+	require.NoError(t, err)
+	defer func() { _ = s.Close() }()
+	s.ids.wg.Wait()
+	require.EqualValues(t, 1, s.ids.builds.Load())
+	after := []string{"after-1", "after-2"}
+	create(after...)
+	have = append(have, after...)
+	_, _, err = s.Enqueue(ctx, history.QueueItem{RunID: "queued-1", Queue: "q", Workflow: "wf", EnqueuedAt: chainT0})
+	require.NoError(t, err)
+	have = append(have, "queued-1")
+
+	// A second build, held once it has its snapshot: runs created then
+	// are not in the snapshot, only kept aside.
+	snap, release := make(chan struct{}), make(chan struct{})
+	s.commitMu.Lock()
+	s.ids.scanHook = func() { close(snap); <-release }
+	s.startIDFilter()
+	s.ids.scanHook = nil
+	s.commitMu.Unlock()
+	<-snap
+	during := []string{"during-1", "during-2", "during-3"}
+	create(during...)
+	have = append(have, during...)
+	close(release)
+	s.ids.wg.Wait()
+	require.EqualValues(t, 2, s.ids.builds.Load())
+
+	// Full: the next create starts a build of a larger filter.
+	s.commitMu.Lock()
+	s.ids.capacity = s.ids.added
+	s.commitMu.Unlock()
+	create("full-1")
+	have = append(have, "full-1")
+	s.ids.wg.Wait()
+	require.EqualValues(t, 3, s.ids.builds.Load())
+
+	for _, id := range have {
+		may, known := s.ids.mayHave(id)
+		require.True(t, known && may, id)
+		ok, err := s.RunExists(ctx, id)
+		require.NoError(t, err)
+		require.True(t, ok, id)
+	}
+	fromMemory := 0
+	for i := range 1000 {
+		id := fmt.Sprintf("new-%d", i)
+		if may, known := s.ids.mayHave(id); known && !may {
+			fromMemory++
+		}
+		ok, err := s.RunExists(ctx, id)
+		require.NoError(t, err)
+		require.False(t, ok, id)
+	}
+	require.Greater(t, fromMemory, 950, "about 1 %% of new IDs are false positives")
+}

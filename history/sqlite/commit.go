@@ -90,6 +90,9 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 			continue
 		}
 		valid++
+		if b.Create != nil {
+			s.addRunIDs(b.RunID) // before the row exists, whatever becomes of it
+		}
 	}
 	if valid == 0 {
 		return verr, nil

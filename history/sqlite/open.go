@@ -136,6 +136,10 @@ func openLocked(ctx context.Context, path, uri string, o Options) (*Store, error
 		_ = st.closePools()
 		return nil, fmt.Errorf("%sopen %q: %v", errPrefix, path, err)
 	}
+	st.ids = newIDFilter()
+	st.commitMu.Lock()
+	st.startIDFilter()
+	st.commitMu.Unlock()
 	return st, nil
 }
 

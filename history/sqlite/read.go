@@ -73,6 +73,11 @@ func (s *Store) RunExists(ctx context.Context, runID string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
 	}
+	if s.ids != nil {
+		if may, known := s.ids.mayHave(runID); known && !may {
+			return false, nil
+		}
+	}
 	var one int64
 	switch err := s.rs[rsRunExists].QueryRowContext(context.WithoutCancel(ctx), runID).Scan(&one); { // see Run
 	case err == nil:

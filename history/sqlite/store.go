@@ -41,6 +41,9 @@ type Store struct {
 	// ckpt runs the WAL checkpoints off the commit path (nil in memory);
 	// see checkpoint.go.
 	ckpt *checkpointer
+	// ids answers RunExists for a new ID from memory (nil in memory);
+	// see idfilter.go.
+	ids *idFilter
 }
 
 var _ history.Store = (*Store)(nil)
@@ -153,6 +156,7 @@ func (s *Store) Path() string { return s.path }
 // afterwards every method returns an error wrapping history.ErrStoreClosed.
 // Closing a closed store does nothing and returns nil.
 func (s *Store) Close() error {
+	s.stopIDFilter()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
