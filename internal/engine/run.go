@@ -591,12 +591,12 @@ func (r *Run) handleOne(in input) {
 		// The run may exist without being in memory: never run its code
 		// again as if it were new. (The commit would refuse the duplicate
 		// too, but only after the code ran.)
-		switch err := e.runAbsent(r.id); {
-		case err == nil:
-			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
-			return
-		case !errors.Is(err, history.ErrRunNotFound):
+		switch absent, err := e.runAbsent(r.id); {
+		case err != nil:
 			in.answer(fmt.Errorf("chorus: start run %q: %w", r.id, err))
+			return
+		case !absent:
+			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
 			return
 		}
 		r.round.replies = append(r.round.replies, in)
@@ -1082,18 +1082,23 @@ type runExister interface {
 	RunExists(ctx context.Context, runID string) (bool, error)
 }
 
-// runAbsent returns an error wrapping history.ErrRunNotFound when the
-// store has no run with the ID, nil when it has one, and the store's error
-// when it cannot tell (a damaged row, for one). A store with RunExists
-// answers the common case, a new ID, without reading a row; an ID it has
-// is read as before, so that what a duplicate start is told does not
-// depend on the store.
-func (e *Engine) runAbsent(id string) error {
+// runAbsent reports whether the store has no run with the ID, or the
+// store's error when it cannot tell (a damaged row, for one). A store with
+// RunExists answers the common case, a new ID, without reading a row; an
+// ID it has is read as before, so that what a duplicate start is told does
+// not depend on the store.
+func (e *Engine) runAbsent(id string) (bool, error) {
 	if x, ok := e.store.(runExister); ok {
 		if exists, err := x.RunExists(e.ctx, id); err == nil && !exists {
-			return fmt.Errorf("chorus: run %q: %w", id, history.ErrRunNotFound)
+			return true, nil
 		}
 	}
-	_, err := e.store.Run(e.ctx, id)
-	return err
+	switch _, err := e.store.Run(e.ctx, id); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, history.ErrRunNotFound):
+		return true, nil
+	default:
+		return false, err
+	}
 }
