@@ -94,45 +94,6 @@ func TestRunExists(t *testing.T) {
 	require.ErrorIs(t, err, history.ErrStoreClosed)
 }
 
-// TestMultiRowEventConflict: a batch's events go in INSERTs of up to
-// maxEventsPerInsert rows; when a row of one collides with a stray row
-// (written outside Chorus past the run's last seq), the batch fails with
-// ErrConflict and leaves none of its events, and the other batches of the
-// Commit land.
-func TestMultiRowEventConflict(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "multi.db"), nil)
-	require.NoError(t, err)
-	defer func() { _ = s.Close() }()
-	for _, id := range []string{"x", "y"} {
-		commitOne(t, s, &history.Batch{RunID: id, Time: chainT0, Create: &history.RunInfo{Workflow: "wf"},
-			Events: []history.Event{{Seq: 1, Type: history.EventRunStarted, Name: "wf", Time: chainT0}}})
-	}
-	// A stray row at seq 6 of x: the batch's events 2 to 5 go in a first
-	// INSERT, 6 and 7 in a second, which collides.
-	_, err = s.w.ExecContext(ctx, `INSERT INTO events (run_id, seq, type) VALUES ('x', 6, 5)`)
-	require.NoError(t, err)
-	batch := func(id string) *history.Batch {
-		b := &history.Batch{RunID: id, Time: chainT0}
-		for seq := int64(2); seq <= 7; seq++ {
-			b.Events = append(b.Events, history.Event{Seq: seq, Type: history.EventTimerScheduled, Payload: []byte(`"t"`), Time: chainT0})
-		}
-		return b
-	}
-	errs, err := s.Commit(ctx, []*history.Batch{batch("x"), batch("y")})
-	require.NoError(t, err)
-	require.ErrorIs(t, errs[0], history.ErrConflict)
-	require.ErrorContains(t, errs[0], "append events 6 to 7")
-	require.NoError(t, errs[1])
-	var n int
-	require.NoError(t, s.w.QueryRowContext(ctx, `SELECT count(*) FROM events WHERE run_id = 'x'`).Scan(&n))
-	require.Equal(t, 2, n, "x keeps its RunStarted and the stray row only")
-	evs, err := s.Events(ctx, "y", 0)
-	require.NoError(t, err)
-	require.Len(t, evs, 7)
-}
-
 // TestRunIDFilter: once its filter is built, RunExists answers most new IDs
 // from memory and never denies a run the file has: runs created before the
 // build, while it read the file (kept aside and added), after it, queued
