@@ -201,8 +201,6 @@ type txStmts struct {
 	tx  *sql.Tx
 	s   *Store
 	st  [numWriteStmts]*sql.Stmt
-	// args is reused for the arguments of the INSERTs of events.
-	args []any
 
 	chain chainTx
 }
@@ -338,25 +336,13 @@ func (t *txStmts) apply(b *history.Batch) (batchErr, fatal error) {
 		}
 	}
 
-	// 2. The journal, up to maxEventsPerInsert events a statement.
-	idArg := any(id)
-	for i := 0; i < len(b.Events); {
-		n := min(len(b.Events)-i, maxEventsPerInsert)
-		args := t.args[:0]
-		for j := i; j < i+n; j++ {
-			e := &b.Events[j]
-			args = append(args, idArg, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time),
-				eventSum(id, e), t.eventHash(j))
+	// 2. The journal.
+	for i := range b.Events {
+		e := &b.Events[i]
+		if _, err := t.exec(stInsertEvent, id, e.Seq, int64(e.Type), e.Name, e.Ref, blob(e.Payload), encTime(e.Time),
+			eventSum(id, e), t.eventHash(i)); err != nil {
+			return nil, fail(err, history.ErrConflict, "append event %d", e.Seq)
 		}
-		t.args = args
-		if _, err := t.exec(insertEvents[n], args...); err != nil {
-			if n == 1 {
-				return nil, fail(err, history.ErrConflict, "append event %d", b.Events[i].Seq)
-			}
-			return nil, fail(err, history.ErrConflict, "append events %d to %d", b.Events[i].Seq, b.Events[i+n-1].Seq)
-		}
-		clear(args)
-		i += n
 	}
 
 	// The search attribute index, from the events.

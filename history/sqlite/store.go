@@ -58,9 +58,6 @@ const (
 	stTouchRunStatus
 	stRunLastSeq
 	stInsertEvent
-	stInsertEvents2
-	stInsertEvents3
-	stInsertEvents4
 	stInsertTask
 	stUpdateTask
 	stDeleteTask
@@ -91,12 +88,7 @@ var writeSQL = [numWriteStmts]string{
 	// so a batch without events has none (see validateBatch).
 	stTouchRunStatus: `UPDATE runs SET updated_at = ?, status = ?, result = ?, failure = ?, outcome_sum = ? WHERE id = ?`,
 	stRunLastSeq:     `SELECT last_seq FROM runs WHERE id = ?`,
-	stInsertEvent:    insertEventsSQL(1),
-	// A batch's events go in one statement of up to four rows: each
-	// statement costs its binding and its start on top of the rows.
-	stInsertEvents2: insertEventsSQL(2),
-	stInsertEvents3: insertEventsSQL(3),
-	stInsertEvents4: insertEventsSQL(4),
+	stInsertEvent:    `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 	// The head of the run's chain, which the batch's first event links to,
 	// when the head cache does not hold it.
 	stRunChain: `SELECT chain_hash FROM runs WHERE id = ?`,
@@ -111,18 +103,6 @@ var writeSQL = [numWriteStmts]string{
 		state_sum = ?, last_failure = ?, first_failure_at = ?, failure_sum = ? WHERE run_id = ? AND step = ?`,
 	stDeleteTask: `DELETE FROM tasks WHERE run_id = ? AND step = ?`,
 	stDropTasks:  `DELETE FROM tasks WHERE run_id = ?`,
-}
-
-// maxEventsPerInsert is the most events one INSERT writes; insertEvents[n]
-// is the statement that writes n.
-const maxEventsPerInsert = 4
-
-var insertEvents = [maxEventsPerInsert + 1]int{1: stInsertEvent, 2: stInsertEvents2, 3: stInsertEvents3, 4: stInsertEvents4}
-
-// insertEventsSQL is the INSERT of n events.
-func insertEventsSQL(n int) string {
-	return `INSERT INTO events (run_id, seq, type, name, ref, payload, time, sum, hash) VALUES ` +
-		strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ")
 }
 
 // newStore prepares the statements and returns the store; on error it
