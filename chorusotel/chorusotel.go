@@ -75,6 +75,11 @@
 // chorus.activity), chorus.commit.duration (seconds) and
 // chorus.commit.batch_size (runs per transaction).
 //
+// [QueueMetrics] adds gauges of the engine's work queues, read at each
+// collection: chorus.queue.waiting (depth), chorus.queue.running,
+// chorus.queue.oldest_wait (seconds) and chorus.queue.activities.running
+// and .waiting, each with chorus.queue.
+//
 // # People and models
 //
 // From the journal markers of the human and decide packages (read as

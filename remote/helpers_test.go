@@ -171,9 +171,17 @@ func (env *hubEnv) startWorker(t testing.TB, token string, act remote.Activity) 
 // startWorkerN is startWorker with n tasks at once.
 func (env *hubEnv) startWorkerN(t testing.TB, token string, n int, act remote.Activity) *worker {
 	t.Helper()
+	return env.startWorkerWith(t, token, &remote.WorkerOptions{Concurrency: n}, act)
+}
+
+// startWorkerWith is startWorker with options o (its Client, RetryDelay
+// and Logger are the test's).
+func (env *hubEnv) startWorkerWith(t testing.TB, token string, o *remote.WorkerOptions, act remote.Activity) *worker {
+	t.Helper()
 	net := &cutTransport{base: env.srv.Client().Transport}
-	w, err := remote.NewWorker(env.srv.URL, token, []string{queue},
-		&remote.WorkerOptions{Concurrency: n, Client: &http.Client{Transport: net}, RetryDelay: 20 * time.Millisecond, Logger: quiet}, act)
+	wo := *o
+	wo.Client, wo.RetryDelay, wo.Logger = &http.Client{Transport: net}, 20*time.Millisecond, quiet
+	w, err := remote.NewWorker(env.srv.URL, token, []string{queue}, &wo, act)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	wk := &worker{cancel: cancel, done: make(chan error, 1), net: net}

@@ -142,6 +142,68 @@ func TestWorkerStopGivesTaskBack(t *testing.T) {
 	require.Equal(t, "B read acct-4", out)
 }
 
+// TestWorkerStopDrainsRunningTask: with a drain, a stopping worker lets
+// its running task finish and answer, under a context that is not
+// canceled, and Run returns once it has.
+func TestWorkerStopDrainsRunningTask(t *testing.T) {
+	t.Parallel()
+	mock := clock.NewMock() // never advanced: no lease expires
+	env := newHubEnv(t, openSQLite(t, tempDB(t)), &remote.HubOptions{
+		Activities: []remote.Activity{onHub}, Workers: workers, Clock: mock})
+	started, release := make(chan struct{}), make(chan struct{})
+	var canceled atomic.Bool
+	a := env.startWorkerWith(t, tokenA, &remote.WorkerOptions{Concurrency: 1, DrainTimeout: time.Hour},
+		ledger(func(ctx context.Context, account string) (string, error) {
+			close(started)
+			<-release
+			canceled.Store(ctx.Err() != nil)
+			return "A drained " + account, nil
+		}))
+	ctx := testContext(t)
+	run, err := chorus.Start(ctx, env.eng, ledgerWF, "acct-5", &chorus.StartOptions{ID: "drained"})
+	require.NoError(t, err)
+	recv(t, started, "the task at worker A")
+	a.cancel()
+	select {
+	case err := <-a.done:
+		t.Fatalf("Run returned (%v) while its task was still running", err)
+	default:
+	}
+	close(release)
+	a.stop(t)
+	require.False(t, canceled.Load(), "the task's context stays live during the drain")
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "A drained acct-5", out, "the answer made during the drain counts")
+}
+
+// TestWorkerDrainTimesOut: a task still running when the drain ends is
+// canceled and given back, and another worker completes it.
+func TestWorkerDrainTimesOut(t *testing.T) {
+	t.Parallel()
+	mock := clock.NewMock()
+	env := newHubEnv(t, openSQLite(t, tempDB(t)), &remote.HubOptions{
+		Activities: []remote.Activity{onHub}, Workers: workers, Clock: mock})
+	started := make(chan struct{})
+	a := env.startWorkerWith(t, tokenA, &remote.WorkerOptions{Concurrency: 1, DrainTimeout: 10 * time.Millisecond},
+		ledger(func(ctx context.Context, account string) (string, error) {
+			close(started)
+			<-ctx.Done()
+			return "", ctx.Err()
+		}))
+	ctx := testContext(t)
+	run, err := chorus.Start(ctx, env.eng, ledgerWF, "acct-6", &chorus.StartOptions{ID: "drain-timeout"})
+	require.NoError(t, err)
+	recv(t, started, "the task at worker A")
+	a.stop(t)
+	env.startWorker(t, tokenB, ledger(func(ctx context.Context, account string) (string, error) {
+		return "B read " + account, nil
+	}))
+	out, err := run.Result(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "B read acct-6", out)
+}
+
 // TestAuthAndBadRequests: the hub refuses what it must, with the status
 // and code that say why.
 func TestAuthAndBadRequests(t *testing.T) {

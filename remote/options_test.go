@@ -63,6 +63,17 @@ func TestNewWorkerValidates(t *testing.T) {
 		_, err := remote.NewWorker(tc.url, tc.token, tc.queues, nil, tc.acts...)
 		require.ErrorContains(t, err, tc.want, tc.name)
 	}
+	for _, tc := range []struct {
+		o    remote.WorkerOptions
+		want string
+	}{
+		{remote.WorkerOptions{Concurrency: -1}, "Concurrency is negative (-1)"},
+		{remote.WorkerOptions{RetryDelay: -time.Second}, "RetryDelay is negative (-1s)"},
+		{remote.WorkerOptions{DrainTimeout: -time.Minute}, "DrainTimeout is negative (-1m0s)"},
+	} {
+		_, err := remote.NewWorker("http://hub", tokenA, []string{queue}, &tc.o, onHub)
+		require.ErrorContains(t, err, tc.want)
+	}
 }
 
 // TestTimeoutStopsWorker: when the hub's engine times the attempt out, the

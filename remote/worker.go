@@ -45,6 +45,14 @@ type WorkerOptions struct {
 	RetryDelay time.Duration
 	// Logger receives the worker's logs. Defaults to slog.Default().
 	Logger *slog.Logger
+	// DrainTimeout is how long a stopping worker lets the tasks it is
+	// running finish: when Run's context ends, the worker stops asking
+	// for tasks at once, and the running ones keep their contexts, their
+	// leases and the right to answer for up to DrainTimeout; those still
+	// running then are canceled and given back. Zero (the default) cancels
+	// them at once. Set it for deploys: a task that finishes during the
+	// drain is not run a second time elsewhere.
+	DrainTimeout time.Duration
 }
 
 // Worker runs the tasks of remote activities that a [Hub] offers. Create
@@ -80,6 +88,8 @@ func NewWorker(hubURL, token string, queues []string, opts *WorkerOptions, acts 
 		return nil, fmt.Errorf("remote: WorkerOptions.Concurrency is negative (%d)", o.Concurrency)
 	case o.RetryDelay < 0:
 		return nil, fmt.Errorf("remote: WorkerOptions.RetryDelay is negative (%v)", o.RetryDelay)
+	case o.DrainTimeout < 0:
+		return nil, fmt.Errorf("remote: WorkerOptions.DrainTimeout is negative (%v)", o.DrainTimeout)
 	}
 	if o.Concurrency == 0 {
 		o.Concurrency = DefaultConcurrency
@@ -111,39 +121,74 @@ func NewWorker(hubURL, token string, queues []string, opts *WorkerOptions, acts 
 }
 
 // Run polls the hub and runs its tasks until ctx ends, then returns nil
-// once the tasks it was running have stopped: their contexts are
-// canceled, and the worker gives them back to the hub unanswered, which
-// offers them again at once (a task the worker cannot give back, the hub
-// being unreachable, is offered again when its lease expires). It returns an error early when the hub refuses
-// the worker for a reason that retrying cannot fix: [ErrUnauthorized],
-// [ErrForbidden], [ErrUnknownQueue], [ErrBadRequest].
+// once the tasks it was running have stopped. With
+// [WorkerOptions].DrainTimeout, they may finish and answer first, for up
+// to that long; those still running then (all of them, without a drain)
+// are canceled, and the worker gives them back to the hub unanswered,
+// which offers them again at once (a task the worker cannot give back,
+// the hub being unreachable, is offered again when its lease expires). It
+// returns an error early, canceling its tasks at once, when the hub
+// refuses the worker for a reason that retrying cannot fix:
+// [ErrUnauthorized], [ErrForbidden], [ErrUnknownQueue], [ErrBadRequest].
 func (w *Worker) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	// Tasks run under tasks, which outlives ctx by the drain: each loop
+	// runs at most one task, so the loops' end is the tasks' end.
+	tasks, stopTasks := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopTasks(nil)
 	var wg sync.WaitGroup
 	for range w.o.Concurrency {
 		wg.Go(func() {
-			if err := w.loop(ctx); err != nil {
+			if err := w.loop(ctx, tasks); err != nil {
 				cancel(err)
 			}
 		})
 	}
+	loopsDone, drained := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(drained)
+		select {
+		case <-ctx.Done():
+		case <-loopsDone:
+			return
+		}
+		if err := context.Cause(ctx); w.o.DrainTimeout > 0 && !isRefusal(err) {
+			timer := time.NewTimer(w.o.DrainTimeout)
+			defer timer.Stop()
+			select {
+			case <-loopsDone:
+			case <-timer.C:
+				w.o.Logger.Warn("remote: worker stopping; the drain timed out, tasks still running are canceled and given back",
+					"drain_timeout", w.o.DrainTimeout)
+			}
+		}
+		stopTasks(context.Cause(ctx))
+	}()
 	wg.Wait()
+	close(loopsDone)
+	<-drained
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return nil
 }
 
-// loop polls and runs tasks until ctx ends or the hub refuses the worker.
-func (w *Worker) loop(ctx context.Context) error {
+// isRefusal reports whether err is the hub refusing the worker for good.
+func isRefusal(err error) bool {
+	var he *HubError
+	return errors.As(err, &he) && he.permanent()
+}
+
+// loop polls under ctx and runs tasks under tasks until ctx ends or the
+// hub refuses the worker.
+func (w *Worker) loop(ctx, tasks context.Context) error {
 	for ctx.Err() == nil {
 		var t wireTask
 		status, err := w.call(ctx, "poll", pathPoll, pollRequest{Queues: w.queues, Activities: w.names}, &t)
 		switch {
 		case err != nil:
-			var he *HubError
-			if errors.As(err, &he) && he.permanent() {
+			if isRefusal(err) {
 				return err
 			}
 			if ctx.Err() == nil {
@@ -151,7 +196,7 @@ func (w *Worker) loop(ctx context.Context) error {
 				w.pause(ctx)
 			}
 		case status == http.StatusOK:
-			w.run(ctx, &t)
+			w.run(tasks, &t)
 		}
 	}
 	return nil

@@ -529,7 +529,7 @@ func (s *server) noActionsReason() string {
 	if s.opts.ReadOnly {
 		return "actions are switched off for this dashboard (read-only)"
 	}
-	return "actions are not available here: this dashboard reads the database file, and the journal has one writer, the application that owns it; act through the application's dashboard or API"
+	return "actions are not available here: this dashboard only reads the journal, which has one writer, the application that owns it; act through the application's dashboard or API"
 }
 
 // apiNoRoute answers API paths that match no route.

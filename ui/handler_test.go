@@ -379,8 +379,8 @@ func TestActionsOff(t *testing.T) {
 	require.NoError(t, err)
 	page = do(t, fh, req{path: "/runs/approval-1", html: true}).Body.String()
 	require.NotContains(t, page, `name="cancel"`)
-	require.Contains(t, page, "the journal has one writer")
-	require.Contains(t, page, "database file, read-only")
+	require.Contains(t, page, "which has one writer, the application that owns it")
+	require.Contains(t, page, ">read-only<")
 	require.Equal(t, http.StatusForbidden, do(t, fh, req{method: "POST", path: "/api/runs/approval-1/terminate"}).Code)
 }
 

@@ -75,7 +75,7 @@ func (s *server) noModelActionsReason() string {
 	if s.opts.ReadOnly {
 		return s.noActionsReason()
 	}
-	return "models cannot be switched here: a model's drift watch is a workflow of the application that owns the journal, and this dashboard reads the database file; switch it through the application (decide.Enable, decide.Disable) or its dashboard"
+	return "models cannot be switched here: a model's drift watch is a workflow of the application that owns the journal, and this dashboard only reads the journal; switch it through the application (decide.Enable, decide.Disable) or its dashboard"
 }
 
 // watchRuns lists the drift watches of the store, sorted by model.

@@ -176,10 +176,10 @@ func TestModelsContent(t *testing.T) {
 					`<form method="post" action="/models/fraud-check/disable" name="disable"`)
 			} else {
 				require.False(t, doc.Actions)
-				require.Contains(t, doc.NoAction, "this dashboard reads the database file")
+				require.Contains(t, doc.NoAction, "this dashboard only reads the journal")
 				require.NotContains(t, page, `name="enable"`)
 				require.Contains(t, page, `id="actions-disabled"`)
-				require.Contains(t, page, "this dashboard reads the database file")
+				require.Contains(t, page, "this dashboard only reads the journal")
 				w = do(t, h, req{method: "POST", path: "/api/models/credit-score/enable"})
 				require.Equal(t, http.StatusForbidden, w.Code)
 				_, code, _ := apiErr(t, w)

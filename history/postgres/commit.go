@@ -47,7 +47,7 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 			verr[i] = err
 			continue
 		}
-		plans[i] = planBatch(ctx, b)
+		plans[i] = planBatch(ctx, b, s.node())
 		valid++
 	}
 	if valid == 0 {
@@ -67,10 +67,6 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 	return errs, nil
 }
 
-// sqlFence reads the lease's epoch and holds its row until the
-// transaction ends (see Store.fence).
-const sqlFence = `SELECT epoch FROM chorus_lease WHERE name = $1 FOR SHARE`
-
 // commitPipelined is the fast path of Commit: the lease check and every
 // statement of every batch in one round trip, for a group whose batches
 // all hold their preconditions and write without error, which is the
@@ -81,7 +77,7 @@ func (s *Store) commitPipelined(ctx context.Context, plans []*plan, verr []error
 		return nil, false, fencedErr("commit")
 	}
 	var pb pgx.Batch
-	pb.Queue(sqlFence, leaseName)
+	pb.Queue(s.fenceSQL(), s.leaseKey())
 	for _, p := range plans {
 		if p == nil {
 			continue
@@ -195,8 +191,8 @@ func (s *Store) commitTx(ctx context.Context, plans []*plan, verr []error, savep
 
 // The statements that move a run's row.
 const (
-	sqlInsertRun = `INSERT INTO chorus_runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
+	sqlInsertRun = `INSERT INTO chorus_runs (id, workflow, status, created_at, updated_at, last_seq, first_seq, parent_run, parent_step, result, failure, owner_node)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`
 	sqlAppendRun       = `UPDATE chorus_runs SET last_seq = $1, updated_at = $2 WHERE id = $3 AND last_seq = $4`
 	sqlAppendRunStatus = `UPDATE chorus_runs SET last_seq = $1, updated_at = $2, status = $3, result = $4, failure = $5,
 		first_seq = coalesce($6, first_seq) WHERE id = $7 AND last_seq = $8`
@@ -205,6 +201,12 @@ const (
 	sqlReuseRun       = `UPDATE chorus_runs SET workflow = $1, status = $2, created_at = $3, updated_at = $4, last_seq = $5, first_seq = $6,
 		parent_run = $7, parent_step = $8, result = $9, failure = $10
 		WHERE id = $11 AND last_seq = $12 AND ($13::boolean OR status IN ` + endedStatuses + `)`
+	// In shared mode a run ended on another node may be reused here: the
+	// new run is this node's.
+	sqlReuseRunShared = `UPDATE chorus_runs SET workflow = $1, status = $2, created_at = $3, updated_at = $4, last_seq = $5, first_seq = $6,
+		parent_run = $7, parent_step = $8, result = $9, failure = $10, owner_node = $14
+		WHERE id = $11 AND last_seq = $12 AND ($13::boolean OR status IN ` + endedStatuses + `)
+		AND (owner_node = $14 OR NOT $13::boolean AND status IN ` + endedStatuses + `)`
 	sqlInsertEvent = `INSERT INTO chorus_events (run_id, seq, type, name, ref, payload, time) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	sqlInsertTask  = `INSERT INTO chorus_tasks (run_id, step, kind, name, input, options, attempt, not_before,
 		pending, heartbeat, canceled, last_failure, first_failure_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
@@ -239,11 +241,14 @@ type plan struct {
 	// err is a precondition that failed before any statement (an attribute
 	// upsert that does not decode).
 	err error
+	// node is the node that must own the run (shared mode), or "".
+	node string
 }
 
-// planBatch turns a validated batch into statements.
-func planBatch(ctx context.Context, b *history.Batch) *plan {
-	p := &plan{b: b}
+// planBatch turns a validated batch into statements. node is the store's
+// node in shared mode, to which the batch's run must belong (or "").
+func planBatch(ctx context.Context, b *history.Batch, node string) *plan {
+	p := &plan{b: b, node: node}
 	id := b.RunID
 	now := encTime(b.Time)
 	var first, last int64
@@ -280,7 +285,7 @@ func planBatch(ctx context.Context, b *history.Batch) *plan {
 			}
 		}
 		p.runRow = stmt{sql: sqlInsertRun, args: []any{id, c.Workflow, int16(status), now, now, last, firstSeq,
-			text(c.Parent), c.ParentStep, blob(result), blob(failure)}}
+			text(c.Parent), c.ParentStep, blob(result), blob(failure), text(node)}}
 	} else {
 		st := b.Status
 		switch {
@@ -292,6 +297,9 @@ func planBatch(ctx context.Context, b *history.Batch) *plan {
 			}
 			p.runRow = stmt{sql: sqlReuseRun, args: []any{b.Reuse.Workflow, int16(st.Status), now, now, last, firstSeq,
 				text(b.Reuse.Parent), b.Reuse.ParentStep, blob(st.Result), blob(st.Failure), id, first - 1, endsInBatch}}
+			if node != "" {
+				p.runRow.sql, p.runRow.args = sqlReuseRunShared, append(p.runRow.args, node)
+			}
 		case len(b.Events) > 0 && st != nil:
 			p.runRow = stmt{sql: sqlAppendRunStatus, args: []any{last, now, int16(st.Status), blob(st.Result), blob(st.Failure),
 				optSeq(st.FirstSeq), id, first - 1}}
@@ -301,6 +309,11 @@ func planBatch(ctx context.Context, b *history.Batch) *plan {
 			p.runRow = stmt{sql: sqlTouchRunStatus, args: []any{now, int16(st.Status), blob(st.Result), blob(st.Failure), id}}
 		default:
 			p.runRow = stmt{sql: sqlTouchRun, args: []any{now, id}}
+		}
+		if node != "" && b.Reuse == nil {
+			// Only the run's node writes to it.
+			p.runRow.args = append(p.runRow.args, node)
+			p.runRow.sql += fmt.Sprintf(" AND owner_node = $%d", len(p.runRow.args))
 		}
 	}
 	p.runRow.check = func(_ pgconn.CommandTag, err error) error {
@@ -387,18 +400,23 @@ func (p *plan) preconditionErr(ctx context.Context, tx pgx.Tx) (batchErr, fatal 
 	if b.Create != nil {
 		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunExists), nil
 	}
-	if len(b.Events) == 0 {
-		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
-	}
-	first := b.Events[0].Seq
 	var have int64
-	err := tx.QueryRow(ctx, `SELECT last_seq FROM chorus_runs WHERE id = $1`, id).Scan(&have)
+	var owner *string
+	var status int16
+	err := tx.QueryRow(ctx, `SELECT last_seq, owner_node, status FROM chorus_runs WHERE id = $1`, id).Scan(&have, &owner, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
 	}
 	if err != nil {
 		return nil, mapErr(ctx, err, nil, fmt.Sprintf("commit: run %q: read last seq", id))
 	}
+	if p.node != "" && (owner == nil || *owner != p.node) && (b.Reuse == nil || !history.RunStatus(status).Ended()) {
+		return fmt.Errorf("%scommit: %w", errPrefix, &history.NotOwnerError{RunID: id, Owner: deref(owner)}), nil
+	}
+	if len(b.Events) == 0 {
+		return fmt.Errorf("%scommit: run %q: %w", errPrefix, id, history.ErrRunNotFound), nil
+	}
+	first := b.Events[0].Seq
 	if b.Reuse != nil && have == first-1 {
 		return fmt.Errorf("%scommit: run %q: %w: it has not ended, so its ID cannot be reused", errPrefix, id, history.ErrRunExists), nil
 	}
@@ -493,6 +511,14 @@ func optSeq(seq int64) *int64 {
 	return &seq
 }
 
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
 // blob is how a payload is stored: NULL when empty.
 func blob(b []byte) []byte {
 	if len(b) == 0 {
@@ -511,7 +537,7 @@ func (s *Store) commitFailed(ctx context.Context, err error, what string) error 
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.ttl)
 	defer cancel()
 	var epoch int64
-	lerr := s.pool.QueryRow(cctx, `SELECT epoch FROM chorus_lease WHERE name = $1`, leaseName).Scan(&epoch)
+	lerr := s.pool.QueryRow(cctx, s.epochSQL(), s.leaseKey()).Scan(&epoch)
 	if lerr == nil && epoch != s.epoch || errors.Is(lerr, pgx.ErrNoRows) {
 		s.markLost()
 		return fmt.Errorf("%w (its commit failed: %v)", fencedErr(what), err)

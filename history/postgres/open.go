@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,6 +45,19 @@ type Options struct {
 	// MaxConns caps the store's connection pool; the default is pgxpool's
 	// (the larger of 4 and the number of CPUs).
 	MaxConns int32
+	// Shared lets several engines (processes) execute workflow code on the
+	// database at once; see "Ownership" in the package documentation.
+	// Each shared store registers a node named Owner, leased like the
+	// database's lease (LeaseTTL, renewed every third); each run belongs to
+	// the node that created it, and only that node writes to it (a batch
+	// on another node's run fails with [history.ErrNotOwner]); Tasks
+	// returns the tasks of this node's runs only. When a node's lease
+	// expires, a live node adopts its runs (see [Store.Adopted]) and the
+	// dead node, should it wake up, is fenced. Standby makes Open wait
+	// while a live node has the same Owner name. Every engine of a
+	// database must use the same mode: a shared store is refused while a
+	// single-owner engine holds the database, and the other way round.
+	Shared bool
 }
 
 // Store is a [history.Store] kept in a PostgreSQL database, in the tables
@@ -53,10 +67,11 @@ type Options struct {
 // every write transaction; a store whose lease was taken over fails every
 // write with [ErrFenced]. A Store is safe for concurrent use.
 type Store struct {
-	pool  *pgxpool.Pool
-	owner string
-	ttl   time.Duration
-	epoch int64
+	pool   *pgxpool.Pool
+	owner  string
+	ttl    time.Duration
+	epoch  int64
+	shared bool
 
 	// mu is held shared by every operation and exclusively by Close.
 	mu     sync.RWMutex
@@ -67,6 +82,16 @@ type Store struct {
 
 	stopRenew chan struct{}
 	renewDone chan struct{}
+
+	// Shared mode: the adoption of dead nodes' runs, started by the first
+	// call of Adopted.
+	adoptOnce sync.Once
+	adopted   chan []string
+	adoptDone chan struct{} // closed when the watcher stopped; nil until started
+
+	// frozen stops the renewals and adoptions, as if the process had died
+	// (tests only, see export_test.go).
+	frozen atomic.Bool
 }
 
 var _ history.Store = (*Store)(nil)
@@ -114,13 +139,17 @@ func Open(ctx context.Context, connString string, opts *Options) (*Store, error)
 	if err != nil {
 		return nil, mapErr(ctx, err, nil, "open: connect")
 	}
-	s := &Store{pool: pool, owner: o.Owner, ttl: o.LeaseTTL, lost: make(chan struct{}),
-		stopRenew: make(chan struct{}), renewDone: make(chan struct{})}
+	s := &Store{pool: pool, owner: o.Owner, ttl: o.LeaseTTL, shared: o.Shared, lost: make(chan struct{}),
+		stopRenew: make(chan struct{}), renewDone: make(chan struct{}), adopted: make(chan []string)}
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
-	if err := s.acquire(ctx, o.Standby); err != nil {
+	acquire := s.acquire
+	if s.shared {
+		acquire = s.register
+	}
+	if err := acquire(ctx, o.Standby); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -217,7 +246,16 @@ func (s *Store) migrate(ctx context.Context) error {
 func (s *Store) acquire(ctx context.Context, standby bool) error {
 	for {
 		var epoch int64
-		err := s.pool.QueryRow(ctx, `INSERT INTO chorus_lease (name, owner, epoch, expires_at)
+		var node string
+		err := s.pool.QueryRow(ctx, `SELECT name FROM chorus_nodes WHERE expires_at > now() LIMIT 1`).Scan(&node)
+		if err == nil {
+			return fmt.Errorf("%sopen: %w: shared engines use the database (node %q is live); open with Options.Shared",
+				errPrefix, history.ErrLocked, node)
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return mapErr(ctx, err, nil, "open: read the nodes")
+		}
+		err = s.pool.QueryRow(ctx, `INSERT INTO chorus_lease (name, owner, epoch, expires_at)
 			VALUES ($1, $2, 1, now() + $3 * interval '1 microsecond')
 			ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, epoch = chorus_lease.epoch + 1, expires_at = excluded.expires_at
 			WHERE chorus_lease.expires_at <= now()
@@ -273,9 +311,11 @@ func (s *Store) renew() {
 			return
 		case <-t.C:
 		}
+		if s.frozen.Load() {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.ttl/3)
-		tag, err := s.pool.Exec(ctx, `UPDATE chorus_lease SET expires_at = now() + $3 * interval '1 microsecond'
-			WHERE name = $1 AND epoch = $2`, leaseName, s.epoch, s.ttl.Microseconds())
+		tag, err := s.pool.Exec(ctx, s.renewSQL(), s.leaseKey(), s.epoch, s.ttl.Microseconds())
 		cancel()
 		if err == nil && tag.RowsAffected() == 0 {
 			s.markLost()
@@ -319,7 +359,7 @@ func (s *Store) fence(ctx context.Context, tx pgx.Tx, what string) error {
 		return fencedErr(what)
 	}
 	var epoch int64
-	err := tx.QueryRow(ctx, sqlFence, leaseName).Scan(&epoch)
+	err := tx.QueryRow(ctx, s.fenceSQL(), s.leaseKey()).Scan(&epoch)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return mapErr(ctx, err, nil, what+": check the lease")
 	}
@@ -331,10 +371,14 @@ func (s *Store) fence(ctx context.Context, tx pgx.Tx, what string) error {
 }
 
 // Close stops renewing the lease, releases it (a standby takes over at
-// once), and closes the connections. It waits for operations in flight;
+// once; in shared mode, another node adopts this node's runs at its next
+// look), and closes the connections. It waits for operations in flight;
 // afterwards every method returns an error wrapping
 // history.ErrStoreClosed. Closing a closed store does nothing.
 func (s *Store) Close() error {
+	// Either Adopted started the watcher, which closes the channel when it
+	// stops, or no watcher will start.
+	s.adoptOnce.Do(func() { close(s.adopted) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -343,10 +387,13 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.stopRenew)
 	<-s.renewDone
+	if s.adoptDone != nil {
+		<-s.adoptDone
+	}
 	var err error
 	if !s.isLost() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_, err = s.pool.Exec(ctx, `UPDATE chorus_lease SET expires_at = now() WHERE name = $1 AND epoch = $2`, leaseName, s.epoch)
+		_, err = s.pool.Exec(ctx, s.releaseSQL(), s.leaseKey(), s.epoch)
 		cancel()
 	}
 	s.pool.Close()

@@ -183,13 +183,18 @@ const taskQuery = `SELECT t.run_id, t.step, t.kind, t.name, t.input, t.options, 
 // Tasks returns every pending task, ordered by run ID and step, with the
 // Workflow of its run and, as ScheduledAt, the Time of the journal event at
 // its Step. A task of a kind this code does not know is returned with
-// Task.Damaged set.
+// Task.Damaged set. In shared mode only the tasks of this node's runs are
+// returned (see Options.Shared).
 func (s *Store) Tasks(ctx context.Context) ([]history.Task, error) {
 	if err := s.enter("read tasks", ""); err != nil {
 		return nil, err
 	}
 	defer s.mu.RUnlock()
-	rows, err := s.pool.Query(ctx, taskQuery+` ORDER BY t.run_id, t.step`)
+	q, args := taskQuery+` ORDER BY t.run_id, t.step`, []any(nil)
+	if s.shared {
+		q, args = taskQuery+` WHERE r.owner_node = $1 ORDER BY t.run_id, t.step`, []any{s.owner}
+	}
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, mapErr(ctx, err, nil, "read tasks")
 	}

@@ -35,6 +35,9 @@ const (
 const (
 	viaFile    = "file"
 	viaProcess = "process"
+	// viaDatabase: the command took a PostgreSQL database's lease (no
+	// engine held it) and acted on it.
+	viaDatabase = "database"
 )
 
 // Outcomes of an action.
@@ -67,6 +70,11 @@ workflow. Then a terminate ends the run at once; a cancel or a signal is
 queued in the run's journal and the run sees it when the application next
 opens FILE with the run's workflow registered. The journal records who acted:
 --identity, by default cli:USER@HOST.
+
+On a PostgreSQL database (FILE is a postgres:// URL), --addr is the URL of the
+dashboard of the application whose engine owns the database; without it the
+command takes the database's lease itself, which only works while no engine
+holds it.
 
 The output says which way the action went and whether the run has seen it.`
 
@@ -124,8 +132,10 @@ type act struct {
 	Reason  string          `json:"reason,omitempty"`
 	// Identity is who the journal says acted.
 	Identity string `json:"identity,omitempty"`
-	// Via is "file" (the command opened the file: no process held it) or
-	// "process" (the owning process acted, through its dashboard API).
+	// Via is "file" (the command opened the file: no process held it),
+	// "database" (the command took a PostgreSQL database's lease: no
+	// engine held it) or "process" (the owning process acted, through its
+	// dashboard API).
 	Via  string `json:"via"`
 	File string `json:"file,omitempty"`
 	Addr string `json:"addr,omitempty"`
@@ -257,6 +267,9 @@ func (o *actOptions) run(cmd *cobra.Command, file string, a *act) error {
 // actOnFile opens the file with an engine that registers nothing (which
 // fails at once while a process holds it) and acts on the run.
 func actOnFile(ctx context.Context, path string, a *act) error {
+	if isPostgres(path) {
+		return actOnDatabase(ctx, path, a)
+	}
 	ro, err := sqlite.OpenReadOnly(ctx, path, nil)
 	if err != nil {
 		return err // missing, foreign or older or newer file: never create or migrate one here
@@ -278,6 +291,26 @@ func actOnFile(ctx context.Context, path string, a *act) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	return errors.Join(err, eng.Close(cctx))
+}
+
+// actOnDatabase takes the lease of the PostgreSQL database at url with an
+// engine that registers nothing (which fails at once while an engine holds
+// it) and acts on the run.
+func actOnDatabase(ctx context.Context, url string, a *act) error {
+	st, err := openOwner(ctx, url, a.Action, "pass --addr with the URL of its application's dashboard to act through it, or stop it")
+	if err != nil {
+		return err
+	}
+	eng, err := chorus.OpenStore(ctx, st, &chorus.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return errors.Join(pgError(url, err), st.Close())
+	}
+	name := display(url)
+	a.Via, a.File = viaDatabase, name
+	err = pgError(url, actOnEngine(ctx, eng, name, a))
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	return errors.Join(err, pgError(url, eng.Close(cctx)))
 }
 
 func actOnEngine(ctx context.Context, eng *chorus.Engine, path string, a *act) error {
@@ -386,6 +419,8 @@ func (a *act) print(w io.Writer) error {
 	switch a.Via {
 	case viaFile:
 		kv.row("Through", a.File+" (opened by this command: no process held it)")
+	case viaDatabase:
+		kv.row("Through", a.File+" (this command took the database's lease: no engine held it)")
 	case viaProcess:
 		kv.row("Through", "the process that owns the file, at "+a.Addr)
 	}

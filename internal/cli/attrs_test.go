@@ -21,11 +21,20 @@ import (
 // upsert search attributes and a memo; the invoice over 800 fails.
 func newAttrFixture(t *testing.T) *fixture {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	return newAttrFixtureOn(t, path, func(ctx context.Context, opts *chorus.Options) (*chorus.Engine, error) {
+		return chorus.Open(ctx, path, opts)
+	})
+}
+
+// newAttrFixtureOn fills the database at path (a file, or a PostgreSQL
+// URL) as newAttrFixture does, through an engine openEngine opens on it.
+func newAttrFixtureOn(t *testing.T, path string, openEngine func(context.Context, *chorus.Options) (*chorus.Engine, error)) *fixture {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	mock := clock.NewMock()
 	mock.Set(t0)
-	path := filepath.Join(t.TempDir(), "chorus.db")
 	customer, amount := chorus.NewKeyword("customer"), chorus.NewInt("amount")
 	vip, due := chorus.NewBool("vip"), chorus.NewTime("due")
 	type invoiceIn struct {
@@ -46,7 +55,7 @@ func newAttrFixture(t *testing.T) *fixture {
 		}
 		return in.Amount, nil
 	})
-	eng, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock, Logger: slog.New(slog.DiscardHandler)})
+	eng, err := openEngine(ctx, &chorus.Options{Clock: mock, Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -70,30 +79,39 @@ func newAttrFixture(t *testing.T) *fixture {
 	return &fixture{path: path, eng: eng, masks: map[string]string{}}
 }
 
+// listFilterCases are the runs list and runs show commands over the attribute
+// fixture, with their golden files, on either store.
+var listFilterCases = []struct {
+	name string
+	code int
+	args []string
+}{
+	{"runs-list-attr-keyword", 0, []string{"runs", "list", "@", "--attr", "customer=acme"}},
+	{"runs-list-attr-int-range", 0, []string{"runs", "list", "@", "--attr", "amount:int>=100", "--attr", "amount:int<=500"}},
+	{"runs-list-attr-bool", 0, []string{"runs", "list", "@", "--attr", "vip:bool=true"}},
+	{"runs-list-attr-time", 0, []string{"runs", "list", "@", "--attr", "due:time>=2026-04-01T11:00:00Z"}},
+	{"runs-list-attr-and-status", 0, []string{"runs", "list", "@", "--attr", "customer:keyword=globex", "--status", "completed"}},
+	{"runs-list-statuses", 0, []string{"runs", "list", "@", "--status", "failed,completed", "--workflow", "invoice"}},
+	{"runs-list-created", 0, []string{"runs", "list", "@", "--created-after", "2026-03-02T10:00:00Z", "--created-before", "2026-03-02T12:00:00Z"}},
+	{"runs-list-closed", 0, []string{"runs", "list", "@", "--closed-after", "2026-03-02T12:00:00Z"}},
+	{"runs-list-page-1", 0, []string{"runs", "list", "@", "--limit", "2"}},
+	{"runs-list-page-2", 0, []string{"runs", "list", "@", "--limit", "2", "--after", "inv-2"}},
+	{"runs-list-page-last", 0, []string{"runs", "list", "@", "--limit", "1", "--after", "inv-4"}},
+	{"runs-list-page-json", 0, []string{"runs", "list", "@", "--limit", "2", "--after", "inv-2", "--json"}},
+	{"runs-show-attrs", 0, []string{"runs", "show", "@", "inv-2"}},
+	{"runs-show-attrs-json", 0, []string{"runs", "show", "@", "inv-2", "--json"}},
+}
+
 // runs list filters on search attributes, several statuses, creation and
 // end times, and pages with --after; runs show prints the attributes and
 // memo.
 func TestListFilters(t *testing.T) {
 	f := newAttrFixture(t)
-	for _, c := range []struct {
+	for _, c := range append(listFilterCases, []struct {
 		name string
 		code int
 		args []string
 	}{
-		{"runs-list-attr-keyword", 0, []string{"runs", "list", "@", "--attr", "customer=acme"}},
-		{"runs-list-attr-int-range", 0, []string{"runs", "list", "@", "--attr", "amount:int>=100", "--attr", "amount:int<=500"}},
-		{"runs-list-attr-bool", 0, []string{"runs", "list", "@", "--attr", "vip:bool=true"}},
-		{"runs-list-attr-time", 0, []string{"runs", "list", "@", "--attr", "due:time>=2026-04-01T11:00:00Z"}},
-		{"runs-list-attr-and-status", 0, []string{"runs", "list", "@", "--attr", "customer:keyword=globex", "--status", "completed"}},
-		{"runs-list-statuses", 0, []string{"runs", "list", "@", "--status", "failed,completed", "--workflow", "invoice"}},
-		{"runs-list-created", 0, []string{"runs", "list", "@", "--created-after", "2026-03-02T10:00:00Z", "--created-before", "2026-03-02T12:00:00Z"}},
-		{"runs-list-closed", 0, []string{"runs", "list", "@", "--closed-after", "2026-03-02T12:00:00Z"}},
-		{"runs-list-page-1", 0, []string{"runs", "list", "@", "--limit", "2"}},
-		{"runs-list-page-2", 0, []string{"runs", "list", "@", "--limit", "2", "--after", "inv-2"}},
-		{"runs-list-page-last", 0, []string{"runs", "list", "@", "--limit", "1", "--after", "inv-4"}},
-		{"runs-list-page-json", 0, []string{"runs", "list", "@", "--limit", "2", "--after", "inv-2", "--json"}},
-		{"runs-show-attrs", 0, []string{"runs", "show", "@", "inv-2"}},
-		{"runs-show-attrs-json", 0, []string{"runs", "show", "@", "inv-2", "--json"}},
 		// Bad input: a usage error naming the flag and its value.
 		{"err-attr-no-op", 2, []string{"runs", "list", "@", "--attr", "customer"}},
 		{"err-attr-kind", 2, []string{"runs", "list", "@", "--attr", "amount:float>=1"}},
@@ -107,7 +125,7 @@ func TestListFilters(t *testing.T) {
 		{"err-statuses", 2, []string{"runs", "list", "@", "--status", "failed,sleeping"}},
 		{"err-created-after", 2, []string{"runs", "list", "@", "--created-after", "yesterday"}},
 		{"err-closed-before", 2, []string{"runs", "list", "@", "--closed-before", "2026-03-02"}},
-	} {
+	}...) {
 		t.Run(c.name, func(t *testing.T) {
 			args := make([]string, len(c.args))
 			for i, a := range c.args {

@@ -80,6 +80,9 @@ keygen' or 'openssl genpkey -algorithm ed25519' make.`,
 				return err
 			}
 			defer st.Close()
+			if _, ok := st.(history.ChainStore); !ok {
+				return fmt.Errorf("audit export: %s: %w", display(args[0]), history.ErrNoChain)
+			}
 			w := cmd.OutOrStdout()
 			var f *os.File
 			if out != "" && out != "-" {

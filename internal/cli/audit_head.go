@@ -54,7 +54,11 @@ every hash.`,
 				return err
 			}
 			defer st.Close()
-			head, err := st.ChainHead(ctx)
+			cs, ok := st.(history.ChainStore)
+			if !ok {
+				return fmt.Errorf("audit head: %s: %w", display(args[0]), history.ErrNoChain)
+			}
+			head, err := cs.ChainHead(ctx)
 			if err != nil {
 				return err
 			}

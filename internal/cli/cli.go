@@ -1,5 +1,6 @@
-// Package cli is the chorus command: it reads a Chorus database file and
-// shows its runs, journals and statistics, as tables or as JSON.
+// Package cli is the chorus command: it reads a Chorus database (a SQLite
+// file, or a PostgreSQL database named by a postgres:// URL) and shows its
+// runs, journals and statistics, as tables or as JSON.
 //
 // The read commands (runs, history, stats, verify, serve) open the file with
 // [sqlite.OpenReadOnly]: no lock is taken and nothing is written, so they
@@ -8,6 +9,12 @@
 // works while no process holds it. signal, cancel and terminate act through
 // the owning process's dashboard API when given its URL (--addr), and
 // otherwise open the file themselves, as purge does (see act.go).
+//
+// On PostgreSQL (see target.go) the read commands use
+// [postgres.OpenReader], which takes no lease; purge, and signal, cancel
+// and terminate without --addr, take the database's lease with
+// [postgres.Open] only while no engine holds it. A URL's password is never
+// printed.
 //
 // Exit status: 0 on success, 1 when the command failed (a missing or foreign
 // file, an unknown or ended run, a file held by a running process, a server
@@ -25,7 +32,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdev/chorus/codec"
-	"github.com/chorusdev/chorus/history/sqlite"
 )
 
 // Exit statuses.
@@ -80,7 +86,17 @@ they work while the application runs. purge deletes old ended runs and needs
 the file to itself. serve runs the dashboard over the file, read-only. signal,
 cancel and terminate act through the application's own dashboard (--addr)
 while it runs, or on the file while no process holds it.
-Output is a table, or JSON with --json.`,
+Output is a table, or JSON with --json.
+
+FILE may also be a PostgreSQL database, named by a connection URL
+(postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?search_path=SCHEMA]; prefer
+PGPASSWORD or ~/.pgpass to a password in the URL, which other users can read
+in the process list; it is never printed). runs, history, stats, verify,
+queues, schedule list and serve read it without taking its lease, so they
+work while the engine that owns it runs. signal, cancel and terminate act
+through the owning application's dashboard (--addr), or take the lease
+themselves while no engine holds it, as purge does. audit and events work on
+SQLite files only.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -129,9 +145,4 @@ func exactArgs(n int, names string) cobra.PositionalArgs {
 func jsonFlag(cmd *cobra.Command) bool {
 	v, _ := cmd.Flags().GetBool("json")
 	return v
-}
-
-// open opens the database file read-only.
-func open(ctx context.Context, path string) (*sqlite.Store, error) {
-	return sqlite.OpenReadOnly(ctx, path, nil)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/chorusdev/chorus"
 	"github.com/chorusdev/chorus/activity"
 	"github.com/chorusdev/chorus/history"
+	"github.com/chorusdev/chorus/history/postgres"
 	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/cli"
 	"github.com/chorusdev/chorus/internal/testutil"
@@ -52,10 +53,20 @@ var Approve = workflow.NewSignal[map[string]string]("approve")
 // retrying activity and an unconsumed signal.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	path := filepath.Join(t.TempDir(), "chorus.db")
+	return newFixtureOn(t, path, func(ctx context.Context, opts *chorus.Options) (*chorus.Engine, error) {
+		return chorus.Open(ctx, path, opts)
+	})
+}
+
+// newFixtureOn fills the database at path (a file, or a PostgreSQL URL)
+// with the runs newFixture describes, through engines that openEngine
+// opens on it.
+func newFixtureOn(t *testing.T, path string, openEngine func(context.Context, *chorus.Options) (*chorus.Engine, error)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	mock := clock.NewMock()
 	mock.Set(t0)
-	path := filepath.Join(t.TempDir(), "chorus.db")
 
 	// work takes s seconds of fake time.
 	work := activity.New("work", func(ctx context.Context, s int) (int, error) {
@@ -124,14 +135,14 @@ func newFixture(t *testing.T) *fixture {
 		return workflow.ExecuteActivity(ctx, work, n).Get(ctx)
 	})
 	quiet := slog.New(slog.DiscardHandler) // blocked runs are expected
-	old, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock, Logger: quiet})
+	old, err := openEngine(ctx, &chorus.Options{Clock: mock, Logger: quiet})
 	require.NoError(t, err)
 	require.NoError(t, old.Register(oldCode))
 	_, err = chorus.Start(ctx, old, oldCode, 1, &chorus.StartOptions{ID: "upgrade-1"})
 	require.NoError(t, err)
 	require.NoError(t, old.Close(ctx))
 
-	eng, err := chorus.Open(ctx, path, &chorus.Options{Clock: mock, Logger: quiet})
+	eng, err := openEngine(ctx, &chorus.Options{Clock: mock, Logger: quiet})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -190,7 +201,7 @@ func newFixture(t *testing.T) *fixture {
 		_, err = r.Result(tctx)
 		require.NoError(t, err)
 	}
-	ro, err := sqlite.OpenReadOnly(tctx, path, nil)
+	ro, err := openReadOnly(tctx, path)
 	finish(err)
 	defer ro.Close()
 	var retry history.Task
@@ -215,6 +226,14 @@ func newFixture(t *testing.T) *fixture {
 		return err == nil && evs[len(evs)-1].Type == history.EventSignalReceived, err
 	}))
 	return f
+}
+
+// openReadOnly opens the database at path read-only, as the CLI does.
+func openReadOnly(ctx context.Context, path string) (history.Store, error) {
+	if strings.HasPrefix(path, "postgres://") {
+		return postgres.OpenReader(ctx, path, nil)
+	}
+	return sqlite.OpenReadOnly(ctx, path, nil)
 }
 
 // close closes the engine, which then no longer holds the file.

@@ -49,7 +49,7 @@ func eventsCmd() *cobra.Command {
 
 func openEvents(cmd *cobra.Command, path string) (*events.Store, error) {
 	// Refuse a file that is not a Chorus database as the other commands do.
-	st, err := open(cmd.Context(), path)
+	st, err := openFile(cmd.Context(), cmd.CommandPath(), path)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,9 @@ are still running), are never deleted.
 
 Unlike the other commands, purge writes: it opens the file itself, which it
 can only do while no process holds it. While the application runs, purge from
-inside it instead (chorus.Engine.Purge, or chorus.Options.Retention).`,
+inside it instead (chorus.Engine.Purge, or chorus.Options.Retention). On a
+PostgreSQL database (FILE is a postgres:// URL) it takes the database's lease,
+which it can only do while no engine holds it.`,
 		Args: exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			before, err := timeFlag(cmd, "finished-before")
@@ -46,6 +48,14 @@ inside it instead (chorus.Engine.Purge, or chorus.Options.Retention).`,
 			n, err := purge(cmd.Context(), args[0], before, workflow, limit)
 			if err != nil {
 				return err
+			}
+			if isPostgres(args[0]) {
+				if jsonFlag(cmd) {
+					return writeJSON(cmd.OutOrStdout(), map[string]any{"purged": n, "finished_before": before.UTC().Format(time.RFC3339Nano), "opened": "database"})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "purged %d run(s) that ended before %s (this command took the database's lease: no engine held it)\n",
+					n, before.UTC().Format(time.RFC3339))
+				return nil
 			}
 			if jsonFlag(cmd) {
 				enc := json.NewEncoder(cmd.OutOrStdout())
@@ -87,6 +97,14 @@ func cut(s string) string {
 // purge opens the file for writing (it takes the engine's lock, so it
 // fails while a process holds the file) and deletes in batches.
 func purge(ctx context.Context, path string, before time.Time, workflow string, limit int) (int, error) {
+	if isPostgres(path) {
+		st, err := openOwner(ctx, path, "purge", "purge from inside it (chorus.Engine.Purge or Options.Retention)")
+		if err != nil {
+			return 0, err
+		}
+		n, err := purgeBatches(ctx, st, before, workflow, limit)
+		return n, pgError(path, errors.Join(err, st.Close()))
+	}
 	ro, err := sqlite.OpenReadOnly(ctx, path, nil)
 	if err != nil {
 		return 0, err // missing, foreign or older or newer file: never create or migrate one here
@@ -102,6 +120,11 @@ func purge(ctx context.Context, path string, before time.Time, workflow string, 
 		return 0, err
 	}
 	defer st.Close()
+	return purgeBatches(ctx, st, before, workflow, limit)
+}
+
+// purgeBatches deletes in transactions of purgeBatch runs.
+func purgeBatches(ctx context.Context, st history.Store, before time.Time, workflow string, limit int) (int, error) {
 	total, after := 0, ""
 	for limit == 0 || total < limit {
 		batch := purgeBatch

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -25,6 +27,7 @@ type queueView struct {
 
 // queueItemView is one queued or started run as `chorus queues --queue` shows it.
 type queueItemView struct {
+	Queue      string     `json:"-"`
 	RunID      string     `json:"run_id"`
 	Workflow   string     `json:"workflow"`
 	State      string     `json:"state"`
@@ -62,30 +65,10 @@ order they start: by priority, then first in, first out.`,
 			}
 			defer st.Close()
 			if queue != "" {
-				items, err := st.QueueItems(cmd.Context(), history.QueueFilter{Queue: queue,
-					States: []history.QueueState{history.QueueWaiting, history.QueueStarted}})
+				views, err := readQueueItems(cmd.Context(), st, queue)
 				if err != nil {
 					return err
 				}
-				views := []queueItemView{}
-				for _, it := range items {
-					if it.State == history.QueueStarted && it.RunStatus.Ended() {
-						continue
-					}
-					views = append(views, queueItemView{RunID: it.RunID, Workflow: it.Workflow, State: it.State.String(),
-						Priority: it.Priority, Partition: it.PartitionKey, DedupID: it.DedupID, EnqueuedAt: it.EnqueuedAt,
-						NotBefore: optTime(it.NotBefore), StartedAt: optTime(it.StartedAt)})
-				}
-				// Running first, then waiting in the order they start.
-				slices.SortStableFunc(views, func(a, b queueItemView) int {
-					if a.State != b.State && (a.State == "started" || b.State == "started") {
-						if a.State == "started" {
-							return -1
-						}
-						return 1
-					}
-					return 0
-				})
 				if jsonFlag(cmd) {
 					return writeJSON(cmd.OutOrStdout(), views)
 				}
@@ -102,18 +85,9 @@ order they start: by priority, then first in, first out.`,
 				}
 				return t.flush()
 			}
-			items, err := st.QueueItems(cmd.Context(), history.QueueFilter{})
+			views, err := readQueues(cmd.Context(), st)
 			if err != nil {
 				return err
-			}
-			views := []queueView{}
-			for _, s := range chorus.SummarizeQueueItems(items) {
-				v := queueView{Queue: s.Name, Waiting: s.Waiting, Running: s.Running, OldestWaiting: optTime(s.OldestWaiting)}
-				if len(s.Wait) > 0 {
-					slices.Sort(s.Wait)
-					v.WaitP50, v.WaitP95, v.WaitMax = kpi.Percentile(s.Wait, 50).String(), kpi.Percentile(s.Wait, 95).String(), s.Wait[len(s.Wait)-1].String()
-				}
-				views = append(views, v)
 			}
 			if jsonFlag(cmd) {
 				return writeJSON(cmd.OutOrStdout(), views)
@@ -131,4 +105,57 @@ order they start: by priority, then first in, first out.`,
 	}
 	cmd.Flags().StringVar(&queue, "queue", "", "list the runs of this queue that wait or run")
 	return cmd
+}
+
+// readQueues summarizes each queue of st.
+func readQueues(ctx context.Context, st store) ([]queueView, error) {
+	items, err := st.QueueItems(ctx, history.QueueFilter{})
+	if err != nil {
+		return nil, err
+	}
+	views := []queueView{}
+	for _, s := range chorus.SummarizeQueueItems(items) {
+		v := queueView{Queue: s.Name, Waiting: s.Waiting, Running: s.Running, OldestWaiting: optTime(s.OldestWaiting)}
+		if len(s.Wait) > 0 {
+			slices.Sort(s.Wait)
+			v.WaitP50, v.WaitP95, v.WaitMax = kpi.Percentile(s.Wait, 50).String(), kpi.Percentile(s.Wait, 95).String(), s.Wait[len(s.Wait)-1].String()
+		}
+		views = append(views, v)
+	}
+	return views, nil
+}
+
+// readQueueItems lists the runs that wait or run in queue (every queue
+// when queue is ""), per queue: running first, then waiting in the order
+// they start.
+func readQueueItems(ctx context.Context, st store, queue string) ([]queueItemView, error) {
+	items, err := st.QueueItems(ctx, history.QueueFilter{Queue: queue,
+		States: []history.QueueState{history.QueueWaiting, history.QueueStarted}})
+	if err != nil {
+		return nil, err
+	}
+	views := []queueItemView{}
+	for _, it := range items {
+		if it.State == history.QueueStarted && it.RunStatus.Ended() {
+			continue
+		}
+		views = append(views, queueItemView{Queue: it.Queue, RunID: it.RunID, Workflow: it.Workflow, State: it.State.String(),
+			Priority: it.Priority, Partition: it.PartitionKey, DedupID: it.DedupID, EnqueuedAt: it.EnqueuedAt,
+			NotBefore: optTime(it.NotBefore), StartedAt: optTime(it.StartedAt)})
+	}
+	// The store orders by queue (byte order), then claim order; put each
+	// queue's running runs first.
+	slices.SortStableFunc(views, func(a, b queueItemView) int {
+		if c := strings.Compare(a.Queue, b.Queue); c != 0 {
+			return c
+		}
+		if a.State != b.State && (a.State == "started" || b.State == "started") {
+			if a.State == "started" {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	return views, nil
 }

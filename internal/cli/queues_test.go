@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -93,4 +95,37 @@ func TestQueuesCommand(t *testing.T) {
 	require.Equal(t, 0, cli.Run(ctx, []string{"queues", path}, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), "QUEUE")
 	require.Regexp(t, `jobs\s+2\s+1\s`, out.String())
+
+	// chorus serve has the same on its Queues and Queued runs pages.
+	base, stop := serve(t, path, "--addr", "127.0.0.1:0")
+	get := func(path string) string {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, b)
+		return string(b)
+	}
+	var table struct {
+		Header []string
+		Rows   [][]string
+	}
+	require.NoError(t, json.Unmarshal([]byte(get("api/tables/queues")), &table))
+	require.Equal(t, []string{"Queue", "Waiting", "Running", "Oldest waiting", "Wait p50", "Wait p95", "Wait max"}, table.Header)
+	require.Equal(t, [][]string{{"jobs", "2", "1", t0.Add(3 * time.Second).Format(time.RFC3339), "0s", "0s", "0s"}}, table.Rows)
+	require.NoError(t, json.Unmarshal([]byte(get("api/tables/queued-runs")), &table))
+	order = nil
+	for _, r := range table.Rows {
+		order = append(order, r[1]+":"+r[3])
+	}
+	require.Equal(t, []string{"job-a:started", "job-c:queued", "job-b:queued"}, order)
+	page := get("tables/queued-runs/")
+	require.Contains(t, page, `href="/runs/job-c"`, "each run links to its page")
+	require.Contains(t, page, "d-job-c")
+	page = get("")
+	require.Contains(t, page, "/tables/queues/", "the navigation lists the page")
+	require.Contains(t, page, "/tables/queued-runs/")
+	require.Equal(t, 0, stop())
 }

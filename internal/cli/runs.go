@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -149,7 +150,11 @@ func showCmd() *cobra.Command {
 // notFound rewords the store's error for an unknown run.
 func notFound(err error, id string) error {
 	if errors.Is(err, history.ErrRunNotFound) {
-		return fmt.Errorf("no run with ID %s in this file: %w", strconv.Quote(id), err)
+		in := "this file"
+		if strings.HasPrefix(err.Error(), "history/postgres: ") {
+			in = "this database"
+		}
+		return fmt.Errorf("no run with ID %s in %s: %w", strconv.Quote(id), in, err)
 	}
 	return err
 }

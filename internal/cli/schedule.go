@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdev/chorus/history"
-	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/schedule"
 )
 
@@ -49,7 +48,7 @@ type scheduleView struct {
 	schedule.Description
 }
 
-func readSchedules(ctx context.Context, st *sqlite.Store, id string) ([]scheduleView, error) {
+func readSchedules(ctx context.Context, st store, id string) ([]scheduleView, error) {
 	f := history.ListFilter{Workflow: schedule.WorkflowName, Status: history.StatusRunning}
 	var runs []history.RunInfo
 	if id != "" {

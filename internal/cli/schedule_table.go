@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/schedule"
 	"github.com/chorusdev/chorus/ui"
 )
@@ -14,7 +13,7 @@ import (
 // read from the schedules' memos as `chorus schedule list` reads them, for
 // `chorus serve` (which has no engine to ask, so it cannot use
 // schedule.Table). It has the same columns as schedule.Table.
-func scheduleTable(st *sqlite.Store) ui.Table {
+func scheduleTable(st store) ui.Table {
 	return ui.Table{Name: "Schedules", Intro: schedule.TableIntro, Empty: schedule.TableEmpty, RunColumn: "Run",
 		Rows: func(ctx context.Context) ([]string, [][]string, error) {
 			vs, err := readSchedules(ctx, st, "")

@@ -28,14 +28,19 @@ func serveCmd() *cobra.Command {
 	var addr, token, tokenFile, prefix string
 	cmd := &cobra.Command{
 		Use:   "serve FILE",
-		Short: "Serve the dashboard over a database file, read-only",
+		Short: "Serve the dashboard over a database, read-only",
 		Long: `serve runs the dashboard over a database file: the runs list, each run's
-timeline, the workflows' KPIs, the schedules and the JSON API, and, for a
+timeline, the workflows' KPIs, the schedules, the queues and the runs they
+hold, and the JSON API, and, for a
 file an application used package events on, the outbox and the parked
 messages. It reads the file without a
 lock, so it works while the application runs; it takes no action on runs
 (the journal has one writer, the application: mount the dashboard in it to
 cancel, terminate or signal).
+
+FILE may be a PostgreSQL database instead (postgres://USER@HOST/DB): serve
+reads it without taking its lease, so it works while the engine that owns
+it runs (the outbox and parked-messages pages are for files only).
 
 It listens on 127.0.0.1 unless --addr says otherwise, and prints the URL.
 With --token (or --token-file, or the CHORUS_TOKEN environment variable),
@@ -75,10 +80,12 @@ TOKEN", browsers sign in once with it.`,
 			if err != nil {
 				return err
 			}
-			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc, Tables: []ui.Table{scheduleTable(st)}}
+			opts := &ui.Options{Prefix: prefix, PayloadCodec: pc, Tables: append([]ui.Table{scheduleTable(st)}, queueTables(st)...)}
 			// A file an application used package events on gets the
 			// outbox and parked-messages pages.
-			if est, err := events.OpenReadOnly(ctx, args[0]); err == nil {
+			if isPostgres(args[0]) {
+				// Package events keeps its tables in SQLite only.
+			} else if est, err := events.OpenReadOnly(ctx, args[0]); err == nil {
 				defer est.Close()
 				if ok, err := est.Installed(ctx); err != nil {
 					return err
@@ -101,9 +108,9 @@ TOKEN", browsers sign in once with it.`,
 			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 			ip := net.ParseIP(host)
 			if token == "" && (host == "" || ip == nil || !ip.IsLoopback()) && host != "localhost" {
-				fmt.Fprintf(errOut, "chorus: warning: serving %s without a token on a non-loopback address; anyone who reaches it reads every run (give --token)\n", args[0])
+				fmt.Fprintf(errOut, "chorus: warning: serving %s without a token on a non-loopback address; anyone who reaches it reads every run (give --token)\n", display(args[0]))
 			}
-			fmt.Fprintf(out, "Serving %s (read-only) at http://%s%s/\n", args[0], ln.Addr(), prefix)
+			fmt.Fprintf(out, "Serving %s (read-only) at http://%s%s/\n", display(args[0]), ln.Addr(), prefix)
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(ln) }()
 			select {

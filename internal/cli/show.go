@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/chorusdev/chorus/history"
-	"github.com/chorusdev/chorus/history/sqlite"
 	"github.com/chorusdev/chorus/internal/inspect"
 )
 
@@ -19,7 +18,7 @@ import (
 type runView struct{ *inspect.Run }
 
 // describe builds the view of run id from st, its payloads decoded by pc.
-func describe(ctx context.Context, st *sqlite.Store, id string, pc history.PayloadCodec) (*runView, error) {
+func describe(ctx context.Context, st store, id string, pc history.PayloadCodec) (*runView, error) {
 	v, err := inspect.Describe(ctx, st, id, pc)
 	if err != nil {
 		return nil, notFound(err, id)

@@ -10,22 +10,33 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chorusdev/chorus/history"
-	"github.com/chorusdev/chorus/history/sqlite"
 )
 
 // verifyView is what `verify` prints.
 type verifyView struct {
 	File      string   `json:"file"`
-	Integrity string   `json:"integrity_check"` // "ok" or SQLite's report
+	Integrity string   `json:"integrity_check"` // "ok", SQLite's report, or "not checked: ..." on PostgreSQL
 	Runs      int      `json:"runs"`
 	Events    int64    `json:"events_read"`
 	Tasks     int      `json:"tasks"`
 	Damage    []damage `json:"damage"`
 	// Chain is the re-computed hash chain: per run, the first event
 	// edited, inserted, deleted or moved, and runs missing from the file.
-	Chain history.VerifyReport `json:"chain"`
-	OK    bool                 `json:"ok"`
+	// It is nil for a store that keeps no chain (PostgreSQL), which
+	// NotChecked then names.
+	Chain *history.VerifyReport `json:"chain,omitempty"`
+	// NotChecked says what verify could not check on this store.
+	NotChecked []string `json:"not_checked,omitempty"`
+	OK         bool     `json:"ok"`
 }
+
+// What verify does not check on a PostgreSQL database.
+const (
+	pgNoIntegrity = "not checked"
+	pgIntegrity   = "integrity: PostgreSQL checks its own pages (data checksums, when the cluster was initialized with them)"
+	pgNoChecksums = "row checksums: the PostgreSQL store keeps none; each row is checked for values a run cannot hold and each journal for gaps"
+	pgNoChain     = "hash chain: the PostgreSQL store keeps none"
+)
 
 // damage is one damaged row.
 type damage struct {
@@ -101,9 +112,14 @@ deleted, renamed or replaced since, even with every hash recomputed.`,
 				return err
 			}
 			defer st.Close()
-			v := &verifyView{File: args[0], Integrity: "ok", Damage: []damage{}}
-			if err := st.IntegrityCheck(ctx); err != nil {
-				v.Integrity = err.Error()
+			v := &verifyView{File: display(args[0]), Integrity: "ok", Damage: []damage{}}
+			if ic, ok := st.(interface{ IntegrityCheck(context.Context) error }); ok {
+				if err := ic.IntegrityCheck(ctx); err != nil {
+					v.Integrity = err.Error()
+				}
+			} else {
+				v.Integrity = pgNoIntegrity
+				v.NotChecked = append(v.NotChecked, pgIntegrity, pgNoChecksums)
 			}
 			runs, err := st.ListRuns(ctx, history.ListFilter{})
 			if err != nil {
@@ -134,15 +150,29 @@ deleted, renamed or replaced since, even with every hash recomputed.`,
 					v.Damage = append(v.Damage, damage{Run: t.RunID, Table: "tasks", Seq: t.Step, Error: t.Damaged.Error()})
 				}
 			}
-			if past != nil {
-				v.Chain, err = st.VerifyChainsThrough(ctx, *past)
-			} else {
-				v.Chain, err = st.VerifyChains(ctx)
+			cs, chained := st.(history.ChainStore)
+			var rep history.VerifyReport
+			switch {
+			case past != nil:
+				through, ok := st.(interface {
+					VerifyChainsThrough(context.Context, history.ChainHead) (history.VerifyReport, error)
+				})
+				if !ok {
+					return fmt.Errorf("verify --head: %s: %w", display(args[0]), history.ErrNoChain)
+				}
+				rep, err = through.VerifyChainsThrough(ctx, *past)
+			case chained:
+				rep, err = cs.VerifyChains(ctx)
+			default:
+				v.NotChecked = append(v.NotChecked, pgNoChain)
 			}
 			if err != nil {
 				return err
 			}
-			v.OK = v.Integrity == "ok" && len(v.Damage) == 0 && v.Chain.OK()
+			if past != nil || chained {
+				v.Chain = &rep
+			}
+			v.OK = (v.Integrity == "ok" || v.Integrity == pgNoIntegrity) && len(v.Damage) == 0 && (v.Chain == nil || v.Chain.OK())
 			out := cmd.OutOrStdout()
 			if jsonFlag(cmd) {
 				err = writeJSON(out, v)
@@ -182,7 +212,7 @@ func firstDamaged(err error) int64 {
 // of a whole read names the first). Reading from after seq s succeeds
 // exactly when no event past s is damaged, so a binary search over s finds
 // it. It returns 0 when the search cannot tell.
-func lastDamaged(ctx context.Context, st *sqlite.Store, r history.RunInfo) int64 {
+func lastDamaged(ctx context.Context, st history.Store, r history.RunInfo) int64 {
 	lo, hi := int64(0), r.LastSeq // reading after lo fails, after hi succeeds
 	if _, err := st.Events(ctx, r.ID, hi); err != nil {
 		return 0
@@ -205,7 +235,11 @@ func (v *verifyView) print(w io.Writer) error {
 	t.row("events read", strconv.FormatInt(v.Events, 10))
 	t.row("tasks", strconv.Itoa(v.Tasks))
 	t.row("damaged rows", strconv.Itoa(len(v.Damage)))
-	t.row("hash chain", chainResult(&v.Chain))
+	if v.Chain != nil {
+		t.row("hash chain", chainResult(v.Chain))
+	} else {
+		t.row("hash chain", "not checked")
+	}
 	if err := t.flush(); err != nil {
 		return err
 	}
@@ -226,7 +260,13 @@ func (v *verifyView) print(w io.Writer) error {
 			return err
 		}
 	}
-	if len(v.Chain.Damage) > 0 {
+	if len(v.NotChecked) > 0 {
+		fmt.Fprintln(w, "\nNot checked on this store:")
+		for _, n := range v.NotChecked {
+			fmt.Fprintln(w, "  "+n)
+		}
+	}
+	if v.Chain != nil && len(v.Chain.Damage) > 0 {
 		fmt.Fprintln(w)
 		t = newTable(w, "RUN", "SEQ", "CHAIN", "DETAIL")
 		for _, d := range v.Chain.Damage {

@@ -152,6 +152,14 @@ func (r *Run) commitFailed(err error) {
 	if errors.Is(err, ErrEngineClosed) || errors.Is(err, history.ErrStoreClosed) {
 		return
 	}
+	if errors.Is(err, history.ErrNotOwner) {
+		// Another engine sharing the store owns the run: trying again
+		// here cannot succeed (see adopt.go).
+		for _, in := range rd.retry {
+			in.answer(err)
+		}
+		return
+	}
 	e.log.Error("chorus: commit failed; the run will be rebuilt from its journal", "run", r.id, "err", err)
 	for _, in := range rd.retry {
 		e.redeliverLater(r.id, in)

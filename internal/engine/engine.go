@@ -141,6 +141,9 @@ func New(cfg Config) (*Engine, error) {
 	if err == nil {
 		err = e.recover()
 	}
+	if err == nil {
+		e.watchAdoptions()
+	}
 	if err != nil {
 		e.timers.close()
 		e.acts.shutdown(context.Background())
@@ -171,6 +174,9 @@ func (e *Engine) blockDivergent() error {
 	}
 	for _, d := range divs {
 		info, err := e.store.Run(e.ctx, d.RunID)
+		if own, oerr := e.ownRuns([]history.RunInfo{{ID: d.RunID}}); oerr == nil && len(own) == 0 {
+			continue // another engine's run: that engine checks it
+		}
 		if errors.Is(err, history.ErrCorrupt) {
 			// A damaged row is reported where it is read, not rewritten.
 			e.log.Error("chorus: run's row is damaged; left as it is", "run", d.RunID, "err", err)
@@ -202,17 +208,36 @@ func (e *Engine) recover() error {
 	if err != nil {
 		return fmt.Errorf("chorus: recover: list blocked runs: %w", err)
 	}
-	isBlocked := make(map[string]bool, len(blocked))
-	for _, b := range blocked {
-		isBlocked[b.ID] = true
+	if blocked, err = e.ownRuns(blocked); err != nil {
+		return fmt.Errorf("chorus: recover: %w", err)
 	}
 	tasks, err := e.store.Tasks(e.ctx)
 	if err != nil {
 		return fmt.Errorf("chorus: recover: read pending tasks: %w", err)
 	}
-	held, err := e.holdDamaged(tasks)
+	held, err := e.startRecovered(tasks, blocked)
 	if err != nil {
 		return err
+	}
+	if len(tasks) > 0 || len(blocked) > 0 {
+		e.log.Info("chorus: recovered", "pending_tasks", len(tasks), "blocked_runs", len(blocked), "damaged_runs", len(held))
+	}
+	return nil
+}
+
+// startRecovered starts the work that tasks (pending tasks read from the
+// journal, all of the runs they belong to) and blocked (the blocked runs
+// among those runs) promise, as recover does at Open and as adoption does
+// for runs another engine left (see adopt.go). It returns the runs held
+// blocked for a damaged task.
+func (e *Engine) startRecovered(tasks []history.Task, blocked []history.RunInfo) (map[string]bool, error) {
+	isBlocked := make(map[string]bool, len(blocked))
+	for _, b := range blocked {
+		isBlocked[b.ID] = true
+	}
+	held, err := e.holdDamaged(tasks)
+	if err != nil {
+		return nil, err
 	}
 	sortTasks(tasks)
 	var wakes []history.Task // a run's queued inputs, delivered together, in order
@@ -234,7 +259,9 @@ func (e *Engine) recover() error {
 			continue
 		}
 		if isBlocked[t.RunID] && t.Kind != history.TaskRunTimeout { // a blocked run still times out
+			e.mu.Lock()
 			e.recTasks[t.RunID] = append(e.recTasks[t.RunID], t)
+			e.mu.Unlock()
 			continue
 		}
 		if t.Kind == history.TaskActivity || t.Kind == 0 {
@@ -251,10 +278,7 @@ func (e *Engine) recover() error {
 			e.deliver(b.ID, e.resumeInput(b.ID))
 		}
 	}
-	if len(tasks) > 0 || len(blocked) > 0 {
-		e.log.Info("chorus: recovered", "pending_tasks", len(tasks), "blocked_runs", len(blocked), "damaged_runs", len(held))
-	}
-	return nil
+	return held, nil
 }
 
 // holdDamaged finds the runs with a damaged task and returns those of them

@@ -103,7 +103,10 @@ func baseJournalsFor() ([]journal, error) {
 }
 
 func recordJournals() ([]journal, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Seconds on a quiet machine; the bound is for a hang, and CI runs it
+	// under the race detector beside other test binaries (30 s was once
+	// not enough there).
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := sqlite.Open(ctx, ":memory:", nil)
 	if err != nil {

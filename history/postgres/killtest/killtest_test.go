@@ -47,7 +47,7 @@ const (
 const leaseTTL = time.Second
 
 func TestMain(m *testing.M) {
-	childproc.RunMode(map[string]func(){"engine": engineChild})
+	childproc.RunMode(map[string]func(){"engine": engineChild, "shared": sharedChild})
 	os.Exit(m.Run())
 }
 
@@ -62,25 +62,7 @@ func result(id string) string { return id + "|" + strings.Join(activityNames, "|
 func definitions(dir, gen string, store func() history.Store) (*workflow.Definition[string, string], []chorus.Definition) {
 	var acts []*activity.Definition[string, string]
 	for _, name := range activityNames {
-		acts = append(acts, activity.New(name, func(ctx context.Context, in string) (string, error) {
-			info := activity.GetInfo(ctx)
-			line := fmt.Sprintf("%s %d %s %s", info.RunID, info.Step, name, gen)
-			evs, err := store().Events(ctx, info.RunID, 0)
-			if err != nil {
-				return "", err
-			}
-			for _, e := range evs {
-				if e.Type == history.EventActivityCompleted && e.Ref == info.Step {
-					if err := childproc.AppendLine(filepath.Join(dir, dupsFile), line); err != nil {
-						return "", err
-					}
-				}
-			}
-			if err := childproc.AppendLine(filepath.Join(dir, execsFile), line); err != nil {
-				return "", err
-			}
-			return in + "|" + name, nil
-		}))
+		acts = append(acts, countedActivity(dir, gen, name, store, 0))
 	}
 	wf := workflow.New("killtest", func(ctx workflow.Context, id string) (string, error) {
 		v := id
@@ -97,6 +79,39 @@ func definitions(dir, gen string, store func() history.Store) (*workflow.Definit
 		defs = append(defs, a)
 	}
 	return wf, defs
+}
+
+// countedActivity returns activity name, whose attempts append to
+// execsFile and, when they find their own completion in the journal
+// already, to dupsFile. With work, each attempt takes a random time up to
+// work (the workload's own duration, so that kills cut attempts short).
+func countedActivity(dir, gen, name string, store func() history.Store, work time.Duration) *activity.Definition[string, string] {
+	return activity.New(name, func(ctx context.Context, in string) (string, error) {
+		info := activity.GetInfo(ctx)
+		line := fmt.Sprintf("%s %d %s %s", info.RunID, info.Step, name, gen)
+		evs, err := store().Events(ctx, info.RunID, 0)
+		if err != nil {
+			return "", err
+		}
+		for _, e := range evs {
+			if e.Type == history.EventActivityCompleted && e.Ref == info.Step {
+				if err := childproc.AppendLine(filepath.Join(dir, dupsFile), line); err != nil {
+					return "", err
+				}
+			}
+		}
+		if err := childproc.AppendLine(filepath.Join(dir, execsFile), line); err != nil {
+			return "", err
+		}
+		if work > 0 {
+			select {
+			case <-time.After(rand.N(work)):
+			case <-ctx.Done():
+				return "", ctx.Err()
+			}
+		}
+		return in + "|" + name, nil
+	})
 }
 
 // engineChild waits as a standby for the database's lease, then runs an
