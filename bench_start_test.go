@@ -46,6 +46,7 @@ func BenchmarkStartConcurrent(b *testing.B) {
 				var next atomic.Int64
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0 := cpuTime(b)
 				start := time.Now()
 				var wg sync.WaitGroup
 				for range conc {
@@ -65,12 +66,13 @@ func BenchmarkStartConcurrent(b *testing.B) {
 					})
 				}
 				wg.Wait()
-				el := time.Since(start)
+				el, cpu1 := time.Since(start), cpuTime(b)
 				b.StopTimer()
 				slices.Sort(lat)
 				b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 				b.ReportMetric(float64(b.N)/el.Seconds(), "starts/s")
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/1e3/float64(b.N), "cpu-us/start")
 			})
 		}
 	}

@@ -121,10 +121,12 @@ func (t *txStmts) loadHead() error {
 		t.chain.head, t.chain.loaded = t.s.heads.file, true
 		return nil
 	}
-	h, err := readHead(t.ctx, t.tx)
-	if err != nil {
+	var h history.ChainHead
+	var b []byte
+	if err := t.stmt(stReadHead).QueryRowContext(t.ctx).Scan(&h.Runs, &b); err != nil {
 		return err
 	}
+	h.Hash, _ = history.HashFromBytes(b)
 	t.chain.head, t.chain.loaded = h, true
 	return nil
 }
@@ -134,8 +136,7 @@ func (t *txStmts) flushHead() error {
 	if !t.chain.dirty {
 		return nil
 	}
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE chain_head SET runs = ?, hash = ? WHERE id = 1`,
-		t.chain.head.Runs, t.chain.head.Hash[:])
+	_, err := t.exec(stWriteHead, t.chain.head.Runs, t.s.heads.args.arg(0, &t.chain.head.Hash))
 	if err != nil {
 		return mapErr(t.ctx, err, nil, "commit: write the chain head")
 	}

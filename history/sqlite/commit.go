@@ -81,6 +81,7 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 	defer s.mu.RUnlock()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	defer s.afterCommit(ctx)
 
 	valid := 0
 	for i, b := range batches {
@@ -89,6 +90,9 @@ func (s *Store) Commit(ctx context.Context, batches []*history.Batch) ([]error, 
 			continue
 		}
 		valid++
+		if b.Create != nil {
+			s.addRunIDs(b.RunID) // before the row exists, whatever becomes of it
+		}
 	}
 	if valid == 0 {
 		return verr, nil

@@ -56,6 +56,13 @@
 //     redoing the last few workflow steps (activities run again) is
 //     acceptable.
 //
+// Checkpoints, which copy the log back into the database file, do not run
+// inside a commit: a goroutine of the store with a connection of its own
+// runs them in the background every 1,000 pages of log, with the same
+// synchronous setting, and the writer runs a short one itself every 4,000
+// pages so that the log starts again from its beginning (its file stays
+// within about 32 MiB). What a crash can lose is the same as above.
+//
 // # Schema and migrations
 //
 // The schema is a list of numbered SQL files embedded in the package
@@ -117,7 +124,10 @@
 // It also brought tasks.input_in_event: a task input of 256 bytes or more
 // that the batch's event at the task's step holds too (an activity's input
 // and its ActivityScheduled event) is stored once, in the event; the
-// task's checksum still covers it.
+// task's checksum still covers it. Migration 0011 made the index on
+// runs.updated_at a partial index of ended runs, the only ones listings by
+// close time look for, so that a step of a running run no longer moves an
+// entry in it.
 //
 // Times are stored as Unix nanoseconds (NULL for the zero time) and read back
 // in UTC; payloads are BLOBs, and an empty payload reads back as nil.

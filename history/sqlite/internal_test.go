@@ -45,7 +45,7 @@ func TestPragmas(t *testing.T) {
 		if tc.num >= 0 {
 			require.Equal(t, string(rune('0'+tc.num)), pragma(s.w, "synchronous"))
 		}
-		require.Equal(t, "1", pragma(s.w, "foreign_keys"))
+		require.Equal(t, "0", pragma(s.w, "foreign_keys"))
 		require.Equal(t, "1235", pragma(s.w, "busy_timeout"))
 		require.Equal(t, "1128812370", pragma(s.w, "application_id"))
 		require.Equal(t, strconv.Itoa(SchemaVersion()), pragma(s.w, "user_version"))

@@ -74,6 +74,7 @@ func (s *Store) PurgeRuns(ctx context.Context, f history.PurgeFilter) (history.P
 
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	defer s.afterCommit(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return history.PurgeResult{}, mapErr(ctx, err, nil, what+": begin")

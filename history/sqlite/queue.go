@@ -21,6 +21,7 @@ func (s *Store) queueTx(ctx context.Context, what string, fn func(tx *sql.Tx) er
 	defer s.mu.RUnlock()
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	defer s.afterCommit(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(ctx, err, nil, what+": begin")
@@ -89,6 +90,7 @@ func (s *Store) Enqueue(ctx context.Context, it history.QueueItem) (history.Queu
 			}
 		}
 		now := encTime(it.EnqueuedAt)
+		s.addRunIDs(it.RunID)
 		res, err := tx.ExecContext(ctx, `INSERT INTO runs (id, workflow, status, created_at, updated_at, last_seq, first_seq,
 			parent_run, parent_step, result, failure, sum, outcome_sum) VALUES (?, ?, ?, ?, ?, 0, 1, NULL, 0, NULL, NULL, ?, ?)
 			ON CONFLICT (id) DO NOTHING`,

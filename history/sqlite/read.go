@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,6 +20,7 @@ const (
 	rsListStatus
 	rsListWorkflow
 	rsListStatusWorkflow
+	rsRunExists
 	numReadStmts
 )
 
@@ -57,6 +59,34 @@ var readSQL = [numReadStmts]string{
 	rsListStatus:         `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? ORDER BY id LIMIT ?`,
 	rsListWorkflow:       `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND workflow = ? ORDER BY id LIMIT ?`,
 	rsListStatusWorkflow: `SELECT ` + runColumns + ` FROM runs WHERE id > ? AND status = ? AND workflow = ? ORDER BY id LIMIT ?`,
+	rsRunExists:          `SELECT 1 FROM runs WHERE id = ?`,
+}
+
+// RunExists reports whether the file has a run row with the ID, in any
+// state, damaged or not: a cheaper question than Run's, which the engine
+// asks before it starts a run under a new ID.
+func (s *Store) RunExists(ctx context.Context, runID string) (bool, error) {
+	if err := s.enter("read run", runID); err != nil {
+		return false, err
+	}
+	defer s.mu.RUnlock()
+	if err := ctx.Err(); err != nil {
+		return false, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
+	if s.ids != nil {
+		if may, known := s.ids.mayHave(runID); known && !may {
+			return false, nil
+		}
+	}
+	var one int64
+	switch err := s.rs[rsRunExists].QueryRowContext(context.WithoutCancel(ctx), runID).Scan(&one); { // see Run
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
 }
 
 // Run returns the index row of the run, or an error wrapping
@@ -66,6 +96,12 @@ func (s *Store) Run(ctx context.Context, runID string) (history.RunInfo, error) 
 		return history.RunInfo{}, err
 	}
 	defer s.mu.RUnlock()
+	if err := ctx.Err(); err != nil {
+		return history.RunInfo{}, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))
+	}
+	// One row by its key takes microseconds: not worth the watcher
+	// goroutine the driver starts for a statement whose context can end.
+	ctx = context.WithoutCancel(ctx)
 	rows, err := s.rs[rsRun].QueryContext(ctx, runID)
 	if err != nil {
 		return history.RunInfo{}, mapErr(ctx, err, nil, fmt.Sprintf("read run %q", runID))

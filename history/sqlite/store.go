@@ -38,6 +38,12 @@ type Store struct {
 	heads headCache
 	// lock holds the file's exclusive flock until Close (nil in memory).
 	lock *os.File
+	// ckpt runs the WAL checkpoints off the commit path (nil in memory);
+	// see checkpoint.go.
+	ckpt *checkpointer
+	// ids answers RunExists for a new ID from memory (nil in memory);
+	// see idfilter.go.
+	ids *idFilter
 }
 
 var _ history.Store = (*Store)(nil)
@@ -58,6 +64,8 @@ const (
 	stDropTasks
 	stReuseRun
 	stRunChain
+	stReadHead
+	stWriteHead
 	numWriteStmts
 )
 
@@ -84,6 +92,10 @@ var writeSQL = [numWriteStmts]string{
 	// The head of the run's chain, which the batch's first event links to,
 	// when the head cache does not hold it.
 	stRunChain: `SELECT chain_hash FROM runs WHERE id = ?`,
+	// The file chain's head, read on the first run a transaction creates
+	// when the head cache does not hold it, and written back before COMMIT.
+	stReadHead:  `SELECT runs, hash FROM chain_head WHERE id = 1`,
+	stWriteHead: `UPDATE chain_head SET runs = ?, hash = ? WHERE id = 1`,
 	stInsertTask: `INSERT INTO tasks (run_id, step, kind, name, input, options, attempt, not_before, sum, attempt_sum,
 		pending, heartbeat, canceled, state_sum, last_failure, first_failure_at, failure_sum, input_in_event)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -124,6 +136,7 @@ func (s *Store) Path() string { return s.path }
 // afterwards every method returns an error wrapping history.ErrStoreClosed.
 // Closing a closed store does nothing and returns nil.
 func (s *Store) Close() error {
+	s.stopIDFilter()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -140,10 +153,14 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// closePools closes the prepared statements and both pools, readers first
-// so that the writer, closing last, checkpoints the WAL and removes it.
+// closePools stops the checkpointer and closes the prepared statements and
+// both pools, readers first, so that the writer, closing last, checkpoints
+// the WAL and removes it.
 func (s *Store) closePools() error {
 	var errs []error
+	if s.ckpt != nil {
+		errs = append(errs, s.ckpt.close())
+	}
 	for _, st := range s.rs {
 		if st != nil {
 			errs = append(errs, st.Close())

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -590,12 +591,12 @@ func (r *Run) handleOne(in input) {
 		// The run may exist without being in memory: never run its code
 		// again as if it were new. (The commit would refuse the duplicate
 		// too, but only after the code ran.)
-		switch _, err := e.store.Run(e.ctx, r.id); {
-		case err == nil:
-			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
-			return
-		case !errors.Is(err, history.ErrRunNotFound):
+		switch absent, err := e.runAbsent(r.id); {
+		case err != nil:
 			in.answer(fmt.Errorf("chorus: start run %q: %w", r.id, err))
+			return
+		case !absent:
+			in.answer(fmt.Errorf("%w: %q", history.ErrRunExists, r.id))
 			return
 		}
 		r.round.replies = append(r.round.replies, in)
@@ -1073,4 +1074,31 @@ func sortTasks(ts []history.Task) {
 	slices.SortFunc(ts, func(a, b history.Task) int {
 		return cmp.Or(cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Step, b.Step))
 	})
+}
+
+// runExister is implemented by stores that can tell whether a run exists
+// more cheaply than by reading its row (history/sqlite).
+type runExister interface {
+	RunExists(ctx context.Context, runID string) (bool, error)
+}
+
+// runAbsent reports whether the store has no run with the ID, or the
+// store's error when it cannot tell (a damaged row, for one). A store with
+// RunExists answers the common case, a new ID, without reading a row; an
+// ID it has is read as before, so that what a duplicate start is told does
+// not depend on the store.
+func (e *Engine) runAbsent(id string) (bool, error) {
+	if x, ok := e.store.(runExister); ok {
+		if exists, err := x.RunExists(e.ctx, id); err == nil && !exists {
+			return true, nil
+		}
+	}
+	switch _, err := e.store.Run(e.ctx, id); {
+	case err == nil:
+		return false, nil
+	case errors.Is(err, history.ErrRunNotFound):
+		return true, nil
+	default:
+		return false, err
+	}
 }
