@@ -75,5 +75,8 @@ if ! grep -q 'shared mode, 2 engine processes, one database (workflows/s) |  | [
 fi
 grep 'shared mode' <<<"$benchout"
 
+echo "== the chorus command and its dashboard on PostgreSQL"
+go test -count=1 -run 'Postgres' ./internal/cli/
+
 echo "== remote workers with a PostgreSQL hub"
 go test -count=1 -race -run Postgres ./remote/
